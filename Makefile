@@ -1,0 +1,44 @@
+# Entry points for people and CI. `make demo` and `make test` work on a fresh Debian machine.
+SHELL := /bin/bash
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+NODE_TSX := node --import tsx
+# The SDK's notice about future versions needing Node 22 (ours is pinned) only adds noise.
+export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED := true
+
+.PHONY: setup system-deps deps build demo demo-ci test typecheck bench clean
+
+setup: system-deps deps build
+
+# fuse-native loads Debian's libfuse.so.2 and needs fusermount (from fuse3) to mount and unmount.
+system-deps:
+	@if ! ldconfig -p | grep -q 'libfuse.so.2 ' || ! command -v fusermount >/dev/null; then \
+	  echo "installing libfuse2 and fuse3"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libfuse2 fuse3; \
+	fi
+
+# Reinstall only when the lock file changed since the last install.
+deps: node_modules/.package-lock.json
+node_modules/.package-lock.json: package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+build: deps
+	npm run build --silent
+
+typecheck: deps
+	npx tsc -p tsconfig.check.json
+
+# Starts a local S3 emulator with a sample bucket, mounts it, shows it, serves until Ctrl-C.
+demo: setup
+	$(NODE_TSX) scripts/demo.ts
+
+# The same, exiting after showing (for CI and scripts).
+demo-ci: setup
+	$(NODE_TSX) scripts/demo.ts --exit
+
+# Unit, core, contract and integration tests (integration mounts for real, needs /dev/fuse).
+test: setup typecheck
+	set -o pipefail; npx ava --tap | node scripts/tap-summary.mjs
+
+clean:
+	rm -rf dist

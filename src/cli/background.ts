@@ -1,0 +1,33 @@
+// Mounting without -f: a detached child serves the mount; the parent returns once it
+// is ready (exit 0) or prints the child's one-line reason and fails, as mount-s3 and s3fs do.
+import { spawn } from 'node:child_process';
+import { openSync } from 'node:fs';
+
+/** Set in the child's environment so that it reports readiness over IPC. */
+export const BACKGROUND_CHILD_VARIABLE = 'S3MOUNT_BACKGROUND_CHILD';
+
+export type ReadyMessage = { type: 'ready' } | { type: 'failed'; message: string };
+
+export async function startInBackground(script: string, args: string[], logFile: string | undefined): Promise<ReadyMessage> {
+  const output = logFile ? openSync(logFile, 'a') : 'ignore';
+  const child = spawn(process.execPath, [...process.execArgv, script, ...args, '--foreground'], {
+    detached: true,
+    stdio: ['ignore', output, output, 'ipc'],
+    env: { ...process.env, [BACKGROUND_CHILD_VARIABLE]: '1' },
+  });
+  return new Promise((resolve) => {
+    child.once('message', (message: ReadyMessage) => {
+      child.disconnect();
+      child.unref();
+      resolve(message);
+    });
+    child.once('exit', (code, signal) => resolve({ type: 'failed', message: `s3mount exited before the mount was ready (${signal ?? `code ${code}`})` }));
+    child.once('error', (error) => resolve({ type: 'failed', message: `cannot start s3mount: ${error.message}` }));
+  });
+}
+
+/** In the background child: tell the waiting parent how the start went. */
+export function reportToParent(message: ReadyMessage): void {
+  if (process.env[BACKGROUND_CHILD_VARIABLE] !== '1' || !process.send) return;
+  process.send(message, () => process.disconnect?.());
+}

@@ -1,0 +1,67 @@
+import type { LevelWithSilent } from 'pino';
+import type { LogFormat } from './log.js';
+
+/** Everything a mount needs, validated. Only src/cli.ts builds it from argv and the environment. */
+export interface Config {
+  bucket: string;
+  /** Key prefix the mount shows as its root: "" or ending in "/". */
+  prefix: string;
+  /** Absolute path of the mountpoint. */
+  mountpoint: string;
+
+  endpointUrl?: string;
+  region?: string;
+  profile?: string;
+  forcePathStyle: boolean;
+  /** Attempts per S3 request, first one included (SDK standard retry). */
+  maxAttempts: number;
+
+  readOnly: boolean;
+  foreground: boolean;
+  allowOther: boolean;
+  allowRoot: boolean;
+  allowNonEmpty: boolean;
+  uid: number;
+  gid: number;
+  fileMode: number;
+  dirMode: number;
+
+  /** Seconds a HEAD or listing answer is trusted. */
+  metadataTtlSeconds: number;
+  /** Seconds a "no such key" answer is trusted; 0 turns negative caching off. */
+  negativeMetadataTtlSeconds: number;
+  /** Bound on cached metadata entries (HEAD answers, listing pages, directories). */
+  maxCacheEntries: number;
+  /** Bound on cached object content, in MiB. */
+  maxCacheSizeMiB: number;
+  /** Size of one cached content block, in KiB. */
+  blockSizeKiB: number;
+  /** Directory for staged copies of files being written (created 0700). */
+  stagingDir: string;
+  /** Uploads above this size are multipart, in parts of this size (MiB). */
+  writePartSizeMiB: number;
+
+  logLevel: LevelWithSilent;
+  logFormat: LogFormat;
+  logFile?: string;
+}
+
+export const DEFAULTS = {
+  region: 'us-east-1',
+  // SDK standard retry: 3 attempts bound a persistent failure to ~3 request deadlines.
+  maxAttempts: 3,
+  fileMode: 0o644,
+  dirMode: 0o755,
+  // As mountpoint-s3 with --metadata-ttl: long enough for ls -l / find to be served twice.
+  metadataTtlSeconds: 60,
+  // Short, so that objects created by other writers appear soon.
+  negativeMetadataTtlSeconds: 5,
+  maxCacheEntries: 100_000,
+  maxCacheSizeMiB: 256,
+  // 1 MiB: eight 128 KiB kernel reads per S3 GET, small enough for random reads.
+  blockSizeKiB: 1024,
+  // S3's multipart minimum is 5 MiB; 8 MiB parts keep single PUTs under fauxqs's 11 MiB limit.
+  writePartSizeMiB: 8,
+  logLevel: 'warn' as LevelWithSilent,
+  logFormat: 'json' as LogFormat,
+} as const;

@@ -1,0 +1,42 @@
+// Rules between FUSE paths ("/a/b") and S3 keys ("prefix/a/b"). Pure functions.
+
+/** Longest file name Linux accepts (NAME_MAX), in bytes. */
+export const NAME_MAX = 255;
+
+/** Normalises a mount prefix: "" or "some/prefix/". */
+export function normalizePrefix(prefix: string): string {
+  const trimmed = prefix.replace(/^\/+/, '').replace(/\/+$/, '');
+  return trimmed === '' ? '' : `${trimmed}/`;
+}
+
+/** Path components of a FUSE path ("/" has none). */
+export function components(path: string): string[] {
+  return path.split('/').filter((part) => part !== '');
+}
+
+/** Object key of a file at `path` under the mount prefix. */
+export function keyOf(prefix: string, path: string): string {
+  return prefix + components(path).join('/');
+}
+
+/** Listing prefix of the directory at `path`: the mount prefix for "/", else its key + "/". */
+export function dirPrefixOf(prefix: string, path: string): string {
+  const key = keyOf(prefix, path);
+  return key === prefix ? prefix : `${key}/`;
+}
+
+/** Parent path and last component of a path other than "/". */
+export function splitPath(path: string): { parent: string; name: string } {
+  const parts = components(path);
+  const name = parts.pop() ?? '';
+  return { parent: `/${parts.join('/')}`, name };
+}
+
+/** Why a listed name cannot be shown as a file name, or undefined when it can. */
+export function unusableNameReason(name: string): string | undefined {
+  if (name === '') return 'empty component';
+  if (name === '.' || name === '..') return 'dot component';
+  if (name.includes('\u0000')) return 'NUL byte';
+  if (Buffer.byteLength(name) > NAME_MAX) return 'longer than 255 bytes';
+  return undefined;
+}

@@ -1,0 +1,154 @@
+// One file being written: a local copy under the staging directory that every handle
+// on the key shares, uploaded whole when a dirty copy is flushed.
+import { open, rm, type FileHandle } from 'node:fs/promises';
+import type { ObjectStore } from '../s3/object-store.js';
+import type { ReadTarget } from './reader.js';
+
+/** File attributes carried by a staged copy, uploaded as s3fs-compatible metadata. */
+export interface StagedAttributes {
+  /** Type and permission bits. */
+  mode: number;
+  uid: number;
+  gid: number;
+  mtime: Date;
+}
+
+// Editing an existing object copies it into staging in ranges of this size, a few at once.
+const FETCH_CHUNK = 8 * 1024 * 1024;
+const FETCH_PARALLEL = 4;
+
+export class StagedFile {
+  /** Bytes of the staged copy (the object's size until it is materialized). */
+  size: number;
+  attributes: StagedAttributes;
+  /** Changed since the last successful upload. */
+  dirty: boolean;
+  /** Bumped by every change, so an upload knows whether it captured the latest state. */
+  version = 0;
+  /** Open handles on this copy. */
+  refs = 0;
+  /** Set by unlink: a deleted file is never uploaded again. */
+  unlinked = false;
+  /** Set when an upload failed; the path is logged so nothing is silently lost. */
+  lastUploadError?: Error;
+
+  private handle?: FileHandle;
+  private materializing?: Promise<void>;
+  private tail: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    public key: string,
+    readonly localPath: string,
+    private readonly store: ObjectStore,
+    /** The object version whose bytes the copy starts from; undefined for a new, empty file. */
+    private base: ReadTarget | undefined,
+    attributes: StagedAttributes,
+    dirty: boolean,
+  ) {
+    this.size = base?.size ?? 0;
+    this.attributes = attributes;
+    this.dirty = dirty;
+  }
+
+  /** Runs `work` after every earlier exclusive task of this file (uploads, truncates). */
+  exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(work);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+
+  async write(data: Buffer, position: number): Promise<number> {
+    await this.materialize();
+    const { bytesWritten } = await this.file().write(data, 0, data.length, position);
+    this.size = Math.max(this.size, position + bytesWritten);
+    this.touch();
+    return bytesWritten;
+  }
+
+  async read(position: number, length: number): Promise<Buffer> {
+    await this.materialize();
+    const end = Math.min(position + length, this.size);
+    if (position >= end) return Buffer.alloc(0);
+    const buffer = Buffer.allocUnsafe(end - position);
+    let filled = 0;
+    while (filled < buffer.length) {
+      const { bytesRead } = await this.file().read(buffer, filled, buffer.length - filled, position + filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    // Bytes past the local end of a grown file read as zeros, as on any filesystem.
+    buffer.fill(0, filled);
+    return buffer;
+  }
+
+  async truncate(size: number): Promise<void> {
+    // Truncating to zero needs none of the old bytes: skip fetching them.
+    if (size === 0 && this.base && !this.materializing) {
+      this.base = undefined;
+      await this.openLocal();
+    } else {
+      await this.materialize();
+    }
+    await this.file().truncate(size);
+    this.size = size;
+    this.touch();
+  }
+
+  setAttributes(changes: Partial<StagedAttributes>): void {
+    this.attributes = { ...this.attributes, ...changes };
+    this.version++;
+    this.dirty = true;
+  }
+
+  /** Makes sure the staged bytes are on disk (the upload reads the local file). */
+  async prepareUpload(): Promise<{ path: string; size: number }> {
+    await this.materialize();
+    await this.file().sync();
+    return { path: this.localPath, size: this.size };
+  }
+
+  async discard(): Promise<void> {
+    await this.handle?.close().catch(() => undefined);
+    this.handle = undefined;
+    await rm(this.localPath, { force: true });
+  }
+
+  private touch(): void {
+    this.attributes = { ...this.attributes, mtime: new Date() };
+    this.version++;
+    this.dirty = true;
+  }
+
+  private file(): FileHandle {
+    if (!this.handle) throw new Error(`staged copy of ${this.key} is not open`);
+    return this.handle;
+  }
+
+  private async openLocal(): Promise<void> {
+    this.handle ??= await open(this.localPath, 'w+', 0o600);
+  }
+
+  /** Copies the base object into the local file once, on first need. */
+  private materialize(): Promise<void> {
+    this.materializing ??= (async () => {
+      await this.openLocal();
+      const base = this.base;
+      if (!base || base.size === 0) return;
+      const starts = Array.from({ length: Math.ceil(base.size / FETCH_CHUNK) }, (_, i) => i * FETCH_CHUNK);
+      for (let i = 0; i < starts.length; i += FETCH_PARALLEL) {
+        await Promise.all(
+          starts.slice(i, i + FETCH_PARALLEL).map(async (start) => {
+            const bytes = await this.store.getRange(base.key, start, Math.min(start + FETCH_CHUNK, base.size), { ifMatch: base.etag });
+            await this.file().write(bytes, 0, bytes.length, start);
+          }),
+        );
+      }
+      this.base = undefined;
+    })().catch((error: unknown) => {
+      // Let a later call try again rather than serve a half-fetched copy.
+      this.materializing = undefined;
+      throw error;
+    });
+    return this.materializing;
+  }
+}

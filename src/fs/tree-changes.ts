@@ -1,0 +1,185 @@
+// Changes to the namespace: unlink, mkdir, rmdir, rename, attribute changes and symlinks.
+// Each one ends by invalidating exactly what it changed (src/fs/invalidation.ts).
+import type { Logger } from '../log.js';
+import type { ObjectInfo, ObjectStore } from '../s3/object-store.js';
+import { attributesOf, PERMISSION_BITS, S_IFDIR, S_IFLNK, S_IFMT, type AttributeDefaults } from './attributes.js';
+import { FsError } from './errors.js';
+import { components } from './paths.js';
+import type { Invalidation } from './invalidation.js';
+import type { FsNode, Namespace } from './namespace.js';
+import type { StagedAttributes } from './staged-file.js';
+import { toMetadata, type WriteStage } from './write-stage.js';
+
+// Directory renames copy keys a few at a time: parallel enough to be quick, few enough to stay polite.
+const RENAME_PARALLEL = 8;
+const PROGRESS_EVERY = 100;
+
+export class TreeChanges {
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly namespace: Namespace,
+    private readonly stage: WriteStage,
+    private readonly invalidation: Invalidation,
+    private readonly log: Logger,
+    private readonly defaults: AttributeDefaults,
+  ) {}
+
+  async unlink(path: string, key: string): Promise<void> {
+    const staged = this.stage.get(key);
+    if (staged) {
+      // Open handles keep their bytes, but the file is never uploaded again.
+      staged.unlinked = true;
+      if (staged.refs === 0) await this.stage.forget(staged);
+    }
+    const node = await this.resolveOrUndefined(path);
+    if (!node) {
+      if (staged) return;
+      throw new FsError('ENOENT', path);
+    }
+    if (node.type === 'dir') throw new FsError('EISDIR', path);
+    await this.store.delete(key);
+    this.invalidation.changed(key);
+  }
+
+  async mkdir(path: string, key: string, mode: number): Promise<void> {
+    if (this.stage.get(key) || (await this.resolveOrUndefined(path))) throw new FsError('EEXIST', path);
+    const attributes: StagedAttributes = { mode: S_IFDIR | (mode & PERMISSION_BITS), uid: this.defaults.uid, gid: this.defaults.gid, mtime: new Date() };
+    await this.store.put(`${key}/`, Buffer.alloc(0), { metadata: toMetadata(attributes) });
+    this.invalidation.changed(key);
+  }
+
+  async rmdir(path: string, key: string): Promise<void> {
+    const node = await this.namespace.resolve(path);
+    if (node.type !== 'dir') throw new FsError('ENOTDIR', path);
+    if (isRoot(path)) throw new FsError('EBUSY', path);
+    await this.requireEmpty(path, node.prefix);
+    await this.store.delete(node.prefix);
+    this.invalidation.changed(key);
+  }
+
+  async rename(from: string, fromKey: string, to: string, toKey: string): Promise<void> {
+    if (fromKey === toKey) return;
+    if (toKey.startsWith(`${fromKey}/`)) throw new FsError('EINVAL', `cannot move ${from} into itself`);
+    const staged = this.stage.get(fromKey);
+    const source = staged && !staged.unlinked ? undefined : await this.namespace.resolve(from);
+    const destination = await this.resolveOrUndefined(to);
+    if (source?.type === 'dir') {
+      if (destination?.type === 'file') throw new FsError('ENOTDIR', to);
+      if (destination?.type === 'dir') await this.requireEmpty(to, destination.prefix);
+      await this.renameDirectory(source.prefix, `${toKey}/`);
+      this.invalidation.changedTree(fromKey);
+      this.invalidation.changedTree(toKey);
+      return;
+    }
+    if (destination?.type === 'dir') throw new FsError('EISDIR', to);
+    // A file being written is saved first, so the copy carries its latest bytes.
+    if (staged && !staged.unlinked) {
+      await this.stage.flush(staged).catch((error: unknown) => {
+        throw new FsError('EIO', `cannot save ${from} before renaming it: ${(error as Error).message}`);
+      });
+    }
+    await this.store.copy(fromKey, toKey);
+    await this.store.delete(fromKey);
+    const replaced = this.stage.get(toKey);
+    if (replaced) {
+      replaced.unlinked = true;
+      if (replaced.refs === 0) await this.stage.forget(replaced);
+    }
+    if (staged && !staged.unlinked) this.stage.rekey(staged, toKey);
+    this.invalidation.changed(fromKey);
+    this.invalidation.changed(toKey);
+  }
+
+  /** chmod, chown, utimens: the object is copied onto itself with new metadata (s3fs-compatible). */
+  async setAttributes(path: string, key: string, change: (current: StagedAttributes) => Partial<StagedAttributes>): Promise<void> {
+    const staged = this.stage.get(key);
+    if (staged && !staged.unlinked) {
+      // Uploaded with the bytes at the next flush.
+      staged.setAttributes(change(staged.attributes));
+      return;
+    }
+    const node = await this.namespace.resolve(path);
+    if (isRoot(path)) throw new FsError('EPERM', 'the mount root has no object to hold attributes');
+    const objectKey = node.type === 'dir' ? node.prefix : node.key;
+    const info = await this.namespace.headObject(objectKey);
+    const current = attributesOf(info ? withMetadata(node, info) : node, this.defaults);
+    const metadata = { ...(info?.metadata ?? {}), ...toMetadata({ ...current, ...change(current) }) };
+    if (info) await this.store.copy(objectKey, objectKey, { metadata });
+    // An implicit directory has no marker yet: writing one gives its attributes a home.
+    else await this.store.put(objectKey, Buffer.alloc(0), { metadata });
+    this.invalidation.changed(key);
+  }
+
+  async symlink(target: string, path: string, key: string): Promise<void> {
+    if (this.stage.get(key) || (await this.resolveOrUndefined(path))) throw new FsError('EEXIST', path);
+    const attributes: StagedAttributes = { mode: S_IFLNK | 0o777, uid: this.defaults.uid, gid: this.defaults.gid, mtime: new Date() };
+    await this.store.put(key, Buffer.from(target), { metadata: toMetadata(attributes) });
+    this.invalidation.changed(key);
+  }
+
+  async readlink(path: string): Promise<string> {
+    const node = await this.namespace.resolve(path);
+    const info = node.type === 'file' ? await this.namespace.headObject(node.key) : undefined;
+    const mode = Number(info?.metadata?.mode ?? 0);
+    if (!info || (mode & S_IFMT) !== S_IFLNK) throw new FsError('EINVAL', `${path} is not a symbolic link`);
+    return (await this.store.getRange(info.key, 0, info.size)).toString();
+  }
+
+  private async renameDirectory(fromPrefix: string, toPrefix: string): Promise<void> {
+    // Unsaved files under the directory are saved first so that the copy carries them.
+    for (const staged of this.stage.under(fromPrefix)) {
+      if (!staged.unlinked) await this.stage.flush(staged);
+    }
+    const keys = await this.allKeys(fromPrefix);
+    this.log.info({ from: fromPrefix, to: toPrefix, keys: keys.length }, 'renaming a directory key by key (not atomic)');
+    let done = 0;
+    for (let i = 0; i < keys.length; i += RENAME_PARALLEL) {
+      await Promise.all(
+        keys.slice(i, i + RENAME_PARALLEL).map(async (key) => {
+          const destination = toPrefix + key.slice(fromPrefix.length);
+          await this.store.copy(key, destination);
+          await this.store.delete(key);
+          done++;
+          if (done % PROGRESS_EVERY === 0) this.log.info({ from: fromPrefix, to: toPrefix, done, total: keys.length }, 'directory rename progress');
+        }),
+      );
+    }
+    for (const staged of this.stage.under(fromPrefix)) this.stage.rekey(staged, toPrefix + staged.key.slice(fromPrefix.length));
+  }
+
+  /** Every key under `prefix`, at any depth. */
+  private async allKeys(prefix: string): Promise<string[]> {
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.store.list(prefix, { continuationToken: token });
+      keys.push(...page.objects.map((object) => object.key));
+      token = page.nextContinuationToken;
+    } while (token);
+    return keys;
+  }
+
+  /** ENOTEMPTY unless the directory holds nothing but its own marker (asked of S3, not the cache). */
+  private async requireEmpty(path: string, prefix: string): Promise<void> {
+    const page = await this.store.list(prefix, { delimiter: '/', maxKeys: 2 });
+    const children = page.objects.filter((object) => object.key !== prefix).length + page.commonPrefixes.length;
+    if (children > 0 || this.stage.under(prefix).some((staged) => !staged.unlinked)) throw new FsError('ENOTEMPTY', path);
+  }
+
+  private async resolveOrUndefined(path: string): Promise<FsNode | undefined> {
+    try {
+      return await this.namespace.resolve(path);
+    } catch (error) {
+      if (error instanceof FsError && error.code === 'ENOENT') return undefined;
+      throw error;
+    }
+  }
+}
+
+function withMetadata(node: FsNode, info: ObjectInfo): FsNode {
+  return node.type === 'dir' ? { ...node, metadata: info.metadata } : { ...node, metadata: info.metadata };
+}
+
+function isRoot(path: string): boolean {
+  return components(path).length === 0;
+}

@@ -1,0 +1,69 @@
+// The filesystem core's contract with the FUSE adapter: paths in, attributes,
+// names and bytes out, failures as FsError. Nothing here knows about FUSE.
+
+export interface Attr {
+  /** Type bits included (0o100000 file, 0o040000 directory, 0o120000 link). */
+  mode: number;
+  size: number;
+  uid: number;
+  gid: number;
+  nlink: number;
+  mtime: Date;
+  atime: Date;
+  ctime: Date;
+}
+
+export interface DirEntry {
+  name: string;
+  attr: Attr;
+}
+
+export interface StatFs {
+  bsize: number;
+  frsize: number;
+  blocks: number;
+  bfree: number;
+  bavail: number;
+  files: number;
+  ffree: number;
+  favail: number;
+  fsid: number;
+  flag: number;
+  namemax: number;
+}
+
+/** What the kernel sees; every method rejects with an FsError. */
+export interface Filesystem {
+  getattr(path: string): Promise<Attr>;
+  /** Entries with their attributes, "." and ".." included (the kernel learns each entry's type). */
+  readdir(path: string): Promise<DirEntry[]>;
+  /** Returns a non-zero handle. */
+  open(path: string, flags: number): Promise<number>;
+  /** Creates and opens a new file; returns its handle. */
+  create(path: string, mode: number): Promise<number>;
+  /** Exactly `length` bytes unless the file ends first. */
+  read(handle: number, position: number, length: number): Promise<Buffer>;
+  /** Bytes written (all of them, or a failure). */
+  write(handle: number, data: Buffer, position: number): Promise<number>;
+  /** Uploads a dirty file; every close() returns this result. */
+  flush(handle: number): Promise<void>;
+  fsync(handle: number): Promise<void>;
+  /** Cleanup only: its result never reaches the program. */
+  release(handle: number): Promise<void>;
+  truncate(path: string, size: number): Promise<void>;
+  ftruncate(handle: number, size: number): Promise<void>;
+  unlink(path: string): Promise<void>;
+  mkdir(path: string, mode: number): Promise<void>;
+  rmdir(path: string): Promise<void>;
+  rename(from: string, to: string): Promise<void>;
+  chmod(path: string, mode: number): Promise<void>;
+  /** -1 (or 0xffffffff) leaves that id unchanged. */
+  chown(path: string, uid: number, gid: number): Promise<void>;
+  utimens(path: string, atimeMs: number, mtimeMs: number): Promise<void>;
+  symlink(target: string, path: string): Promise<void>;
+  readlink(path: string): Promise<string>;
+  statfs(path: string): Promise<StatFs>;
+  access(path: string, mode: number): Promise<void>;
+  /** Operations s3mount never supports (hard links, device nodes). */
+  unsupported(path: string): Promise<void>;
+}

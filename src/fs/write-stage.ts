@@ -1,0 +1,135 @@
+// Files being written, by key: one staged copy per key shared by all its handles,
+// uploaded when flushed while dirty, kept (and retried) when an upload fails.
+import { randomUUID } from 'node:crypto';
+import { mkdir, writeFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from '../log.js';
+import type { ObjectStore } from '../s3/object-store.js';
+import type { ReadTarget } from './reader.js';
+import { StagedFile, type StagedAttributes } from './staged-file.js';
+
+export interface WriteStageOptions {
+  /** Directory for staged copies (created 0700). */
+  directory: string;
+  /** Above this size uploads are multipart, in parts of this size. */
+  partSize: number;
+}
+
+/** What an upload reports, so the caller can refresh caches. */
+export interface UploadResult {
+  key: string;
+  etag: string;
+}
+
+export class WriteStage {
+  private readonly files = new Map<string, StagedFile>();
+  private ready?: Promise<void>;
+
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly log: Logger,
+    private readonly options: WriteStageOptions,
+  ) {}
+
+  get(key: string): StagedFile | undefined {
+    return this.files.get(key);
+  }
+
+  /** Staged keys directly inside `dirPrefix` (new files not yet in any listing). */
+  childrenOf(dirPrefix: string): StagedFile[] {
+    return [...this.files.values()].filter((file) => file.key.startsWith(dirPrefix) && !file.key.slice(dirPrefix.length).includes('/'));
+  }
+
+  /** Staged keys anywhere under `prefix`. */
+  under(prefix: string): StagedFile[] {
+    return [...this.files.values()].filter((file) => file.key.startsWith(prefix));
+  }
+
+  /** The staged copy of `key`, created from `base` (or empty) when there is none; one more handle on it. */
+  async acquire(key: string, base: ReadTarget | undefined, attributes: StagedAttributes, options: { created: boolean }): Promise<StagedFile> {
+    let file = this.files.get(key);
+    if (!file) {
+      await this.prepareDirectory();
+      const id = randomUUID();
+      const localPath = join(this.options.directory, `${id}.data`);
+      file = new StagedFile(key, localPath, this.store, base, attributes, options.created);
+      this.files.set(key, file);
+      // A sidecar names the key, so staged bytes left by a crash can be matched to their object.
+      await writeFile(join(this.options.directory, `${id}.json`), JSON.stringify({ key, createdAt: new Date().toISOString() }), { mode: 0o600 });
+    }
+    file.refs++;
+    return file;
+  }
+
+  /**
+   * Uploads the staged copy when it is dirty. Fails (and keeps the copy dirty) when the
+   * upload fails; the next flush, fsync or the unmount tries again.
+   */
+  async flush(file: StagedFile): Promise<UploadResult | undefined> {
+    return file.exclusive(async () => {
+      if (!file.dirty || file.unlinked) return undefined;
+      const version = file.version;
+      const body = await file.prepareUpload();
+      try {
+        const { etag } = await this.store.put(file.key, body, { metadata: toMetadata(file.attributes), partSize: this.options.partSize });
+        file.lastUploadError = undefined;
+        if (file.version === version) file.dirty = false;
+        return { key: file.key, etag };
+      } catch (error) {
+        file.lastUploadError = error as Error;
+        this.log.error({ key: file.key, staged: file.localPath, err: error }, 'upload failed; the bytes stay staged and are retried at the next flush, fsync or unmount');
+        throw error;
+      }
+    });
+  }
+
+  /** One handle fewer; the staged copy goes away with the last handle unless it still holds unsaved bytes. */
+  async release(file: StagedFile): Promise<void> {
+    file.refs = Math.max(0, file.refs - 1);
+    if (file.refs > 0 || (file.dirty && !file.unlinked)) return;
+    await this.forget(file);
+  }
+
+  /** Drops a staged copy whatever its state (after unlink, or once uploaded and closed). */
+  async forget(file: StagedFile): Promise<void> {
+    if (this.files.get(file.key) === file) this.files.delete(file.key);
+    await file.discard();
+    await rm(file.localPath.replace(/\.data$/, '.json'), { force: true });
+  }
+
+  /** Moves a staged copy to a new key (rename of an open file). */
+  rekey(file: StagedFile, key: string): void {
+    this.files.delete(file.key);
+    file.key = key;
+    this.files.set(key, file);
+  }
+
+  /** Uploads everything still dirty (at unmount); returns the keys that could not be saved. */
+  async flushAll(): Promise<string[]> {
+    const failed: string[] = [];
+    for (const file of [...this.files.values()]) {
+      try {
+        await this.flush(file);
+        if (file.refs === 0) await this.forget(file);
+      } catch {
+        failed.push(`${file.key} (staged at ${file.localPath})`);
+      }
+    }
+    return failed;
+  }
+
+  private prepareDirectory(): Promise<void> {
+    this.ready ??= mkdir(this.options.directory, { recursive: true, mode: 0o700 }).then(() => undefined);
+    return this.ready;
+  }
+}
+
+/** s3fs-compatible attribute metadata: mode with type bits and mtime in epoch seconds. */
+export function toMetadata(attributes: StagedAttributes): Record<string, string> {
+  return {
+    mode: String(attributes.mode),
+    uid: String(attributes.uid),
+    gid: String(attributes.gid),
+    mtime: String(Math.floor(attributes.mtime.getTime() / 1000)),
+  };
+}

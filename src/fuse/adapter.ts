@@ -1,0 +1,93 @@
+// FUSE handlers: argument shapes in, the core called, exactly one numeric reply out.
+// fuse-native hangs the caller forever when a callback gets a non-number (see
+// shared/fuse-native-notes.md), so every reply goes through `settle`.
+import type { Callback } from 'fuse-native';
+import type { Attr, Filesystem } from '../fs/types.js';
+import type { Logger } from '../log.js';
+import { errnoOf } from './errno.js';
+
+type Reply<T> = (value: T) => [number, ...unknown[]];
+const ok: Reply<unknown> = () => [0];
+
+/** fuse-native's stat: our Attr plus the block count `du` needs. */
+function toStat(attr: Attr) {
+  return { ...attr, blocks: Math.ceil(attr.size / 512), blksize: 4096 };
+}
+
+export interface AdapterHooks {
+  /** Called after every operation, for metrics. */
+  onOperation?: (op: string, ms: number, errno: number) => void;
+}
+
+export function createFuseOperations(fs: Filesystem, log: Logger, hooks: AdapterHooks = {}) {
+  const debug = log.isLevelEnabled('debug');
+
+  function settle<T>(op: string, path: string, cb: Callback, work: () => Promise<T>, reply: Reply<T>): void {
+    const started = performance.now();
+    let replied = false;
+    const answer = (code: number, ...values: unknown[]) => {
+      if (replied) return;
+      replied = true;
+      const ms = performance.now() - started;
+      if (debug) log.debug({ fuse: op, path, ms: Math.round(ms * 1000) / 1000, result: code }, 'fuse operation');
+      hooks.onOperation?.(op, ms, code < 0 ? code : 0);
+      cb(code, ...values);
+    };
+    let pending: Promise<T>;
+    try {
+      pending = work();
+    } catch (error) {
+      answer(errnoOf(error));
+      return;
+    }
+    pending.then(
+      (value) => {
+        try {
+          const [code, ...values] = reply(value);
+          answer(code, ...values);
+        } catch (error) {
+          log.error({ fuse: op, path, err: error }, 'reply failed');
+          answer(errnoOf(error));
+        }
+      },
+      (error: unknown) => answer(errnoOf(error)),
+    );
+  }
+
+  return {
+    getattr: (path: string, cb: Callback) => settle('getattr', path, cb, () => fs.getattr(path), (attr) => [0, toStat(attr)]),
+    readdir: (path: string, cb: Callback) =>
+      settle('readdir', path, cb, () => fs.readdir(path), (entries) => [0, entries.map((e) => e.name), entries.map((e) => toStat(e.attr))]),
+    open: (path: string, flags: number, cb: Callback) => settle('open', path, cb, () => fs.open(path, flags), (handle) => [0, handle]),
+    create: (path: string, mode: number, cb: Callback) => settle('create', path, cb, () => fs.create(path, mode), (handle) => [0, handle]),
+    read: (path: string, handle: number, buffer: Buffer, length: number, position: number, cb: Callback) =>
+      settle('read', path, cb, () => fs.read(handle, position, length), (data) => {
+        // The buffer is libfuse's memory and is detached once we call back: copy first.
+        data.copy(buffer, 0, 0, Math.min(data.length, length));
+        return [Math.min(data.length, length)];
+      }),
+    // The core has finished with the buffer when its promise settles, before we call back.
+    write: (path: string, handle: number, buffer: Buffer, length: number, position: number, cb: Callback) =>
+      settle('write', path, cb, () => fs.write(handle, buffer.subarray(0, length), position), (written) => [written]),
+    flush: (path: string, handle: number, cb: Callback) => settle('flush', path, cb, () => fs.flush(handle), ok),
+    fsync: (path: string, _datasync: number, handle: number, cb: Callback) => settle('fsync', path, cb, () => fs.fsync(handle), ok),
+    release: (path: string, handle: number, cb: Callback) => settle('release', path, cb, () => fs.release(handle), ok),
+    truncate: (path: string, size: number, cb: Callback) => settle('truncate', path, cb, () => fs.truncate(path, size), ok),
+    ftruncate: (path: string, handle: number, size: number, cb: Callback) => settle('ftruncate', path, cb, () => fs.ftruncate(handle, size), ok),
+    unlink: (path: string, cb: Callback) => settle('unlink', path, cb, () => fs.unlink(path), ok),
+    mkdir: (path: string, mode: number, cb: Callback) => settle('mkdir', path, cb, () => fs.mkdir(path, mode), ok),
+    rmdir: (path: string, cb: Callback) => settle('rmdir', path, cb, () => fs.rmdir(path), ok),
+    rename: (from: string, to: string, cb: Callback) => settle('rename', from, cb, () => fs.rename(from, to), ok),
+    chmod: (path: string, mode: number, cb: Callback) => settle('chmod', path, cb, () => fs.chmod(path, mode), ok),
+    chown: (path: string, uid: number, gid: number, cb: Callback) => settle('chown', path, cb, () => fs.chown(path, uid, gid), ok),
+    utimens: (path: string, atime: number, mtime: number, cb: Callback) => settle('utimens', path, cb, () => fs.utimens(path, atime, mtime), ok),
+    symlink: (target: string, path: string, cb: Callback) => settle('symlink', path, cb, () => fs.symlink(target, path), ok),
+    readlink: (path: string, cb: Callback) => settle('readlink', path, cb, () => fs.readlink(path), (target) => [0, target]),
+    link: (_from: string, to: string, cb: Callback) => settle('link', to, cb, () => fs.unsupported(to), ok),
+    mknod: (path: string, _mode: number, _dev: number, cb: Callback) => settle('mknod', path, cb, () => fs.unsupported(path), ok),
+    statfs: (path: string, cb: Callback) => settle('statfs', path, cb, () => fs.statfs(path), (stat) => [0, stat]),
+    access: (path: string, mode: number, cb: Callback) => settle('access', path, cb, () => fs.access(path, mode), ok),
+  };
+}
+
+export type FuseOperations = ReturnType<typeof createFuseOperations>;

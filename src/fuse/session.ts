@@ -1,0 +1,80 @@
+// One FUSE mount: options, per-operation timeouts, mount and unmount.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import Fuse, { type FuseOptions } from 'fuse-native';
+import type { Logger } from '../log.js';
+import type { FuseOperations } from './adapter.js';
+import { isMounted } from './mount-table.js';
+
+const run = promisify(execFile);
+
+export interface SessionOptions {
+  mountpoint: string;
+  fsname: string;
+  allowOther: boolean;
+  allowRoot: boolean;
+  /** Seconds the kernel may keep attributes and names without asking us. */
+  attrTimeoutSeconds: number;
+  /** Longest a request may take before fuse-native answers ETIMEDOUT (ms). */
+  operationTimeoutMs: number;
+}
+
+export class FuseSession {
+  private readonly fuse: InstanceType<typeof Fuse>;
+  private mounted = false;
+
+  constructor(
+    operations: FuseOperations,
+    private readonly options: SessionOptions,
+    private readonly log: Logger,
+  ) {
+    const fuseOptions: FuseOptions = {
+      fsname: options.fsname,
+      // fuse-native joins options unescaped; this is how big_writes reaches libfuse
+      // (128 KiB writes instead of 4 KiB, see shared/fuse-native-notes.md).
+      subtype: 's3mount,big_writes',
+      allowOther: options.allowOther,
+      allowRoot: options.allowRoot,
+      attrTimeout: options.attrTimeoutSeconds,
+      entryTimeout: options.attrTimeoutSeconds,
+      // Every S3 call has its own deadline and retry budget, which stay well below this,
+      // so a slow S3 answers EIO from our code rather than ETIMEDOUT from the binding.
+      // Uploads (flush, fsync, release, truncate, first write of an edit), directory renames and
+      // listings of huge directories take as long as the data needs;
+      // each S3 request inside them still has its own deadline.
+      timeout: { default: options.operationTimeoutMs, flush: false, fsync: false, release: false, rename: false, truncate: false, write: false, readdir: false },
+    };
+    this.fuse = new Fuse(options.mountpoint, operations as unknown as Record<string, (...args: never[]) => void>, fuseOptions);
+  }
+
+  async mount(): Promise<void> {
+    await new Promise<void>((resolve, reject) => this.fuse.mount((error) => (error ? reject(error) : resolve())));
+    this.mounted = true;
+    this.log.info({ mountpoint: this.options.mountpoint }, 'mounted');
+  }
+
+  /** Unmounts; falls back to a lazy unmount when the mount is busy. */
+  async unmount(): Promise<void> {
+    if (!this.mounted) return;
+    this.mounted = false;
+    try {
+      await new Promise<void>((resolve, reject) => this.fuse.unmount((error) => (error ? reject(error) : resolve())));
+    } catch (error) {
+      this.log.warn({ err: error }, 'unmount failed; trying a lazy unmount');
+      await run('fusermount', ['-uz', this.options.mountpoint]).catch(() => run('umount', ['-l', this.options.mountpoint]));
+    }
+    this.log.info({ mountpoint: this.options.mountpoint }, 'unmounted');
+  }
+
+  /** Resolves when something else (umount, fusermount -u) unmounts us. */
+  async waitForExternalUnmount(pollMs = 1000): Promise<void> {
+    while (this.mounted) {
+      await new Promise((resolve) => setTimeout(resolve, pollMs));
+      if (this.mounted && !(await isMounted(this.options.mountpoint))) {
+        this.mounted = false;
+        this.log.info({ mountpoint: this.options.mountpoint }, 'unmounted from outside');
+        return;
+      }
+    }
+  }
+}

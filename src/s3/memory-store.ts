@@ -1,0 +1,358 @@
+// The in-memory twin of the S3 store, for unit and model tests: S3's listing semantics
+// (prefix, delimiter, common prefixes, UTF-8 byte order, opaque continuation tokens, at most
+// 1000 keys a page), ETags that follow the bytes, user metadata, ranges, If-Match and copies;
+// plus what tests need around it: call counters, injected failures, a hook before every call,
+// optional latency, an injectable clock and synchronous seeding.
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import {
+  StoreError,
+  type GetRangeOptions,
+  type ListOptions,
+  type ListPage,
+  type ObjectInfo,
+  type ObjectStore,
+  type PutBody,
+  type PutOptions,
+  type StoreErrorKind,
+  type StoreOperation,
+} from './object-store.js';
+
+export const STORE_OPERATIONS: readonly StoreOperation[] = ['checkBucket', 'head', 'list', 'getRange', 'put', 'copy', 'delete'];
+
+/** S3's cap on a listing page, and the default page size. */
+export const MAX_LIST_KEYS = 1000;
+const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
+
+export type BeforeCallHook = (operation: StoreOperation, key: string) => void | Promise<void>;
+
+export interface MemoryStoreOptions {
+  /** Clock for lastModified; default the real one. */
+  now?: () => Date;
+  /** Artificial latency of every call (ms), or per operation. Default 0 (no timer at all). */
+  latencyMs?: number | ((operation: StoreOperation, key: string) => number);
+  /** Runs before every call (after the latency); may throw to fail it, or wait to delay it. */
+  beforeCall?: BeforeCallHook;
+}
+
+/** One stored object. Stored buffers are never mutated in place. */
+export interface MemoryObject {
+  bytes: Buffer;
+  etag: string;
+  lastModified: Date;
+  metadata: Record<string, string>;
+  contentType?: string;
+}
+
+export function emptyCounts(): Record<StoreOperation, number> {
+  return { checkBucket: 0, head: 0, list: 0, getRange: 0, put: 0, copy: 0, delete: 0 };
+}
+
+function md5(bytes: Buffer): Buffer {
+  return createHash('md5').update(bytes).digest();
+}
+
+/** The ETag S3 gives: quoted MD5 of the bytes, or for a multipart upload the MD5 of the parts' MD5s and "-parts". */
+export function s3Etag(bytes: Buffer, partSize?: number): string {
+  if (partSize === undefined || bytes.length <= partSize) return `"${md5(bytes).toString('hex')}"`;
+  const digests: Buffer[] = [];
+  for (let offset = 0; offset < bytes.length; offset += partSize) digests.push(md5(bytes.subarray(offset, offset + partSize)));
+  return `"${md5(Buffer.concat(digests)).toString('hex')}-${digests.length}"`;
+}
+
+/** Orders keys as S3 does: by their UTF-8 bytes. */
+export function compareKeys(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+function lowerCaseNames(metadata: Record<string, string> | undefined): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const [name, value] of Object.entries(metadata ?? {})) result[name.toLowerCase()] = value;
+  return result;
+}
+
+interface TokenState {
+  /** Listing resumes after this key or common prefix. */
+  after: string;
+  /** `after` is a common prefix: everything under it was already returned rolled up. */
+  rolledUp: boolean;
+  prefix: string;
+}
+
+export class MemoryStore implements ObjectStore {
+  readonly bucket: string;
+  /** Calls made through the ObjectStore interface, failed ones included. */
+  readonly callCounts: Record<StoreOperation, number> = emptyCounts();
+  /** Runs before every call; may throw (the call fails with that error) or wait. */
+  beforeCall?: BeforeCallHook;
+  latencyMs: number | ((operation: StoreOperation, key: string) => number);
+  now: () => Date;
+  /** When false, checkBucket and every other call fail with NoSuchBucket. */
+  bucketExists = true;
+
+  private readonly objects = new Map<string, MemoryObject>();
+  private sortedKeys: string[] | undefined;
+  private readonly failures = new Map<StoreOperation, Array<StoreErrorKind | Error>>();
+
+  constructor(bucket: string = 'bucket', options: MemoryStoreOptions = {}) {
+    this.bucket = bucket;
+    this.now = options.now ?? (() => new Date());
+    this.latencyMs = options.latencyMs ?? 0;
+    this.beforeCall = options.beforeCall;
+  }
+
+  // ---- test helpers -------------------------------------------------------------------
+
+  /** Stores an object directly (no call counted, no hook, no failure). */
+  putObject(key: string, bytes: Buffer | string, metadata?: Record<string, string>, options: { contentType?: string; partSize?: number } = {}): ObjectInfo {
+    const stored = Buffer.from(bytes);
+    this.store(key, { bytes: stored, etag: s3Etag(stored, options.partSize), lastModified: this.now(), metadata: lowerCaseNames(metadata), contentType: options.contentType });
+    return this.info(key)!;
+  }
+
+  /** A copy of an object's bytes, or undefined. */
+  getObject(key: string): Buffer | undefined {
+    const object = this.objects.get(key);
+    return object ? Buffer.from(object.bytes) : undefined;
+  }
+
+  /** What head would answer, without counting a call. */
+  info(key: string): ObjectInfo | undefined {
+    const object = this.objects.get(key);
+    return object ? { key, size: object.bytes.length, etag: object.etag, lastModified: object.lastModified, metadata: { ...object.metadata } } : undefined;
+  }
+
+  /** Removes an object directly; true when it existed. */
+  deleteObject(key: string): boolean {
+    const existed = this.objects.delete(key);
+    if (existed) this.sortedKeys = undefined;
+    return existed;
+  }
+
+  /** All keys, in S3 order. */
+  keys(): string[] {
+    return [...this.sorted()];
+  }
+
+  get size(): number {
+    return this.objects.size;
+  }
+
+  /** Replaces this store's objects with those of another (a "remount" over the same bucket). */
+  copyFrom(other: MemoryStore): void {
+    this.objects.clear();
+    for (const [key, object] of other.objects) this.objects.set(key, { ...object, metadata: { ...object.metadata } });
+    this.sortedKeys = undefined;
+  }
+
+  /**
+   * The next `times` calls of `operation` fail with `error` (a StoreError of that kind, or the
+   * error itself). Failures queue up: failNext('head', 'AccessDenied'); failNext('head', 'Other')
+   * fails the next two heads, in that order.
+   */
+  failNext(operation: StoreOperation, error: StoreErrorKind | Error = 'Other', times = 1): void {
+    const queue = this.failures.get(operation) ?? [];
+    for (let i = 0; i < times; i++) queue.push(error);
+    this.failures.set(operation, queue);
+  }
+
+  /** Failures injected and not yet consumed, per operation. */
+  pendingFailures(operation: StoreOperation): number {
+    return this.failures.get(operation)?.length ?? 0;
+  }
+
+  clearFailures(): void {
+    this.failures.clear();
+  }
+
+  resetCounts(): void {
+    for (const op of STORE_OPERATIONS) this.callCounts[op] = 0;
+  }
+
+  // ---- ObjectStore --------------------------------------------------------------------
+
+  async checkBucket(): Promise<void> {
+    await this.enter('checkBucket', '');
+  }
+
+  async head(key: string): Promise<ObjectInfo> {
+    await this.enter('head', key);
+    const info = this.info(key);
+    if (!info) throw new StoreError('NotFound', `head ${key}: no such key`, 'NotFound', 404);
+    return info;
+  }
+
+  async list(prefix: string, options: ListOptions = {}): Promise<ListPage> {
+    await this.enter('list', prefix);
+    const maxKeys = options.maxKeys ?? MAX_LIST_KEYS;
+    if (!Number.isInteger(maxKeys) || maxKeys < 0) throw new StoreError('Other', `list ${prefix}: invalid maxKeys ${maxKeys}`, 'InvalidArgument', 400);
+    const limit = Math.min(maxKeys, MAX_LIST_KEYS);
+    if (limit === 0) return { objects: [], commonPrefixes: [] };
+    const delimiter = options.delimiter || undefined;
+    const resume = options.continuationToken === undefined ? undefined : decodeToken(options.continuationToken, prefix);
+
+    const keys = this.sorted();
+    let index = prefix === '' ? 0 : lowerBound(keys, prefix);
+    if (resume) index = Math.max(index, upperBound(keys, resume.after));
+
+    const page: ListPage = { objects: [], commonPrefixes: [] };
+    let returned = 0;
+    let last: TokenState | undefined;
+    for (; index < keys.length; index++) {
+      const key = keys[index];
+      if (!key.startsWith(prefix)) break;
+      if (resume?.rolledUp && key.startsWith(resume.after)) continue;
+      const cut = delimiter === undefined ? -1 : key.indexOf(delimiter, prefix.length);
+      if (cut >= 0) {
+        const common = key.slice(0, cut + delimiter!.length);
+        if (last?.rolledUp && last.after === common) continue;
+        if (returned === limit) return { ...page, nextContinuationToken: encodeToken(last!) };
+        page.commonPrefixes.push(common);
+        last = { after: common, rolledUp: true, prefix };
+      } else {
+        if (returned === limit) return { ...page, nextContinuationToken: encodeToken(last!) };
+        const object = this.objects.get(key)!;
+        page.objects.push({ key, size: object.bytes.length, etag: object.etag, lastModified: object.lastModified });
+        last = { after: key, rolledUp: false, prefix };
+      }
+      returned++;
+    }
+    return page;
+  }
+
+  async getRange(key: string, start: number, end: number, options: GetRangeOptions = {}): Promise<Buffer> {
+    await this.enter('getRange', key, options.signal);
+    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start) {
+      throw new StoreError('InvalidRange', `getRange ${key}: invalid range [${start}, ${end})`, 'InvalidRange', 416);
+    }
+    // As the SDK store: an empty range asks nothing of S3.
+    if (start === end) return Buffer.alloc(0);
+    const object = this.objects.get(key);
+    if (!object) throw new StoreError('NotFound', `getRange ${key}: no such key`, 'NoSuchKey', 404);
+    if (options.ifMatch !== undefined && options.ifMatch !== object.etag) {
+      throw new StoreError('PreconditionFailed', `getRange ${key}: ETag is ${object.etag}, not ${options.ifMatch}`, 'PreconditionFailed', 412);
+    }
+    if (end > object.bytes.length) {
+      throw new StoreError('InvalidRange', `getRange ${key}: range [${start}, ${end}) beyond ${object.bytes.length} bytes`, 'InvalidRange', 416);
+    }
+    return Buffer.from(object.bytes.subarray(start, end));
+  }
+
+  async put(key: string, body: PutBody, options: PutOptions = {}): Promise<{ etag: string }> {
+    await this.enter('put', key);
+    let bytes: Buffer;
+    if (Buffer.isBuffer(body)) {
+      bytes = Buffer.from(body);
+    } else {
+      try {
+        bytes = await readFile(body.path);
+      } catch (error) {
+        throw new StoreError('Other', `put ${key}: cannot read ${body.path}: ${(error as Error).message}`, 'ReadFailed');
+      }
+      if (bytes.length !== body.size) throw new StoreError('Other', `put ${key}: ${body.path} holds ${bytes.length} bytes, expected ${body.size}`, 'ReadFailed');
+    }
+    const etag = s3Etag(bytes, options.partSize ?? DEFAULT_PART_SIZE);
+    this.store(key, { bytes, etag, lastModified: this.now(), metadata: lowerCaseNames(options.metadata), contentType: options.contentType });
+    return { etag };
+  }
+
+  async copy(sourceKey: string, destinationKey: string, options: { metadata?: Record<string, string> } = {}): Promise<{ etag: string }> {
+    await this.enter('copy', destinationKey);
+    const source = this.objects.get(sourceKey);
+    if (!source) throw new StoreError('NotFound', `copy ${sourceKey} -> ${destinationKey}: no such source key`, 'NoSuchKey', 404);
+    // A copy is stored in one piece: its ETag is the plain MD5, as S3 gives for CopyObject.
+    const etag = s3Etag(source.bytes);
+    const metadata = options.metadata ? lowerCaseNames(options.metadata) : { ...source.metadata };
+    this.store(destinationKey, { bytes: source.bytes, etag, lastModified: this.now(), metadata, contentType: source.contentType });
+    return { etag };
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.enter('delete', key);
+    this.deleteObject(key);
+  }
+
+  // ---- internals ----------------------------------------------------------------------
+
+  private store(key: string, object: MemoryObject): void {
+    if (!this.objects.has(key)) this.sortedKeys = undefined;
+    this.objects.set(key, object);
+  }
+
+  private sorted(): string[] {
+    if (!this.sortedKeys) {
+      const decorated = [...this.objects.keys()].map((key) => ({ key, bytes: Buffer.from(key, 'utf8') }));
+      decorated.sort((a, b) => Buffer.compare(a.bytes, b.bytes));
+      this.sortedKeys = decorated.map((entry) => entry.key);
+    }
+    return this.sortedKeys;
+  }
+
+  /** Counts the call, then latency, the hook and any injected failure, in that order. */
+  private async enter(operation: StoreOperation, key: string, signal?: AbortSignal): Promise<void> {
+    this.callCounts[operation]++;
+    const latency = typeof this.latencyMs === 'function' ? this.latencyMs(operation, key) : this.latencyMs;
+    if (latency > 0) await delay(latency, signal);
+    if (signal?.aborted) throw new StoreError('Network', `${operation} ${key}: aborted by the caller`, 'AbortError');
+    if (this.beforeCall) await this.beforeCall(operation, key);
+    const failure = this.failures.get(operation)?.shift();
+    if (failure !== undefined) {
+      throw typeof failure === 'string' ? new StoreError(failure, `${operation} ${key}: injected ${failure}`, failure) : failure;
+    }
+    if (!this.bucketExists) throw new StoreError('NoSuchBucket', `bucket ${this.bucket} does not exist`, 'NoSuchBucket', 404);
+  }
+}
+
+function delay(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** Index of the first key >= `target` in S3 order. */
+function lowerBound(keys: string[], target: string): number {
+  const bytes = Buffer.from(target, 'utf8');
+  let low = 0;
+  let high = keys.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (Buffer.compare(Buffer.from(keys[mid], 'utf8'), bytes) < 0) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
+
+/** Index of the first key > `target` in S3 order. */
+function upperBound(keys: string[], target: string): number {
+  const bytes = Buffer.from(target, 'utf8');
+  let low = 0;
+  let high = keys.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (Buffer.compare(Buffer.from(keys[mid], 'utf8'), bytes) <= 0) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
+
+function encodeToken(state: TokenState): string {
+  return Buffer.from(JSON.stringify([state.after, state.rolledUp ? 1 : 0, state.prefix]), 'utf8').toString('base64url');
+}
+
+function decodeToken(token: string, prefix: string): TokenState {
+  const invalid = () => new StoreError('Other', `list ${prefix}: invalid continuation token`, 'InvalidArgument', 400);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+  } catch {
+    throw invalid();
+  }
+  if (!Array.isArray(parsed) || typeof parsed[0] !== 'string' || (parsed[1] !== 0 && parsed[1] !== 1) || parsed[2] !== prefix) throw invalid();
+  return { after: parsed[0], rolledUp: parsed[1] === 1, prefix };
+}

@@ -1,0 +1,98 @@
+// The one door to object storage. The filesystem and the caches speak only this
+// interface; src/s3/sdk-store.ts is the only importer of @aws-sdk/*, and
+// src/s3/memory-store.ts is the in-memory twin used by unit and model tests.
+
+/** What S3 tells us about one object (HeadObject, or one entry of a listing). */
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  /** ETag as S3 returns it, quotes included; identifies one version of the bytes. */
+  etag: string;
+  lastModified: Date;
+  /** User metadata (x-amz-meta-*), lower-case names without the prefix. Absent in listings. */
+  metadata?: Record<string, string>;
+}
+
+export interface ListOptions {
+  /** Usually "/" so that deeper keys fold into common prefixes. */
+  delimiter?: string;
+  /** Continuation token from the previous page. */
+  continuationToken?: string;
+  /** Page size; S3 caps it at 1000. */
+  maxKeys?: number;
+}
+
+/** One page of ListObjectsV2. */
+export interface ListPage {
+  objects: ObjectInfo[];
+  /** Full common prefixes, each ending in the delimiter. */
+  commonPrefixes: string[];
+  /** Set when another page follows. */
+  nextContinuationToken?: string;
+}
+
+export interface PutOptions {
+  metadata?: Record<string, string>;
+  contentType?: string;
+  /** Above this size a multipart upload is used (bytes). */
+  partSize?: number;
+}
+
+/** A body to upload: bytes in memory, or a local file (staged writes). */
+export type PutBody = Buffer | { path: string; size: number };
+
+export interface GetRangeOptions {
+  /** Refuse (PreconditionFailed) when the object no longer has this ETag. */
+  ifMatch?: string;
+  signal?: AbortSignal;
+}
+
+export interface ObjectStore {
+  readonly bucket: string;
+  /** Fails with a StoreError naming the cause when the bucket cannot be used. */
+  checkBucket(): Promise<void>;
+  /** HeadObject. NotFound when the key does not exist. */
+  head(key: string): Promise<ObjectInfo>;
+  /** One page of ListObjectsV2 under `prefix`. */
+  list(prefix: string, options?: ListOptions): Promise<ListPage>;
+  /** Bytes [start, end) of an object; `end` must not exceed its size. */
+  getRange(key: string, start: number, end: number, options?: GetRangeOptions): Promise<Buffer>;
+  put(key: string, body: PutBody, options?: PutOptions): Promise<{ etag: string }>;
+  /** Server-side copy; `metadata` replaces the source's when given. */
+  copy(sourceKey: string, destinationKey: string, options?: { metadata?: Record<string, string> }): Promise<{ etag: string }>;
+  /** Deleting a missing key succeeds, as in S3. */
+  delete(key: string): Promise<void>;
+}
+
+export type StoreErrorKind =
+  | 'NotFound'
+  | 'NoSuchBucket'
+  | 'AccessDenied'
+  | 'PreconditionFailed'
+  | 'InvalidRange'
+  | 'Throttled'
+  | 'Network'
+  | 'Other';
+
+/** Every failure of an ObjectStore is one of these, whatever the backend said. */
+export class StoreError extends Error {
+  readonly kind: StoreErrorKind;
+  /** The backend's own error code (e.g. "NoSuchKey", "SlowDown"), for logs. */
+  readonly code: string;
+  readonly status?: number;
+
+  constructor(kind: StoreErrorKind, message: string, code: string = kind, status?: number) {
+    super(message);
+    this.name = 'StoreError';
+    this.kind = kind;
+    this.code = code;
+    this.status = status;
+  }
+}
+
+export function isStoreError(error: unknown, kind?: StoreErrorKind): error is StoreError {
+  return error instanceof StoreError && (kind === undefined || error.kind === kind);
+}
+
+/** S3 operation names, used as labels for call counters. */
+export type StoreOperation = 'checkBucket' | 'head' | 'list' | 'getRange' | 'put' | 'copy' | 'delete';

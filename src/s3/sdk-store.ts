@@ -1,0 +1,450 @@
+// The ObjectStore over real S3 (or any S3-compatible endpoint) through AWS SDK v3.
+// This is the only module that imports @aws-sdk/*: every SDK error leaves it as a StoreError.
+//
+// Connection hygiene (see the SDK notes): keep-alive agents with a bounded socket pool, a
+// connection timeout, a per-attempt timeout up to the response headers, an idle-socket timeout
+// while a body streams, and a deadline per call (all attempts and the body read included)
+// through abortSignal. GetObject bodies are always read to the end or destroyed.
+import {
+  CopyObjectCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  type S3ClientConfig,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { createReadStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import type { Logger } from '../log.js';
+import {
+  StoreError,
+  type GetRangeOptions,
+  type ListOptions,
+  type ListPage,
+  type ObjectInfo,
+  type ObjectStore,
+  type PutBody,
+  type PutOptions,
+  type StoreErrorKind,
+  type StoreOperation,
+} from './object-store.js';
+
+export interface SdkStoreOptions {
+  bucket: string;
+  /** Default: AWS_REGION, AWS_DEFAULT_REGION, the profile's region, else us-east-1. */
+  region?: string;
+  /** Default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, the profile's endpoint_url, else AWS. */
+  endpoint?: string;
+  forcePathStyle?: boolean;
+  /** Shared config/credentials profile; default AWS_PROFILE or "default". */
+  profile?: string;
+  /** Attempts per request, the first one included (SDK standard retry). Default 3. */
+  maxAttempts?: number;
+  /** Per attempt: time to response headers, and longest silence while a body streams. Default 30 s. */
+  requestTimeoutMs?: number;
+  /** Sockets per host in the keep-alive pool. Default 64. */
+  maxSockets?: number;
+  /** Default: 'when-required' for a custom endpoint, else the SDK's own default. */
+  checksums?: 'when-required' | 'when-supported';
+}
+
+export type SdkStore = ObjectStore & {
+  /** Destroys the socket pool; calls after this fail. */
+  close(): void;
+};
+
+export const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
+const DEFAULT_REGION = 'us-east-1';
+const DEFAULT_MAX_ATTEMPTS = 3;
+const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+const DEFAULT_MAX_SOCKETS = 64;
+const MAX_CONNECT_TIMEOUT_MS = 10_000;
+// Room for the retry strategy's backoff between attempts, on top of the attempts themselves.
+const BACKOFF_ALLOWANCE_MS = 2_000;
+const UPLOAD_QUEUE_SIZE = 4;
+
+export function createSdkStore(options: SdkStoreOptions, log: Logger): SdkStore {
+  const bucket = options.bucket;
+  // The SDK reads these too; reading them here tells us the endpoint is custom (for checksums).
+  const ignoreEnvironmentEndpoints = process.env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS?.toLowerCase() === 'true';
+  const endpoint = options.endpoint || (ignoreEnvironmentEndpoints ? undefined : process.env.AWS_ENDPOINT_URL_S3 || process.env.AWS_ENDPOINT_URL) || undefined;
+  const customEndpoint = endpoint !== undefined;
+  const maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
+  const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const maxSockets = options.maxSockets ?? DEFAULT_MAX_SOCKETS;
+  const deadlineMs = maxAttempts * requestTimeoutMs + (maxAttempts - 1) * BACKOFF_ALLOWANCE_MS;
+  const checksums = options.checksums ?? (customEndpoint ? 'when-required' : undefined);
+  const checksumSetting = checksums === undefined ? undefined : checksums === 'when-required' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED';
+  const region = options.region || process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || sharedConfigRegion(options.profile);
+
+  const agentOptions = { keepAlive: true, maxSockets };
+  const config: S3ClientConfig = {
+    region,
+    endpoint,
+    forcePathStyle: options.forcePathStyle ?? false,
+    profile: options.profile,
+    maxAttempts,
+    // A wrong region on AWS is answered with a redirect naming the right one: follow it.
+    followRegionRedirects: !customEndpoint,
+    requestChecksumCalculation: checksumSetting,
+    responseChecksumValidation: checksumSetting,
+    requestHandler: {
+      connectionTimeout: Math.min(MAX_CONNECT_TIMEOUT_MS, requestTimeoutMs),
+      requestTimeout: requestTimeoutMs,
+      throwOnRequestTimeout: true,
+      socketTimeout: requestTimeoutMs,
+      httpAgent: agentOptions,
+      httpsAgent: agentOptions,
+    },
+  };
+  const client = new S3Client(config);
+  log.debug(
+    { bucket, endpoint: endpoint ?? 'aws', forcePathStyle: config.forcePathStyle, profile: options.profile, maxAttempts, requestTimeoutMs, maxSockets, checksums: checksums ?? 'sdk-default' },
+    's3 client created',
+  );
+
+  /**
+   * Runs one call under a deadline covering all its attempts and the body read, also ended by
+   * the caller's signal. The timer and the listener are gone when the call is.
+   */
+  async function send<T>(operation: StoreOperation, key: string, run: (abortSignal: AbortSignal) => Promise<T>, callerSignal?: AbortSignal, bucketLevel = false): Promise<T> {
+    const controller = new AbortController();
+    let abortedBy: 'deadline' | 'caller' | undefined;
+    const timer = setTimeout(() => {
+      abortedBy ??= 'deadline';
+      controller.abort(new DOMException(`deadline of ${deadlineMs} ms exceeded`, 'TimeoutError'));
+    }, deadlineMs);
+    const onCallerAbort = () => {
+      abortedBy ??= 'caller';
+      controller.abort(callerSignal?.reason);
+    };
+    if (callerSignal?.aborted) onCallerAbort();
+    else callerSignal?.addEventListener('abort', onCallerAbort, { once: true });
+    try {
+      return await run(controller.signal);
+    } catch (error) {
+      throw toStoreError(error, { operation, bucket, key, deadlineMs, abortedBy, bucketLevel });
+    } finally {
+      clearTimeout(timer);
+      callerSignal?.removeEventListener('abort', onCallerAbort);
+    }
+  }
+
+  async function endpointDescription(): Promise<string> {
+    if (endpoint) return endpoint;
+    const resolvedRegion = await client.config.region().catch(() => DEFAULT_REGION);
+    return `https://s3.${resolvedRegion}.amazonaws.com`;
+  }
+
+  const store: SdkStore = {
+    bucket,
+
+    async checkBucket(): Promise<void> {
+      try {
+        await send('checkBucket', '', (abortSignal) => client.send(new HeadBucketCommand({ Bucket: bucket }), { abortSignal }), undefined, true);
+      } catch (error) {
+        const mapped = error as StoreError;
+        throw new StoreError(mapped.kind, await bucketMessage(mapped, bucket, endpointDescription), mapped.code, mapped.status);
+      }
+    },
+
+    head(key: string): Promise<ObjectInfo> {
+      return send('head', key, async (abortSignal) => {
+        const out = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), { abortSignal });
+        return {
+          key,
+          size: out.ContentLength ?? 0,
+          etag: out.ETag ?? '',
+          lastModified: out.LastModified ?? new Date(0),
+          metadata: lowerCaseNames(out.Metadata),
+        };
+      });
+    },
+
+    list(prefix: string, listOptions: ListOptions = {}): Promise<ListPage> {
+      return send('list', prefix, async (abortSignal) => {
+        const out = await client.send(
+          new ListObjectsV2Command({
+            Bucket: bucket,
+            Prefix: prefix || undefined,
+            Delimiter: listOptions.delimiter || undefined,
+            ContinuationToken: listOptions.continuationToken || undefined,
+            MaxKeys: listOptions.maxKeys,
+          }),
+          { abortSignal },
+        );
+        const objects: ObjectInfo[] = [];
+        for (const entry of out.Contents ?? []) {
+          if (entry.Key === undefined) continue;
+          objects.push({ key: entry.Key, size: entry.Size ?? 0, etag: entry.ETag ?? '', lastModified: entry.LastModified ?? new Date(0) });
+        }
+        const commonPrefixes: string[] = [];
+        for (const common of out.CommonPrefixes ?? []) if (common.Prefix !== undefined) commonPrefixes.push(common.Prefix);
+        const page: ListPage = { objects, commonPrefixes };
+        if (out.IsTruncated && out.NextContinuationToken) page.nextContinuationToken = out.NextContinuationToken;
+        return page;
+      });
+    },
+
+    async getRange(key: string, start: number, end: number, rangeOptions: GetRangeOptions = {}): Promise<Buffer> {
+      if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start) {
+        throw new StoreError('InvalidRange', `getRange ${key}: invalid range [${start}, ${end})`);
+      }
+      if (start === end) return Buffer.alloc(0);
+      return send(
+        'getRange',
+        key,
+        async (abortSignal) => {
+          const out = await client.send(
+            new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${start}-${end - 1}`, IfMatch: rangeOptions.ifMatch }),
+            { abortSignal },
+          );
+          const body = out.Body as Readable | undefined;
+          if (!body) throw new StoreError('Network', `getRange ${key}: response without a body`);
+          const problem = rangeProblem(out.ContentRange, start, end);
+          if (problem) {
+            body.destroy();
+            throw new StoreError(problem.kind, `getRange ${key}: ${problem.message}`, problem.kind === 'InvalidRange' ? 'InvalidRange' : 'UnexpectedContentRange', problem.kind === 'InvalidRange' ? 416 : undefined);
+          }
+          return readBody(body, end - start, abortSignal, key);
+        },
+        rangeOptions.signal,
+      );
+    },
+
+    async put(key: string, body: PutBody, putOptions: PutOptions = {}): Promise<{ etag: string }> {
+      const partSize = putOptions.partSize ?? DEFAULT_PART_SIZE;
+      const size = Buffer.isBuffer(body) ? body.length : body.size;
+      const common = { Bucket: bucket, Key: key, Metadata: putOptions.metadata, ContentType: putOptions.contentType };
+      if (size <= partSize) {
+        return send('put', key, async (abortSignal) => {
+          // Small bodies go as one buffer, so that a retried attempt can send them again.
+          const bytes = Buffer.isBuffer(body) ? body : await readFile(body.path);
+          if (bytes.length !== size) throw new StoreError('Other', `put ${key}: ${Buffer.isBuffer(body) ? 'body' : body.path} holds ${bytes.length} bytes, expected ${size}`);
+          const out = await client.send(new PutObjectCommand({ ...common, Body: bytes, ContentLength: size }), { abortSignal });
+          return { etag: out.ETag ?? '' };
+        });
+      }
+      // Multipart: each part is a buffer retried on its own; the per-attempt timeouts of the
+      // request handler bound every part, not one deadline for the whole (size-dependent) upload.
+      const stream = Buffer.isBuffer(body) ? undefined : createReadStream(body.path);
+      try {
+        const upload = new Upload({
+          client,
+          params: { ...common, Body: stream ?? (body as Buffer), ContentLength: size },
+          partSize,
+          queueSize: UPLOAD_QUEUE_SIZE,
+          leavePartsOnError: false,
+        });
+        const out = await upload.done();
+        return { etag: out.ETag ?? '' };
+      } catch (error) {
+        throw toStoreError(error, { operation: 'put', bucket, key, deadlineMs });
+      } finally {
+        stream?.destroy();
+      }
+    },
+
+    copy(sourceKey: string, destinationKey: string, copyOptions: { metadata?: Record<string, string> } = {}): Promise<{ etag: string }> {
+      return send('copy', destinationKey, async (abortSignal) => {
+        const out = await client.send(
+          new CopyObjectCommand({
+            Bucket: bucket,
+            Key: destinationKey,
+            CopySource: copySource(bucket, sourceKey),
+            MetadataDirective: copyOptions.metadata ? 'REPLACE' : 'COPY',
+            Metadata: copyOptions.metadata,
+          }),
+          { abortSignal },
+        );
+        return { etag: out.CopyObjectResult?.ETag ?? '' };
+      });
+    },
+
+    delete(key: string): Promise<void> {
+      return send('delete', key, async (abortSignal) => {
+        await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }), { abortSignal });
+      });
+    },
+
+    close(): void {
+      client.destroy();
+    },
+  };
+  return store;
+}
+
+/** `bucket/key` for CopySource, every path segment URI-encoded (spaces, `+`, `%`, non-ASCII). */
+export function copySource(bucket: string, key: string): string {
+  return `${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`;
+}
+
+/**
+ * A region provider: the SDK's own chain (environment, then the profile's `region`), else
+ * us-east-1 instead of the SDK's "Region is missing". Resolved once.
+ */
+function sharedConfigRegion(profile: string | undefined): () => Promise<string> {
+  let resolved: Promise<string> | undefined;
+  return () =>
+    (resolved ??= (async () => {
+      const probe = new S3Client({ profile });
+      try {
+        return (await probe.config.region()) || DEFAULT_REGION;
+      } catch {
+        return DEFAULT_REGION;
+      } finally {
+        probe.destroy();
+      }
+    })());
+}
+
+function lowerCaseNames(metadata: Record<string, string> | undefined): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const [name, value] of Object.entries(metadata ?? {})) result[name.toLowerCase()] = value;
+  return result;
+}
+
+/**
+ * Checks the Content-Range of a ranged GET against what was asked. AWS answers a range running
+ * past the end with the bytes that exist (206) where others answer 416: both become InvalidRange.
+ */
+function rangeProblem(contentRange: string | undefined, start: number, end: number): { kind: StoreErrorKind; message: string } | undefined {
+  if (contentRange === undefined) return undefined; // a 200 with the whole object: readBody checks the length
+  const match = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(contentRange.trim());
+  if (!match) return { kind: 'Other', message: `unexpected Content-Range ${contentRange}` };
+  const first = Number(match[1]);
+  const last = Number(match[2]);
+  const total = match[3] === '*' ? undefined : Number(match[3]);
+  if (first === start && last === end - 1) return undefined;
+  if (first === start && total !== undefined && last === total - 1 && end > total) {
+    return { kind: 'InvalidRange', message: `range [${start}, ${end}) beyond the object's ${total} bytes` };
+  }
+  return { kind: 'Other', message: `asked for bytes ${start}-${end - 1}, got ${contentRange}` };
+}
+
+/** Reads exactly `expected` bytes of a GetObject body into one buffer; destroys the body on any failure. */
+async function readBody(body: Readable, expected: number, signal: AbortSignal, key: string): Promise<Buffer> {
+  const result = Buffer.allocUnsafe(expected);
+  let received = 0;
+  const onAbort = () => body.destroy(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+  if (signal.aborted) onAbort();
+  else signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    for await (const chunk of body) {
+      const bytes = chunk as Buffer;
+      if (received + bytes.length > expected) {
+        throw new StoreError('Other', `getRange ${key}: body longer than the ${expected} bytes asked for`);
+      }
+      bytes.copy(result, received);
+      received += bytes.length;
+    }
+  } catch (error) {
+    body.destroy();
+    throw error;
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+  if (received !== expected) {
+    throw new StoreError('Network', `getRange ${key}: body cut short: ${received} of ${expected} bytes`, 'BodyCutShort');
+  }
+  return result;
+}
+
+export interface ErrorContext {
+  operation: StoreOperation;
+  bucket: string;
+  key: string;
+  deadlineMs: number;
+  /** Set when the call's own signal fired: the error is then the abort, whatever it looks like. */
+  abortedBy?: 'deadline' | 'caller';
+  /** A 404 without a code means the bucket, not a key (HeadBucket). */
+  bucketLevel?: boolean;
+}
+
+interface SdkErrorShape {
+  name?: string;
+  message?: string;
+  code?: string;
+  Code?: string;
+  cause?: unknown;
+  $metadata?: { httpStatusCode?: number };
+}
+
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'EHOSTDOWN',
+  'EPROTO',
+  'ERR_STREAM_PREMATURE_CLOSE',
+  'UND_ERR_SOCKET',
+]);
+const NOT_FOUND_CODES = new Set(['NotFound', 'NoSuchKey', 'NoSuchUpload']);
+const ACCESS_CODES = new Set(['AccessDenied', 'Forbidden', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'ExpiredToken', 'InvalidToken', 'AllAccessDisabled', 'AccountProblem']);
+const THROTTLE_CODES = new Set(['SlowDown', 'Throttling', 'ThrottlingException', 'RequestLimitExceeded', 'TooManyRequestsException', 'ServiceUnavailable', 'RequestThrottled']);
+const NETWORK_NAMES = new Set(['AbortError', 'TimeoutError', 'RequestTimeout', 'RequestTimeoutException']);
+
+/** Maps anything the SDK (or the network under it) throws to a StoreError, keeping its code and HTTP status. */
+export function toStoreError(error: unknown, context: ErrorContext): StoreError {
+  if (error instanceof StoreError) return error;
+  const e = (typeof error === 'object' && error !== null ? error : { message: String(error) }) as SdkErrorShape;
+  const status = e.$metadata?.httpStatusCode;
+  const code = e.Code ?? (e.name && e.name !== 'Error' ? e.name : undefined) ?? e.code ?? 'Unknown';
+  const what = `${context.operation}${context.key ? ` ${context.key}` : ''}`;
+  const detail = `${code}${status ? ` (HTTP ${status})` : ''}${e.message && e.message !== code && e.message !== 'UnknownError' ? `: ${e.message}` : ''}`;
+  if (context.abortedBy === 'caller') return new StoreError('Network', `${what}: aborted by the caller`, 'AbortError', status);
+  if (context.abortedBy === 'deadline') return new StoreError('Network', `${what}: no complete answer within the ${context.deadlineMs} ms deadline`, 'DeadlineExceeded', status);
+  const kind = classify(e, code, status, context);
+  let message = `${what}: ${detail}`;
+  if (kind === 'AccessDenied' && e.name === 'CredentialsProviderError') {
+    message = `${what}: no AWS credentials found (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE or a profile): ${e.message ?? ''}`;
+  }
+  return new StoreError(kind, message, code, status);
+}
+
+function classify(e: SdkErrorShape, code: string, status: number | undefined, context: ErrorContext): StoreErrorKind {
+  if (code === 'NoSuchBucket') return 'NoSuchBucket';
+  if (e.name === 'CredentialsProviderError') return 'AccessDenied';
+  if (NOT_FOUND_CODES.has(code)) return context.bucketLevel ? 'NoSuchBucket' : 'NotFound';
+  if (ACCESS_CODES.has(code) || status === 403) return 'AccessDenied';
+  if (code === 'PreconditionFailed' || status === 412) return 'PreconditionFailed';
+  if (code === 'InvalidRange' || status === 416) return 'InvalidRange';
+  if (THROTTLE_CODES.has(code) || status === 503 || status === 429) return 'Throttled';
+  if (status === 404) return context.bucketLevel ? 'NoSuchBucket' : 'NotFound';
+  if (NETWORK_NAMES.has(e.name ?? '') || NETWORK_CODES.has(e.code ?? '') || NETWORK_CODES.has(code)) return 'Network';
+  // A transport failure has no HTTP status; anything with an errno-like code is one.
+  if (status === undefined && typeof e.code === 'string' && /^E[A-Z]+$/.test(e.code)) return 'Network';
+  return 'Other';
+}
+
+async function bucketMessage(mapped: StoreError, bucket: string, endpointDescription: () => Promise<string>): Promise<string> {
+  const reason = `${mapped.code}${mapped.status ? `, HTTP ${mapped.status}` : ''}`;
+  const detail = mapped.message.replace(/^checkBucket: /, '');
+  switch (mapped.kind) {
+    case 'NoSuchBucket':
+      return `bucket ${bucket} does not exist (${reason})`;
+    case 'AccessDenied':
+      if (mapped.code === 'CredentialsProviderError') {
+        return `no AWS credentials found for bucket ${bucket}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or --profile`;
+      }
+      return `access denied to bucket ${bucket}: check credentials (${reason})`;
+    case 'Network':
+      return `cannot reach endpoint ${await endpointDescription()}: ${detail}`;
+    case 'Throttled':
+      return `bucket ${bucket}: the endpoint is throttling requests (${reason}); try again later`;
+    default:
+      return `cannot use bucket ${bucket}: ${detail}`;
+  }
+}

@@ -1,0 +1,163 @@
+// The filesystem core over the in-memory store: no FUSE, no network.
+import test from 'ava';
+import { constants } from 'node:fs';
+import { CORE_BLOCK, errno, setupCore as setup } from '../helpers/core.js';
+import { patternBytes } from '../helpers/pattern.js';
+
+const BLOCK = CORE_BLOCK;
+
+const names = (entries: Array<{ name: string }>) => entries.map((e) => e.name).sort();
+
+test('files, markers, implicit directories and shadowing', async (t) => {
+  const { store, fs } = setup();
+  store.putObject('a.txt', Buffer.from('hello'));
+  store.putObject('marker/', Buffer.alloc(0));
+  store.putObject('deep/x/y.txt', Buffer.from('y'));
+  store.putObject('clash', Buffer.from('file'));
+  store.putObject('clash/inner', Buffer.from('inner'));
+  t.deepEqual(names(await fs.readdir('/')), ['.', '..', 'a.txt', 'clash', 'deep', 'marker'].sort());
+  const file = await fs.getattr('/a.txt');
+  t.is(file.mode, 0o100644);
+  t.is(file.size, 5);
+  t.is(file.uid, 1000);
+  t.is((await fs.getattr('/marker')).mode, 0o040755);
+  t.is((await fs.getattr('/deep/x')).mode, 0o040755);
+  t.is((await fs.getattr('/clash')).mode, 0o040755);
+  t.is(await errno(fs.getattr('/nope')), 'ENOENT');
+  t.is(await errno(fs.readdir('/a.txt')), 'ENOTDIR');
+});
+
+test('getattr after readdir is answered from the listing: no HEAD', async (t) => {
+  const { store, fs } = setup();
+  for (let i = 0; i < 2500; i++) store.putObject(`dir/f${i}`, Buffer.from(String(i)));
+  await fs.readdir('/dir');
+  const listCalls = store.callCounts.list;
+  const headCalls = store.callCounts.head;
+  for (let i = 0; i < 2500; i += 97) t.is((await fs.getattr(`/dir/f${i}`)).size, String(i).length);
+  t.is(await errno(fs.getattr('/dir/missing')), 'ENOENT');
+  t.is(store.callCounts.head, headCalls);
+  t.is(store.callCounts.list, listCalls);
+});
+
+test('a listing of 2,500 keys takes three pages', async (t) => {
+  const { store, fs } = setup();
+  for (let i = 0; i < 2500; i++) store.putObject(`dir/f${String(i).padStart(4, '0')}`, Buffer.from('x'));
+  store.putObject('dir/sub/deeper', Buffer.from('x'));
+  const before = store.callCounts.list;
+  const entries = await fs.readdir('/dir');
+  t.is(entries.length, 2 + 2500 + 1);
+  // The directory's own getattr used a one-key probe; the listing itself three pages.
+  t.is(store.callCounts.list - before, 1 + 3);
+  t.is(entries.find((e) => e.name === 'sub')?.attr.mode, 0o040755);
+});
+
+test('names that cannot be file names are left out', async (t) => {
+  const { store, fs } = setup();
+  store.putObject('w//double', Buffer.from('x'));
+  store.putObject('w/./dot', Buffer.from('x'));
+  store.putObject('w/../up', Buffer.from('x'));
+  store.putObject(`w/${'n'.repeat(256)}`, Buffer.from('x'));
+  store.putObject('w/ok', Buffer.from('x'));
+  t.deepEqual(names(await fs.readdir('/w')), ['.', '..', 'ok']);
+});
+
+test('a mount prefix is the root', async (t) => {
+  const { store, fs } = setup({ prefix: 'p/q/' });
+  store.putObject('p/q/in.txt', Buffer.from('in'));
+  store.putObject('p/out.txt', Buffer.from('out'));
+  t.deepEqual(names(await fs.readdir('/')), ['.', '..', 'in.txt']);
+  const handle = await fs.open('/in.txt', constants.O_RDONLY);
+  t.is((await fs.read(handle, 0, 100)).toString(), 'in');
+});
+
+test('reads return exact bytes across blocks and fetch only the blocks touched', async (t) => {
+  const { store, fs } = setup();
+  const bytes = patternBytes(10 * BLOCK + 123, 3);
+  store.putObject('big', bytes);
+  const handle = await fs.open('/big', constants.O_RDONLY);
+  const before = store.callCounts.getRange;
+  const middle = await fs.read(handle, 3 * BLOCK + 10, 2 * BLOCK);
+  t.true(middle.equals(bytes.subarray(3 * BLOCK + 10, 5 * BLOCK + 10)));
+  t.is(store.callCounts.getRange - before, 3);
+  const tail = await fs.read(handle, 10 * BLOCK, 4096);
+  t.is(tail.length, 123);
+  t.true(tail.equals(bytes.subarray(10 * BLOCK)));
+  t.is((await fs.read(handle, bytes.length + 10, 10)).length, 0);
+  // Blocks already read are served from the cache.
+  const again = store.callCounts.getRange;
+  await fs.read(handle, 3 * BLOCK, BLOCK);
+  t.is(store.callCounts.getRange, again);
+  await fs.release(handle);
+  t.is(await errno(fs.read(handle, 0, 1)), 'EBADF');
+});
+
+test('concurrent reads of one block make one GET', async (t) => {
+  const { store, fs } = setup();
+  store.putObject('f', patternBytes(BLOCK, 1));
+  const handle = await fs.open('/f', constants.O_RDONLY);
+  const before = store.callCounts.getRange;
+  await Promise.all(Array.from({ length: 10 }, (_, i) => fs.read(handle, i * 100, 100)));
+  t.is(store.callCounts.getRange - before, 1);
+});
+
+test('sequential reads prefetch ahead', async (t) => {
+  const { store, fs } = setup({ maxPrefetchBlocks: 4 });
+  const bytes = patternBytes(16 * BLOCK, 9);
+  store.putObject('seq', bytes);
+  const handle = await fs.open('/seq', constants.O_RDONLY);
+  const chunks: Buffer[] = [];
+  for (let offset = 0; offset < bytes.length; offset += 128 * 1024) chunks.push(await fs.read(handle, offset, 128 * 1024));
+  t.true(Buffer.concat(chunks).equals(bytes));
+  t.is(store.callCounts.getRange, 16, 'every block fetched once, prefetched or not');
+});
+
+test('an object replaced under an open handle is EIO, and the next open sees the new version', async (t) => {
+  const { store, fs } = setup();
+  store.putObject('v', Buffer.from('version one'));
+  const handle = await fs.open('/v', constants.O_RDONLY);
+  store.putObject('v', Buffer.from('version two!'));
+  t.is(await errno(fs.read(handle, 0, 100)), 'EIO');
+  const reopened = await fs.open('/v', constants.O_RDONLY);
+  t.is((await fs.read(reopened, 0, 100)).toString(), 'version two!');
+});
+
+test('a read-only mount refuses every change with EROFS', async (t) => {
+  const { store, fs } = setup({ readOnly: true });
+  store.putObject('r', Buffer.from('r'));
+  t.is(await errno(fs.open('/r', constants.O_WRONLY)), 'EROFS');
+  t.is(await errno(fs.open('/r', constants.O_RDONLY | constants.O_TRUNC)), 'EROFS');
+  t.is(await errno(fs.access('/r', constants.W_OK)), 'EROFS');
+  t.is(await errno(fs.access('/r', constants.R_OK)), 'no error');
+  t.is(await errno(fs.open('/', constants.O_RDONLY)), 'EISDIR');
+  t.is(await errno(fs.create('/new', 0o644)), 'EROFS');
+  t.is(await errno(fs.unlink('/r')), 'EROFS');
+  t.is(await errno(fs.mkdir('/d', 0o755)), 'EROFS');
+  t.is(await errno(fs.rename('/r', '/s')), 'EROFS');
+  t.is(await errno(fs.chmod('/r', 0o600)), 'EROFS');
+  t.is(await errno(fs.truncate('/r', 0)), 'EROFS');
+  t.is(await errno(fs.symlink('r', '/l')), 'EROFS');
+  t.is(store.callCounts.put + store.callCounts.delete + store.callCounts.copy, 0);
+});
+
+test('S3 failures map to errno and are not cached', async (t) => {
+  const { store, fs } = setup();
+  store.putObject('x', Buffer.from('x'));
+  store.failNext('head', 'AccessDenied');
+  store.failNext('list', 'AccessDenied');
+  t.is(await errno(fs.getattr('/x')), 'EACCES');
+  store.failNext('head', 'Other');
+  t.is(await errno(fs.getattr('/x')), 'EIO');
+  t.is((await fs.getattr('/x')).size, 1);
+});
+
+test('negative answers are cached only when a negative TTL is set', async (t) => {
+  const off = setup({ negativeTtlMs: 0 });
+  await errno(off.fs.getattr('/later'));
+  off.store.putObject('later', Buffer.from('now'));
+  t.is((await off.fs.getattr('/later')).size, 3);
+
+  const on = setup({ negativeTtlMs: 60_000 });
+  await errno(on.fs.getattr('/later'));
+  on.store.putObject('later', Buffer.from('now'));
+  t.is(await errno(on.fs.getattr('/later')), 'ENOENT');
+});

@@ -1,0 +1,269 @@
+// The write path of the core over the in-memory store: staging, uploads, namespace changes,
+// exact invalidation and no data loss.
+import test from 'ava';
+import { constants } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { CORE_BLOCK, errno, setupCore as setup } from '../helpers/core.js';
+import { patternBytes } from '../helpers/pattern.js';
+
+const { O_RDONLY, O_WRONLY, O_RDWR, O_TRUNC } = constants;
+
+async function readAll(fs: ReturnType<typeof setup>['fs'], path: string): Promise<Buffer> {
+  const handle = await fs.open(path, O_RDONLY);
+  const size = (await fs.getattr(path)).size;
+  const data = await fs.read(handle, 0, size + 1);
+  await fs.release(handle);
+  return data;
+}
+
+async function writeFile(fs: ReturnType<typeof setup>['fs'], path: string, data: Buffer | string): Promise<void> {
+  const handle = await fs.create(path, 0o644);
+  await fs.write(handle, Buffer.from(data), 0);
+  await fs.flush(handle);
+  await fs.release(handle);
+}
+
+test('create, write, close uploads the bytes with s3fs metadata', async (t) => {
+  const { store, fs } = setup();
+  const handle = await fs.create('/new.txt', 0o640);
+  t.is((await fs.getattr('/new.txt')).size, 0, 'the new file is known before any upload');
+  t.true((await fs.readdir('/')).some((entry) => entry.name === 'new.txt'));
+  await fs.write(handle, Buffer.from('hello '), 0);
+  await fs.write(handle, Buffer.from('world'), 6);
+  t.is((await fs.getattr('/new.txt')).size, 11, 'getattr reports the staged size');
+  t.is(store.callCounts.put, 0, 'nothing is uploaded before flush');
+  await fs.flush(handle);
+  await fs.release(handle);
+  t.is(store.getObject('new.txt')?.toString(), 'hello world');
+  const info = await store.head('new.txt');
+  t.is(info.metadata?.mode, String(0o100640));
+  t.is(info.metadata?.uid, '1000');
+  t.regex(info.metadata?.mtime ?? '', /^\d+$/);
+  const attr = await fs.getattr('/new.txt');
+  t.is(attr.mode, 0o100640);
+  t.is(attr.size, 11);
+});
+
+test('an empty file created and closed exists', async (t) => {
+  const { store, fs } = setup();
+  const handle = await fs.create('/empty', 0o644);
+  await fs.flush(handle);
+  await fs.release(handle);
+  t.is(store.getObject('empty')?.length, 0);
+});
+
+test('flush uploads only when dirty, once per change', async (t) => {
+  const { store, fs } = setup();
+  const handle = await fs.create('/f', 0o644);
+  await fs.write(handle, Buffer.from('x'), 0);
+  await fs.flush(handle);
+  await fs.flush(handle);
+  t.is(store.callCounts.put, 1);
+  await fs.release(handle);
+});
+
+test('editing the middle of an existing object keeps the rest', async (t) => {
+  const { store, fs } = setup();
+  const original = patternBytes(3 * CORE_BLOCK + 17, 5);
+  store.putObject('data.bin', original);
+  const handle = await fs.open('/data.bin', O_WRONLY);
+  await fs.write(handle, Buffer.from('PATCH'), CORE_BLOCK + 3);
+  await fs.flush(handle);
+  await fs.release(handle);
+  const expected = Buffer.from(original);
+  Buffer.from('PATCH').copy(expected, CORE_BLOCK + 3);
+  t.true(store.getObject('data.bin')?.equals(expected));
+  t.true((await readAll(fs, '/data.bin')).equals(expected), 'reads after the change see the new bytes');
+});
+
+test('O_TRUNC replaces without fetching the old bytes; appends extend', async (t) => {
+  const { store, fs } = setup();
+  store.putObject('log', patternBytes(2 * CORE_BLOCK, 1));
+  const before = store.callCounts.getRange;
+  const handle = await fs.open('/log', O_WRONLY | O_TRUNC);
+  await fs.write(handle, Buffer.from('line 1\n'), 0);
+  await fs.flush(handle);
+  await fs.release(handle);
+  t.is(store.callCounts.getRange, before, 'no GET for bytes about to be discarded');
+  const append = await fs.open('/log', O_WRONLY);
+  await fs.write(append, Buffer.from('line 2\n'), (await fs.getattr('/log')).size);
+  await fs.flush(append);
+  await fs.release(append);
+  t.is(store.getObject('log')?.toString(), 'line 1\nline 2\n');
+});
+
+test('two handles on one file share one staged copy', async (t) => {
+  const { store, fs } = setup();
+  const writer = await fs.create('/shared', 0o644);
+  await fs.write(writer, Buffer.from('abc'), 0);
+  const reader = await fs.open('/shared', O_RDWR);
+  t.is((await fs.read(reader, 0, 10)).toString(), 'abc');
+  await fs.write(reader, Buffer.from('Z'), 1);
+  t.is((await fs.read(writer, 0, 10)).toString(), 'aZc');
+  await fs.flush(writer);
+  await fs.release(writer);
+  await fs.release(reader);
+  t.is(store.getObject('shared')?.toString(), 'aZc');
+});
+
+test('truncate by path shrinks and grows, uploading at once', async (t) => {
+  const { store, fs } = setup();
+  store.putObject('t', Buffer.from('0123456789'));
+  await fs.truncate('/t', 4);
+  t.is(store.getObject('t')?.toString(), '0123');
+  await fs.truncate('/t', 6);
+  t.deepEqual([...(store.getObject('t') ?? [])], [0x30, 0x31, 0x32, 0x33, 0, 0]);
+  t.is((await fs.getattr('/t')).size, 6);
+});
+
+test('ftruncate on an open file is uploaded at flush', async (t) => {
+  const { store, fs } = setup();
+  store.putObject('ft', Buffer.from('abcdef'));
+  const handle = await fs.open('/ft', O_RDWR);
+  await fs.ftruncate(handle, 2);
+  t.is((await fs.getattr('/ft')).size, 2);
+  await fs.flush(handle);
+  await fs.release(handle);
+  t.is(store.getObject('ft')?.toString(), 'ab');
+});
+
+test('unlink, mkdir, rmdir', async (t) => {
+  const { store, fs } = setup();
+  await writeFile(fs, '/gone', 'x');
+  await fs.unlink('/gone');
+  t.is(store.getObject('gone'), undefined);
+  t.is(await errno(fs.getattr('/gone')), 'ENOENT');
+  t.is(await errno(fs.unlink('/gone')), 'ENOENT');
+
+  await fs.mkdir('/dir', 0o750);
+  t.is(store.getObject('dir/')?.length, 0, 'mkdir writes a marker');
+  t.is((await fs.getattr('/dir')).mode, 0o040750);
+  t.is(await errno(fs.mkdir('/dir', 0o755)), 'EEXIST');
+  await writeFile(fs, '/dir/child', 'c');
+  t.is(await errno(fs.rmdir('/dir')), 'ENOTEMPTY');
+  t.is(await errno(fs.unlink('/dir')), 'EISDIR');
+  await fs.unlink('/dir/child');
+  await fs.rmdir('/dir');
+  t.is(store.getObject('dir/'), undefined);
+  t.is(await errno(fs.getattr('/dir')), 'ENOENT');
+});
+
+test('rename a file, over an existing one, and a directory tree', async (t) => {
+  const { store, fs } = setup();
+  await writeFile(fs, '/a', 'A');
+  await writeFile(fs, '/b', 'B');
+  await fs.rename('/a', '/b');
+  t.is(store.getObject('a'), undefined);
+  t.is(store.getObject('b')?.toString(), 'A');
+  t.is((await readAll(fs, '/b')).toString(), 'A');
+
+  await fs.mkdir('/src', 0o755);
+  await fs.mkdir('/src/sub', 0o755);
+  await writeFile(fs, '/src/one', '1');
+  await writeFile(fs, '/src/sub/two', '2');
+  await fs.rename('/src', '/dst');
+  t.deepEqual(store.keys().filter((key) => key.startsWith('src')), []);
+  t.deepEqual(store.keys().filter((key) => key.startsWith('dst')).sort(), ['dst/', 'dst/one', 'dst/sub/', 'dst/sub/two']);
+  t.is(await errno(fs.getattr('/src')), 'ENOENT');
+  t.deepEqual((await fs.readdir('/dst')).map((e) => e.name).sort(), ['.', '..', 'one', 'sub']);
+  t.is((await readAll(fs, '/dst/sub/two')).toString(), '2');
+  await fs.mkdir('/full', 0o755);
+  await writeFile(fs, '/full/x', 'x');
+  t.is(await errno(fs.rename('/dst', '/full')), 'ENOTEMPTY');
+  t.is(await errno(fs.rename('/dst', '/b')), 'ENOTDIR');
+  t.is(await errno(fs.rename('/b', '/dst')), 'EISDIR');
+});
+
+test('renaming a file that is still open and unsaved carries its bytes', async (t) => {
+  const { store, fs } = setup();
+  const handle = await fs.create('/draft', 0o644);
+  await fs.write(handle, Buffer.from('draft'), 0);
+  await fs.rename('/draft', '/final');
+  await fs.write(handle, Buffer.from('!'), 5);
+  await fs.flush(handle);
+  await fs.release(handle);
+  t.is(store.getObject('draft'), undefined);
+  t.is(store.getObject('final')?.toString(), 'draft!');
+});
+
+test('chmod, chown and utimens persist as metadata and survive a remount', async (t) => {
+  const { store, fs } = setup();
+  await writeFile(fs, '/m', 'm');
+  await fs.chmod('/m', 0o600);
+  await fs.chown('/m', 1234, -1);
+  await fs.utimens('/m', 1_600_000_000_000, 1_600_000_000_000);
+  const attr = await fs.getattr('/m');
+  t.is(attr.mode, 0o100600);
+  t.is(attr.uid, 1234);
+  t.is(attr.gid, 1000);
+  t.is(attr.mtime.getTime(), 1_600_000_000_000);
+  t.is(store.getObject('m')?.toString(), 'm', 'the bytes are kept');
+  const remounted = setup();
+  remounted.store.copyFrom(store);
+  const again = await remounted.fs.getattr('/m');
+  t.is(again.mode, 0o100600);
+  t.is(again.mtime.getTime(), 1_600_000_000_000);
+  await fs.chmod('/', 0o700).then(
+    () => t.fail('the root has no object to hold attributes'),
+    () => t.pass(),
+  );
+});
+
+test('symlinks are stored the s3fs way and read back', async (t) => {
+  const { store, fs } = setup();
+  await fs.symlink('target/file.txt', '/link');
+  t.is(store.getObject('link')?.toString(), 'target/file.txt');
+  t.is((await fs.getattr('/link')).mode & 0o170000, 0o120000);
+  t.is(await fs.readlink('/link'), 'target/file.txt');
+  await writeFile(fs, '/plain', 'p');
+  t.is(await errno(fs.readlink('/plain')), 'EINVAL');
+});
+
+test('a failed upload is EIO at flush, keeps the bytes staged, and a later flush saves them', async (t) => {
+  const { store, fs, stagingDirectory } = setup();
+  const handle = await fs.create('/precious', 0o644);
+  await fs.write(handle, Buffer.from('do not lose me'), 0);
+  store.failNext('put', 'Other');
+  t.is(await errno(fs.flush(handle)), 'EIO');
+  t.is(store.getObject('precious'), undefined);
+  await fs.release(handle);
+  t.true((await readdir(stagingDirectory)).some((name) => name.endsWith('.data')), 'the staged copy is kept after release');
+  t.is((await fs.getattr('/precious')).size, 14, 'the file is still visible with its staged size');
+  t.deepEqual(await fs.flushAll(), []);
+  t.is(store.getObject('precious')?.toString(), 'do not lose me');
+  t.deepEqual((await readdir(stagingDirectory)).filter((name) => name.endsWith('.data')), [], 'saved copies are cleaned up');
+});
+
+test('flushAll names what it could not save', async (t) => {
+  const { store, fs } = setup();
+  const handle = await fs.create('/stuck', 0o644);
+  await fs.write(handle, Buffer.from('x'), 0);
+  store.failNext('put', 'Other');
+  t.is(await errno(fs.flush(handle)), 'EIO');
+  store.failNext('put', 'Other');
+  const unsaved = await fs.flushAll();
+  t.is(unsaved.length, 1);
+  t.regex(unsaved[0], /^stuck \(staged at .*\.data\)$/);
+});
+
+test('changes show at once with a long TTL, and unrelated cache entries stay hits', async (t) => {
+  const { store, fs, cache } = setup();
+  store.putObject('keep/cached.txt', Buffer.from('keep'));
+  store.putObject('work/old.txt', Buffer.from('old'));
+  await fs.readdir('/keep');
+  await fs.getattr('/keep/cached.txt');
+  await fs.readdir('/work');
+  await writeFile(fs, '/work/new.txt', 'new');
+  t.true((await fs.readdir('/work')).some((e) => e.name === 'new.txt'));
+  await fs.unlink('/work/old.txt');
+  t.false((await fs.readdir('/work')).some((e) => e.name === 'old.txt'));
+  await fs.rename('/work/new.txt', '/work/renamed.txt');
+  t.deepEqual((await fs.readdir('/work')).map((e) => e.name).sort(), ['.', '..', 'renamed.txt']);
+  t.deepEqual((await fs.readdir('/')).map((e) => e.name).sort(), ['.', '..', 'keep', 'work']);
+  const listsBefore = store.callCounts.list;
+  const hitsBefore = cache.stats().totals.hits;
+  await fs.readdir('/keep');
+  t.is((await fs.getattr('/keep/cached.txt')).size, 4);
+  t.is(store.callCounts.list, listsBefore, 'the unrelated directory is still cached');
+  t.true(cache.stats().totals.hits > hitsBefore);
+});

@@ -1,0 +1,104 @@
+// Real mounts for integration tests: s3mount runs in a child process (the serving
+// process must never touch its own mount), and tests drive it with coreutils as
+// further child processes.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import type { S3Endpoint } from '../../scripts/local-s3.js';
+import { isMounted, unmountWithRetries, waitForMount } from '../../scripts/mounts.js';
+
+export { isMounted, unmountWithRetries as unmount };
+
+const execFileAsync = promisify(execFile);
+
+export const CLI = resolve('dist/cli.js');
+
+export interface CommandResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command asynchronously; never throws on a non-zero exit. */
+export async function run(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; encoding?: 'utf8' } = {}): Promise<CommandResult> {
+  try {
+    const { stdout, stderr } = await execFileAsync(command, args, {
+      env: options.env ?? process.env,
+      timeout: options.timeoutMs ?? 60_000,
+      maxBuffer: 256 * 1024 * 1024,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failure = error as { code?: number | string; stdout?: string; stderr?: string };
+    return { code: typeof failure.code === 'number' ? failure.code : -1, stdout: failure.stdout ?? '', stderr: failure.stderr ?? String(error) };
+  }
+}
+
+/** Environment that gives s3mount the endpoint's credentials and nothing from the developer's own AWS setup. */
+export function endpointEnv(endpoint: S3Endpoint): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, AWS_ACCESS_KEY_ID: endpoint.accessKeyId, AWS_SECRET_ACCESS_KEY: endpoint.secretAccessKey, AWS_REGION: endpoint.region };
+  delete env.AWS_PROFILE;
+  delete env.AWS_SESSION_TOKEN;
+  return env;
+}
+
+export function endpointArgs(endpoint: S3Endpoint): string[] {
+  return ['--endpoint-url', endpoint.endpoint, ...(endpoint.forcePathStyle ? ['--force-path-style'] : [])];
+}
+
+export interface Mount {
+  mountpoint: string;
+  child: ChildProcess;
+  /** Everything the mount process wrote to stderr so far (its logs). */
+  logs(): string;
+  /** Unmounts and waits for the process to leave; safe to call twice. */
+  stop(): Promise<void>;
+}
+
+export interface MountOptions {
+  /** BUCKET or BUCKET:PREFIX; defaults to the endpoint's bucket. */
+  target?: string;
+  args?: string[];
+}
+
+/** Mounts in the foreground in a child process and waits until the kernel shows the mount. */
+export async function mountBucket(endpoint: S3Endpoint, options: MountOptions = {}): Promise<Mount> {
+  const mountpoint = await mkdtemp(join(tmpdir(), 's3mount-it-'));
+  const target = options.target ?? endpoint.bucket;
+  const child = spawn(process.execPath, [CLI, target, mountpoint, '-f', ...endpointArgs(endpoint), ...(options.args ?? [])], {
+    env: endpointEnv(endpoint),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let logs = '';
+  child.stdout?.on('data', (chunk: Buffer) => (logs += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (logs += chunk.toString()));
+  const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit(code)));
+
+  try {
+    await waitForMount(mountpoint, exited);
+  } catch (error) {
+    child.kill('SIGKILL');
+    await rm(mountpoint, { recursive: true, force: true });
+    throw new Error(`${(error as Error).message}: ${logs}`);
+  }
+
+  let stopped: Promise<void> | undefined;
+  const stop = () =>
+    (stopped ??= (async () => {
+      await unmountWithRetries(mountpoint);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+      await rm(mountpoint, { recursive: true, force: true });
+    })());
+  return { mountpoint, child, logs: () => logs, stop };
+}
+
+/** `s3mount cache stats MOUNTPOINT --json`, parsed. */
+export async function mountStats(mountpoint: string): Promise<{ s3Calls: number; s3: Record<string, { count: number }>; cache: { totals: { hits: number; misses: number } } }> {
+  const result = await run(process.execPath, [CLI, 'cache', 'stats', mountpoint, '--json']);
+  if (result.code !== 0) throw new Error(`cache stats failed: ${result.stderr}`);
+  return JSON.parse(result.stdout);
+}

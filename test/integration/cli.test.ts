@@ -1,0 +1,95 @@
+// The command line as a user meets it: background start, one-line failures, stale mountpoints.
+import test from 'ava';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { seedClient, startS3Endpoint, testPrefix, type S3Endpoint } from '../../scripts/local-s3.js';
+import { CLI, endpointArgs, endpointEnv, isMounted, mountBucket, run, unmount } from '../helpers/mount.js';
+
+let endpoint: S3Endpoint;
+let prefix: string;
+let scratch: string;
+
+test.before(async () => {
+  endpoint = await startS3Endpoint();
+  prefix = testPrefix(endpoint);
+  await seedClient(endpoint).send(new PutObjectCommand({ Bucket: endpoint.bucket, Key: `${prefix}greeting.txt`, Body: 'hi\n' }));
+  scratch = await mkdtemp(join(tmpdir(), 's3mount-cli-'));
+});
+
+test.after.always(async () => {
+  await endpoint?.stop();
+  if (scratch) await rm(scratch, { recursive: true, force: true });
+});
+
+const target = () => (prefix ? `${endpoint.bucket}:${prefix}` : endpoint.bucket);
+
+async function freshMountpoint(name: string): Promise<string> {
+  const path = join(scratch, name);
+  await mkdir(path, { recursive: true });
+  return path;
+}
+
+test('without -f it returns once mounted and a background process serves the mount', async (t) => {
+  const mountpoint = await freshMountpoint('background');
+  t.teardown(() => unmount(mountpoint));
+  const start = await run(process.execPath, [CLI, target(), mountpoint, ...endpointArgs(endpoint)], { env: endpointEnv(endpoint) });
+  t.is(start.code, 0, start.stderr);
+  t.true(await isMounted(mountpoint));
+  t.is((await run('cat', [join(mountpoint, 'greeting.txt')])).stdout, 'hi\n');
+  const stats = await run(process.execPath, [CLI, 'cache', 'stats', mountpoint]);
+  t.is(stats.code, 0, stats.stderr);
+  t.regex(stats.stdout, /s3 calls made \d+/);
+  t.is((await run('fusermount', ['-u', mountpoint])).code, 0);
+});
+
+test('a missing bucket fails at start with one line naming it', async (t) => {
+  const mountpoint = await freshMountpoint('missing-bucket');
+  const result = await run(process.execPath, [CLI, 'no-such-bucket-s3mount', mountpoint, '-f', ...endpointArgs(endpoint)], { env: endpointEnv(endpoint) });
+  t.is(result.code, 1);
+  t.regex(result.stderr.trim(), /^s3mount: .*no-such-bucket-s3mount/);
+  t.is(result.stderr.trim().split('\n').length, 1);
+  t.false(await isMounted(mountpoint));
+});
+
+test('an unreachable endpoint fails at start in the background too', async (t) => {
+  const mountpoint = await freshMountpoint('unreachable');
+  const result = await run(process.execPath, [CLI, 'some-bucket', mountpoint, '--endpoint-url', 'http://127.0.0.1:1', '--max-attempts', '1'], { env: endpointEnv(endpoint) });
+  t.is(result.code, 1);
+  t.regex(result.stderr, /^s3mount: .*127\.0\.0\.1:1/);
+  t.false(await isMounted(mountpoint));
+});
+
+test('bad usage exits 2 with a clear line', async (t) => {
+  const invalid = await run(process.execPath, [CLI, 'Bad_Bucket', scratch]);
+  t.is(invalid.code, 2);
+  t.regex(invalid.stderr, /^s3mount: invalid bucket name "Bad_Bucket"/);
+  const unknown = await run(process.execPath, [CLI, '--no-such-option', 'b', scratch]);
+  t.is(unknown.code, 2);
+  t.regex(unknown.stderr, /unknown option --no-such-option/);
+  const help = await run(process.execPath, [CLI, '--help']);
+  t.is(help.code, 0);
+  t.regex(help.stdout, /--metadata-ttl SECONDS .*default: 60; env: S3MOUNT_METADATA_TTL/);
+});
+
+test('a mountpoint that is not empty is refused', async (t) => {
+  const mountpoint = await freshMountpoint('not-empty');
+  await writeFile(join(mountpoint, 'local.txt'), 'local');
+  const result = await run(process.execPath, [CLI, target(), mountpoint, '-f', ...endpointArgs(endpoint)], { env: endpointEnv(endpoint) });
+  t.is(result.code, 1);
+  t.regex(result.stderr, /is not empty/);
+});
+
+test('a mountpoint left stale by a killed process is cleaned and mounted again', async (t) => {
+  const first = await mountBucket(endpoint, { target: target() });
+  t.teardown(() => first.stop());
+  first.child.kill('SIGKILL');
+  await new Promise((resolve) => first.child.once('exit', resolve));
+  const stale = await run('ls', [first.mountpoint]);
+  t.regex(stale.stderr, /Transport endpoint is not connected/);
+  const result = await run(process.execPath, [CLI, target(), first.mountpoint, ...endpointArgs(endpoint)], { env: endpointEnv(endpoint) });
+  t.teardown(() => unmount(first.mountpoint));
+  t.is(result.code, 0, result.stderr);
+  t.is((await run('cat', [join(first.mountpoint, 'greeting.txt')])).stdout, 'hi\n');
+});

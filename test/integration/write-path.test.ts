@@ -1,0 +1,147 @@
+// The write path through a real mount, with coreutils as child processes; what lands in
+// the bucket is checked through the SDK, and what must survive a remount is checked after one.
+import test from 'ava';
+import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { seedClient, startS3Endpoint, testPrefix, type S3Endpoint } from '../../scripts/local-s3.js';
+import { mountBucket, mountStats, run, type Mount } from '../helpers/mount.js';
+import { patternBytes } from '../helpers/pattern.js';
+
+let endpoint: S3Endpoint;
+let client: S3Client;
+let prefix: string;
+let mount: Mount;
+let scratch: string;
+
+const target = () => (prefix ? `${endpoint.bucket}:${prefix}` : endpoint.bucket);
+const mountArgs = ['--metadata-ttl', '3600'];
+
+test.before(async () => {
+  endpoint = await startS3Endpoint();
+  client = seedClient(endpoint);
+  prefix = testPrefix(endpoint);
+  scratch = await mkdtemp(join(tmpdir(), 's3mount-write-'));
+  mount = await mountBucket(endpoint, { target: target(), args: mountArgs });
+});
+
+test.after.always(async () => {
+  await mount?.stop();
+  await endpoint?.stop();
+  if (scratch) await rm(scratch, { recursive: true, force: true });
+});
+
+const at = (path: string) => join(mount.mountpoint, path);
+
+async function objectBytes(key: string): Promise<Buffer | undefined> {
+  try {
+    const response = await client.send(new GetObjectCommand({ Bucket: endpoint.bucket, Key: prefix + key }));
+    return Buffer.from(await response.Body!.transformToByteArray());
+  } catch {
+    return undefined;
+  }
+}
+
+async function sh(script: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return run('sh', ['-c', script], { timeoutMs: 300_000 });
+}
+
+test.serial('cp of a 100 MiB file lands byte-exact in the bucket', async (t) => {
+  const source = join(scratch, 'hundred.bin');
+  const bytes = patternBytes(100 * 1024 * 1024, 11);
+  await writeFile(source, bytes);
+  const copy = await run('cp', [source, at('hundred.bin')], { timeoutMs: 300_000 });
+  t.is(copy.code, 0, copy.stderr);
+  const stored = await objectBytes('hundred.bin');
+  t.is(stored?.length, bytes.length);
+  t.true(stored?.equals(bytes), 'the object equals the source');
+  const compare = await run('cmp', [source, at('hundred.bin')], { timeoutMs: 300_000 });
+  t.is(compare.code, 0, compare.stdout);
+});
+
+test.serial('echo > and >> create and append', async (t) => {
+  t.is((await sh(`echo first > ${at('log.txt')} && echo second >> ${at('log.txt')}`)).code, 0);
+  t.is((await objectBytes('log.txt'))?.toString(), 'first\nsecond\n');
+  t.is((await run('cat', [at('log.txt')])).stdout, 'first\nsecond\n');
+});
+
+test.serial('truncate -s shrinks and grows', async (t) => {
+  await sh(`printf 0123456789 > ${at('trunc.txt')}`);
+  t.is((await run('truncate', ['-s', '4', at('trunc.txt')])).code, 0);
+  t.is((await objectBytes('trunc.txt'))?.toString(), '0123');
+  t.is((await run('truncate', ['-s', '8', at('trunc.txt')])).code, 0);
+  t.deepEqual([...((await objectBytes('trunc.txt')) ?? [])], [48, 49, 50, 51, 0, 0, 0, 0]);
+  t.is((await run('stat', ['-c', '%s', at('trunc.txt')])).stdout.trim(), '8');
+});
+
+test.serial('dd conv=notrunc overwrites the middle of a file', async (t) => {
+  const original = patternBytes(3 * 1024 * 1024, 2);
+  await writeFile(join(scratch, 'middle.bin'), original);
+  t.is((await run('cp', [join(scratch, 'middle.bin'), at('middle.bin')])).code, 0);
+  const dd = await sh(`printf PATCHED | dd of=${at('middle.bin')} bs=1 seek=1048570 conv=notrunc status=none`);
+  t.is(dd.code, 0, dd.stderr);
+  const expected = Buffer.from(original);
+  Buffer.from('PATCHED').copy(expected, 1048570);
+  t.true((await objectBytes('middle.bin'))?.equals(expected));
+});
+
+test.serial('mkdir -p, mv of files and a tree, rmdir refusing a non-empty directory, rm -r', async (t) => {
+  t.is((await run('mkdir', ['-p', at('tree/a/b')])).code, 0);
+  await sh(`echo one > ${at('tree/one.txt')} && echo two > ${at('tree/a/b/two.txt')}`);
+  const refused = await run('rmdir', [at('tree')]);
+  t.not(refused.code, 0);
+  t.regex(refused.stderr, /Directory not empty/);
+  t.is((await run('mv', [at('tree/one.txt'), at('tree/uno.txt')])).code, 0);
+  t.is((await run('mv', [at('tree'), at('moved')])).code, 0);
+  const find = await run('find', [at('moved')]);
+  t.deepEqual(find.stdout.trim().split('\n').sort(), ['moved', 'moved/a', 'moved/a/b', 'moved/a/b/two.txt', 'moved/uno.txt'].map(at).sort());
+  t.regex((await run('ls', [mount.mountpoint])).stdout, /^moved$/m);
+  t.notRegex((await run('ls', [mount.mountpoint])).stdout, /^tree$/m);
+  t.is((await objectBytes('moved/a/b/two.txt'))?.toString(), 'two\n');
+  t.is(await objectBytes('tree/a/b/two.txt'), undefined);
+  t.is((await run('rm', ['-r', at('moved')])).code, 0);
+  t.regex((await run('ls', [at('moved')])).stderr, /No such file or directory/);
+  t.is(await objectBytes('moved/uno.txt'), undefined);
+});
+
+test.serial('every change shows at once with a long TTL and unrelated entries stay cached', async (t) => {
+  await sh(`mkdir ${at('keep')} && echo keep > ${at('keep/k.txt')} && mkdir ${at('work')}`);
+  await run('ls', ['-l', at('keep')]);
+  await run('ls', ['-l', at('work')]);
+  await sh(`echo new > ${at('work/new.txt')}`);
+  t.regex((await run('ls', [at('work')])).stdout, /new\.txt/);
+  await run('mv', [at('work/new.txt'), at('work/renamed.txt')]);
+  t.is((await run('ls', [at('work')])).stdout.trim(), 'renamed.txt');
+  await run('rm', [at('work/renamed.txt')]);
+  t.is((await run('ls', [at('work')])).stdout.trim(), '');
+  const before = await mountStats(mount.mountpoint);
+  t.regex((await run('ls', ['-l', at('keep')])).stdout, /k\.txt/);
+  const after = await mountStats(mount.mountpoint);
+  t.is(after.s3.list.count, before.s3.list.count, 'the unrelated listing is still a hit');
+  t.is(after.s3.head.count, before.s3.head.count);
+});
+
+test.serial('touch -d, chmod and symlinks survive a remount', async (t) => {
+  await sh(`echo meta > ${at('meta.txt')}`);
+  t.is((await run('touch', ['-d', '2020-01-02 03:04:05', at('meta.txt')])).code, 0);
+  t.is((await run('chmod', ['600', at('meta.txt')])).code, 0);
+  t.is((await run('ln', ['-s', 'meta.txt', at('link')])).code, 0);
+  const head = await client.send(new HeadObjectCommand({ Bucket: endpoint.bucket, Key: `${prefix}meta.txt` }));
+  t.is(head.Metadata?.mode, String(0o100600));
+  await mount.stop();
+  mount = await mountBucket(endpoint, { target: target(), args: mountArgs });
+  t.is((await run('stat', ['-c', '%a %Y', at('meta.txt')])).stdout.trim(), `600 ${Date.parse('2020-01-02T03:04:05') / 1000}`);
+  t.is((await run('readlink', [at('link')])).stdout.trim(), 'meta.txt');
+  t.is((await run('cat', [at('link')])).stdout, 'meta\n');
+});
+
+test.serial('a read-only mount refuses changes with EROFS', async (t) => {
+  const readOnly = await mountBucket(endpoint, { target: target(), args: ['--read-only'] });
+  t.teardown(() => readOnly.stop());
+  const touch = await run('touch', [join(readOnly.mountpoint, 'nope.txt')]);
+  t.regex(touch.stderr, /Read-only file system/);
+  const remove = await run('rm', [join(readOnly.mountpoint, 'log.txt')]);
+  t.regex(remove.stderr, /Read-only file system/);
+  t.is((await objectBytes('log.txt'))?.toString(), 'first\nsecond\n');
+});

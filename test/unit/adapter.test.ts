@@ -1,0 +1,106 @@
+// The FUSE adapter's contract: every handler calls back exactly once, first with a number,
+// whatever the core does (answers, rejects with an FsError, rejects with anything, throws).
+import test from 'ava';
+import { constants } from 'node:os';
+import { FsError } from '../../src/fs/errors.js';
+import type { Attr, Filesystem } from '../../src/fs/types.js';
+import { createFuseOperations } from '../../src/fuse/adapter.js';
+import { silentLogger } from '../../src/log.js';
+
+const attr: Attr = { mode: 0o100644, size: 3, uid: 1, gid: 1, nlink: 1, mtime: new Date(0), atime: new Date(0), ctime: new Date(0) };
+
+type Behaviour = 'answer' | 'fs-error' | 'other-error' | 'throw';
+
+function fakeCore(behaviour: Behaviour): Filesystem {
+  return new Proxy({} as Filesystem, {
+    get: (_target, name: string) => () => {
+      if (behaviour === 'throw') throw new Error('synchronous bug');
+      if (behaviour === 'fs-error') return Promise.reject(new FsError('ENOENT'));
+      if (behaviour === 'other-error') return Promise.reject(new TypeError('bug'));
+      switch (name) {
+        case 'getattr':
+          return Promise.resolve(attr);
+        case 'readdir':
+          return Promise.resolve([{ name: 'x', attr }]);
+        case 'open':
+        case 'create':
+          return Promise.resolve(7);
+        case 'read':
+          return Promise.resolve(Buffer.from('abc'));
+        case 'write':
+          return Promise.resolve(3);
+        case 'readlink':
+          return Promise.resolve('target');
+        case 'statfs':
+          return Promise.resolve({ bsize: 1 });
+        default:
+          return Promise.resolve();
+      }
+    },
+  });
+}
+
+// Arguments in fuse-native's order for each handler, before the callback.
+const calls: Record<string, unknown[]> = {
+  getattr: ['/p'],
+  readdir: ['/p'],
+  open: ['/p', 0],
+  create: ['/p', 0o644],
+  read: ['/p', 7, Buffer.alloc(8), 8, 0],
+  write: ['/p', 7, Buffer.from('abc'), 3, 0],
+  flush: ['/p', 7],
+  fsync: ['/p', 0, 7],
+  release: ['/p', 7],
+  truncate: ['/p', 0],
+  ftruncate: ['/p', 7, 0],
+  unlink: ['/p'],
+  mkdir: ['/p', 0o755],
+  rmdir: ['/p'],
+  rename: ['/p', '/q'],
+  chmod: ['/p', 0o600],
+  chown: ['/p', 1, 1],
+  utimens: ['/p', 0, 0],
+  symlink: ['t', '/p'],
+  readlink: ['/p'],
+  link: ['/p', '/q'],
+  mknod: ['/p', 0, 0],
+  statfs: ['/p'],
+  access: ['/p', 0],
+};
+
+async function invoke(behaviour: Behaviour, name: string): Promise<unknown[][]> {
+  const operations = createFuseOperations(fakeCore(behaviour), silentLogger()) as unknown as Record<string, (...args: unknown[]) => void>;
+  const replies: unknown[][] = [];
+  operations[name](...calls[name], (...reply: unknown[]) => replies.push(reply));
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  return replies;
+}
+
+test('every operation s3mount registers is covered here', (t) => {
+  const registered = Object.keys(createFuseOperations(fakeCore('answer'), silentLogger())).sort();
+  t.deepEqual(registered, Object.keys(calls).sort());
+});
+
+for (const behaviour of ['answer', 'fs-error', 'other-error', 'throw'] as const) {
+  test(`each handler replies once with a number when the core does "${behaviour}"`, async (t) => {
+    for (const name of Object.keys(calls)) {
+      const replies = await invoke(behaviour, name);
+      t.is(replies.length, 1, name);
+      t.is(typeof replies[0][0], 'number', name);
+      if (behaviour === 'fs-error') t.is(replies[0][0], -constants.errno.ENOENT, name);
+      if (behaviour === 'other-error' || behaviour === 'throw') t.is(replies[0][0], -constants.errno.EIO, name);
+    }
+  });
+}
+
+test('read copies the bytes into the kernel buffer and answers the count', async (t) => {
+  const operations = createFuseOperations(fakeCore('answer'), silentLogger());
+  const buffer = Buffer.alloc(8);
+  const code = await new Promise<number>((resolve) => operations.read('/p', 7, buffer, 8, 0, (n: number) => resolve(n)));
+  t.is(code, 3);
+  t.is(buffer.subarray(0, 3).toString(), 'abc');
+});
+
+test('write answers the byte count', async (t) => {
+  t.deepEqual(await invoke('answer', 'write'), [[3]]);
+});
