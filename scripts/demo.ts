@@ -14,7 +14,7 @@ const cli = resolve('dist/cli.js');
 
 const endpoint = await startS3Endpoint({ bucket: 'demo-bucket' });
 const client = seedClient(endpoint);
-const put = (key: string, body: string | Buffer) => client.send(new PutObjectCommand({ Bucket: endpoint.bucket, Key: key, Body: body }));
+const put = (key: string, body: string | Buffer) => client.send(new PutObjectCommand({ Bucket: endpoint.bucket, Key: key, Body: body, ContentLength: Buffer.byteLength(body) }));
 
 console.log(`local S3 emulator at ${endpoint.endpoint}, seeding bucket ${endpoint.bucket} ...`);
 await put('README.txt', 'This bucket is served by a local S3 emulator and mounted by s3mount.\n');

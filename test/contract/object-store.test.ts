@@ -238,16 +238,22 @@ for (const backend of [memory, sdk]) {
   });
 
   // fauxqs orders keys with localeCompare but resumes a page after the last key by code-unit
-  // comparison, so paging over such keys drops some: a known failure there, a plain test elsewhere.
-  const pagesInByteOrder = backend.byteOrder ? test : test.failing;
-  pagesInByteOrder(`${backend.name}: pages follow byte order: mixed case, punctuation and non-ASCII keys are all listed once${backend.byteOrder ? '' : ' (fauxqs drops keys)'}`, async (t) => {
+  // comparison, so paging over such keys drops some. Elsewhere every key is listed once; on
+  // fauxqs the test pins the known defect, so it fails (and is made plain) once fauxqs is fixed.
+  test(`${backend.name}: pages follow byte order: mixed case, punctuation and non-ASCII keys are all listed once${backend.byteOrder ? '' : ' (fauxqs drops keys)'}`, async (t) => {
     const store = backend.store();
     const base = backend.base(t);
     const keys = ['B', 'a', 'c-d', 'c_d', 'cD', 'é', 'f', 'Z/1', 'ä/2'].map((k) => base + k);
     await putMany(store, keys);
     const listed = await listAll(store, base, '/', 1);
-    t.deepEqual([...listed.keys, ...listed.prefixes].sort(compareKeys), [...keys.slice(0, 7), `${base}Z/`, `${base}ä/`].sort(compareKeys));
-    t.deepEqual(listed.keys, keys.slice(0, 7).sort(compareKeys));
+    if (backend.byteOrder) {
+      t.deepEqual([...listed.keys, ...listed.prefixes].sort(compareKeys), [...keys.slice(0, 7), `${base}Z/`, `${base}ä/`].sort(compareKeys));
+      t.deepEqual(listed.keys, keys.slice(0, 7).sort(compareKeys));
+    } else {
+      t.true(listed.keys.every((k) => keys.includes(k)), 'nothing listed that was not written');
+      t.is(new Set(listed.keys).size, listed.keys.length, 'nothing listed twice');
+      t.true(listed.keys.length < 7, 'fauxqs no longer drops keys when paging: make this a plain test');
+    }
   });
 
   it('list pagination counts common prefixes against maxKeys and returns each once', async (t, store, base) => {

@@ -20,7 +20,7 @@ let mount: Mount;
 let scratch: string;
 
 async function put(key: string, body: string | Buffer): Promise<void> {
-  await client.send(new PutObjectCommand({ Bucket: endpoint.bucket, Key: prefix + key, Body: body }));
+  await client.send(new PutObjectCommand({ Bucket: endpoint.bucket, Key: prefix + key, Body: body, ContentLength: Buffer.byteLength(body) }));
 }
 
 test.before(async () => {
