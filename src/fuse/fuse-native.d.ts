@@ -19,8 +19,8 @@ declare module 'fuse-native' {
     gid?: number;
     umask?: string;
     maxRead?: number;
-    entryTimeout?: number;
-    attrTimeout?: number;
+    entryTimeout?: number | string;
+    attrTimeout?: number | string;
     acAttrTimeout?: number;
     timeout?: false | number | Record<string, number | false>;
   }

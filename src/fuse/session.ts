@@ -5,8 +5,12 @@ import Fuse, { type FuseOptions } from 'fuse-native';
 import type { Logger } from '../log.js';
 import type { FuseOperations } from './adapter.js';
 import { isMounted } from './mount-table.js';
+import { setReadAhead } from './read-ahead.js';
 
 const run = promisify(execFile);
+
+// Eight kernel requests of 128 KiB in flight for a sequential reader.
+const READ_AHEAD_KIB = 1024;
 
 export interface SessionOptions {
   mountpoint: string;
@@ -35,8 +39,11 @@ export class FuseSession {
       subtype: 's3mount,big_writes',
       allowOther: options.allowOther,
       allowRoot: options.allowRoot,
-      attrTimeout: options.attrTimeoutSeconds,
-      entryTimeout: options.attrTimeoutSeconds,
+      // fuse-native drops a numeric 0 (falsy) and libfuse would keep its 1 s default: pass text.
+      attrTimeout: String(options.attrTimeoutSeconds),
+      entryTimeout: String(options.attrTimeoutSeconds),
+      // Keep file pages in the kernel across opens while size and mtime are unchanged.
+      autoCache: true,
       // Every S3 call has its own deadline and retry budget, which stay well below this,
       // so a slow S3 answers EIO from our code rather than ETIMEDOUT from the binding.
       // Uploads (flush, fsync, release, truncate, first write of an edit), directory renames and
@@ -50,7 +57,8 @@ export class FuseSession {
   async mount(): Promise<void> {
     await new Promise<void>((resolve, reject) => this.fuse.mount((error) => (error ? reject(error) : resolve())));
     this.mounted = true;
-    this.log.info({ mountpoint: this.options.mountpoint }, 'mounted');
+    const readAhead = await setReadAhead(this.options.mountpoint, READ_AHEAD_KIB).catch(() => false);
+    this.log.info({ mountpoint: this.options.mountpoint, readAheadKiB: readAhead ? READ_AHEAD_KIB : 'kernel default' }, 'mounted');
   }
 
   /** Unmounts; falls back to a lazy unmount when the mount is busy. */
