@@ -5,9 +5,9 @@ NODE_TSX := node --import tsx
 # The SDK's notice about future versions needing Node 22 (ours is pinned) only adds noise.
 export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED := true
 
-.PHONY: setup system-deps deps build demo demo-ci test typecheck bench clean
+.PHONY: setup system-deps deps native build demo demo-ci test typecheck bench clean
 
-setup: system-deps deps build
+setup: system-deps deps native build
 
 # fuse-native loads Debian's libfuse.so.2 and needs fusermount (from fuse3) to mount and unmount.
 system-deps:
@@ -21,6 +21,10 @@ deps: node_modules/.package-lock.json
 node_modules/.package-lock.json: package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
+
+# fuse-native rebuilt with its utimens fix (see scripts/build-native.sh).
+native: deps
+	@bash scripts/build-native.sh
 
 build: deps
 	npm run build --silent

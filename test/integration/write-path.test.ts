@@ -136,6 +136,16 @@ test.serial('touch -d, chmod and symlinks survive a remount', async (t) => {
   t.is((await run('cat', [at('link')])).stdout, 'meta\n');
 });
 
+test.serial('cp -p keeps the modification time and mode when the access time differs', async (t) => {
+  const source = join(scratch, 'stamped.txt');
+  await writeFile(source, 'stamped\n');
+  await run('chmod', ['640', source]);
+  await run('touch', ['-m', '-d', '2019-03-04 05:06:07', source]);
+  await run('touch', ['-a', '-d', '2024-01-01 00:00:00', source]);
+  t.is((await run('cp', ['-p', source, at('stamped.txt')])).code, 0);
+  t.is((await run('stat', ['-c', '%a %Y', at('stamped.txt')])).stdout.trim(), `640 ${Date.parse('2019-03-04T05:06:07') / 1000}`);
+});
+
 test.serial('a read-only mount refuses changes with EROFS', async (t) => {
   const readOnly = await mountBucket(endpoint, { target: target(), args: ['--read-only'] });
   t.teardown(() => readOnly.stop());
