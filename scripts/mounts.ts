@@ -1,6 +1,7 @@
 // Driving mounts from outside the serving process (demo, tests, benchmarks): show a
 // command and its output, wait for a mount, unmount with retries.
 import { execFile } from 'node:child_process';
+import { basename } from 'node:path';
 import { promisify } from 'node:util';
 import { isMounted } from '../src/fuse/mount-table.js';
 
@@ -8,7 +9,7 @@ const execFileAsync = promisify(execFile);
 
 /** Prints "$ command" and what it wrote; a failing command fails the demo. */
 export async function runShown(command: string, args: string[]): Promise<void> {
-  const shown = command === 'sh' ? args[1] : [command.endsWith('node') ? 's3mount' : command, ...args.slice(command.endsWith('node') ? 1 : 0)].join(' ');
+  const shown = command === 'sh' ? args[1] : [basename(command), ...args].join(' ');
   console.log(`$ ${shown}`);
   const { stdout, stderr } = await execFileAsync(command, args, { maxBuffer: 64 * 1024 * 1024 });
   process.stdout.write(stdout);
