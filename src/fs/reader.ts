@@ -19,6 +19,8 @@ export interface ReadPattern {
   nextOffset: number;
   /** Blocks to prefetch beyond the current read; 0 while reads look random. */
   window: number;
+  /** Blocks below this index were already asked for by this handle's prefetching. */
+  prefetchedUntil: number;
 }
 
 export interface BlockReaderOptions {
@@ -33,7 +35,7 @@ export interface BlockReaderOptions {
 const SEQUENTIAL_JITTER = 4 * 128 * 1024;
 
 export function newReadPattern(): ReadPattern {
-  return { nextOffset: 0, window: 0 };
+  return { nextOffset: 0, window: 0, prefetchedUntil: 0 };
 }
 
 export class BlockReader {
@@ -52,7 +54,7 @@ export class BlockReader {
     const last = Math.floor((end - 1) / blockSize);
 
     this.track(pattern, position, end);
-    this.prefetch(target, last + 1, pattern.window);
+    this.prefetch(target, pattern, last);
 
     const blocks = await Promise.all(range(first, last).map((index) => this.block(target, index)));
     if (blocks.length === 1) {
@@ -74,26 +76,51 @@ export class BlockReader {
     const sequential = Math.abs(position - pattern.nextOffset) <= SEQUENTIAL_JITTER;
     pattern.window = sequential ? Math.min(Math.max(pattern.window * 2, 1), this.options.maxPrefetchBlocks) : 0;
     pattern.nextOffset = sequential ? Math.max(pattern.nextOffset, end) : end;
+    // After a jump, what was prefetched for the old position says nothing about the new one.
+    if (!sequential) pattern.prefetchedUntil = 0;
   }
 
-  private prefetch(target: ReadTarget, from: number, count: number): void {
+  /**
+   * Keeps `window` blocks requested ahead of the block being read. Refills happen only once
+   * half the window is used up, and each refill is one ranged GET split into blocks, so a
+   * sequential reader makes one request per several blocks instead of one per block.
+   */
+  private prefetch(target: ReadTarget, pattern: ReadPattern, reading: number): void {
+    if (pattern.window === 0) return;
     const lastBlock = Math.floor((target.size - 1) / this.options.blockSize);
-    for (let index = from; index < from + count && index <= lastBlock; index++) {
-      // A failed prefetch is not cached; the read that needs the block retries it.
-      this.block(target, index).catch(() => undefined);
+    const wanted = Math.min(reading + pattern.window, lastBlock);
+    const from = Math.max(pattern.prefetchedUntil, reading + 1);
+    if (wanted < from || wanted - from + 1 < Math.ceil(pattern.window / 2)) return;
+    pattern.prefetchedUntil = wanted + 1;
+    // The cache calls a loader only for blocks it neither holds nor is loading; those
+    // loaders run synchronously inside fetch, so after the loop `missing` is complete.
+    const missing: number[] = [];
+    let deliver!: (blocks: Promise<Map<number, Buffer>>) => void;
+    const group = new Promise<Map<number, Buffer>>((resolve) => (deliver = (blocks) => resolve(blocks)));
+    for (let index = from; index <= wanted; index++) {
+      this.block(target, index, () => {
+        missing.push(index);
+        return group.then((blocks) => blocks.get(index) as Buffer);
+      }).catch(() => undefined); // A failed prefetch is not cached; the read that needs the block retries it.
     }
+    if (missing.length === 0) return;
+    deliver(this.fetchBlocks(target, missing[0], missing[missing.length - 1]));
   }
 
-  private async block(target: ReadTarget, index: number): Promise<Buffer> {
-    const { blockSize, bucket } = this.options;
-    const start = index * blockSize;
-    const end = Math.min(start + blockSize, target.size);
+  /** Blocks first..last (inclusive) in one ranged GET, as separate block buffers. */
+  private async fetchBlocks(target: ReadTarget, first: number, last: number): Promise<Map<number, Buffer>> {
+    const { blockSize } = this.options;
+    const start = first * blockSize;
+    const bytes = await this.store.getRange(target.key, start, Math.min((last + 1) * blockSize, target.size), { ifMatch: target.etag });
+    const blocks = new Map<number, Buffer>();
+    for (let index = first; index <= last; index++) blocks.set(index, bytes.subarray((index - first) * blockSize, (index - first + 1) * blockSize));
+    return blocks;
+  }
+
+  private async block(target: ReadTarget, index: number, load = () => this.fetchBlocks(target, index, index).then((blocks) => blocks.get(index) as Buffer)): Promise<Buffer> {
+    const { bucket } = this.options;
     try {
-      return await this.cache.fetch<Buffer>(
-        { op: 'block', bucket, key: target.key, params: `${target.etag}:${index}` },
-        () => this.store.getRange(target.key, start, end, { ifMatch: target.etag }),
-        { sizeOf: (block) => block.length },
-      );
+      return await this.cache.fetch<Buffer>({ op: 'block', bucket, key: target.key, params: `${target.etag}:${index}` }, load, { sizeOf: (block) => block.length });
     } catch (error) {
       if (isStoreError(error, 'PreconditionFailed')) {
         // Another writer replaced the object under an open handle: drop what we knew

@@ -108,7 +108,9 @@ test('sequential reads prefetch ahead', async (t) => {
   const chunks: Buffer[] = [];
   for (let offset = 0; offset < bytes.length; offset += 128 * 1024) chunks.push(await fs.read(handle, offset, 128 * 1024));
   t.true(Buffer.concat(chunks).equals(bytes));
-  t.is(store.callCounts.getRange, 16, 'every block fetched once, prefetched or not');
+  // Prefetches ask for several blocks per GET, and no block is fetched twice.
+  t.true(store.callCounts.getRange < 16, `${store.callCounts.getRange} GETs for 16 blocks`);
+  t.true(store.callCounts.getRange >= 4);
 });
 
 test('an object replaced under an open handle is EIO, and the next open sees the new version', async (t) => {
