@@ -91,6 +91,8 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
       allowOther: config.allowOther,
       allowRoot: config.allowRoot,
       attrTimeoutSeconds: config.metadataTtlSeconds,
+      // Our own creates go through the kernel, which drops its negative entry itself.
+      negativeTimeoutSeconds: config.negativeMetadataTtlSeconds,
       // A lookup makes at most two S3 calls one after the other; FUSE must never time out
       // before our own deadlines answer EIO.
       operationTimeoutMs: 2 * config.maxAttempts * (REQUEST_TIMEOUT_MS + RETRY_BACKOFF_MS) + 10_000,

@@ -19,6 +19,8 @@ export interface SessionOptions {
   allowRoot: boolean;
   /** Seconds the kernel may keep attributes and names without asking us. */
   attrTimeoutSeconds: number;
+  /** Seconds the kernel may remember that a name does not exist. */
+  negativeTimeoutSeconds: number;
   /** Longest a request may take before fuse-native answers ETIMEDOUT (ms). */
   operationTimeoutMs: number;
 }
@@ -34,9 +36,10 @@ export class FuseSession {
   ) {
     const fuseOptions: FuseOptions = {
       fsname: options.fsname,
-      // fuse-native joins options unescaped; this is how big_writes reaches libfuse
-      // (128 KiB writes instead of 4 KiB, see shared/fuse-native-notes.md).
-      subtype: 's3mount,big_writes',
+      // fuse-native joins options unescaped; this is how big_writes (128 KiB writes instead
+      // of 4 KiB, see shared/fuse-native-notes.md) and negative_timeout, which it does not
+      // expose, reach libfuse.
+      subtype: `s3mount,big_writes,negative_timeout=${options.negativeTimeoutSeconds}`,
       allowOther: options.allowOther,
       allowRoot: options.allowRoot,
       // fuse-native drops a numeric 0 (falsy) and libfuse would keep its 1 s default: pass text.
