@@ -5,7 +5,7 @@ NODE_TSX := node --import tsx
 # The SDK's notice about future versions needing Node 22 (ours is pinned) only adds noise.
 export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED := true
 
-.PHONY: setup system-deps deps native build demo demo-ci test typecheck bench clean
+.PHONY: setup system-deps deps native build demo demo-ci test typecheck bench bench-deps clean
 
 setup: system-deps deps native build
 
@@ -43,6 +43,16 @@ demo-ci: setup
 # Unit, core, contract and integration tests (integration mounts for real, needs /dev/fuse).
 test: setup typecheck
 	set -o pipefail; npx ava --tap | node scripts/tap-summary.mjs
+
+# Peers for the benchmark only, never dependencies of s3mount.
+bench-deps:
+	@if ! command -v s3fs >/dev/null || ! command -v rclone >/dev/null; then \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq s3fs rclone; \
+	fi
+
+# s3mount against s3fs, rclone mount, the fuse-native floor and the raw SDK (minutes; not part of test).
+bench: setup bench-deps
+	$(NODE_TSX) scripts/benchmark/run.ts
 
 clean:
 	rm -rf dist

@@ -100,10 +100,13 @@ export class StagedFile {
     this.dirty = true;
   }
 
-  /** Makes sure the staged bytes are on disk (the upload reads the local file). */
+  /**
+   * The staged bytes as an upload body. Writes through the file handle are visible to the
+   * upload's own reads at once; no disk sync is needed, since once the upload succeeds S3
+   * holds the bytes, and until then the page cache outlives a crash of this process.
+   */
   async prepareUpload(): Promise<{ path: string; size: number }> {
     await this.materialize();
-    await this.file().sync();
     return { path: this.localPath, size: this.size };
   }
 

@@ -1,0 +1,92 @@
+// `make bench`: s3mount against s3fs, rclone mount, the fuse-native floor and the raw SDK,
+// in one run on one emulator, medians of BENCH_RUNS rounds (default 3). Prints a markdown
+// table and writes it to scripts/benchmark/last-result.md.
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { writeFile } from 'node:fs/promises';
+import { cpus, totalmem } from 'node:os';
+import { seedClient, startS3Endpoint, type S3Endpoint } from '../local-s3.js';
+import { BIG_KEY, BIG_SIZE, bigBytes, smallObjects } from './dataset.js';
+import { mountSystem, SYSTEMS, type SystemName } from './systems.js';
+import { renderTable, type Results } from './table.js';
+import { dropPageCache, WORKLOADS } from './workloads.js';
+
+const ROUNDS = Number(process.env.BENCH_RUNS ?? 3);
+const only = process.env.BENCH_SYSTEMS?.split(',') as SystemName[] | undefined;
+
+async function seed(client: S3Client, endpoint: S3Endpoint): Promise<void> {
+  await new Upload({ client, params: { Bucket: endpoint.bucket, Key: BIG_KEY, Body: bigBytes() }, partSize: 8 * 1024 * 1024, queueSize: 4 }).done();
+  const objects = smallObjects();
+  for (let i = 0; i < objects.length; i += 200) {
+    await Promise.all(objects.slice(i, i + 200).map(([key, body]) => client.send(new PutObjectCommand({ Bucket: endpoint.bucket, Key: key, Body: body, ContentLength: body.length }))));
+  }
+}
+
+async function timed(work: () => Promise<unknown>): Promise<number> {
+  const started = performance.now();
+  await work();
+  return (performance.now() - started) / 1000;
+}
+
+async function sdkWhole(client: S3Client, bucket: string): Promise<void> {
+  const response = await client.send(new GetObjectCommand({ Bucket: bucket, Key: BIG_KEY }));
+  await response.Body?.transformToByteArray();
+}
+
+async function sdkRanges(client: S3Client, bucket: string): Promise<void> {
+  const part = 8 * 1024 * 1024;
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (next < BIG_SIZE) {
+        const start = next;
+        next += part;
+        const response = await client.send(new GetObjectCommand({ Bucket: bucket, Key: BIG_KEY, Range: `bytes=${start}-${Math.min(start + part, BIG_SIZE) - 1}` }));
+        await response.Body?.transformToByteArray();
+      }
+    }),
+  );
+}
+
+const endpoint = await startS3Endpoint({ bucket: 'bench' });
+const client = seedClient(endpoint);
+console.error(`seeding ${endpoint.endpoint} ...`);
+await seed(client, endpoint);
+
+const results: Results = { times: {}, rss: {}, sdk: { whole: [], ranges: [] } };
+for (let round = 1; round <= ROUNDS; round++) {
+  results.sdk.whole.push(await timed(() => sdkWhole(client, endpoint.bucket)));
+  results.sdk.ranges.push(await timed(() => sdkRanges(client, endpoint.bucket)));
+  for (const system of SYSTEMS.filter((name) => !only || only.includes(name))) {
+    await dropPageCache();
+    let mounted;
+    try {
+      mounted = await mountSystem(system, endpoint);
+    } catch (error) {
+      console.error(`round ${round}: ${(error as Error).message}`);
+      continue;
+    }
+    try {
+      for (const workload of WORKLOADS) {
+        const cell = ((results.times[workload.name] ??= {})[system] ??= []);
+        try {
+          const seconds = await timed(() => workload.run(mounted.mountpoint, round));
+          cell.push(seconds);
+          console.error(`round ${round} ${system.padEnd(8)} ${workload.name.padEnd(36)} ${seconds.toFixed(3)} s`);
+        } catch (error) {
+          cell.push(Number.NaN);
+          console.error(`round ${round} ${system} ${workload.name}: failed: ${(error as Error).message.split('\n')[0]}`);
+        }
+      }
+      results.rss[system] = Math.max(results.rss[system] ?? 0, await mounted.peakRssMiB());
+    } finally {
+      await mounted.stop();
+    }
+  }
+}
+await endpoint.stop();
+
+const heading = `Benchmark of ${new Date().toISOString().slice(0, 10)} on ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB (fauxqs on loopback, medians of ${ROUNDS} rounds, seconds)`;
+const table = renderTable(results);
+console.log(`${heading}\n\n${table}`);
+await writeFile('scripts/benchmark/last-result.md', `${heading}\n\n${table}\n`);

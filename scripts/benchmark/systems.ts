@@ -1,0 +1,91 @@
+// The four filesystems the benchmark mounts, each in its own process on its own mountpoint.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { S3Endpoint } from '../local-s3.js';
+import { unmountWithRetries, waitForMount } from '../mounts.js';
+
+export type SystemName = 's3mount' | 's3fs' | 'rclone' | 'floor';
+export const SYSTEMS: SystemName[] = ['s3mount', 's3fs', 'rclone', 'floor'];
+
+export interface MountedSystem {
+  mountpoint: string;
+  /** Peak resident memory of the serving process so far, in MiB. */
+  peakRssMiB(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+interface LaunchPlan {
+  command: string;
+  args: string[];
+  env: NodeJS.ProcessEnv;
+}
+
+async function plan(system: SystemName, endpoint: S3Endpoint, mountpoint: string, scratch: string): Promise<LaunchPlan> {
+  const credentials = { AWS_ACCESS_KEY_ID: endpoint.accessKeyId, AWS_SECRET_ACCESS_KEY: endpoint.secretAccessKey, AWS_REGION: endpoint.region };
+  switch (system) {
+    case 's3mount':
+      return {
+        command: resolve('bin/s3mount'),
+        args: [endpoint.bucket, mountpoint, '-f', '--endpoint-url', endpoint.endpoint, '--force-path-style', '--metadata-ttl', '60', '--staging-dir', join(scratch, 'staging')],
+        env: { ...process.env, ...credentials },
+      };
+    case 's3fs': {
+      const passwd = join(scratch, 'passwd-s3fs');
+      await writeFile(passwd, `${endpoint.accessKeyId}:${endpoint.secretAccessKey}\n`, { mode: 0o600 });
+      const options = [`url=${endpoint.endpoint}`, 'use_path_request_style', `passwd_file=${passwd}`, `use_cache=${join(scratch, 's3fs-cache')}`, 'stat_cache_expire=60'];
+      return { command: 's3fs', args: [endpoint.bucket, mountpoint, '-f', ...options.flatMap((option) => ['-o', option])], env: process.env };
+    }
+    case 'rclone': {
+      const config = join(scratch, 'rclone.conf');
+      await writeFile(
+        config,
+        `[bench]\ntype = s3\nprovider = Other\nendpoint = ${endpoint.endpoint}\naccess_key_id = ${endpoint.accessKeyId}\nsecret_access_key = ${endpoint.secretAccessKey}\nforce_path_style = true\n`,
+      );
+      // rclone 1.60 fails to start when AWS_CA_BUNDLE is set.
+      const env = { ...process.env };
+      delete env.AWS_CA_BUNDLE;
+      return {
+        command: 'rclone',
+        args: ['mount', `bench:${endpoint.bucket}`, mountpoint, '--config', config, '--vfs-cache-mode', 'full', '--dir-cache-time', '60s', '--cache-dir', join(scratch, 'rclone-cache')],
+        env,
+      };
+    }
+    case 'floor':
+      return { command: process.execPath, args: ['--import', 'tsx', resolve('scripts/benchmark/floor-fs.ts'), mountpoint], env: process.env };
+  }
+}
+
+/** Mounts a fresh instance (fresh mountpoint and caches: every first read is cold). */
+export async function mountSystem(system: SystemName, endpoint: S3Endpoint): Promise<MountedSystem> {
+  const scratch = await mkdtemp(join(tmpdir(), `bench-${system}-`));
+  const mountpoint = join(scratch, 'mnt');
+  await mkdir(mountpoint);
+  const { command, args, env } = await plan(system, endpoint, mountpoint, scratch);
+  const child: ChildProcess = spawn(command, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let errors = '';
+  child.stderr?.on('data', (chunk: Buffer) => (errors = (errors + chunk.toString()).slice(-2000)));
+  const exited = new Promise<void>((done) => child.once('exit', () => done()));
+  try {
+    await waitForMount(mountpoint, exited, 60_000);
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw new Error(`${system} did not mount: ${(error as Error).message}: ${errors}`);
+  }
+  return {
+    mountpoint,
+    peakRssMiB: async () => {
+      const status = await readFile(`/proc/${child.pid}/status`, 'utf8').catch(() => '');
+      const kib = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+      return Math.round(kib / 1024);
+    },
+    stop: async () => {
+      await unmountWithRetries(mountpoint);
+      const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      await exited;
+      clearTimeout(killer);
+      await rm(scratch, { recursive: true, force: true });
+    },
+  };
+}

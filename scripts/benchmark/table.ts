@@ -1,0 +1,44 @@
+// The benchmark's markdown table: medians per system, and our standing against the others.
+import type { SystemName } from './systems.js';
+import { WORKLOADS } from './workloads.js';
+
+export interface Results {
+  /** Seconds per workload, per system, one per round (NaN for a failed round). */
+  times: Record<string, Partial<Record<SystemName, number[]>>>;
+  /** Peak RSS per serving process, MiB. */
+  rss: Partial<Record<SystemName, number>>;
+  sdk: { whole: number[]; ranges: number[] };
+}
+
+function median(values: number[] | undefined): number {
+  const finite = (values ?? []).filter(Number.isFinite).sort((a, b) => a - b);
+  if (finite.length === 0 || finite.length < (values ?? []).length) return Number.NaN;
+  const middle = Math.floor(finite.length / 2);
+  return finite.length % 2 ? finite[middle] : (finite[middle - 1] + finite[middle]) / 2;
+}
+
+const seconds = (value: number) => (Number.isFinite(value) ? value.toFixed(3) : 'fail');
+const ratio = (value: number) => (Number.isFinite(value) ? `${value.toFixed(2)}×` : '-');
+
+export function renderTable(results: Results): string {
+  const sdkBest = Math.min(median(results.sdk.whole), median(results.sdk.ranges));
+  const lines = [
+    '| workload | s3mount | s3fs | rclone | floor | raw SDK | best peer ÷ s3mount | s3mount ÷ floor | SDK ÷ s3mount |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const workload of WORKLOADS) {
+    const row = results.times[workload.name] ?? {};
+    const ours = median(row.s3mount);
+    const peers = [median(row.s3fs), median(row.rclone)].filter(Number.isFinite);
+    const bestPeer = peers.length ? Math.min(...peers) : Number.NaN;
+    const floor = median(row.floor);
+    lines.push(
+      `| ${workload.name} | ${seconds(ours)} | ${seconds(median(row.s3fs))} | ${seconds(median(row.rclone))} | ${seconds(floor)} | ${workload.sdkRow ? seconds(sdkBest) : ''} | ${ratio(bestPeer / ours)} | ${ratio(ours / floor)} | ${workload.sdkRow ? ratio(sdkBest / ours) : ''} |`,
+    );
+  }
+  lines.push(`| raw SDK: one GetObject of 256 MiB | | | | | ${seconds(median(results.sdk.whole))} | | | |`);
+  lines.push(`| raw SDK: 8 MiB ranges, 8 in flight | | | | | ${seconds(median(results.sdk.ranges))} | | | |`);
+  const rss = (name: SystemName) => (results.rss[name] !== undefined ? `${results.rss[name]} MiB` : '-');
+  lines.push('', `Peak RSS of the serving process: s3mount ${rss('s3mount')}, s3fs ${rss('s3fs')}, rclone ${rss('rclone')}, floor ${rss('floor')}.`);
+  return lines.join('\n');
+}
