@@ -8,8 +8,9 @@ import { attrOf, attributesOf, stagedAttr, PERMISSION_BITS, S_IFREG, type Attrib
 import { FsError, toFsError } from './errors.js';
 import { Invalidation } from './invalidation.js';
 import { Namespace, type FsNode } from './namespace.js';
-import { dirPrefixOf, keyOf } from './paths.js';
+import { dirPrefixOf, keyOf, splitPath } from './paths.js';
 import { BlockReader, newReadPattern, type ReadPattern, type ReadTarget } from './reader.js';
+import { ScanAhead } from './scan-ahead.js';
 import type { StagedFile } from './staged-file.js';
 import { TreeChanges } from './tree-changes.js';
 import type { Attr, DirEntry, Filesystem, StatFs } from './types.js';
@@ -51,6 +52,7 @@ export class S3Filesystem implements Filesystem {
   private readonly stage: WriteStage;
   private readonly invalidation: Invalidation;
   private readonly tree: TreeChanges;
+  private readonly scanAhead: ScanAhead;
   private readonly defaults: AttributeDefaults;
   private readonly handles = new Map<number, OpenFile>();
   private nextHandle = 1;
@@ -66,6 +68,7 @@ export class S3Filesystem implements Filesystem {
     this.stage = new WriteStage(store, log, { directory: options.stagingDirectory, partSize: options.partSize });
     this.invalidation = new Invalidation(cache, options.bucket, options.prefix);
     this.defaults = { uid: options.uid, gid: options.gid, fileMode: options.fileMode, dirMode: options.dirMode, mountTime: new Date() };
+    this.scanAhead = new ScanAhead((target) => this.reader.prefetchFirstBlock(target));
     this.tree = new TreeChanges(store, this.namespace, this.stage, this.invalidation, log, this.defaults);
   }
 
@@ -109,7 +112,10 @@ export class S3Filesystem implements Filesystem {
       const node = await this.namespace.resolve(path);
       if (node.type === 'dir') throw new FsError('EISDIR', path);
       const target: ReadTarget = { key: node.key, size: node.size, etag: node.etag };
-      if (!writing) return this.allocateHandle({ path, target, pattern: newReadPattern() });
+      if (!writing) {
+        this.noteSequentialOpen(path);
+        return this.allocateHandle({ path, target, pattern: newReadPattern() });
+      }
       const staged = await this.stage.acquire(key, target, attributesOf(node, this.defaults), { created: false });
       if (flags & fsConstants.O_TRUNC) await staged.truncate(0);
       return this.allocateHandle({ path, staged, pattern: newReadPattern() });
@@ -252,6 +258,13 @@ export class S3Filesystem implements Filesystem {
   /** Open handles right now (for tests and statistics). */
   get openHandles(): number {
     return this.handles.size;
+  }
+
+  private noteSequentialOpen(path: string): void {
+    const { parent, name } = splitPath(path);
+    const dirPrefix = dirPrefixOf(this.options.prefix, parent);
+    const listing = this.namespace.cachedListing(dirPrefix);
+    if (listing) this.scanAhead.opened(dirPrefix, listing, name);
   }
 
   private async upload(path: string, staged: StagedFile): Promise<void> {

@@ -63,7 +63,7 @@ export class Namespace {
     if (reason) throw new FsError('ENOENT', `${reason}: ${path}`);
 
     // A listing of the parent already says what every child is: no HEAD needed.
-    const parentListing = this.cache.peek<DirListing>(this.dirKey(dirPrefixOf(prefix, parent)));
+    const parentListing = this.cachedListing(dirPrefixOf(prefix, parent));
     if (parentListing) {
       const node = parentListing.entries.get(name);
       if (!node) throw new FsError('ENOENT', path);
@@ -75,6 +75,11 @@ export class Namespace {
       return node;
     }
     return this.lookup(keyOf(prefix, path), path);
+  }
+
+  /** The directory's listing if the cache holds it; never calls S3. */
+  cachedListing(prefix: string): DirListing | undefined {
+    return this.cache.peek<DirListing>(this.dirKey(prefix));
   }
 
   /** Every entry of the directory at `prefix`, following all pages. */

@@ -72,6 +72,12 @@ export class BlockReader {
     return out;
   }
 
+  /** Starts fetching the first block of an object that is likely to be read soon. */
+  prefetchFirstBlock(target: ReadTarget): void {
+    // A failed prefetch is not cached; the read that needs the block retries it.
+    this.block(target, 0).catch(() => undefined);
+  }
+
   private track(pattern: ReadPattern, position: number, end: number): void {
     const sequential = Math.abs(position - pattern.nextOffset) <= SEQUENTIAL_JITTER;
     pattern.window = sequential ? Math.min(Math.max(pattern.window * 2, 1), this.options.maxPrefetchBlocks) : 0;

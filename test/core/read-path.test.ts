@@ -163,3 +163,27 @@ test('negative answers are cached only when a negative TTL is set', async (t) =>
   on.store.putObject('later', Buffer.from('now'));
   t.is(await errno(on.fs.getattr('/later')), 'ENOENT');
 });
+
+test('opening a directory\'s files in listing order fetches the next ones ahead', async (t) => {
+  const { store, fs } = setup();
+  for (let i = 0; i < 40; i++) store.putObject(`scan/f${String(i).padStart(2, '0')}`, Buffer.from(`file ${i}`));
+  await fs.readdir('/scan');
+  const read = async (i: number) => {
+    const handle = await fs.open(`/scan/f${String(i).padStart(2, '0')}`, constants.O_RDONLY);
+    const data = await fs.read(handle, 0, 100);
+    await fs.release(handle);
+    return data.toString();
+  };
+  t.is(await read(0), 'file 0');
+  t.is(await read(1), 'file 1');
+  t.is(store.callCounts.getRange, 2, 'no prefetch before a streak');
+  t.is(await read(2), 'file 2');
+  t.is(store.callCounts.getRange, 3 + 16, 'the third open in order fetches the next 16 files');
+  for (let i = 3; i < 10; i++) t.is(await read(i), `file ${i}`);
+  // Files 3-9 were hits; each open kept 16 files requested ahead, up to file 25.
+  t.is(store.callCounts.getRange, 3 + 16 + 7);
+  const before = store.callCounts.getRange;
+  t.is(await read(30), 'file 30');
+  t.is(await read(5), 'file 5');
+  t.is(store.callCounts.getRange, before + 1, 'a jump ends the streak: only the file read is fetched');
+});
