@@ -21,6 +21,8 @@ function addToParents(path: string): void {
 }
 for (const path of files.keys()) addToParents(path);
 
+/** Backing buffers of written files, larger than the files while they grow. */
+const capacity = new Map<string, Buffer>();
 const now = new Date();
 const stat = (mode: number, size: number) => ({ mode, size, uid: 0, gid: 0, nlink: 1, mtime: now, atime: now, ctime: now });
 type Callback = (code: number, ...values: unknown[]) => void;
@@ -45,20 +47,28 @@ const operations = {
     cb(end > position ? file.copy(buffer, 0, position, end) : 0);
   },
   create: (path: string, _mode: number, cb: Callback) => {
+    capacity.delete(path);
     files.set(path, Buffer.alloc(0));
     addToParents(path);
     cb(0, 1);
   },
   write: (path: string, _handle: number, buffer: Buffer, length: number, position: number, cb: Callback) => {
     const file = files.get(path) ?? Buffer.alloc(0);
-    const grown = file.length >= position + length ? file : Buffer.concat([file, Buffer.alloc(position + length - file.length)]);
-    buffer.copy(grown, position, 0, length);
-    files.set(path, grown);
+    const size = Math.max(file.length, position + length);
+    // Capacity grows geometrically so that a sequential writer costs linear time.
+    let store = capacity.get(path) ?? file;
+    if (store.length < size) {
+      store = Buffer.concat([file, Buffer.alloc(Math.max(size, store.length * 2) - file.length)]);
+      capacity.set(path, store);
+    }
+    buffer.copy(store, position, 0, length);
+    files.set(path, store.subarray(0, size));
     cb(length);
   },
   flush: (_path: string, _handle: number, cb: Callback) => cb(0),
   fsync: (_path: string, _datasync: number, _handle: number, cb: Callback) => cb(0),
   truncate: (path: string, size: number, cb: Callback) => {
+    capacity.delete(path);
     files.set(path, Buffer.alloc(size));
     cb(0);
   },
