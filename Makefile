@@ -53,6 +53,7 @@ bench-deps:
 # s3mount against s3fs, rclone mount, the fuse-native floor and the raw SDK (minutes; not part of test).
 bench: setup bench-deps
 	$(NODE_TSX) scripts/benchmark/run.ts
+	$(NODE_TSX) scripts/benchmark/big-writes.ts
 
 clean:
 	rm -rf dist

@@ -1,6 +1,7 @@
 // The floor: a fuse-native filesystem serving the benchmark's data set from memory, no S3.
 // What s3mount costs beyond it is what the cache and S3 cost. Run as its own process:
-//   node --import tsx scripts/benchmark/floor-fs.ts MOUNTPOINT
+//   node --import tsx scripts/benchmark/floor-fs.ts MOUNTPOINT [--small-writes]
+// --small-writes leaves big_writes off, to show what it is worth (scripts/benchmark/big-writes.ts).
 import Fuse from 'fuse-native';
 import { BIG_KEY, bigBytes, smallObjects } from './dataset.js';
 
@@ -78,13 +79,15 @@ const operations = {
   },
 };
 
-const fuse = new Fuse(mountpoint, operations, { force: true, subtype: 'floor,big_writes', attrTimeout: 60, entryTimeout: 60, autoCache: true, timeout: false });
+const subtype = process.argv.includes('--small-writes') ? 'floor' : 'floor,big_writes';
+const fuse = new Fuse(mountpoint, operations, { force: true, subtype, attrTimeout: 60, entryTimeout: 60, autoCache: true, timeout: false });
 fuse.mount((error) => {
   if (error) {
     console.error(`floor: ${error.message}`);
     process.exit(1);
   }
 });
+// The floor does not notice an external unmount; whoever unmounts it sends SIGTERM too.
 const stop = () => fuse.unmount(() => process.exit(0));
 process.on('SIGINT', stop);
 process.on('SIGTERM', stop);

@@ -9,7 +9,7 @@ import { seedClient, startS3Endpoint, type S3Endpoint } from '../local-s3.js';
 import { BIG_KEY, BIG_SIZE, bigBytes, smallObjects } from './dataset.js';
 import { mountSystem, SYSTEMS, type SystemName } from './systems.js';
 import { renderTable, type Results } from './table.js';
-import { dropPageCache, WORKLOADS } from './workloads.js';
+import { dropPageCache, WORKLOADS, type Workload } from './workloads.js';
 
 const ROUNDS = Number(process.env.BENCH_RUNS ?? 3);
 const only = process.env.BENCH_SYSTEMS?.split(',') as SystemName[] | undefined;
@@ -48,6 +48,38 @@ async function sdkRanges(client: S3Client, bucket: string): Promise<void> {
   );
 }
 
+/** Groups of workloads that share one fresh mount: each ownMount workload alone, the rest together. */
+function sessions(): Workload[][] {
+  return [...WORKLOADS.filter((w) => w.ownMount).map((w) => [w]), WORKLOADS.filter((w) => !w.ownMount)];
+}
+
+async function runSession(system: SystemName, workloads: Workload[], round: number): Promise<void> {
+  await dropPageCache();
+  let mounted;
+  try {
+    mounted = await mountSystem(system, endpoint);
+  } catch (error) {
+    console.error(`round ${round}: ${(error as Error).message}`);
+    return;
+  }
+  try {
+    for (const workload of workloads) {
+      const cell = ((results.times[workload.name] ??= {})[system] ??= []);
+      try {
+        const seconds = await timed(() => workload.run(mounted.mountpoint, round));
+        cell.push(seconds);
+        console.error(`round ${round} ${system.padEnd(8)} ${workload.name.padEnd(36)} ${seconds.toFixed(3)} s`);
+      } catch (error) {
+        cell.push(Number.NaN);
+        console.error(`round ${round} ${system} ${workload.name}: failed: ${(error as Error).message.split('\n')[0]}`);
+      }
+    }
+    results.rss[system] = Math.max(results.rss[system] ?? 0, await mounted.peakRssMiB());
+  } finally {
+    await mounted.stop();
+  }
+}
+
 const endpoint = await startS3Endpoint({ bucket: 'bench' });
 const client = seedClient(endpoint);
 console.error(`seeding ${endpoint.endpoint} ...`);
@@ -58,30 +90,7 @@ for (let round = 1; round <= ROUNDS; round++) {
   results.sdk.whole.push(await timed(() => sdkWhole(client, endpoint.bucket)));
   results.sdk.ranges.push(await timed(() => sdkRanges(client, endpoint.bucket)));
   for (const system of SYSTEMS.filter((name) => !only || only.includes(name))) {
-    await dropPageCache();
-    let mounted;
-    try {
-      mounted = await mountSystem(system, endpoint);
-    } catch (error) {
-      console.error(`round ${round}: ${(error as Error).message}`);
-      continue;
-    }
-    try {
-      for (const workload of WORKLOADS) {
-        const cell = ((results.times[workload.name] ??= {})[system] ??= []);
-        try {
-          const seconds = await timed(() => workload.run(mounted.mountpoint, round));
-          cell.push(seconds);
-          console.error(`round ${round} ${system.padEnd(8)} ${workload.name.padEnd(36)} ${seconds.toFixed(3)} s`);
-        } catch (error) {
-          cell.push(Number.NaN);
-          console.error(`round ${round} ${system} ${workload.name}: failed: ${(error as Error).message.split('\n')[0]}`);
-        }
-      }
-      results.rss[system] = Math.max(results.rss[system] ?? 0, await mounted.peakRssMiB());
-    } finally {
-      await mounted.stop();
-    }
+    for (const session of sessions()) await runSession(system, session, round);
   }
 }
 await endpoint.stop();

@@ -82,6 +82,8 @@ export async function mountSystem(system: SystemName, endpoint: S3Endpoint): Pro
     },
     stop: async () => {
       await unmountWithRetries(mountpoint);
+      // s3mount, s3fs and rclone leave when unmounted; the floor needs telling.
+      if (child.exitCode === null) child.kill('SIGTERM');
       const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
       await exited;
       clearTimeout(killer);
