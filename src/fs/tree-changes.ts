@@ -78,7 +78,7 @@ export class TreeChanges {
         throw new FsError('EIO', `cannot save ${from} before renaming it: ${(error as Error).message}`);
       });
     }
-    await this.store.copy(fromKey, toKey);
+    await this.store.copy(fromKey, toKey, { size: staged && !staged.unlinked ? staged.size : source?.type === 'file' ? source.size : undefined });
     await this.store.delete(fromKey);
     const replaced = this.stage.get(toKey);
     if (replaced) {
@@ -104,7 +104,7 @@ export class TreeChanges {
     const info = await this.namespace.headObject(objectKey);
     const current = attributesOf(info ? withMetadata(node, info) : node, this.defaults);
     const metadata = { ...(info?.metadata ?? {}), ...toMetadata({ ...current, ...change(current) }) };
-    if (info) await this.store.copy(objectKey, objectKey, { metadata });
+    if (info) await this.store.copy(objectKey, objectKey, { metadata, size: info.size });
     // An implicit directory has no marker yet: writing one gives its attributes a home.
     else await this.store.put(objectKey, Buffer.alloc(0), { metadata });
     this.invalidation.changed(key);
@@ -130,33 +130,33 @@ export class TreeChanges {
     for (const staged of this.stage.under(fromPrefix)) {
       if (!staged.unlinked) await this.stage.flush(staged);
     }
-    const keys = await this.allKeys(fromPrefix);
-    this.log.info({ from: fromPrefix, to: toPrefix, keys: keys.length }, 'renaming a directory key by key (not atomic)');
+    const objects = await this.allObjects(fromPrefix);
+    this.log.info({ from: fromPrefix, to: toPrefix, keys: objects.length }, 'renaming a directory key by key (not atomic)');
     let done = 0;
-    for (let i = 0; i < keys.length; i += RENAME_PARALLEL) {
+    for (let i = 0; i < objects.length; i += RENAME_PARALLEL) {
       await Promise.all(
-        keys.slice(i, i + RENAME_PARALLEL).map(async (key) => {
+        objects.slice(i, i + RENAME_PARALLEL).map(async ({ key, size }) => {
           const destination = toPrefix + key.slice(fromPrefix.length);
-          await this.store.copy(key, destination);
+          await this.store.copy(key, destination, { size });
           await this.store.delete(key);
           done++;
-          if (done % PROGRESS_EVERY === 0) this.log.info({ from: fromPrefix, to: toPrefix, done, total: keys.length }, 'directory rename progress');
+          if (done % PROGRESS_EVERY === 0) this.log.info({ from: fromPrefix, to: toPrefix, done, total: objects.length }, 'directory rename progress');
         }),
       );
     }
     for (const staged of this.stage.under(fromPrefix)) this.stage.rekey(staged, toPrefix + staged.key.slice(fromPrefix.length));
   }
 
-  /** Every key under `prefix`, at any depth. */
-  private async allKeys(prefix: string): Promise<string[]> {
-    const keys: string[] = [];
+  /** Every object under `prefix`, at any depth. */
+  private async allObjects(prefix: string): Promise<ObjectInfo[]> {
+    const objects: ObjectInfo[] = [];
     let token: string | undefined;
     do {
       const page = await this.store.list(prefix, { continuationToken: token });
-      keys.push(...page.objects.map((object) => object.key));
+      objects.push(...page.objects);
       token = page.nextContinuationToken;
     } while (token);
-    return keys;
+    return objects;
   }
 
   /** ENOTEMPTY unless the directory holds nothing but its own marker (asked of S3, not the cache). */

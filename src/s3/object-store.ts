@@ -58,8 +58,11 @@ export interface ObjectStore {
   /** Bytes [start, end) of an object; `end` must not exceed its size. */
   getRange(key: string, start: number, end: number, options?: GetRangeOptions): Promise<Buffer>;
   put(key: string, body: PutBody, options?: PutOptions): Promise<{ etag: string }>;
-  /** Server-side copy; `metadata` replaces the source's when given. */
-  copy(sourceKey: string, destinationKey: string, options?: { metadata?: Record<string, string> }): Promise<{ etag: string }>;
+  /**
+   * Server-side copy; `metadata` replaces the source's when given. `size` (the source's, when
+   * known) lets a store copy objects above S3's 5 GiB CopyObject limit part by part.
+   */
+  copy(sourceKey: string, destinationKey: string, options?: { metadata?: Record<string, string>; size?: number }): Promise<{ etag: string }>;
   /** Deleting a missing key succeeds, as in S3. */
   delete(key: string): Promise<void>;
 }

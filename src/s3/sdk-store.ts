@@ -6,13 +6,17 @@
 // while a body streams, and a deadline per call (all attempts and the body read included)
 // through abortSignal. GetObject bodies are always read to the end or destroyed.
 import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
   CopyObjectCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
+  UploadPartCopyCommand,
   S3Client,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
@@ -67,6 +71,10 @@ const MAX_CONNECT_TIMEOUT_MS = 10_000;
 // Room for the retry strategy's backoff between attempts, on top of the attempts themselves.
 const BACKOFF_ALLOWANCE_MS = 2_000;
 const UPLOAD_QUEUE_SIZE = 4;
+// S3's limit for one CopyObject; above it, UploadPartCopy in parts of 512 MiB, 4 at a time.
+const MAX_SINGLE_COPY_BYTES = 5 * 1024 ** 3;
+const COPY_PART_BYTES = 512 * 1024 ** 2;
+const COPY_PARTS_IN_FLIGHT = 4;
 
 export function createSdkStore(options: SdkStoreOptions, log: Logger): SdkStore {
   const bucket = options.bucket;
@@ -132,6 +140,42 @@ export function createSdkStore(options: SdkStoreOptions, log: Logger): SdkStore 
     } finally {
       clearTimeout(timer);
       callerSignal?.removeEventListener('abort', onCallerAbort);
+    }
+  }
+
+  /**
+   * CopyObject stops at 5 GiB: larger objects are copied part by part with UploadPartCopy.
+   * The source's metadata and content type are carried over unless new metadata is given,
+   * as CopyObject's COPY directive would. A failure aborts the upload, leaving no parts.
+   */
+  async function multipartCopy(sourceKey: string, destinationKey: string, size: number, metadata?: Record<string, string>): Promise<{ etag: string }> {
+    const source = metadata ? undefined : await send('head', sourceKey, (abortSignal) => client.send(new HeadObjectCommand({ Bucket: bucket, Key: sourceKey }), { abortSignal }));
+    const created = await send('copy', destinationKey, (abortSignal) =>
+      client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: destinationKey, Metadata: metadata ?? source?.Metadata, ContentType: source?.ContentType }), { abortSignal }),
+    );
+    const uploadId = created.UploadId as string;
+    try {
+      const starts = Array.from({ length: Math.ceil(size / COPY_PART_BYTES) }, (_, i) => i * COPY_PART_BYTES);
+      const parts: Array<{ PartNumber: number; ETag?: string }> = [];
+      for (let i = 0; i < starts.length; i += COPY_PARTS_IN_FLIGHT) {
+        const batch = await Promise.all(
+          starts.slice(i, i + COPY_PARTS_IN_FLIGHT).map((start, j) => {
+            const partNumber = i + j + 1;
+            const range = `bytes=${start}-${Math.min(start + COPY_PART_BYTES, size) - 1}`;
+            return send('copy', destinationKey, (abortSignal) =>
+              client.send(new UploadPartCopyCommand({ Bucket: bucket, Key: destinationKey, UploadId: uploadId, PartNumber: partNumber, CopySource: copySource(bucket, sourceKey), CopySourceRange: range }), { abortSignal }),
+            ).then((out) => ({ PartNumber: partNumber, ETag: out.CopyPartResult?.ETag }));
+          }),
+        );
+        parts.push(...batch);
+      }
+      const done = await send('copy', destinationKey, (abortSignal) =>
+        client.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: destinationKey, UploadId: uploadId, MultipartUpload: { Parts: parts } }), { abortSignal }),
+      );
+      return { etag: done.ETag ?? '' };
+    } catch (error) {
+      await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: destinationKey, UploadId: uploadId })).catch(() => undefined);
+      throw error;
     }
   }
 
@@ -250,7 +294,8 @@ export function createSdkStore(options: SdkStoreOptions, log: Logger): SdkStore 
       }
     },
 
-    copy(sourceKey: string, destinationKey: string, copyOptions: { metadata?: Record<string, string> } = {}): Promise<{ etag: string }> {
+    copy(sourceKey: string, destinationKey: string, copyOptions: { metadata?: Record<string, string>; size?: number } = {}): Promise<{ etag: string }> {
+      if ((copyOptions.size ?? 0) > MAX_SINGLE_COPY_BYTES) return multipartCopy(sourceKey, destinationKey, copyOptions.size as number, copyOptions.metadata);
       return send('copy', destinationKey, async (abortSignal) => {
         const out = await client.send(
           new CopyObjectCommand({
