@@ -28,6 +28,8 @@ export interface Config {
 
   /** Seconds a HEAD or listing answer is trusted. */
   metadataTtlSeconds: number;
+  /** Seconds the kernel keeps attributes and names without asking s3mount (default: the metadata TTL). */
+  kernelCacheTtlSeconds: number;
   /** Seconds a "no such key" answer is trusted; 0 turns negative caching off. */
   negativeMetadataTtlSeconds: number;
   /** Bound on cached metadata entries (HEAD answers, listing pages, directories). */
@@ -44,6 +46,9 @@ export interface Config {
   logLevel: LevelWithSilent;
   logFormat: LogFormat;
   logFile?: string;
+
+  /** Where Prometheus metrics are served; absent = no metrics endpoint (and no metrics cost). */
+  metricsAddress?: { host: string; port: number };
 }
 
 export const DEFAULTS = {

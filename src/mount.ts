@@ -1,12 +1,17 @@
 // Wiring of one mount: object store → cache → filesystem core → FUSE session, and its lifetime.
 import { createObjectCache } from './cache/object-cache.js';
 import type { Config } from './config.js';
+import { configureCache, invalidatePath } from './control/cache-control.js';
 import { ControlServer } from './control/server.js';
 import { S3Filesystem } from './fs/filesystem.js';
 import { createFuseOperations } from './fuse/adapter.js';
 import { prepareMountpoint } from './fuse/mountpoint.js';
 import { FuseSession } from './fuse/session.js';
 import type { Logger } from './log.js';
+import { formatAddress } from './metrics/address.js';
+import { meterStore } from './metrics/metered-store.js';
+import { MountMetrics } from './metrics/mount-metrics.js';
+import { serveMetrics, type MetricsServer } from './metrics/server.js';
 import { instrumentStore } from './s3/counting-store.js';
 import { isStoreError } from './s3/object-store.js';
 import { createSdkStore } from './s3/sdk-store.js';
@@ -44,7 +49,9 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
     },
     log,
   );
-  const store = instrumentStore(sdkStore, log);
+  // Metrics exist only when their endpoint is on: otherwise nothing on the hot path feeds them.
+  const metrics = config.metricsAddress ? new MountMetrics(() => cache.stats()) : undefined;
+  const store = instrumentStore(metrics ? meterStore(sdkStore, metrics) : sdkStore, log);
   try {
     await store.checkBucket();
   } catch (error) {
@@ -82,17 +89,27 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
     stagingDirectory: config.stagingDir,
     partSize: config.writePartSizeMiB * 1024 * 1024,
   });
-  const stats = () => collectStats(cache, store);
+  const stats = () => collectStats(cache, store, config.kernelCacheTtlSeconds);
+  let metricsServer: MetricsServer | undefined;
+  if (metrics && config.metricsAddress) {
+    try {
+      metricsServer = await serveMetrics(config.metricsAddress, metrics, log);
+    } catch (error) {
+      sdkStore.close();
+      throw new StartupError(`cannot serve metrics on ${formatAddress(config.metricsAddress)}: ${(error as Error).message}`);
+    }
+  }
   const session = new FuseSession(
-    createFuseOperations(filesystem, log),
+    createFuseOperations(filesystem, log, metrics ? { onOperation: (op, ms, errno, bytes) => metrics.fuseOperation(op, ms, errno, bytes) } : {}),
     {
       mountpoint: config.mountpoint,
       fsname: `s3mount:${config.bucket}${config.prefix ? `:${config.prefix}` : ''}`,
       allowOther: config.allowOther,
       allowRoot: config.allowRoot,
-      attrTimeoutSeconds: config.metadataTtlSeconds,
-      // Our own creates go through the kernel, which drops its negative entry itself.
-      negativeTimeoutSeconds: config.negativeMetadataTtlSeconds,
+      attrTimeoutSeconds: config.kernelCacheTtlSeconds,
+      // Our own creates go through the kernel, which drops its negative entry itself. A lower
+      // kernel TTL, asked for so that `cache invalidate` acts at once, caps this one too.
+      negativeTimeoutSeconds: Math.min(config.negativeMetadataTtlSeconds, config.kernelCacheTtlSeconds),
       // A lookup makes at most two S3 calls one after the other; FUSE must never time out
       // before our own deadlines answer EIO.
       operationTimeoutMs: 2 * config.maxAttempts * (REQUEST_TIMEOUT_MS + RETRY_BACKOFF_MS) + 10_000,
@@ -103,9 +120,20 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
     await session.mount();
   } catch (error) {
     sdkStore.close();
+    await metricsServer?.close();
     throw new StartupError(`cannot mount ${config.mountpoint}: ${(error as Error).message}`);
   }
-  const control = new ControlServer(config.mountpoint, { stats, clear: () => cache.clear() }, log);
+  const target = { bucket: config.bucket, prefix: config.prefix };
+  const control = new ControlServer(
+    config.mountpoint,
+    {
+      stats,
+      clear: () => cache.clear(),
+      invalidate: (path, recursive) => invalidatePath(cache, target, path, recursive),
+      configure: (change) => configureCache(cache, change),
+    },
+    log,
+  );
   await control.listen().catch((error: unknown) => log.warn({ err: error }, 'control socket unavailable'));
 
   const saveStaged = async () => {
@@ -120,6 +148,7 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
       await session.unmount();
       await saveStaged();
       await control.close();
+      await metricsServer?.close();
       log.info({ stats: stats() }, 'final statistics');
       sdkStore.close();
     })();

@@ -1,9 +1,18 @@
 // One snapshot of a mount's statistics: the cache's counters and the S3 calls behind them.
-import type { CacheStats, ObjectCache } from './cache/types.js';
+import type { CacheConfig, CacheStats, ObjectCache } from './cache/types.js';
 import type { InstrumentedStore } from './s3/counting-store.js';
 import type { StoreOperation } from './s3/object-store.js';
 
+/** The cache settings `s3mount cache configure` changes on a running mount. */
+export interface CacheSettings {
+  metadataTtlSeconds: number;
+  maxCacheEntries: number;
+  maxCacheSizeMiB: number;
+}
+
 export interface MountStats {
+  /** In force now; the kernel's TTL is fixed when mounting. */
+  settings: CacheSettings & { kernelCacheTtlSeconds: number };
   cache: CacheStats;
   s3: Record<StoreOperation, { count: number; errors: number; totalMs: number }>;
   /** S3 calls made, all operations. */
@@ -12,17 +21,34 @@ export interface MountStats {
   s3CallsSaved: number;
 }
 
-export function collectStats(cache: ObjectCache, store: InstrumentedStore): MountStats {
+export function cacheSettingsOf(config: Readonly<CacheConfig>): CacheSettings {
+  return { metadataTtlSeconds: config.ttlMs / 1000, maxCacheEntries: config.maxMetadataEntries, maxCacheSizeMiB: config.maxContentBytes / 1048576 };
+}
+
+export function collectStats(cache: ObjectCache, store: InstrumentedStore, kernelCacheTtlSeconds: number): MountStats {
   const cacheStats = cache.stats();
   const s3 = store.calls();
   const s3Calls = Object.values(s3).reduce((sum, op) => sum + op.count, 0);
-  return { cache: cacheStats, s3, s3Calls, s3CallsSaved: cacheStats.totals.hits + cacheStats.totals.coalesced };
+  return {
+    settings: { ...cacheSettingsOf(cache.config), kernelCacheTtlSeconds },
+    cache: cacheStats,
+    s3,
+    s3Calls,
+    s3CallsSaved: cacheStats.totals.hits + cacheStats.totals.coalesced,
+  };
+}
+
+/** One line describing settings, as `cache configure` and `cache stats` print them. */
+export function formatSettings(settings: CacheSettings & { kernelCacheTtlSeconds?: number }): string {
+  const kernel = settings.kernelCacheTtlSeconds === undefined ? '' : ` (kernel ${settings.kernelCacheTtlSeconds} s)`;
+  return `metadata TTL ${settings.metadataTtlSeconds} s${kernel}, at most ${settings.maxCacheEntries} metadata entries and ${settings.maxCacheSizeMiB} MiB of content`;
 }
 
 /** A table for people: one line per cache operation, then the S3 calls. */
 export function formatStats(stats: MountStats): string {
   const lines: string[] = [];
   const { metadata, content } = stats.cache;
+  lines.push(`settings   ${formatSettings(stats.settings)}`);
   lines.push(`cache      entries ${metadata.entries}/${metadata.maxEntries} metadata, ${content.entries} blocks, ${mib(content.bytes)}/${mib(content.maxBytes)} content`);
   lines.push(pad(['op', 'hits', 'misses', 'hit rate', 'coalesced', 'expired', 'evictions', 'errors']));
   for (const [op, s] of Object.entries(stats.cache.byOp)) {

@@ -1,12 +1,14 @@
-// Dispatch of the command line: mount (foreground or background), cache commands, help.
+// Dispatch of the command line: mount (foreground or background), cache commands, warm, help.
+import { mkdir } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { sendControl } from '../control/client.js';
+import { dirname } from 'node:path';
 import { createLogger } from '../log.js';
 import { startMount, StartupError } from '../mount.js';
-import { formatStats } from '../stats.js';
 import { reportToParent, startInBackground } from './background.js';
+import { cacheCommand } from './cache-command.js';
+import { defaultLogFile } from './log-location.js';
 import { helpText, parseMountArguments, UsageError } from './options.js';
+import { warmCommand } from './warm-command.js';
 
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
@@ -22,6 +24,7 @@ export async function main(script: string, args: string[], env: NodeJS.ProcessEn
       return 0;
     }
     if (args[0] === 'cache') return await cacheCommand(args.slice(1));
+    if (args[0] === 'warm') return await warmCommand(args.slice(1));
     return await mountCommand(script, args, env);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
@@ -32,13 +35,19 @@ export async function main(script: string, args: string[], env: NodeJS.ProcessEn
 }
 
 async function mountCommand(script: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  const config = parseMountArguments(args, env);
+  const config = parseMountArguments(args, env, { stderrIsTerminal: process.stderr.isTTY === true });
   if (!config.foreground) {
-    const outcome = await startInBackground(script, args, config.logFile);
+    // Nobody watches a background mount's stderr: its logs go to a file unless one is named.
+    const logFile = config.logFile ?? defaultLogFile(config.mountpoint, env, process.getuid?.() ?? 0);
+    await mkdir(dirname(logFile), { recursive: true, mode: 0o700 }).catch((error: Error) => {
+      throw new StartupError(`cannot create the log directory ${dirname(logFile)}: ${error.message} (use --log-file)`);
+    });
+    const childArgs = config.logFile ? args : [...args, '--log-file', logFile];
+    const outcome = await startInBackground(script, childArgs, logFile);
     if (outcome.type === 'failed') throw new StartupError(outcome.message);
     return 0;
   }
-  const log = createLogger({ level: config.logLevel, format: config.logFormat, file: config.logFile });
+  const log = createLogger({ level: config.logLevel, format: config.logFormat, file: config.logFile }, env);
   const mount = await startMount(config, log);
   reportToParent({ type: 'ready' });
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -47,17 +56,10 @@ async function mountCommand(script: string, args: string[], env: NodeJS.ProcessE
       void mount.stop();
     });
   }
-  process.on('SIGUSR1', () => log.info({ stats: mount.stats() }, 'statistics'));
+  // Asked for explicitly, so written even when the level would hide info lines.
+  const statsLog = log.isLevelEnabled('info') || log.level === 'silent' ? log : log.child({}, { level: 'info' });
+  process.on('SIGUSR1', () => statsLog.info({ stats: mount.stats() }, 'statistics'));
   await mount.finished;
-  return 0;
-}
-
-async function cacheCommand(args: string[]): Promise<number> {
-  const [action, mountpoint, ...rest] = args;
-  if ((action !== 'stats' && action !== 'clear') || !mountpoint) throw new UsageError('usage: s3mount cache stats|clear MOUNTPOINT [--json]');
-  const response = await sendControl(resolve(mountpoint), { command: action });
-  if (!response.ok) throw new Error(response.error);
-  if (action === 'stats' && response.stats) console.log(rest.includes('--json') ? JSON.stringify(response.stats, null, 2) : formatStats(response.stats));
   return 0;
 }
 

@@ -5,12 +5,14 @@ import { join, resolve } from 'node:path';
 import type { LevelWithSilent } from 'pino';
 import { DEFAULTS, type Config } from '../config.js';
 import { normalizePrefix } from '../fs/paths.js';
+import { isLoopbackHost, parseMetricsAddress } from '../metrics/address.js';
+import { expandMountOptions, MountOptionError, type FlagKind } from './mount-options.js';
 
 export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-type Draft = Partial<Config> & { prefixOption?: string };
+type Draft = Partial<Config> & { prefixOption?: string; metricsAllowRemote?: boolean };
 
 interface OptionSpec {
   flag: string;
@@ -31,11 +33,11 @@ function switchOption(flag: string, help: string, apply: (draft: Draft) => void,
 }
 
 export const OPTIONS: OptionSpec[] = [
-  { flag: 'endpoint-url', value: 'URL', env: ['AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL'], help: 'S3 endpoint (for S3-compatible servers)', apply: (d, v) => (d.endpointUrl = parseUrl(v)) },
+  { flag: 'endpoint-url', value: 'URL', default: 'AWS S3 in the region', env: ['AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL'], help: 'S3 endpoint (for S3-compatible servers)', apply: (d, v) => (d.endpointUrl = parseUrl(v)) },
   { flag: 'region', value: 'REGION', env: ['AWS_REGION', 'AWS_DEFAULT_REGION'], default: DEFAULTS.region, help: 'AWS region', apply: (d, v) => (d.region = v) },
-  { flag: 'profile', value: 'NAME', env: ['AWS_PROFILE'], help: 'profile of ~/.aws/credentials and ~/.aws/config', apply: (d, v) => (d.profile = v) },
+  { flag: 'profile', value: 'NAME', default: 'the default credential chain', env: ['AWS_PROFILE'], help: 'profile of ~/.aws/credentials and ~/.aws/config', apply: (d, v) => (d.profile = v) },
   switchOption('force-path-style', 'address the bucket as ENDPOINT/BUCKET instead of BUCKET.ENDPOINT', (d) => (d.forcePathStyle = true)),
-  { flag: 'prefix', value: 'PREFIX', help: 'mount only keys under PREFIX (same as BUCKET:PREFIX)', apply: (d, v) => (d.prefixOption = v) },
+  { flag: 'prefix', value: 'PREFIX', default: 'none', help: 'mount only keys under PREFIX (same as BUCKET:PREFIX)', apply: (d, v) => (d.prefixOption = v) },
   { flag: 'max-attempts', value: 'N', env: ['S3MOUNT_MAX_ATTEMPTS'], default: String(DEFAULTS.maxAttempts), help: 'attempts per S3 request, retries included', apply: (d, v) => (d.maxAttempts = parseInteger('max-attempts', v, 1)) },
   switchOption('read-only', 'refuse every change with EROFS', (d) => (d.readOnly = true)),
   switchOption('foreground', 'stay attached; unmount on Ctrl-C or SIGTERM', (d) => (d.foreground = true), 'f'),
@@ -47,6 +49,7 @@ export const OPTIONS: OptionSpec[] = [
   { flag: 'file-mode', value: 'OCTAL', default: '0644', help: 'permission bits of files', apply: (d, v) => (d.fileMode = parseMode('file-mode', v)) },
   { flag: 'dir-mode', value: 'OCTAL', default: '0755', help: 'permission bits of directories', apply: (d, v) => (d.dirMode = parseMode('dir-mode', v)) },
   { flag: 'metadata-ttl', value: 'SECONDS', env: ['S3MOUNT_METADATA_TTL'], default: String(DEFAULTS.metadataTtlSeconds), help: 'how long HEAD and listing answers are trusted', apply: (d, v) => (d.metadataTtlSeconds = parseInteger('metadata-ttl', v, 0)) },
+  { flag: 'kernel-cache-ttl', value: 'SECONDS', env: ['S3MOUNT_KERNEL_CACHE_TTL'], default: 'the metadata TTL', help: 'how long the kernel keeps attributes and names without asking s3mount (also caps its negative entries)', apply: (d, v) => (d.kernelCacheTtlSeconds = parseInteger('kernel-cache-ttl', v, 0)) },
   { flag: 'negative-metadata-ttl', value: 'SECONDS', env: ['S3MOUNT_NEGATIVE_METADATA_TTL'], default: String(DEFAULTS.negativeMetadataTtlSeconds), help: 'how long "no such key" is trusted; 0 turns it off', apply: (d, v) => (d.negativeMetadataTtlSeconds = parseInteger('negative-metadata-ttl', v, 0)) },
   { flag: 'max-cache-entries', value: 'N', env: ['S3MOUNT_MAX_CACHE_ENTRIES'], default: String(DEFAULTS.maxCacheEntries), help: 'bound on cached metadata entries', apply: (d, v) => (d.maxCacheEntries = parseInteger('max-cache-entries', v, 1)) },
   { flag: 'max-cache-size', value: 'MIB', env: ['S3MOUNT_MAX_CACHE_SIZE'], default: String(DEFAULTS.maxCacheSizeMiB), help: 'bound on cached object content, in MiB', apply: (d, v) => (d.maxCacheSizeMiB = parseInteger('max-cache-size', v, 1)) },
@@ -54,13 +57,26 @@ export const OPTIONS: OptionSpec[] = [
   { flag: 'write-part-size', value: 'MIB', env: ['S3MOUNT_WRITE_PART_SIZE'], default: String(DEFAULTS.writePartSizeMiB), help: 'uploads above this size are multipart, in parts of this size', apply: (d, v) => (d.writePartSizeMiB = parseInteger('write-part-size', v, 5)) },
   { flag: 'log-level', value: 'LEVEL', env: ['S3MOUNT_LOG_LEVEL'], default: DEFAULTS.logLevel, help: LOG_LEVELS.join(', '), apply: (d, v) => (d.logLevel = parseLevel(v)) },
   switchOption('debug', 'log every FUSE operation, cache hit or miss and S3 call (same as --log-level debug)', (d) => (d.logLevel = 'debug')),
-  { flag: 'log-format', value: 'FORMAT', env: ['S3MOUNT_LOG_FORMAT'], default: DEFAULTS.logFormat, help: 'json, or pretty for people', apply: (d, v) => (d.logFormat = parseChoice('log-format', v, ['json', 'pretty'] as const)) },
-  { flag: 'log-file', value: 'PATH', env: ['S3MOUNT_LOG_FILE'], default: 'stderr with -f, none in the background', help: 'append logs to PATH', apply: (d, v) => (d.logFile = resolve(v)) },
+  { flag: 'log-format', value: 'FORMAT', env: ['S3MOUNT_LOG_FORMAT'], default: 'pretty on a terminal, else json', help: 'json, or pretty for people', apply: (d, v) => (d.logFormat = parseChoice('log-format', v, ['json', 'pretty'] as const)) },
+  { flag: 'log-file', value: 'PATH', env: ['S3MOUNT_LOG_FILE'], default: 'stderr with -f, a file named after the mountpoint in the background (see logs below)', help: 'append logs to PATH', apply: (d, v) => (d.logFile = resolve(v)) },
+  { flag: 'metrics-address', value: 'HOST:PORT', env: ['S3MOUNT_METRICS_ADDRESS'], default: 'off', help: 'serve Prometheus metrics at http://HOST:PORT/metrics (loopback only unless --metrics-allow-remote)', apply: (d, v) => (d.metricsAddress = parseAddress(v)) },
+  switchOption('metrics-allow-remote', 'allow a --metrics-address other machines can reach', (d) => (d.metricsAllowRemote = true)),
 ];
 
+/** Whether `flag` is a long option of ours, and whether it takes a value (for -o lists). */
+export function flagKind(flag: string): FlagKind {
+  const spec = OPTIONS.find((option) => option.flag === flag);
+  return spec ? (spec.value ? 'value' : 'switch') : undefined;
+}
+
+export interface ParseContext {
+  /** Logs go to a terminal: the default format is then pretty. */
+  stderrIsTerminal?: boolean;
+}
 
 /** Parses mount arguments into a validated Config; the environment fills what flags leave unset. */
-export function parseMountArguments(args: string[], env: NodeJS.ProcessEnv): Config {
+export function parseMountArguments(givenArgs: string[], env: NodeJS.ProcessEnv, context: ParseContext = {}): Config {
+  const args = expandOptionLists(givenArgs);
   const draft: Draft = {};
   const positionals: string[] = [];
   const fromFlags = new Set<string>();
@@ -96,6 +112,10 @@ export function parseMountArguments(args: string[], env: NodeJS.ProcessEnv): Con
     throw new UsageError(`prefix given twice: ${targetPrefix} and --prefix ${draft.prefixOption}`);
   }
   validateBucket(bucket);
+  if (draft.metricsAddress && !draft.metricsAllowRemote && !isLoopbackHost(draft.metricsAddress.host)) {
+    throw new UsageError(`--metrics-address ${draft.metricsAddress.host} can be reached from other machines; use a loopback address (127.0.0.1, ::1) or add --metrics-allow-remote`);
+  }
+  const metadataTtlSeconds = draft.metadataTtlSeconds ?? DEFAULTS.metadataTtlSeconds;
   const prefix = normalizePrefix(targetPrefix ?? draft.prefixOption ?? '');
   validatePrefix(prefix);
   const uid = process.getuid?.() ?? 0;
@@ -119,7 +139,8 @@ export function parseMountArguments(args: string[], env: NodeJS.ProcessEnv): Con
     gid: draft.gid ?? gid,
     fileMode: draft.fileMode ?? DEFAULTS.fileMode,
     dirMode: draft.dirMode ?? DEFAULTS.dirMode,
-    metadataTtlSeconds: draft.metadataTtlSeconds ?? DEFAULTS.metadataTtlSeconds,
+    metadataTtlSeconds,
+    kernelCacheTtlSeconds: draft.kernelCacheTtlSeconds ?? metadataTtlSeconds,
     negativeMetadataTtlSeconds: draft.negativeMetadataTtlSeconds ?? DEFAULTS.negativeMetadataTtlSeconds,
     maxCacheEntries: draft.maxCacheEntries ?? DEFAULTS.maxCacheEntries,
     maxCacheSizeMiB: draft.maxCacheSizeMiB ?? DEFAULTS.maxCacheSizeMiB,
@@ -127,16 +148,22 @@ export function parseMountArguments(args: string[], env: NodeJS.ProcessEnv): Con
     stagingDir: draft.stagingDir ?? join(tmpdir(), `s3mount-${uid}`, 'staging'),
     writePartSizeMiB: draft.writePartSizeMiB ?? DEFAULTS.writePartSizeMiB,
     logLevel: draft.logLevel ?? DEFAULTS.logLevel,
-    logFormat: draft.logFormat ?? DEFAULTS.logFormat,
+    // People read a terminal; files and pipes are read by programs.
+    logFormat: draft.logFormat ?? (context.stderrIsTerminal && !draft.logFile ? 'pretty' : DEFAULTS.logFormat),
     logFile: draft.logFile,
+    metricsAddress: draft.metricsAddress,
   };
 }
 
 export function helpText(): string {
   const lines = [
     'usage: s3mount [options] BUCKET[:PREFIX] MOUNTPOINT',
+    '       s3mount BUCKET[:PREFIX] MOUNTPOINT -o OPT[,OPT...]   (how mount(8) runs it from /etc/fstab)',
     '       s3mount cache stats MOUNTPOINT [--json]',
     '       s3mount cache clear MOUNTPOINT',
+    '       s3mount cache invalidate MOUNTPOINT PATH [--recursive]',
+    '       s3mount cache configure MOUNTPOINT [--metadata-ttl SECONDS] [--max-cache-entries N] [--max-cache-size MIB]',
+    '       s3mount warm PATH [--content] [--concurrency N]',
     '',
     'Mounts an S3 bucket (or the keys under PREFIX) at MOUNTPOINT. Returns once the mount is ready,',
     'leaving a background process serving it; with -f it stays attached. End it with umount MOUNTPOINT.',
@@ -146,12 +173,52 @@ export function helpText(): string {
   ];
   for (const option of OPTIONS) {
     const flag = `${option.short ? `-${option.short}, ` : '    '}--${option.flag}${option.value ? ` ${option.value}` : ''}`;
-    const extras = [option.default !== undefined ? `default: ${option.default}` : '', option.env ? `env: ${option.env.join(', ')}` : ''].filter(Boolean).join('; ');
+    const fallback = option.default ?? (option.value ? undefined : 'off');
+    const extras = [fallback !== undefined ? `default: ${fallback}` : '', option.env ? `env: ${option.env.join(', ')}` : ''].filter(Boolean).join('; ');
     lines.push(`  ${flag.padEnd(36)} ${option.help}${extras ? ` (${extras})` : ''}`);
   }
-  lines.push(`  ${'-h, --help'.padEnd(36)} show this help`, `  ${'    --version'.padEnd(36)} show the version`);
-  lines.push('', 'exit status: 0 mounted (or command done), 1 failed to start or run, 2 bad usage');
+  lines.push(
+    `  ${'-o OPT[,OPT...]'.padEnd(36)} options as mount(8) passes them: any long option above as name or name=value`,
+    `  ${''.padEnd(36)} (allow_other, endpoint-url=URL, metadata_ttl=5, ...), ro = --read-only, nonempty = --allow-non-empty;`,
+    `  ${''.padEnd(36)} rw, defaults, _netdev, nofail, auto, noauto, user(s), (no)exec, (no)suid, (no)dev, x-* are ignored`,
+    `  ${'-h, --help'.padEnd(36)} show this help`,
+    `  ${'    --version'.padEnd(36)} show the version`,
+  );
+  lines.push(
+    '',
+    'cache commands talk to the running mount over its control socket (only its owner can connect):',
+    '  invalidate PATH  drops what s3mount cached about PATH (relative paths are inside MOUNTPOINT), with',
+    '                   --recursive everything under it; the kernel may keep attributes it already has',
+    '                   until --kernel-cache-ttl runs out',
+    '  configure        changes the cache at once, without remounting; entries already cached keep the TTL',
+    '                   they were stored with (cache clear drops them)',
+    'warm walks a directory of a mount and fills listings and attributes (and content with --content).',
+    'SIGUSR1 to a mount process writes its statistics to its log.',
+    '',
+    'logs: JSON lines to stderr with -f (pretty on a terminal); in the background, to --log-file or to',
+    '$XDG_STATE_HOME/s3mount/ (default ~/.local/state/s3mount/; root: /var/log/s3mount/), in a file named',
+    'after the mountpoint (/mnt/s3 -> mnt-s3.log). Credentials, signatures and tokens are never logged.',
+    '',
+    'exit status: 0 mounted (or command done), 1 failed to start or run, 2 bad usage, 130 warm interrupted',
+  );
   return lines.join('\n');
+}
+
+function expandOptionLists(args: string[]): string[] {
+  try {
+    return expandMountOptions(args, flagKind);
+  } catch (error) {
+    if (error instanceof MountOptionError) throw new UsageError(error.message);
+    throw error;
+  }
+}
+
+function parseAddress(value: string): { host: string; port: number } {
+  try {
+    return parseMetricsAddress(value);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
 }
 
 function splitInline(text: string): [string, string | undefined] {

@@ -3,13 +3,17 @@ import { chmod, mkdir, rm } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import type { Logger } from '../log.js';
-import type { MountStats } from '../stats.js';
-import type { ControlRequest, ControlResponse } from './protocol.js';
+import type { CacheSettings, MountStats } from '../stats.js';
+import { validateRequest, type ControlResponse } from './protocol.js';
 import { controlSocketPath } from './socket-path.js';
 
 export interface ControlHandlers {
   stats(): MountStats;
   clear(): void;
+  /** Drops what the cache holds for `path` (inside the mount); returns entries dropped. */
+  invalidate(path: string, recursive: boolean): number;
+  /** Applies new cache settings; returns those in force. */
+  configure(change: Partial<CacheSettings>): CacheSettings;
 }
 
 // A request is a few bytes; anything larger is not ours.
@@ -52,7 +56,10 @@ export class ControlServer {
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => {
       input += chunk;
-      if (input.length > MAX_REQUEST_BYTES) socket.destroy();
+      if (input.length > MAX_REQUEST_BYTES) {
+        socket.destroy();
+        return;
+      }
       const end = input.indexOf('\n');
       if (end >= 0) socket.end(JSON.stringify(this.answer(input.slice(0, end))) + '\n');
     });
@@ -61,7 +68,7 @@ export class ControlServer {
 
   private answer(line: string): ControlResponse {
     try {
-      const request = JSON.parse(line) as ControlRequest;
+      const request = validateRequest(JSON.parse(line));
       switch (request.command) {
         case 'stats':
           return { ok: true, stats: this.handlers.stats() };
@@ -69,8 +76,16 @@ export class ControlServer {
           this.handlers.clear();
           this.log.info('cache cleared on request');
           return { ok: true };
-        default:
-          return { ok: false, error: `unknown command` };
+        case 'invalidate': {
+          const dropped = this.handlers.invalidate(request.path, request.recursive);
+          this.log.info({ path: request.path, recursive: request.recursive, dropped }, 'cache invalidated on request');
+          return { ok: true, dropped };
+        }
+        case 'configure': {
+          const settings = this.handlers.configure(request.settings);
+          this.log.info({ settings }, 'cache configured on request');
+          return { ok: true, settings };
+        }
       }
     } catch (error) {
       return { ok: false, error: (error as Error).message };

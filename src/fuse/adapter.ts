@@ -15,8 +15,8 @@ function toStat(attr: Attr) {
 }
 
 export interface AdapterHooks {
-  /** Called after every operation, for metrics. */
-  onOperation?: (op: string, ms: number, errno: number) => void;
+  /** Called after every operation, for metrics; `bytes` is what a read or write transferred. */
+  onOperation?: (op: string, ms: number, errno: number, bytes: number) => void;
 }
 
 export function createFuseOperations(fs: Filesystem, log: Logger, hooks: AdapterHooks = {}) {
@@ -30,7 +30,7 @@ export function createFuseOperations(fs: Filesystem, log: Logger, hooks: Adapter
       replied = true;
       const ms = performance.now() - started;
       if (debug) log.debug({ fuse: op, path, ms: Math.round(ms * 1000) / 1000, result: code }, 'fuse operation');
-      hooks.onOperation?.(op, ms, code < 0 ? code : 0);
+      hooks.onOperation?.(op, ms, code < 0 ? code : 0, code > 0 ? code : 0);
       cb(code, ...values);
     };
     let pending: Promise<T>;

@@ -34,7 +34,7 @@ async function freshMountpoint(name: string): Promise<string> {
 test('without -f it returns once mounted and a background process serves the mount', async (t) => {
   const mountpoint = await freshMountpoint('background');
   t.teardown(() => unmount(mountpoint));
-  const start = await run(process.execPath, [CLI, target(), mountpoint, ...endpointArgs(endpoint)], { env: endpointEnv(endpoint) });
+  const start = await run(process.execPath, [CLI, target(), mountpoint, ...endpointArgs(endpoint), '--log-file', join(scratch, 'background.log')], { env: endpointEnv(endpoint) });
   t.is(start.code, 0, start.stderr);
   t.true(await isMounted(mountpoint));
   t.is((await run('cat', [join(mountpoint, 'greeting.txt')])).stdout, 'hi\n');
@@ -55,7 +55,7 @@ test('a missing bucket fails at start with one line naming it', async (t) => {
 
 test('an unreachable endpoint fails at start in the background too', async (t) => {
   const mountpoint = await freshMountpoint('unreachable');
-  const result = await run(process.execPath, [CLI, 'some-bucket', mountpoint, '--endpoint-url', 'http://127.0.0.1:1', '--max-attempts', '1'], { env: endpointEnv(endpoint) });
+  const result = await run(process.execPath, [CLI, 'some-bucket', mountpoint, '--endpoint-url', 'http://127.0.0.1:1', '--max-attempts', '1', '--log-file', join(scratch, 'unreachable.log')], { env: endpointEnv(endpoint) });
   t.is(result.code, 1);
   t.regex(result.stderr, /^s3mount: .*127\.0\.0\.1:1/);
   t.false(await isMounted(mountpoint));
@@ -88,7 +88,7 @@ test('a mountpoint left stale by a killed process is cleaned and mounted again',
   await new Promise((resolve) => first.child.once('exit', resolve));
   const stale = await run('ls', [first.mountpoint]);
   t.regex(stale.stderr, /Transport endpoint is not connected/);
-  const result = await run(process.execPath, [CLI, target(), first.mountpoint, ...endpointArgs(endpoint)], { env: endpointEnv(endpoint) });
+  const result = await run(process.execPath, [CLI, target(), first.mountpoint, ...endpointArgs(endpoint), '--log-file', join(scratch, 'recovered.log')], { env: endpointEnv(endpoint) });
   t.teardown(() => unmount(first.mountpoint));
   t.is(result.code, 0, result.stderr);
   t.is((await run('cat', [join(first.mountpoint, 'greeting.txt')])).stdout, 'hi\n');

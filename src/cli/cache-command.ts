@@ -1,0 +1,108 @@
+// `s3mount cache stats|clear|invalidate|configure MOUNTPOINT ...`: requests to a running mount
+// over its control socket.
+import { isAbsolute, relative, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { sendControl } from '../control/client.js';
+import type { ControlRequest, ControlResponse } from '../control/protocol.js';
+import { formatSettings, formatStats, type CacheSettings } from '../stats.js';
+import { UsageError } from './options.js';
+
+const USAGE = [
+  'usage: s3mount cache stats MOUNTPOINT [--json]',
+  '       s3mount cache clear MOUNTPOINT',
+  '       s3mount cache invalidate MOUNTPOINT PATH [--recursive]',
+  '       s3mount cache configure MOUNTPOINT [--metadata-ttl SECONDS] [--max-cache-entries N] [--max-cache-size MIB]',
+].join('\n');
+
+type Print = (line: string) => void;
+
+export async function cacheCommand(args: string[], print: Print = console.log): Promise<number> {
+  const { values, positionals } = parseCacheArguments(args);
+  const [action, mountpointArgument, ...rest] = positionals;
+  if (!mountpointArgument) throw new UsageError(USAGE);
+  const mountpoint = resolve(mountpointArgument);
+  const expected = action === 'invalidate' ? 1 : 0;
+  if (rest.length !== expected) throw new UsageError(USAGE);
+
+  switch (action) {
+    case 'stats': {
+      const { stats } = await ask(mountpoint, { command: 'stats' });
+      if (stats) print(values.json ? JSON.stringify(stats, null, 2) : formatStats(stats));
+      return 0;
+    }
+    case 'clear':
+      await ask(mountpoint, { command: 'clear' });
+      print(`cleared the cache of ${mountpoint}`);
+      return 0;
+    case 'invalidate': {
+      const path = pathInMount(mountpoint, rest[0]);
+      const { dropped } = await ask(mountpoint, { command: 'invalidate', path, recursive: values.recursive === true });
+      print(`dropped ${dropped ?? 0} cached entries for ${path}${values.recursive ? ' and everything under it' : ''}`);
+      const { stats } = await ask(mountpoint, { command: 'stats' });
+      const kernelTtl = stats?.settings.kernelCacheTtlSeconds ?? 0;
+      if (kernelTtl > 0) print(`the kernel may keep attributes and names it already has for up to ${kernelTtl} s (--kernel-cache-ttl)`);
+      return 0;
+    }
+    case 'configure': {
+      const change = settingsChange(values);
+      const { settings } = await ask(mountpoint, { command: 'configure', settings: change });
+      if (settings) print(formatSettings(settings));
+      if (change.metadataTtlSeconds !== undefined) print('answers already cached keep the TTL they were stored with (s3mount cache clear drops them)');
+      return 0;
+    }
+    default:
+      throw new UsageError(USAGE);
+  }
+}
+
+async function ask(mountpoint: string, request: ControlRequest): Promise<Extract<ControlResponse, { ok: true }>> {
+  const response = await sendControl(mountpoint, request);
+  if (!response.ok) throw new Error(response.error);
+  return response;
+}
+
+function parseCacheArguments(args: string[]) {
+  try {
+    return parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        json: { type: 'boolean' },
+        recursive: { type: 'boolean', short: 'r' },
+        'metadata-ttl': { type: 'string' },
+        'max-cache-entries': { type: 'string' },
+        'max-cache-size': { type: 'string' },
+      },
+    });
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message}\n${USAGE}`);
+  }
+}
+
+function settingsChange(values: Record<string, string | boolean | undefined>): Partial<CacheSettings> {
+  const change: Partial<CacheSettings> = {};
+  const fields: Array<[string, keyof CacheSettings, number]> = [
+    ['metadata-ttl', 'metadataTtlSeconds', 0],
+    ['max-cache-entries', 'maxCacheEntries', 1],
+    ['max-cache-size', 'maxCacheSizeMiB', 1],
+  ];
+  for (const [flag, field, min] of fields) {
+    const value = values[flag];
+    if (typeof value !== 'string') continue;
+    if (!/^\d+$/.test(value) || Number(value) < min) throw new UsageError(`--${flag} must be a whole number of at least ${min}, not "${value}"`);
+    change[field] = Number(value);
+  }
+  if (Object.keys(change).length === 0) throw new UsageError(`cache configure needs at least one setting\n${USAGE}`);
+  return change;
+}
+
+/**
+ * The path inside the mount ("/" is its root) of `path`: an absolute path must lie under the
+ * mountpoint; a relative one is taken relative to the mountpoint. Nothing is stat'ed.
+ */
+export function pathInMount(mountpoint: string, path: string): string {
+  const absolute = isAbsolute(path) ? resolve(path) : resolve(mountpoint, path);
+  const inside = relative(mountpoint, absolute);
+  if (inside === '..' || inside.startsWith('../') || isAbsolute(inside)) throw new UsageError(`${path} is not inside the mount at ${mountpoint}`);
+  return `/${inside}`;
+}

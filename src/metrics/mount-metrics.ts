@@ -1,0 +1,132 @@
+// Prometheus metrics of one mount. Created only when --metrics-address is given, so a mount
+// without the endpoint pays nothing. Event counters are updated where things happen (FUSE
+// adapter hook, metered store); cache numbers are read from the cache's own counters at scrape.
+import { constants } from 'node:os';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { CacheStats } from '../cache/types.js';
+import { CACHE_OPS } from '../cache/types.js';
+
+// FUSE answers from the cache in tens of microseconds, from S3 in milliseconds to seconds.
+const FUSE_BUCKETS = [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const S3_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+const ERRNO_NAMES = new Map(Object.entries(constants.errno).map(([name, value]) => [value, name]));
+
+/** Label value of a FUSE reply: "ok" or the errno's name (ENOENT, EIO, ...). */
+function fuseOutcome(errno: number): string {
+  return errno === 0 ? 'ok' : (ERRNO_NAMES.get(-errno) ?? `errno_${-errno}`);
+}
+
+type CacheCounterField = 'hits' | 'misses' | 'coalesced' | 'expired' | 'evictions' | 'loadErrors';
+
+/** prom-client hashes labels on every call; a child looked up once per label set is cheaper. */
+function perLabels<T>(make: (...labels: string[]) => T): (...labels: string[]) => T {
+  const children = new Map<string, T>();
+  return (...labels) => {
+    const id = labels.join('\u0000');
+    let child = children.get(id);
+    if (child === undefined) children.set(id, (child = make(...labels)));
+    return child;
+  };
+}
+
+export class MountMetrics {
+  readonly registry = new Registry();
+  private readonly fuseOperations: (operation: string, outcome: string) => { inc(): void };
+  private readonly fuseDuration: (operation: string) => { observe(seconds: number): void };
+  private readonly s3Requests: (operation: string, outcome: string) => { inc(): void };
+  private readonly s3Duration: (operation: string) => { observe(seconds: number): void };
+  private readonly readBytes: Counter;
+  private readonly writtenBytes: Counter;
+  private readonly uploadsPending: Gauge;
+
+  constructor(cacheStats: () => CacheStats) {
+    const registers = [this.registry];
+    const fuseOperations = new Counter({ name: 's3mount_fuse_operations_total', help: 'FUSE operations answered, by operation and outcome (ok or errno name)', labelNames: ['operation', 'outcome'], registers });
+    const fuseDuration = new Histogram({ name: 's3mount_fuse_operation_duration_seconds', help: 'Time to answer a FUSE operation', labelNames: ['operation'], buckets: FUSE_BUCKETS, registers });
+    const s3Requests = new Counter({ name: 's3mount_s3_requests_total', help: 'S3 calls (the SDK retries inside one call), by operation and outcome', labelNames: ['operation', 'outcome'], registers });
+    const s3Duration = new Histogram({ name: 's3mount_s3_request_duration_seconds', help: 'Time of an S3 call, retries included', labelNames: ['operation'], buckets: S3_BUCKETS, registers });
+    this.fuseOperations = perLabels((operation, outcome) => fuseOperations.labels(operation, outcome));
+    this.fuseDuration = perLabels((operation) => fuseDuration.labels(operation));
+    this.s3Requests = perLabels((operation, outcome) => s3Requests.labels(operation, outcome));
+    this.s3Duration = perLabels((operation) => s3Duration.labels(operation));
+    this.readBytes = new Counter({ name: 's3mount_read_bytes_total', help: 'Bytes returned to FUSE reads', registers });
+    this.writtenBytes = new Counter({ name: 's3mount_written_bytes_total', help: 'Bytes accepted from FUSE writes', registers });
+    this.uploadsPending = new Gauge({ name: 's3mount_uploads_pending', help: 'Uploads (PUT or multipart) started and not finished', registers });
+    this.registerCacheMetrics(cacheStats);
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** The FUSE adapter's hook: one call per answered operation. */
+  fuseOperation(operation: string, ms: number, errno: number, bytes: number): void {
+    this.fuseOperations(operation, fuseOutcome(errno)).inc();
+    this.fuseDuration(operation).observe(ms / 1000);
+    if (bytes > 0) {
+      if (operation === 'read') this.readBytes.inc(bytes);
+      else if (operation === 'write') this.writtenBytes.inc(bytes);
+    }
+  }
+
+  s3Request(operation: string, outcome: string, ms: number): void {
+    this.s3Requests(operation, outcome).inc();
+    this.s3Duration(operation).observe(ms / 1000);
+  }
+
+  uploadStarted(): void {
+    this.uploadsPending.inc();
+  }
+
+  uploadFinished(): void {
+    this.uploadsPending.dec();
+  }
+
+  /** The exposition text and its content type. */
+  async render(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+
+  private registerCacheMetrics(cacheStats: () => CacheStats): void {
+    const registers = [this.registry];
+    const counters: Array<[string, CacheCounterField, string]> = [
+      ['s3mount_cache_hits_total', 'hits', 'Requests answered from the cache'],
+      ['s3mount_cache_misses_total', 'misses', 'Requests the cache had to load'],
+      ['s3mount_cache_coalesced_total', 'coalesced', 'Requests that joined a load already in flight'],
+      ['s3mount_cache_expirations_total', 'expired', 'Entries found expired'],
+      ['s3mount_cache_evictions_total', 'evictions', 'Entries pushed out by the bounds'],
+      ['s3mount_cache_load_errors_total', 'loadErrors', 'Loads that failed (never cached)'],
+    ];
+    for (const [name, field, help] of counters) {
+      new Counter({
+        name,
+        help: `${help}, by cache (head, list, dir, block)`,
+        labelNames: ['cache'],
+        registers,
+        // The cache keeps its own totals; mirror them (a counter cannot be set, only reset and raised).
+        collect() {
+          const stats = cacheStats();
+          this.reset();
+          for (const op of CACHE_OPS) this.inc({ cache: op }, stats.byOp[op][field]);
+        },
+      });
+    }
+    new Gauge({
+      name: 's3mount_cache_entries',
+      help: 'Entries held, by cache (metadata: HEAD answers and listings; content: blocks)',
+      labelNames: ['cache'],
+      registers,
+      collect() {
+        const stats = cacheStats();
+        this.set({ cache: 'metadata' }, stats.metadata.entries);
+        this.set({ cache: 'content' }, stats.content.entries);
+      },
+    });
+    new Gauge({
+      name: 's3mount_cache_bytes',
+      help: 'Bytes of object content held',
+      registers,
+      collect() {
+        this.set(cacheStats().content.bytes);
+      },
+    });
+  }
+}

@@ -1,0 +1,83 @@
+// Prometheus metrics of a mount: what the hooks count, how the store decorator labels calls,
+// and the exposition text they produce.
+import test from 'ava';
+import { createObjectCache } from '../../src/cache/object-cache.js';
+import { silentLogger } from '../../src/log.js';
+import { isLoopbackHost } from '../../src/metrics/address.js';
+import { meterStore } from '../../src/metrics/metered-store.js';
+import { MountMetrics } from '../../src/metrics/mount-metrics.js';
+import { MemoryStore } from '../../src/s3/memory-store.js';
+import { parsePrometheusText, sample } from '../helpers/prometheus.js';
+
+function setup() {
+  const cache = createObjectCache({ ttlMs: 60_000, opTtlMs: {}, maxMetadataEntries: 100, maxContentBytes: 1 << 20 }, silentLogger());
+  const metrics = new MountMetrics(() => cache.stats());
+  const memory = new MemoryStore('bucket');
+  return { cache, metrics, memory, store: meterStore(memory, metrics) };
+}
+
+async function scrape(metrics: MountMetrics) {
+  const { contentType, body } = await metrics.render();
+  return { contentType, samples: parsePrometheusText(body) };
+}
+
+test('FUSE operations are counted by operation and outcome, with latency and bytes', async (t) => {
+  const { metrics } = setup();
+  metrics.fuseOperation('read', 2, 0, 131072);
+  metrics.fuseOperation('read', 3, 0, 4096);
+  metrics.fuseOperation('write', 1, 0, 100);
+  metrics.fuseOperation('getattr', 0.05, -2, 0);
+  const { contentType, samples } = await scrape(metrics);
+  t.regex(contentType, /^text\/plain/);
+  t.is(sample(samples, 's3mount_fuse_operations_total', { operation: 'read', outcome: 'ok' }), 2);
+  t.is(sample(samples, 's3mount_fuse_operations_total', { operation: 'getattr', outcome: 'ENOENT' }), 1);
+  t.is(sample(samples, 's3mount_read_bytes_total'), 135168);
+  t.is(sample(samples, 's3mount_written_bytes_total'), 100);
+  t.is(sample(samples, 's3mount_fuse_operation_duration_seconds_count', { operation: 'read' }), 2);
+  t.is(sample(samples, 's3mount_fuse_operation_duration_seconds_sum', { operation: 'read' }), 0.005);
+  t.is(sample(samples, 's3mount_fuse_operation_duration_seconds_bucket', { operation: 'getattr', le: '0.0001' }), 1);
+});
+
+test('S3 calls are counted by operation and outcome, uploads while they run', async (t) => {
+  const { metrics, memory, store } = setup();
+  memory.putObject('a', 'hello');
+  await store.head('a');
+  await t.throwsAsync(store.head('missing'));
+  await store.getRange('a', 0, 5);
+  let pendingDuringPut: number | undefined;
+  memory.beforeCall = async (operation) => {
+    if (operation === 'put') pendingDuringPut = sample((await scrape(metrics)).samples, 's3mount_uploads_pending');
+  };
+  await store.put('b', Buffer.from('x'));
+  const { samples } = await scrape(metrics);
+  t.is(sample(samples, 's3mount_s3_requests_total', { operation: 'head', outcome: 'ok' }), 1);
+  t.is(sample(samples, 's3mount_s3_requests_total', { operation: 'head', outcome: 'not_found' }), 1);
+  t.is(sample(samples, 's3mount_s3_requests_total', { operation: 'getRange', outcome: 'ok' }), 1);
+  t.is(sample(samples, 's3mount_s3_request_duration_seconds_count', { operation: 'head' }), 2);
+  t.is(pendingDuringPut, 1);
+  t.is(sample(samples, 's3mount_uploads_pending'), 0);
+});
+
+test('cache numbers are read from the cache at each scrape', async (t) => {
+  const { cache, metrics } = setup();
+  const head = { op: 'head' as const, bucket: 'bucket', key: 'k' };
+  await cache.fetch(head, async () => ({ size: 1 }));
+  await cache.fetch(head, async () => ({ size: 1 }));
+  await cache.fetch({ op: 'block', bucket: 'bucket', key: 'k', params: 'e:0' }, async () => Buffer.alloc(1000));
+  let samples = (await scrape(metrics)).samples;
+  t.is(sample(samples, 's3mount_cache_hits_total', { cache: 'head' }), 1);
+  t.is(sample(samples, 's3mount_cache_misses_total', { cache: 'head' }), 1);
+  t.is(sample(samples, 's3mount_cache_misses_total', { cache: 'block' }), 1);
+  t.is(sample(samples, 's3mount_cache_entries', { cache: 'metadata' }), 1);
+  t.is(sample(samples, 's3mount_cache_bytes'), 1000);
+  cache.clear();
+  samples = (await scrape(metrics)).samples;
+  t.is(sample(samples, 's3mount_cache_entries', { cache: 'content' }), 0);
+  t.is(sample(samples, 's3mount_cache_hits_total', { cache: 'head' }), 1, 'counters never go down');
+  t.true(samples.some((s) => s.name === 'process_resident_memory_bytes'), 'process metrics are there too');
+});
+
+test('only loopback hosts count as local', (t) => {
+  for (const host of ['127.0.0.1', '127.1.2.3', '::1', 'localhost', '::ffff:127.0.0.1']) t.true(isLoopbackHost(host), host);
+  for (const host of ['0.0.0.0', '::', '192.168.1.1', 'example.com', 'localhost.example.com']) t.false(isLoopbackHost(host), host);
+});
