@@ -25,6 +25,7 @@ import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { Logger } from '../log.js';
+import { createSignedGetter } from './signed-get.js';
 import {
   StoreError,
   type GetRangeOptions,
@@ -179,6 +180,54 @@ export function createSdkStore(options: SdkStoreOptions, log: Logger): SdkStore 
     }
   }
 
+  // Custom path-style endpoints get ranged GETs without the SDK's per-request machinery.
+  const signedGetter =
+    customEndpoint && config.forcePathStyle && endpoint
+      ? createSignedGetter({
+          endpoint,
+          bucket,
+          region: () => client.config.region(),
+          credentials: () => client.config.credentials(),
+          maxSockets,
+          requestTimeoutMs,
+        })
+      : undefined;
+
+  /** getRange over signed plain HTTP, with the SDK's retry budget: attempts, backoff, deadline. */
+  async function leanGetRange(key: string, start: number, end: number, rangeOptions: GetRangeOptions): Promise<Buffer> {
+    return send(
+      'getRange',
+      key,
+      async (abortSignal) => {
+        for (let attempt = 1; ; attempt++) {
+          try {
+            const response = await (signedGetter as NonNullable<typeof signedGetter>).get({ key, first: start, last: end - 1, ifMatch: rangeOptions.ifMatch, signal: abortSignal });
+            const status = response.statusCode ?? 0;
+            if (status !== 200 && status !== 206) {
+              response.resume();
+              throw statusError(status, key);
+            }
+            const header = response.headers['content-range'];
+            const problem = rangeProblem(Array.isArray(header) ? header[0] : header, start, end);
+            if (problem) {
+              response.destroy();
+              throw new StoreError(problem.kind, `getRange ${key}: ${problem.message}`, problem.kind === 'InvalidRange' ? 'InvalidRange' : 'UnexpectedContentRange', problem.kind === 'InvalidRange' ? 416 : undefined);
+            }
+            return await readBody(response, end - start, abortSignal, key);
+          } catch (error) {
+            // Errors that are not StoreErrors yet (sockets, aborts) are mapped by send(), which
+            // knows whether the deadline or the caller ended the call.
+            const retryable = error instanceof StoreError ? error.kind === 'Network' || error.kind === 'Throttled' || (error.status ?? 0) >= 500 : true;
+            if (!retryable || attempt >= maxAttempts || abortSignal.aborted) throw error;
+            // Full jitter, as the SDK's standard retry strategy does.
+            await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(BACKOFF_ALLOWANCE_MS, 100 * 2 ** attempt)));
+          }
+        }
+      },
+      rangeOptions.signal,
+    );
+  }
+
   async function endpointDescription(): Promise<string> {
     if (endpoint) return endpoint;
     const resolvedRegion = await client.config.region().catch(() => DEFAULT_REGION);
@@ -240,6 +289,7 @@ export function createSdkStore(options: SdkStoreOptions, log: Logger): SdkStore 
         throw new StoreError('InvalidRange', `getRange ${key}: invalid range [${start}, ${end})`);
       }
       if (start === end) return Buffer.alloc(0);
+      if (signedGetter) return leanGetRange(key, start, end, rangeOptions);
       return send(
         'getRange',
         key,
@@ -318,6 +368,7 @@ export function createSdkStore(options: SdkStoreOptions, log: Logger): SdkStore 
     },
 
     close(): void {
+      signedGetter?.close();
       client.destroy();
     },
   };
@@ -492,4 +543,16 @@ async function bucketMessage(mapped: StoreError, bucket: string, endpointDescrip
     default:
       return `cannot use bucket ${bucket}: ${detail}`;
   }
+}
+
+/** The StoreError for an HTTP status of a plain-HTTP request (no parsed error body). */
+function statusError(status: number, key: string): StoreError {
+  const [kind, code]: [StoreErrorKind, string] =
+    status === 404 ? ['NotFound', 'NoSuchKey'] :
+    status === 403 ? ['AccessDenied', 'AccessDenied'] :
+    status === 412 ? ['PreconditionFailed', 'PreconditionFailed'] :
+    status === 416 ? ['InvalidRange', 'InvalidRange'] :
+    status === 503 || status === 429 ? ['Throttled', 'SlowDown'] :
+    ['Other', `HTTP${status}`];
+  return new StoreError(kind, `getRange ${key}: HTTP ${status}`, code, status);
 }
