@@ -4,6 +4,7 @@ import type { Config } from './config.js';
 import { configureCache, invalidatePath } from './control/cache-control.js';
 import { ControlServer } from './control/server.js';
 import { S3Filesystem } from './fs/filesystem.js';
+import { recoverStaged } from './fs/staged-recovery.js';
 import { createFuseOperations } from './fuse/adapter.js';
 import { prepareMountpoint } from './fuse/mountpoint.js';
 import { FuseSession } from './fuse/session.js';
@@ -64,6 +65,10 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
     sdkStore.close();
     throw new StartupError((error as Error).message);
   }
+
+  // Bytes a killed predecessor staged but never uploaded are saved before anything else.
+  const recovery = await recoverStaged(config.stagingDir, store, log);
+  for (const kept of recovery.kept) process.stderr.write(`s3mount: unsaved data kept: ${kept}\n`);
 
   const cache = createObjectCache(
     {

@@ -65,7 +65,7 @@ export class S3Filesystem implements Filesystem {
   ) {
     this.namespace = new Namespace(store, cache, log, { bucket: options.bucket, prefix: options.prefix, negativeTtlMs: options.negativeTtlMs });
     this.reader = new BlockReader(store, cache, log, { bucket: options.bucket, blockSize: options.blockSize, maxPrefetchBlocks: options.maxPrefetchBlocks });
-    this.stage = new WriteStage(store, log, { directory: options.stagingDirectory, partSize: options.partSize });
+    this.stage = new WriteStage(store, log, { directory: options.stagingDirectory, bucket: options.bucket, partSize: options.partSize });
     this.invalidation = new Invalidation(cache, options.bucket, options.prefix);
     this.defaults = { uid: options.uid, gid: options.gid, fileMode: options.fileMode, dirMode: options.dirMode, mountTime: new Date() };
     this.scanAhead = new ScanAhead((target) => this.reader.prefetchFirstBlock(target));

@@ -17,6 +17,14 @@ export interface StagedAttributes {
 const FETCH_CHUNK = 8 * 1024 * 1024;
 const FETCH_PARALLEL = 4;
 
+/** What survives a crash of the process about a staged copy (see write-stage.ts). */
+export interface StagedState {
+  dirty: boolean;
+  /** The local copy holds every byte of the file (not only the edited ranges). */
+  complete: boolean;
+  attributes: StagedAttributes;
+}
+
 export class StagedFile {
   /** Bytes of the staged copy (the object's size until it is materialized). */
   size: number;
@@ -31,6 +39,9 @@ export class StagedFile {
   unlinked = false;
   /** Set when an upload failed; the path is logged so nothing is silently lost. */
   lastUploadError?: Error;
+
+  /** Told, and awaited, whenever the state a restart would need changes. */
+  journal?: (state: StagedState) => Promise<void>;
 
   private handle?: FileHandle;
   private materializing?: Promise<void>;
@@ -61,7 +72,7 @@ export class StagedFile {
     await this.materialize();
     const { bytesWritten } = await this.file().write(data, 0, data.length, position);
     this.size = Math.max(this.size, position + bytesWritten);
-    this.touch();
+    await this.touch();
     return bytesWritten;
   }
 
@@ -91,13 +102,23 @@ export class StagedFile {
     }
     await this.file().truncate(size);
     this.size = size;
-    this.touch();
+    await this.touch();
   }
 
-  setAttributes(changes: Partial<StagedAttributes>): void {
+  async setAttributes(changes: Partial<StagedAttributes>): Promise<void> {
     this.attributes = { ...this.attributes, ...changes };
-    this.version++;
-    this.dirty = true;
+    await this.changed();
+  }
+
+  /** Called once an upload saved `version`: the copy is clean unless it changed meanwhile. */
+  async saved(version: number): Promise<void> {
+    if (this.version !== version || !this.dirty) return;
+    this.dirty = false;
+    await this.journal?.(this.state());
+  }
+
+  state(): StagedState {
+    return { dirty: this.dirty, complete: this.base === undefined, attributes: this.attributes };
   }
 
   /**
@@ -116,10 +137,17 @@ export class StagedFile {
     await rm(this.localPath, { force: true });
   }
 
-  private touch(): void {
+  private async touch(): Promise<void> {
     this.attributes = { ...this.attributes, mtime: new Date() };
+    await this.changed();
+  }
+
+  private async changed(): Promise<void> {
     this.version++;
+    const wasDirty = this.dirty;
     this.dirty = true;
+    // The first change after a save is journaled before it is acknowledged.
+    if (!wasDirty) await this.journal?.(this.state());
   }
 
   private file(): FileHandle {

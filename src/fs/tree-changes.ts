@@ -85,7 +85,7 @@ export class TreeChanges {
       replaced.unlinked = true;
       if (replaced.refs === 0) await this.stage.forget(replaced);
     }
-    if (staged && !staged.unlinked) this.stage.rekey(staged, toKey);
+    if (staged && !staged.unlinked) await this.stage.rekey(staged, toKey);
     this.invalidation.changed(fromKey);
     this.invalidation.changed(toKey);
   }
@@ -95,7 +95,7 @@ export class TreeChanges {
     const staged = this.stage.get(key);
     if (staged && !staged.unlinked) {
       // Uploaded with the bytes at the next flush.
-      staged.setAttributes(change(staged.attributes));
+      await staged.setAttributes(change(staged.attributes));
       return;
     }
     const node = await this.namespace.resolve(path);
@@ -144,7 +144,7 @@ export class TreeChanges {
         }),
       );
     }
-    for (const staged of this.stage.under(fromPrefix)) this.stage.rekey(staged, toPrefix + staged.key.slice(fromPrefix.length));
+    for (const staged of this.stage.under(fromPrefix)) await this.stage.rekey(staged, toPrefix + staged.key.slice(fromPrefix.length));
   }
 
   /** Every object under `prefix`, at any depth. */

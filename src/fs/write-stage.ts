@@ -1,16 +1,19 @@
 // Files being written, by key: one staged copy per key shared by all its handles,
 // uploaded when flushed while dirty, kept (and retried) when an upload fails.
 import { randomUUID } from 'node:crypto';
-import { mkdir, writeFile, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../log.js';
 import type { ObjectStore } from '../s3/object-store.js';
 import type { ReadTarget } from './reader.js';
 import { StagedFile, type StagedAttributes } from './staged-file.js';
+import { sidecarPath, writeSidecar } from './staged-sidecar.js';
 
 export interface WriteStageOptions {
   /** Directory for staged copies (created 0700). */
   directory: string;
+  /** Bucket the keys belong to, recorded so that recovery after a crash uploads to the right place. */
+  bucket: string;
   /** Above this size uploads are multipart, in parts of this size. */
   partSize: number;
 }
@@ -52,10 +55,13 @@ export class WriteStage {
       await this.prepareDirectory();
       const id = randomUUID();
       const localPath = join(this.options.directory, `${id}.data`);
-      file = new StagedFile(key, localPath, this.store, base, attributes, options.created);
-      this.files.set(key, file);
-      // A sidecar names the key, so staged bytes left by a crash can be matched to their object.
-      await writeFile(join(this.options.directory, `${id}.json`), JSON.stringify({ key, createdAt: new Date().toISOString() }), { mode: 0o600 });
+      const staged = new StagedFile(key, localPath, this.store, base, attributes, options.created);
+      file = staged;
+      this.files.set(key, staged);
+      // A sidecar records what a restart needs to save these bytes if this process dies
+      // (src/fs/staged-recovery.ts); it is rewritten whenever the file turns dirty or clean.
+      staged.journal = (state) => writeSidecar(sidecarPath(localPath), { key: staged.key, bucket: this.options.bucket, pid: process.pid, ...state });
+      await staged.journal(staged.state());
     }
     file.refs++;
     return file;
@@ -73,7 +79,7 @@ export class WriteStage {
       try {
         const { etag } = await this.store.put(file.key, body, { metadata: toMetadata(file.attributes), partSize: this.options.partSize });
         file.lastUploadError = undefined;
-        if (file.version === version) file.dirty = false;
+        await file.saved(version);
         return { key: file.key, etag };
       } catch (error) {
         file.lastUploadError = error as Error;
@@ -94,14 +100,15 @@ export class WriteStage {
   async forget(file: StagedFile): Promise<void> {
     if (this.files.get(file.key) === file) this.files.delete(file.key);
     await file.discard();
-    await rm(file.localPath.replace(/\.data$/, '.json'), { force: true });
+    await rm(sidecarPath(file.localPath), { force: true });
   }
 
   /** Moves a staged copy to a new key (rename of an open file). */
-  rekey(file: StagedFile, key: string): void {
+  async rekey(file: StagedFile, key: string): Promise<void> {
     this.files.delete(file.key);
     file.key = key;
     this.files.set(key, file);
+    await file.journal?.(file.state());
   }
 
   /** Uploads everything still dirty (at unmount); returns the keys that could not be saved. */

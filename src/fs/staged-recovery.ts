@@ -1,0 +1,64 @@
+// Staged copies left behind by a process that died (kill -9, crash, power loss of the
+// process): at mount start they are uploaded when their sidecar says they hold unsaved and
+// complete bytes, reported with their paths when they cannot be, and removed when clean.
+// Nothing is dropped silently.
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from '../log.js';
+import type { ObjectStore } from '../s3/object-store.js';
+import { dataPath, parseSidecar } from './staged-sidecar.js';
+import { toMetadata } from './write-stage.js';
+
+export interface RecoveryReport {
+  /** Keys whose staged bytes were uploaded. */
+  uploaded: string[];
+  /** Staged copies that could not be saved, kept in place ("key (staged at path): reason"). */
+  kept: string[];
+  /** Clean copies removed (nothing unsaved in them). */
+  discarded: number;
+}
+
+function processAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists but belongs to someone else.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export async function recoverStaged(directory: string, store: ObjectStore, log: Logger): Promise<RecoveryReport> {
+  const report: RecoveryReport = { uploaded: [], kept: [], discarded: 0 };
+  const names = await readdir(directory).catch(() => [] as string[]);
+  for (const name of names.filter((entry) => entry.endsWith('.json'))) {
+    const sidecarFile = join(directory, name);
+    const sidecar = parseSidecar(await readFile(sidecarFile, 'utf8').catch(() => ''));
+    if (!sidecar || sidecar.bucket !== store.bucket || processAlive(sidecar.pid)) continue;
+    const data = dataPath(sidecarFile);
+    const size = await stat(data).then((info) => info.size, () => undefined);
+    const forget = () => Promise.all([rm(data, { force: true }), rm(sidecarFile, { force: true })]);
+    if (!sidecar.dirty) {
+      await forget();
+      report.discarded++;
+      continue;
+    }
+    const where = `${sidecar.key} (staged at ${data})`;
+    if (!sidecar.complete || size === undefined) {
+      report.kept.push(`${where}: only part of the file was staged`);
+      log.error({ key: sidecar.key, staged: data }, 'unsaved changes of a process that died cannot be uploaded (only part of the file was staged); kept in place');
+      continue;
+    }
+    try {
+      await store.put(sidecar.key, { path: data, size }, { metadata: toMetadata(sidecar.attributes) });
+      await forget();
+      report.uploaded.push(sidecar.key);
+      log.warn({ key: sidecar.key, bytes: size }, 'uploaded unsaved changes left by a process that died');
+    } catch (error) {
+      report.kept.push(`${where}: ${(error as Error).message}`);
+      log.error({ key: sidecar.key, staged: data, err: error }, 'could not upload unsaved changes left by a process that died; kept in place');
+    }
+  }
+  return report;
+}

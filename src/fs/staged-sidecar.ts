@@ -1,0 +1,36 @@
+// The sidecar beside each staged copy (<id>.data ↔ <id>.json): which object the bytes are
+// for, which process owns them, and whether they hold unsaved changes.
+import { rename, writeFile } from 'node:fs/promises';
+import type { StagedState } from './staged-file.js';
+
+export interface Sidecar extends StagedState {
+  key: string;
+  bucket: string;
+  pid: number;
+}
+
+export function sidecarPath(dataPath: string): string {
+  return dataPath.replace(/\.data$/, '.json');
+}
+
+export function dataPath(sidecar: string): string {
+  return sidecar.replace(/\.json$/, '.data');
+}
+
+/** Written to a temporary name and renamed, so a crash never leaves half a sidecar. */
+export async function writeSidecar(path: string, sidecar: Sidecar): Promise<void> {
+  const temporary = `${path}.tmp`;
+  await writeFile(temporary, JSON.stringify(sidecar), { mode: 0o600 });
+  await rename(temporary, path);
+}
+
+export function parseSidecar(text: string): Sidecar | undefined {
+  try {
+    const value = JSON.parse(text) as Partial<Sidecar> & { attributes?: { mtime?: string | Date } };
+    if (typeof value.key !== 'string' || typeof value.bucket !== 'string' || typeof value.pid !== 'number' || typeof value.dirty !== 'boolean' || typeof value.complete !== 'boolean' || !value.attributes) return undefined;
+    const attributes = { ...value.attributes, mtime: new Date(value.attributes.mtime ?? 0) } as Sidecar['attributes'];
+    return { key: value.key, bucket: value.bucket, pid: value.pid, dirty: value.dirty, complete: value.complete, attributes };
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,82 @@
+// Staged copies of a process that died: uploaded when dirty and complete, reported when
+// they cannot be, removed when clean. The core writes them; recovery reads them back.
+import test from 'ava';
+import { spawnSync } from 'node:child_process';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { recoverStaged } from '../../src/fs/staged-recovery.js';
+import { silentLogger } from '../../src/log.js';
+import { setupCore } from '../helpers/core.js';
+import { constants } from 'node:fs';
+
+/** A pid that surely belongs to no running process: one that just exited. */
+function deadPid(): number {
+  return Number(spawnSync('sh', ['-c', 'echo $$']).stdout.toString().trim());
+}
+
+async function orphan(directory: string): Promise<void> {
+  const pid = deadPid();
+  for (const name of (await readdir(directory)).filter((entry) => entry.endsWith('.json'))) {
+    const path = join(directory, name);
+    await writeFile(path, JSON.stringify({ ...JSON.parse(await readFile(path, 'utf8')), pid }));
+  }
+}
+
+test('unsaved bytes of a dead process are uploaded with their attributes; clean copies are removed', async (t) => {
+  const { store, fs, stagingDirectory } = setupCore();
+  store.putObject('clean.txt', Buffer.from('clean'));
+  const unsaved = await fs.create('/unsaved.txt', 0o600);
+  await fs.write(unsaved, Buffer.from('never closed'), 0);
+  const clean = await fs.open('/clean.txt', constants.O_RDWR);
+  t.is(store.getObject('unsaved.txt'), undefined);
+  await orphan(stagingDirectory);
+  // A fresh process (here: a fresh recovery over the same store) finds them.
+  const report = await recoverStaged(stagingDirectory, store, silentLogger());
+  t.deepEqual(report.uploaded, ['unsaved.txt']);
+  t.is(report.discarded, 1);
+  t.deepEqual(report.kept, []);
+  t.is(store.getObject('unsaved.txt')?.toString(), 'never closed');
+  t.is((await store.head('unsaved.txt')).metadata?.mode, String(0o100600));
+  t.is(store.getObject('clean.txt')?.toString(), 'clean', 'a clean copy never overwrites the object');
+  t.deepEqual(await readdir(stagingDirectory), []);
+  void clean;
+});
+
+test('copies of live processes and other buckets are left alone', async (t) => {
+  const { fs, stagingDirectory, store } = setupCore();
+  const handle = await fs.create('/mine.txt', 0o644);
+  await fs.write(handle, Buffer.from('in progress'), 0);
+  const report = await recoverStaged(stagingDirectory, store, silentLogger());
+  t.deepEqual(report, { uploaded: [], kept: [], discarded: 0 });
+  t.is(store.getObject('mine.txt'), undefined);
+  t.is((await readdir(stagingDirectory)).length, 2);
+});
+
+test('a dirty copy holding only part of the file is reported and kept, never uploaded', async (t) => {
+  const { store, fs, stagingDirectory } = setupCore();
+  store.putObject('big.bin', Buffer.alloc(100_000, 7));
+  const handle = await fs.open('/big.bin', constants.O_RDWR);
+  // An attribute change marks the copy dirty before any byte was fetched.
+  await fs.chmod('/big.bin', 0o600);
+  void handle;
+  await orphan(stagingDirectory);
+  const report = await recoverStaged(stagingDirectory, store, silentLogger());
+  t.deepEqual(report.uploaded, []);
+  t.is(report.kept.length, 1);
+  t.regex(report.kept[0], /^big\.bin \(staged at .*\.data\): only part of the file was staged$/);
+  t.is(store.getObject('big.bin')?.length, 100_000, 'the object is untouched');
+});
+
+test('a failed recovery upload keeps the bytes and says where they are', async (t) => {
+  const { store, fs, stagingDirectory } = setupCore();
+  const handle = await fs.create('/retry.txt', 0o644);
+  await fs.write(handle, Buffer.from('retry me'), 0);
+  await orphan(stagingDirectory);
+  store.failNext('put', 'Other');
+  const report = await recoverStaged(stagingDirectory, store, silentLogger());
+  t.is(report.kept.length, 1);
+  t.regex(report.kept[0], /^retry\.txt \(staged at .*\.data\): /);
+  const again = await recoverStaged(stagingDirectory, store, silentLogger());
+  t.deepEqual(again.uploaded, ['retry.txt']);
+  t.is(store.getObject('retry.txt')?.toString(), 'retry me');
+});
