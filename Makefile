@@ -5,7 +5,7 @@ NODE_TSX := node --import tsx
 # The SDK's notice about future versions needing Node 22 (ours is pinned) only adds noise.
 export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED := true
 
-.PHONY: setup system-deps deps native build demo demo-ci test typecheck bench bench-deps clean
+.PHONY: setup system-deps deps native build demo demo-ci test test-deps typecheck bench bench-deps clean
 
 setup: system-deps deps native build
 
@@ -41,7 +41,13 @@ demo-ci: setup
 	$(NODE_TSX) scripts/demo.ts --exit
 
 # Unit, core, contract and integration tests (integration mounts for real, needs /dev/fuse).
-test: setup typecheck
+# Tools the integration tests drive besides coreutils.
+test-deps:
+	@if ! command -v rsync >/dev/null; then \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rsync; \
+	fi
+
+test: setup test-deps typecheck
 	set -o pipefail; npx ava --tap | node scripts/tap-summary.mjs
 
 # Peers for the benchmark only, never dependencies of s3mount.

@@ -146,6 +146,23 @@ test.serial('cp -p keeps the modification time and mode when the access time dif
   t.is((await run('stat', ['-c', '%a %Y', at('stamped.txt')])).stdout.trim(), `640 ${Date.parse('2019-03-04T05:06:07') / 1000}`);
 });
 
+test.serial('rsync -a copies a tree with modes and modification times', async (t) => {
+  const source = join(scratch, 'tree');
+  await run('mkdir', ['-p', join(source, 'sub')]);
+  await writeFile(join(source, 'a.txt'), 'a\n');
+  await writeFile(join(source, 'sub', 'b.txt'), 'b\n');
+  await run('chmod', ['600', join(source, 'a.txt')]);
+  await run('touch', ['-d', '2018-07-08 09:10:11', join(source, 'a.txt'), join(source, 'sub', 'b.txt')]);
+  const copy = await run('rsync', ['-a', `${source}/`, at('synced/')]);
+  t.is(copy.code, 0, copy.stderr);
+  const stamp = Date.parse('2018-07-08T09:10:11') / 1000;
+  t.is((await run('stat', ['-c', '%a %Y', at('synced/a.txt')])).stdout.trim(), `600 ${stamp}`);
+  t.is((await run('stat', ['-c', '%Y', at('synced/sub/b.txt')])).stdout.trim(), String(stamp));
+  t.is((await objectBytes('synced/sub/b.txt'))?.toString(), 'b\n');
+  const again = await run('rsync', ['-a', '--itemize-changes', `${source}/`, at('synced/')]);
+  t.is(again.stdout.trim(), '', 'a second rsync finds nothing to do');
+});
+
 test.serial('a read-only mount refuses changes with EROFS', async (t) => {
   const readOnly = await mountBucket(endpoint, { target: target(), args: ['--read-only'] });
   t.teardown(() => readOnly.stop());
