@@ -1,0 +1,76 @@
+// Keys that are hard to carry through URLs, shells and file names: each is listed and read
+// back exactly, or hidden as README documents, and the rest of its directory is unharmed.
+import test from 'ava';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { join } from 'node:path';
+import { readdir, readFile } from 'node:fs/promises';
+import { seedClient, startS3Endpoint, testPrefix, type S3Endpoint } from '../../scripts/local-s3.js';
+import { mountBucket, run, type Mount } from '../helpers/mount.js';
+
+// Each stays readable as a file of the same name.
+const READABLE = ['with space.txt', 'plus+sign.txt', 'percent%20.txt', 'hash#tag.txt', 'question?.txt', `quote's "double".txt`, 'naïve café.txt', 'emoji 😀🚀.txt', '日本語のファイル.txt', 'x'.repeat(255), 'trailing space ', '-leading-dash', 'semi;colon&amp=.txt'];
+
+let endpoint: S3Endpoint;
+let client: S3Client;
+let prefix: string;
+let mount: Mount;
+
+const put = (key: string, body: string) => client.send(new PutObjectCommand({ Bucket: endpoint.bucket, Key: prefix + key, Body: body, ContentLength: Buffer.byteLength(body) }));
+
+test.before(async () => {
+  endpoint = await startS3Endpoint();
+  client = seedClient(endpoint);
+  prefix = testPrefix(endpoint);
+  for (const name of READABLE) await put(`odd/${name}`, `content of ${name}`);
+  await put(`odd/${'y'.repeat(256)}`, 'name too long');
+  await put('odd/a', 'file a');
+  await put('odd/a/b', 'b under a');
+  await put('odd/marker-with-data/', 'bytes of a marker');
+  await put('odd/marker-with-data/inside.txt', 'inside');
+  await put('odd//empty-component', 'x');
+  await put('odd/./dot', 'x');
+  await put('odd/../dotdot', 'x');
+  mount = await mountBucket(endpoint, { target: prefix ? `${endpoint.bucket}:${prefix}` : endpoint.bucket });
+});
+
+test.after.always(async () => {
+  await mount?.stop();
+  await endpoint?.stop();
+});
+
+test.serial('every readable odd name is listed once and reads back exactly', async (t) => {
+  const names = await readdir(join(mount.mountpoint, 'odd'));
+  t.deepEqual(names.sort(), [...READABLE, 'a', 'marker-with-data'].sort());
+  for (const name of READABLE) {
+    t.is(await readFile(join(mount.mountpoint, 'odd', name), 'utf8'), `content of ${name}`, name);
+  }
+  const listing = await run('ls', ['-la', join(mount.mountpoint, 'odd')]);
+  t.is(listing.code, 0, listing.stderr);
+});
+
+test.serial('a directory shadows the file of the same name; a marker with bytes is a directory', async (t) => {
+  t.is((await run('stat', ['-c', '%F', join(mount.mountpoint, 'odd/a')])).stdout.trim(), 'directory');
+  t.is(await readFile(join(mount.mountpoint, 'odd/a/b'), 'utf8'), 'b under a');
+  t.is((await run('stat', ['-c', '%F', join(mount.mountpoint, 'odd/marker-with-data')])).stdout.trim(), 'directory');
+  t.deepEqual(await readdir(join(mount.mountpoint, 'odd/marker-with-data')), ['inside.txt']);
+});
+
+test.serial('names a file system cannot hold are hidden, not errors', async (t) => {
+  const find = await run('find', [join(mount.mountpoint, 'odd')]);
+  t.is(find.code, 0, find.stderr);
+  t.notRegex(find.stdout, /empty-component|\/dot$|dotdot|yyyy/);
+  const missing = await run('cat', [join(mount.mountpoint, 'odd', 'y'.repeat(256))]);
+  t.regex(missing.stderr, /File name too long|No such file/);
+});
+
+test.serial('odd names can be created, renamed and deleted through the mount', async (t) => {
+  const dir = join(mount.mountpoint, 'odd');
+  for (const name of ['new file #1?.txt', 'ünïcødé 🎉.txt', `it's "quoted"`]) {
+    const path = join(dir, name);
+    t.is((await run('sh', ['-c', 'printf "%s" "$1" > "$2"', 'sh', name, path])).code, 0);
+    t.is((await run('mv', [path, `${path}.moved`])).code, 0);
+    t.is(await readFile(`${path}.moved`, 'utf8'), name);
+    t.is((await run('rm', [`${path}.moved`])).code, 0);
+  }
+  t.deepEqual((await readdir(dir)).sort(), [...READABLE, 'a', 'marker-with-data'].sort());
+});
