@@ -1,16 +1,20 @@
-// A loopback HTTP proxy in front of an S3 endpoint that injects faults into ranged GETs:
-// error statuses, bodies cut short, refused connections. Tests drive it; nothing else.
+// A loopback HTTP proxy in front of an S3 endpoint that injects faults into ranged GETs
+// (reads) or PUTs (uploads): error statuses, bodies cut short, reset connections. Tests
+// drive it; nothing else.
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
 export type Fault = { kind: 'status'; status: number; code: string } | { kind: 'cut' } | { kind: 'reset' };
 
+/** Which requests a fault applies to: ranged GETs, or PUTs (single uploads and parts). */
+export type FaultTarget = 'read' | 'write';
+
 export interface FaultProxy {
   url: string;
   /** Faults for the next ranged GETs, one per request, in order. */
   queue(...faults: Fault[]): void;
-  /** A fault for every ranged GET until cleared. */
-  always(fault: Fault | undefined): void;
+  /** A fault for every request of `target` (default: reads) until cleared with undefined. */
+  always(fault: Fault | undefined, target?: FaultTarget): void;
   /** Ranged GETs seen and faults injected so far. */
   counts(): { gets: number; injected: number };
   stop(): Promise<void>;
@@ -19,7 +23,7 @@ export interface FaultProxy {
 export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
   const target = new URL(upstream);
   const queued: Fault[] = [];
-  let persistent: Fault | undefined;
+  const persistent: Record<FaultTarget, Fault | undefined> = { read: undefined, write: undefined };
   let gets = 0;
   let injected = 0;
   const sockets = new Set<Socket>();
@@ -48,7 +52,7 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
   const server: Server = createServer((incoming, outgoing) => {
     const rangedGet = incoming.method === 'GET' && incoming.headers.range !== undefined;
     if (rangedGet) gets++;
-    const fault = rangedGet ? (queued.shift() ?? persistent) : undefined;
+    const fault = rangedGet ? (queued.shift() ?? persistent.read) : incoming.method === 'PUT' ? persistent.write : undefined;
     if (fault) injected++;
     if (fault?.kind === 'status') {
       incoming.resume();
@@ -70,7 +74,7 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     queue: (...faults) => void queued.push(...faults),
-    always: (fault) => void (persistent = fault),
+    always: (fault, target = 'read') => void (persistent[target] = fault),
     counts: () => ({ gets, injected }),
     stop: async () => {
       for (const socket of sockets) socket.destroy();
