@@ -27,8 +27,14 @@ export class StartupError extends Error {
 const REQUEST_TIMEOUT_MS = 20_000;
 // Allowance per retry for the SDK's backoff.
 const RETRY_BACKOFF_MS = 2_000;
-// Blocks prefetched ahead of a sequential reader: 8 MiB in flight at most per reader.
-const MAX_PREFETCH_BLOCKS = 8;
+// Blocks prefetched ahead of a sequential reader: 32 MiB requested ahead at most per reader,
+// as GETs of 4 blocks; a cold 256 MiB read with 8 MiB ahead in 4 MiB GETs spent most of its
+// time waiting for S3 once GETs became cheap.
+const MAX_PREFETCH_BLOCKS = 32;
+const MAX_REQUEST_BLOCKS = 4;
+// A small read away from the sequence fetches 128 KiB pieces (FUSE's largest request), not a
+// whole block: 200 random 4 KiB reads fetched 200 MiB with whole blocks.
+const PIECE_SIZE = 128 * 1024;
 
 export interface RunningMount {
   stats(): MountStats;
@@ -90,6 +96,8 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
     negativeTtlMs: config.negativeMetadataTtlSeconds * 1000,
     blockSize: config.blockSizeKiB * 1024,
     maxPrefetchBlocks: MAX_PREFETCH_BLOCKS,
+    maxRequestBlocks: MAX_REQUEST_BLOCKS,
+    pieceSize: Math.min(PIECE_SIZE, config.blockSizeKiB * 1024),
     readOnly: config.readOnly,
     stagingDirectory: config.stagingDir,
     partSize: config.writePartSizeMiB * 1024 * 1024,

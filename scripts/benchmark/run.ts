@@ -1,26 +1,18 @@
 // `make bench`: s3mount against s3fs, rclone mount, the fuse-native floor and the raw SDK,
 // in one run on one emulator, medians of BENCH_RUNS rounds (default 3). Prints a markdown
 // table and writes it to scripts/benchmark/last-result.md.
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { seedClient, startS3Endpoint, type S3Endpoint } from '../local-s3.js';
-import { BIG_KEY, BIG_SIZE, bigBytes, smallObjects } from './dataset.js';
+import { BIG_KEY, BIG_SIZE } from './dataset.js';
+import { seedDataset } from './seed.js';
 import { mountSystem, SYSTEMS, type SystemName } from './systems.js';
 import { renderTable, type Results } from './table.js';
 import { dropPageCache, WORKLOADS, type Workload } from './workloads.js';
 
 const ROUNDS = Number(process.env.BENCH_RUNS ?? 3);
 const only = process.env.BENCH_SYSTEMS?.split(',') as SystemName[] | undefined;
-
-async function seed(client: S3Client, endpoint: S3Endpoint): Promise<void> {
-  await new Upload({ client, params: { Bucket: endpoint.bucket, Key: BIG_KEY, Body: bigBytes() }, partSize: 8 * 1024 * 1024, queueSize: 4 }).done();
-  const objects = smallObjects();
-  for (let i = 0; i < objects.length; i += 200) {
-    await Promise.all(objects.slice(i, i + 200).map(([key, body]) => client.send(new PutObjectCommand({ Bucket: endpoint.bucket, Key: key, Body: body, ContentLength: body.length }))));
-  }
-}
 
 async function timed(work: () => Promise<unknown>): Promise<number> {
   const started = performance.now();
@@ -83,7 +75,7 @@ async function runSession(system: SystemName, workloads: Workload[], round: numb
 const endpoint = await startS3Endpoint({ bucket: 'bench' });
 const client = seedClient(endpoint);
 console.error(`seeding ${endpoint.endpoint} ...`);
-await seed(client, endpoint);
+await seedDataset(client, endpoint.bucket);
 
 const results: Results = { times: {}, rss: {}, sdk: { whole: [], ranges: [] } };
 for (let round = 1; round <= ROUNDS; round++) {

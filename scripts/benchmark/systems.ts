@@ -58,11 +58,15 @@ async function plan(system: SystemName, endpoint: S3Endpoint, mountpoint: string
 }
 
 /** Mounts a fresh instance (fresh mountpoint and caches: every first read is cold). */
-export async function mountSystem(system: SystemName, endpoint: S3Endpoint): Promise<MountedSystem> {
+/** `nodeArgs` (s3mount only) runs the CLI under node with those flags, as bin/s3mount would run it. */
+export async function mountSystem(system: SystemName, endpoint: S3Endpoint, nodeArgs: string[] = []): Promise<MountedSystem> {
   const scratch = await mkdtemp(join(tmpdir(), `bench-${system}-`));
   const mountpoint = join(scratch, 'mnt');
   await mkdir(mountpoint);
-  const { command, args, env } = await plan(system, endpoint, mountpoint, scratch);
+  let { command, args, env } = await plan(system, endpoint, mountpoint, scratch);
+  if (system === 's3mount' && nodeArgs.length > 0) {
+    [command, args, env] = [process.execPath, [...nodeArgs, resolve('dist/cli.js'), ...args], { ...env, GLIBC_TUNABLES: 'glibc.malloc.hugetlb=1' }];
+  }
   const child: ChildProcess = spawn(command, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let errors = '';
   child.stderr?.on('data', (chunk: Buffer) => (errors = (errors + chunk.toString()).slice(-2000)));

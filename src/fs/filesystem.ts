@@ -26,6 +26,10 @@ export interface FilesystemOptions {
   negativeTtlMs: number;
   blockSize: number;
   maxPrefetchBlocks: number;
+  /** Largest GET of a prefetch, in blocks. */
+  maxRequestBlocks?: number;
+  /** Unit of small random reads; divides blockSize. */
+  pieceSize?: number;
   readOnly: boolean;
   /** Directory for staged copies of files being written. */
   stagingDirectory: string;
@@ -64,7 +68,13 @@ export class S3Filesystem implements Filesystem {
     private readonly options: FilesystemOptions,
   ) {
     this.namespace = new Namespace(store, cache, log, { bucket: options.bucket, prefix: options.prefix, negativeTtlMs: options.negativeTtlMs });
-    this.reader = new BlockReader(store, cache, log, { bucket: options.bucket, blockSize: options.blockSize, maxPrefetchBlocks: options.maxPrefetchBlocks });
+    this.reader = new BlockReader(store, cache, log, {
+      bucket: options.bucket,
+      blockSize: options.blockSize,
+      maxPrefetchBlocks: options.maxPrefetchBlocks,
+      maxRequestBlocks: options.maxRequestBlocks,
+      pieceSize: options.pieceSize,
+    });
     this.stage = new WriteStage(store, log, { directory: options.stagingDirectory, bucket: options.bucket, partSize: options.partSize });
     this.invalidation = new Invalidation(cache, options.bucket, options.prefix);
     this.defaults = { uid: options.uid, gid: options.gid, fileMode: options.fileMode, dirMode: options.dirMode, mountTime: new Date() };

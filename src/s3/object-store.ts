@@ -20,6 +20,8 @@ export interface ListOptions {
   continuationToken?: string;
   /** Page size; S3 caps it at 1000. */
   maxKeys?: number;
+  /** List only keys after this one (ignored with a continuation token, as in S3). */
+  startAfter?: string;
 }
 
 /** One page of ListObjectsV2. */

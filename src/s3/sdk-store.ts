@@ -25,7 +25,7 @@ import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { Logger } from '../log.js';
-import { createSignedGetter } from './signed-get.js';
+import { checkContentRange, createLeanClient, readBody, type LeanClient } from './lean-client.js';
 import {
   StoreError,
   type GetRangeOptions,
@@ -180,51 +180,42 @@ export function createSdkStore(options: SdkStoreOptions, log: Logger): SdkStore 
     }
   }
 
-  // Custom path-style endpoints get ranged GETs without the SDK's per-request machinery.
-  const signedGetter =
+  // Custom path-style endpoints get ranged GETs, LISTs and HEADs without the SDK's
+  // per-request machinery (lean-client.ts); everything else goes through the SDK.
+  const lean: LeanClient | undefined =
     customEndpoint && config.forcePathStyle && endpoint
-      ? createSignedGetter({
-          endpoint,
-          bucket,
-          region: () => client.config.region(),
-          credentials: () => client.config.credentials(),
-          maxSockets,
-          requestTimeoutMs,
-        })
+      ? createLeanClient(
+          {
+            endpoint,
+            bucket,
+            region: () => client.config.region(),
+            credentials: () => client.config.credentials(),
+            maxSockets,
+            requestTimeoutMs,
+          },
+          log,
+        )
       : undefined;
 
-  /** getRange over signed plain HTTP, with the SDK's retry budget: attempts, backoff, deadline. */
-  async function leanGetRange(key: string, start: number, end: number, rangeOptions: GetRangeOptions): Promise<Buffer> {
+  /** One lean call with the SDK's retry budget: attempts, full-jitter backoff, one deadline. */
+  function leanCall<T>(operation: StoreOperation, key: string, attempt: (abortSignal: AbortSignal) => Promise<T>, callerSignal?: AbortSignal): Promise<T> {
     return send(
-      'getRange',
+      operation,
       key,
       async (abortSignal) => {
-        for (let attempt = 1; ; attempt++) {
+        for (let attemptNumber = 1; ; attemptNumber++) {
           try {
-            const response = await (signedGetter as NonNullable<typeof signedGetter>).get({ key, first: start, last: end - 1, ifMatch: rangeOptions.ifMatch, signal: abortSignal });
-            const status = response.statusCode ?? 0;
-            if (status !== 200 && status !== 206) {
-              response.resume();
-              throw statusError(status, key);
-            }
-            const header = response.headers['content-range'];
-            const problem = rangeProblem(Array.isArray(header) ? header[0] : header, start, end);
-            if (problem) {
-              response.destroy();
-              throw new StoreError(problem.kind, `getRange ${key}: ${problem.message}`, problem.kind === 'InvalidRange' ? 'InvalidRange' : 'UnexpectedContentRange', problem.kind === 'InvalidRange' ? 416 : undefined);
-            }
-            return await readBody(response, end - start, abortSignal, key);
+            return await attempt(abortSignal);
           } catch (error) {
             // Errors that are not StoreErrors yet (sockets, aborts) are mapped by send(), which
             // knows whether the deadline or the caller ended the call.
             const retryable = error instanceof StoreError ? error.kind === 'Network' || error.kind === 'Throttled' || (error.status ?? 0) >= 500 : true;
-            if (!retryable || attempt >= maxAttempts || abortSignal.aborted) throw error;
-            // Full jitter, as the SDK's standard retry strategy does.
-            await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(BACKOFF_ALLOWANCE_MS, 100 * 2 ** attempt)));
+            if (!retryable || attemptNumber >= maxAttempts || abortSignal.aborted) throw error;
+            await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(BACKOFF_ALLOWANCE_MS, 100 * 2 ** attemptNumber)));
           }
         }
       },
-      rangeOptions.signal,
+      callerSignal,
     );
   }
 
@@ -247,6 +238,7 @@ export function createSdkStore(options: SdkStoreOptions, log: Logger): SdkStore 
     },
 
     head(key: string): Promise<ObjectInfo> {
+      if (lean) return leanCall('head', key, (abortSignal) => lean.head(key, abortSignal));
       return send('head', key, async (abortSignal) => {
         const out = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), { abortSignal });
         return {
@@ -260,6 +252,7 @@ export function createSdkStore(options: SdkStoreOptions, log: Logger): SdkStore 
     },
 
     list(prefix: string, listOptions: ListOptions = {}): Promise<ListPage> {
+      if (lean) return leanCall('list', prefix, (abortSignal) => lean.list(prefix, listOptions, abortSignal));
       return send('list', prefix, async (abortSignal) => {
         const out = await client.send(
           new ListObjectsV2Command({
@@ -268,6 +261,7 @@ export function createSdkStore(options: SdkStoreOptions, log: Logger): SdkStore 
             Delimiter: listOptions.delimiter || undefined,
             ContinuationToken: listOptions.continuationToken || undefined,
             MaxKeys: listOptions.maxKeys,
+            StartAfter: listOptions.startAfter || undefined,
           }),
           { abortSignal },
         );
@@ -289,7 +283,7 @@ export function createSdkStore(options: SdkStoreOptions, log: Logger): SdkStore 
         throw new StoreError('InvalidRange', `getRange ${key}: invalid range [${start}, ${end})`);
       }
       if (start === end) return Buffer.alloc(0);
-      if (signedGetter) return leanGetRange(key, start, end, rangeOptions);
+      if (lean) return leanCall('getRange', key, (abortSignal) => lean.getRange(key, start, end, { ifMatch: rangeOptions.ifMatch, signal: abortSignal }), rangeOptions.signal);
       return send(
         'getRange',
         key,
@@ -300,12 +294,13 @@ export function createSdkStore(options: SdkStoreOptions, log: Logger): SdkStore 
           );
           const body = out.Body as Readable | undefined;
           if (!body) throw new StoreError('Network', `getRange ${key}: response without a body`);
-          const problem = rangeProblem(out.ContentRange, start, end);
-          if (problem) {
+          try {
+            checkContentRange(key, out.ContentRange, start, end);
+          } catch (error) {
             body.destroy();
-            throw new StoreError(problem.kind, `getRange ${key}: ${problem.message}`, problem.kind === 'InvalidRange' ? 'InvalidRange' : 'UnexpectedContentRange', problem.kind === 'InvalidRange' ? 416 : undefined);
+            throw error;
           }
-          return readBody(body, end - start, abortSignal, key);
+          return readBody(body, end - start, key, abortSignal);
         },
         rangeOptions.signal,
       );
@@ -368,7 +363,7 @@ export function createSdkStore(options: SdkStoreOptions, log: Logger): SdkStore 
     },
 
     close(): void {
-      signedGetter?.close();
+      lean?.close();
       client.destroy();
     },
   };
@@ -402,52 +397,6 @@ function sharedConfigRegion(profile: string | undefined): () => Promise<string> 
 function lowerCaseNames(metadata: Record<string, string> | undefined): Record<string, string> {
   const result: Record<string, string> = {};
   for (const [name, value] of Object.entries(metadata ?? {})) result[name.toLowerCase()] = value;
-  return result;
-}
-
-/**
- * Checks the Content-Range of a ranged GET against what was asked. AWS answers a range running
- * past the end with the bytes that exist (206) where others answer 416: both become InvalidRange.
- */
-function rangeProblem(contentRange: string | undefined, start: number, end: number): { kind: StoreErrorKind; message: string } | undefined {
-  if (contentRange === undefined) return undefined; // a 200 with the whole object: readBody checks the length
-  const match = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(contentRange.trim());
-  if (!match) return { kind: 'Other', message: `unexpected Content-Range ${contentRange}` };
-  const first = Number(match[1]);
-  const last = Number(match[2]);
-  const total = match[3] === '*' ? undefined : Number(match[3]);
-  if (first === start && last === end - 1) return undefined;
-  if (first === start && total !== undefined && last === total - 1 && end > total) {
-    return { kind: 'InvalidRange', message: `range [${start}, ${end}) beyond the object's ${total} bytes` };
-  }
-  return { kind: 'Other', message: `asked for bytes ${start}-${end - 1}, got ${contentRange}` };
-}
-
-/** Reads exactly `expected` bytes of a GetObject body into one buffer; destroys the body on any failure. */
-async function readBody(body: Readable, expected: number, signal: AbortSignal, key: string): Promise<Buffer> {
-  const result = Buffer.allocUnsafe(expected);
-  let received = 0;
-  const onAbort = () => body.destroy(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
-  if (signal.aborted) onAbort();
-  else signal.addEventListener('abort', onAbort, { once: true });
-  try {
-    for await (const chunk of body) {
-      const bytes = chunk as Buffer;
-      if (received + bytes.length > expected) {
-        throw new StoreError('Other', `getRange ${key}: body longer than the ${expected} bytes asked for`);
-      }
-      bytes.copy(result, received);
-      received += bytes.length;
-    }
-  } catch (error) {
-    body.destroy();
-    throw error;
-  } finally {
-    signal.removeEventListener('abort', onAbort);
-  }
-  if (received !== expected) {
-    throw new StoreError('Network', `getRange ${key}: body cut short: ${received} of ${expected} bytes`, 'BodyCutShort');
-  }
   return result;
 }
 
@@ -543,16 +492,4 @@ async function bucketMessage(mapped: StoreError, bucket: string, endpointDescrip
     default:
       return `cannot use bucket ${bucket}: ${detail}`;
   }
-}
-
-/** The StoreError for an HTTP status of a plain-HTTP request (no parsed error body). */
-function statusError(status: number, key: string): StoreError {
-  const [kind, code]: [StoreErrorKind, string] =
-    status === 404 ? ['NotFound', 'NoSuchKey'] :
-    status === 403 ? ['AccessDenied', 'AccessDenied'] :
-    status === 412 ? ['PreconditionFailed', 'PreconditionFailed'] :
-    status === 416 ? ['InvalidRange', 'InvalidRange'] :
-    status === 503 || status === 429 ? ['Throttled', 'SlowDown'] :
-    ['Other', `HTTP${status}`];
-  return new StoreError(kind, `getRange ${key}: HTTP ${status}`, code, status);
 }

@@ -78,7 +78,7 @@ test('reads return exact bytes across blocks and fetch only the blocks touched',
   const before = store.callCounts.getRange;
   const middle = await fs.read(handle, 3 * BLOCK + 10, 2 * BLOCK);
   t.true(middle.equals(bytes.subarray(3 * BLOCK + 10, 5 * BLOCK + 10)));
-  t.is(store.callCounts.getRange - before, 3);
+  t.is(store.callCounts.getRange - before, 1, 'one GET for the three blocks');
   const tail = await fs.read(handle, 10 * BLOCK, 4096);
   t.is(tail.length, 123);
   t.true(tail.equals(bytes.subarray(10 * BLOCK)));
@@ -186,4 +186,67 @@ test('opening a directory\'s files in listing order fetches the next ones ahead'
   t.is(await read(30), 'file 30');
   t.is(await read(5), 'file 5');
   t.is(store.callCounts.getRange, before + 1, 'a jump ends the streak: only the file read is fetched');
+});
+
+/** Records the ranges of every GET, and how many were in flight at most. */
+function recordGets(store: ReturnType<typeof setup>['store'], delayMs = 0) {
+  const ranges: Array<[number, number]> = [];
+  let inFlight = 0;
+  const record = { ranges, most: 0 };
+  const original = store.getRange.bind(store);
+  store.getRange = async (key, start, end, options) => {
+    ranges.push([start, end]);
+    record.most = Math.max(record.most, ++inFlight);
+    try {
+      if (delayMs) await new Promise((resolve) => setTimeout(resolve, delayMs));
+      return await original(key, start, end, options);
+    } finally {
+      inFlight--;
+    }
+  };
+  return record;
+}
+
+test('a small read at a random offset fetches only the pieces it touches', async (t) => {
+  const PIECE = BLOCK / 8;
+  const { store, fs } = setup({ pieceSize: PIECE, maxPrefetchBlocks: 4 });
+  // Far enough apart that no read looks like the continuation of another.
+  const bytes = patternBytes(64 * BLOCK, 5);
+  store.putObject('r', bytes);
+  const gets = recordGets(store);
+  const handle = await fs.open('/r', constants.O_RDONLY);
+  const at = 20 * BLOCK + 3 * PIECE + 100;
+  t.true((await fs.read(handle, at, 4096)).equals(bytes.subarray(at, at + 4096)));
+  t.deepEqual(gets.ranges, [[20 * BLOCK + 3 * PIECE, 20 * BLOCK + 4 * PIECE]], 'one GET of one piece');
+  // Across a piece boundary: both pieces in one GET.
+  const across = 40 * BLOCK + 2 * PIECE - 10;
+  t.true((await fs.read(handle, across, 20)).equals(bytes.subarray(across, across + 20)));
+  t.deepEqual(gets.ranges[1], [40 * BLOCK + PIECE, 40 * BLOCK + 3 * PIECE]);
+  t.true((await fs.read(handle, at + 10, 100)).equals(bytes.subarray(at + 10, at + 110)));
+  t.is(gets.ranges.length, 2, 'the first piece is cached');
+  // A handle reading from the start takes whole blocks.
+  const sequential = await fs.open('/r', constants.O_RDONLY);
+  const chunks: Buffer[] = [];
+  for (let offset = 0; offset < bytes.length; offset += 16 * 1024) chunks.push(await fs.read(sequential, offset, 16 * 1024));
+  t.true(Buffer.concat(chunks).equals(bytes));
+  for (const [start, end] of gets.ranges.slice(2)) t.true(start % BLOCK === 0 && (end - start) % BLOCK === 0, `block-aligned GET ${start}-${end}`);
+  // Once a whole block is cached, a random read inside it uses it.
+  const count = gets.ranges.length;
+  t.true((await fs.read(handle, 2 * BLOCK + 7, 50)).equals(bytes.subarray(2 * BLOCK + 7, 2 * BLOCK + 57)));
+  t.is(gets.ranges.length, count);
+});
+
+test('a sequential reader keeps several GETs of a few blocks in flight', async (t) => {
+  const { store, fs } = setup({ maxPrefetchBlocks: 8, maxRequestBlocks: 2 });
+  const bytes = patternBytes(32 * BLOCK, 8);
+  store.putObject('s', bytes);
+  const gets = recordGets(store, 5);
+  const handle = await fs.open('/s', constants.O_RDONLY);
+  const chunks: Buffer[] = [];
+  for (let offset = 0; offset < bytes.length; offset += 32 * 1024) chunks.push(await fs.read(handle, offset, 32 * 1024));
+  t.true(Buffer.concat(chunks).equals(bytes));
+  t.true(gets.most >= 3, `${gets.most} GETs in flight at most`);
+  for (const [start, end] of gets.ranges) t.true(end - start <= 2 * BLOCK, `GET ${start}-${end} within 2 blocks`);
+  const fetched = gets.ranges.reduce((sum, [start, end]) => sum + end - start, 0);
+  t.is(fetched, bytes.length, 'every byte fetched once');
 });

@@ -1,14 +1,17 @@
-// The plain-HTTP GET path must send what S3 accepts. fauxqs checks no signatures, so this
-// test plays the server's part: it recomputes the SigV4 signature from the request as it
-// arrived (method, raw path, the signed headers) and compares; and it checks that the path
-// for awkward keys is the one the SDK itself sends.
+// The plain-HTTP requests (ranged GETs, LISTs, HEADs) must send what S3 accepts. fauxqs
+// checks no signatures, so this test plays the server's part: it recomputes the SigV4
+// signature from each request as it arrived (method, raw path and query, the signed
+// headers) and compares; and it checks that paths and queries for awkward keys are the
+// ones the SDK itself sends.
 import test from 'ava';
-import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { createHash, createHmac } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createSignedGetter, encodeKeyPath } from '../../src/s3/signed-get.js';
+import { silentLogger } from '../../src/log.js';
+import { createLeanClient } from '../../src/s3/lean-client.js';
+import { encodeKeyPath } from '../../src/s3/request-signer.js';
 
 const credentials = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY', sessionToken: 'session-token' };
 const KEYS = ['plain.txt', 'dir/with space/file+plus.txt', "odd !'()*&$@=;:,?#[]%.txt", 'naïve café/☕ emoji 😀.bin', 'a//double/./dot/../up'];
@@ -23,8 +26,17 @@ async function recordingServer(): Promise<{ url: string; received: Received[]; c
   const received: Received[] = [];
   const server = createServer((req, res) => {
     received.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
-    res.writeHead(206, { 'content-range': 'bytes 0-3/4', 'content-length': '4' });
-    res.end('data');
+    if (req.url?.includes('list-type=2')) {
+      const xml = '<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>b</Name><IsTruncated>false</IsTruncated></ListBucketResult>';
+      res.writeHead(200, { 'content-type': 'application/xml', 'content-length': String(Buffer.byteLength(xml)) });
+      res.end(xml);
+    } else if (req.method === 'HEAD') {
+      res.writeHead(200, { 'content-length': '4', etag: '"e"', 'last-modified': new Date(0).toUTCString(), 'x-amz-meta-mode': '33188' });
+      res.end();
+    } else {
+      res.writeHead(206, { 'content-range': 'bytes 0-3/4', 'content-length': '4' });
+      res.end('data');
+    }
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, received, close: () => server.close() };
@@ -62,21 +74,27 @@ async function expectedSignature(request: Received, region: string): Promise<str
   return /Signature=([0-9a-f]+)/.exec(String(signed.headers.authorization))?.[1] ?? 'none';
 }
 
-test('plain GETs carry a valid SigV4 signature, a session token and the SDK\'s own paths', async (t) => {
+const log = silentLogger();
+const leanClient = (url: string, bucket: string, region: string) =>
+  createLeanClient({ endpoint: url, bucket, region: async () => region, credentials: async () => credentials, maxSockets: 4, requestTimeoutMs: 5_000 }, log);
+const signatureOf = (request: Received) => /Signature=([0-9a-f]+)/.exec(String(request.headers.authorization))?.[1];
+
+test('plain GETs, LISTs and HEADs carry a valid SigV4 signature, a session token and the SDK\'s own paths', async (t) => {
   const server = await recordingServer();
   t.teardown(() => server.close());
-  const getter = createSignedGetter({ endpoint: server.url, bucket: 'my-bucket', region: async () => 'eu-west-1', credentials: async () => credentials, maxSockets: 4, requestTimeoutMs: 5_000 });
-  t.teardown(() => getter.close());
+  const lean = leanClient(server.url, 'my-bucket', 'eu-west-1');
+  t.teardown(() => lean.close());
   const sdk = new S3Client({ region: 'eu-west-1', endpoint: server.url, forcePathStyle: true, credentials, maxAttempts: 1, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
   t.teardown(() => sdk.destroy());
+  const signal = () => AbortSignal.timeout(5_000);
+  const last = () => server.received[server.received.length - 1];
 
   for (const key of KEYS) {
-    const response = await getter.get({ key, first: 0, last: 3, ifMatch: '"etag"', signal: AbortSignal.timeout(5_000) });
-    response.resume();
-    const ours = server.received[server.received.length - 1];
+    t.is((await lean.getRange(key, 0, 4, { ifMatch: '"etag"', signal: signal() })).toString(), 'data');
+    const ours = last();
     const sdkResponse = await sdk.send(new GetObjectCommand({ Bucket: 'my-bucket', Key: key, Range: 'bytes=0-3' }));
     await sdkResponse.Body?.transformToByteArray();
-    const theirs = server.received[server.received.length - 1];
+    const theirs = last();
 
     // The SDK adds ?x-id=GetObject, which S3 ignores.
     t.is(ours.url, theirs.url.replace(/\?x-id=GetObject$/, ''), `the path of ${JSON.stringify(key)} is the SDK's`);
@@ -85,19 +103,39 @@ test('plain GETs carry a valid SigV4 signature, a session token and the SDK\'s o
     t.is(ours.headers['if-match'], '"etag"');
     t.is(ours.headers['x-amz-security-token'], 'session-token');
     t.regex(String(ours.headers.authorization), /^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/eu-west-1\/s3\/aws4_request, SignedHeaders=[^,]*host[^,]*range[^,]*, Signature=[0-9a-f]{64}$/);
-    const sent = /Signature=([0-9a-f]+)/.exec(String(ours.headers.authorization))?.[1];
-    t.is(sent, await expectedSignature(ours, 'eu-west-1'), `signature of ${JSON.stringify(key)}`);
+    t.is(signatureOf(ours), await expectedSignature(ours, 'eu-west-1'), `signature of ${JSON.stringify(key)}`);
     // The same check accepts the SDK's own request: the recomputation is a fair judge.
-    t.is(/Signature=([0-9a-f]+)/.exec(String(theirs.headers.authorization))?.[1], await expectedSignature(theirs, 'eu-west-1'));
+    t.is(signatureOf(theirs), await expectedSignature(theirs, 'eu-west-1'));
+
+    const info = await lean.head(key, signal());
+    t.like(info, { key, size: 4, etag: '"e"', metadata: { mode: '33188' } });
+    const head = last();
+    t.is(head.method, 'HEAD');
+    await sdk.send(new HeadObjectCommand({ Bucket: 'my-bucket', Key: key }));
+    t.is(head.url, last().url.replace(/\?x-id=HeadObject$/, ''));
+    t.is(signatureOf(head), await expectedSignature(head, 'eu-west-1'), `HEAD signature of ${JSON.stringify(key)}`);
+
+    // A key as prefix, start-after and continuation token: every query value escaped alike.
+    await lean.list(key, { delimiter: '/', maxKeys: 1000, continuationToken: `token ${key}`, startAfter: key }, signal());
+    const list = last();
+    t.is(signatureOf(list), await expectedSignature(list, 'eu-west-1'), `LIST signature of ${JSON.stringify(key)}`);
+    const query = new URLSearchParams(list.url.split('?')[1]);
+    t.is(query.get('prefix'), key);
+    t.is(query.get('start-after'), key);
+    t.is(query.get('continuation-token'), `token ${key}`);
+    t.is(query.get('encoding-type'), 'url');
+    await sdk.send(new ListObjectsV2Command({ Bucket: 'my-bucket', Prefix: key, Delimiter: '/', MaxKeys: 1000, ContinuationToken: `token ${key}`, StartAfter: key }));
+    const sdkQuery = new URLSearchParams(last().url.split('?')[1]);
+    for (const name of ['prefix', 'delimiter', 'max-keys', 'continuation-token', 'start-after', 'list-type']) t.is(query.get(name), sdkQuery.get(name), `${name} as the SDK sends it`);
   }
 });
 
 test('a tampered path no longer matches its signature', async (t) => {
   const server = await recordingServer();
   t.teardown(() => server.close());
-  const getter = createSignedGetter({ endpoint: server.url, bucket: 'b', region: async () => 'us-east-1', credentials: async () => credentials, maxSockets: 1, requestTimeoutMs: 5_000 });
-  t.teardown(() => getter.close());
-  (await getter.get({ key: 'k', first: 0, last: 3, signal: AbortSignal.timeout(5_000) })).resume();
+  const lean = leanClient(server.url, 'b', 'us-east-1');
+  t.teardown(() => lean.close());
+  await lean.getRange('k', 0, 4, { signal: AbortSignal.timeout(5_000) });
   const request = server.received[0];
-  t.not(/Signature=([0-9a-f]+)/.exec(String(request.headers.authorization))?.[1], await expectedSignature({ ...request, url: '/b/other' }, 'us-east-1'));
+  t.not(signatureOf(request), await expectedSignature({ ...request, url: '/b/other' }, 'us-east-1'));
 });

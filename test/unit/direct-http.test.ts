@@ -1,0 +1,198 @@
+// The zero-copy GET client against a raw TCP server that answers exactly as each test
+// scripts it: bodies in odd pieces, keep-alive reuse, error answers, unsupported framing,
+// connections lost at every point, silence and aborts.
+import test from 'ava';
+import net, { type AddressInfo, type Socket } from 'node:net';
+import { createDirectHttp, UnsupportedFramingError, type DirectHttpClient } from '../../src/s3/direct-http.js';
+
+type Answer = (socket: Socket, request: string, connection: number) => void;
+
+interface ScriptedServer {
+  port: number;
+  /** Requests received, with the connection each came on (1, 2, …). */
+  requests: Array<{ head: string; connection: number }>;
+  connections(): number;
+  close(): Promise<void>;
+}
+
+async function scriptedServer(answer: Answer): Promise<ScriptedServer> {
+  const requests: ScriptedServer['requests'] = [];
+  const sockets = new Set<Socket>();
+  let connections = 0;
+  const server = net.createServer((socket) => {
+    const connection = ++connections;
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    let pending = '';
+    socket.on('data', (chunk) => {
+      pending += chunk.toString('latin1');
+      let end: number;
+      while ((end = pending.indexOf('\r\n\r\n')) >= 0) {
+        const head = pending.slice(0, end);
+        pending = pending.slice(end + 4);
+        requests.push({ head, connection });
+        answer(socket, head, connection);
+      }
+    });
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    requests,
+    connections: () => connections,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function client(port: number, options: { maxSockets?: number; timeoutMs?: number } = {}): DirectHttpClient {
+  return createDirectHttp({ host: '127.0.0.1', port, maxSockets: options.maxSockets ?? 4, timeoutMs: options.timeoutMs ?? 5_000 });
+}
+
+const get = (http: DirectHttpClient, path: string, size: number, signal = AbortSignal.timeout(10_000)) =>
+  http.get({ path, headers: { host: 'test', 'x-test': 'yes' }, into: Buffer.alloc(size), signal }).then((response) => ({ response, into: response }));
+
+const pattern = (size: number, seed = 0) => Buffer.from(Array.from({ length: size }, (_, i) => (i * 31 + seed) & 0xff));
+
+test('a body arriving in odd pieces lands whole in the caller\'s buffer; the socket is kept alive', async (t) => {
+  const body = pattern(300_000);
+  const server = await scriptedServer((socket) => {
+    const whole = Buffer.concat([Buffer.from(`HTTP/1.1 206 Partial Content\r\nContent-Length: ${body.length}\r\nContent-Range: bytes 0-${body.length - 1}/999999\r\n\r\n`), body]);
+    // The head split in two and the body in uneven slices, some of it with the head.
+    let at = 0;
+    for (const size of [10, 90, 7_000, 1, 65_536, 100_000]) {
+      socket.write(whole.subarray(at, at + size));
+      at += size;
+    }
+    socket.write(whole.subarray(at));
+  });
+  t.teardown(() => server.close());
+  const http = client(server.port);
+  t.teardown(() => http.close());
+  for (let round = 0; round < 3; round++) {
+    const into = Buffer.alloc(body.length);
+    const response = await http.get({ path: '/b/k', headers: { host: 'test' }, into, signal: AbortSignal.timeout(10_000) });
+    t.is(response.status, 206);
+    t.is(response.bodyLength, body.length);
+    t.is(response.headers['content-range'], `bytes 0-${body.length - 1}/999999`);
+    t.true(into.equals(body), `round ${round}: bytes exact`);
+  }
+  t.is(server.connections(), 1, 'one connection for three requests');
+  t.regex(server.requests[0].head, /^GET \/b\/k HTTP\/1\.1\r\nhost: test$/);
+});
+
+test('an error answer keeps its body text and the connection', async (t) => {
+  const xml = '<?xml version="1.0"?><Error><Code>NoSuchKey</Code><Message>gone</Message></Error>';
+  const server = await scriptedServer((socket, head) => {
+    if (head.includes('/missing')) socket.write(`HTTP/1.1 404 Not Found\r\nContent-Length: ${xml.length}\r\n\r\n${xml}`);
+    else socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+  });
+  t.teardown(() => server.close());
+  const http = client(server.port);
+  t.teardown(() => http.close());
+  const { response } = await get(http, '/b/missing', 10);
+  t.is(response.status, 404);
+  t.is(response.errorBody, xml);
+  t.is(response.bodyLength, 0);
+  const { response: next } = await get(http, '/b/ok', 2);
+  t.is(next.status, 200);
+  t.is(server.connections(), 1);
+});
+
+test('an error answer framed by the close is read to the end; a chunked success is refused for the caller to fall back', async (t) => {
+  const server = await scriptedServer((socket, head) => {
+    if (head.includes('/error')) socket.end('HTTP/1.1 500 Internal Server Error\r\nConnection: close\r\n\r\n<Error><Code>InternalError</Code></Error>');
+    else socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n');
+  });
+  t.teardown(() => server.close());
+  const http = client(server.port);
+  t.teardown(() => http.close());
+  const { response } = await get(http, '/b/error', 10);
+  t.is(response.status, 500);
+  t.is(response.errorBody, '<Error><Code>InternalError</Code></Error>');
+  await t.throwsAsync(get(http, '/b/chunked', 10), { instanceOf: UnsupportedFramingError });
+});
+
+test('a connection lost mid-body fails the request; it is not mistaken for a whole body', async (t) => {
+  const server = await scriptedServer((socket) => {
+    socket.write('HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n');
+    socket.write(pattern(400));
+    setTimeout(() => socket.destroy(), 20);
+  });
+  t.teardown(() => server.close());
+  const http = client(server.port);
+  t.teardown(() => http.close());
+  const error = await t.throwsAsync(get(http, '/b/k', 1000));
+  t.is((error as { code?: string }).code, 'ECONNRESET');
+});
+
+test('a kept-alive socket the server closed while idle is replaced without failing the request', async (t) => {
+  const server = await scriptedServer((socket, _head, connection) => {
+    socket.write(`HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n${connection}`);
+    // The first connection is closed by the server right after its first answer.
+    if (connection === 1) setTimeout(() => socket.destroy(), 10);
+  });
+  t.teardown(() => server.close());
+  const http = client(server.port);
+  t.teardown(() => http.close());
+  const first = Buffer.alloc(1);
+  await http.get({ path: '/b/1', headers: { host: 'test' }, into: first, signal: AbortSignal.timeout(5_000) });
+  t.is(first.toString(), '1');
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const second = Buffer.alloc(1);
+  await http.get({ path: '/b/2', headers: { host: 'test' }, into: second, signal: AbortSignal.timeout(5_000) });
+  t.is(second.toString(), '2', 'answered on a second connection');
+});
+
+test('silence is a timeout and an abort ends the request at once', async (t) => {
+  const server = await scriptedServer(() => undefined);
+  t.teardown(() => server.close());
+  const http = client(server.port, { timeoutMs: 200 });
+  t.teardown(() => http.close());
+  const timedOut = await t.throwsAsync(get(http, '/b/k', 1));
+  t.is((timedOut as { code?: string }).code, 'ETIMEDOUT');
+  const controller = new AbortController();
+  const pending = get(http, '/b/k', 1, controller.signal);
+  setTimeout(() => controller.abort(new Error('caller gave up')), 20);
+  await t.throwsAsync(pending, { message: 'caller gave up' });
+});
+
+test('requests beyond maxSockets wait for a free socket; a 100 Continue is skipped', async (t) => {
+  let inFlight = 0;
+  let most = 0;
+  const server = await scriptedServer((socket, head) => {
+    inFlight++;
+    most = Math.max(most, inFlight);
+    const name = /GET \/b\/(\w+)/.exec(head)?.[1] ?? '?';
+    setTimeout(() => {
+      inFlight--;
+      socket.write(`HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: ${name.length}\r\n\r\n${name}`);
+    }, 20);
+  });
+  t.teardown(() => server.close());
+  const http = client(server.port, { maxSockets: 2 });
+  t.teardown(() => http.close());
+  const names = ['alpha', 'beta', 'gamma', 'delta', 'epsilon'];
+  const bodies = await Promise.all(
+    names.map(async (name) => {
+      const into = Buffer.alloc(name.length);
+      await http.get({ path: `/b/${name}`, headers: { host: 'test' }, into, signal: AbortSignal.timeout(5_000) });
+      return into.toString();
+    }),
+  );
+  t.deepEqual(bodies, names);
+  t.is(most, 2);
+  t.is(server.connections(), 2);
+});
+
+test('a body longer than the buffer is refused', async (t) => {
+  const server = await scriptedServer((socket) => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789'));
+  t.teardown(() => server.close());
+  const http = client(server.port);
+  t.teardown(() => http.close());
+  const error = await t.throwsAsync(get(http, '/b/k', 4));
+  t.is((error as { code?: string }).code, 'EPROTO');
+});
