@@ -49,6 +49,7 @@ class LruObjectCache implements ObjectCache {
   private readonly loads = new Map<string, Load>();
   private readonly counters = new OpCounters();
   private readonly debug: boolean;
+  private invalidationCount = 0;
 
   constructor(
     config: CacheConfig,
@@ -129,13 +130,19 @@ class LruObjectCache implements ObjectCache {
     this.store(key, cacheKeyOf(key), indexKeyOf(key.bucket, key.key), value, options);
   }
 
+  get invalidations(): number {
+    return this.invalidationCount;
+  }
+
   invalidateKey(bucket: string, key: string): number {
+    this.invalidationCount++;
     const indexKey = indexKeyOf(bucket, key);
     this.cancelLoads((load) => load.indexKey === indexKey);
     return this.drop(this.index.of(indexKey));
   }
 
   invalidatePrefix(bucket: string, prefix: string): number {
+    this.invalidationCount++;
     const indexPrefix = indexKeyOf(bucket, prefix);
     this.cancelLoads((load) => load.indexKey.startsWith(indexPrefix));
     return this.drop(this.index.under(indexPrefix));
@@ -146,6 +153,7 @@ class LruObjectCache implements ObjectCache {
   }
 
   clear(): void {
+    this.invalidationCount++;
     this.cancelLoads(() => true);
     this.metadata.clear();
     this.content.clear();

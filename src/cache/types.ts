@@ -93,6 +93,12 @@ export interface ObjectCache {
   /** Drop every entry of one bucket. */
   invalidateBucket(bucket: string): number;
   clear(): void;
+  /**
+   * How many invalidations (of any scope, clear included) there have been. A caller that
+   * stores values derived from an answer checks it did not change while the answer was on
+   * its way, as fetch does for the value it loads.
+   */
+  readonly invalidations: number;
   stats(): CacheStats;
   /** Change TTLs or bounds at run time; shrinking a bound evicts at once. */
   configure(changes: Partial<Omit<CacheConfig, 'now'>>): void;

@@ -33,6 +33,12 @@ export function attrOf(node: FsNode, defaults: AttributeDefaults): Attr {
   return { mode, size: node.size, uid: meta.uid ?? defaults.uid, gid: meta.gid ?? defaults.gid, nlink: 1, mtime, atime: mtime, ctime: mtime };
 }
 
+/** The mode attrOf would give, without the rest: what a directory listing needs. */
+export function modeOf(node: FsNode, defaults: AttributeDefaults): number {
+  if (!node.metadata) return node.type === 'dir' ? S_IFDIR | defaults.dirMode : S_IFREG | defaults.fileMode;
+  return attrOf(node, defaults).mode;
+}
+
 export function stagedAttr(attributes: StagedAttributes, size: number): Attr {
   const { mode, uid, gid, mtime } = attributes;
   return { mode, size, uid, gid, nlink: 1, mtime, atime: mtime, ctime: mtime };

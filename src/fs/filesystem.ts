@@ -4,7 +4,7 @@ import { constants as fsConstants } from 'node:fs';
 import type { ObjectCache } from '../cache/types.js';
 import type { Logger } from '../log.js';
 import type { ObjectStore } from '../s3/object-store.js';
-import { attrOf, attributesOf, stagedAttr, PERMISSION_BITS, S_IFREG, type AttributeDefaults } from './attributes.js';
+import { attrOf, attributesOf, modeOf, stagedAttr, PERMISSION_BITS, S_IFREG, type AttributeDefaults } from './attributes.js';
 import { FsError, toFsError } from './errors.js';
 import { Invalidation } from './invalidation.js';
 import { Namespace, type FsNode } from './namespace.js';
@@ -90,20 +90,29 @@ export class S3Filesystem implements Filesystem {
     });
   }
 
+  attrIfKnown(path: string): Attr | undefined {
+    const staged = this.stage.get(this.keyOf(path));
+    if (staged) return staged.unlinked ? undefined : stagedAttr(staged.attributes, staged.size);
+    const node = this.namespace.resolveIfKnown(path);
+    return node ? attrOf(node, this.defaults) : undefined;
+  }
+
   async readdir(path: string): Promise<DirEntry[]> {
     return this.guard('readdir', path, async () => {
       const node = await this.namespace.resolve(path);
       if (node.type !== 'dir') throw new FsError('ENOTDIR', path);
       const prefix = dirPrefixOf(this.options.prefix, path);
       const listing = await this.namespace.listDirectory(prefix);
-      const self = attrOf(node, this.defaults);
-      const entries = new Map<string, Attr>([['.', self], ['..', self]]);
-      for (const [name, child] of listing.entries) entries.set(name, attrOf(child, this.defaults));
+      const self = attrOf(node, this.defaults).mode;
+      const entries = new Map<string, number>([['.', self], ['..', self]]);
+      for (const [name, child] of listing.entries) entries.set(name, modeOf(child, this.defaults));
       // Files created here but not uploaded yet are not in any listing.
       for (const staged of this.stage.childrenOf(prefix)) {
-        if (!staged.unlinked) entries.set(staged.key.slice(prefix.length), stagedAttr(staged.attributes, staged.size));
+        if (!staged.unlinked) entries.set(staged.key.slice(prefix.length), staged.attributes.mode);
       }
-      return [...entries].map(([name, attr]) => ({ name, attr }));
+      const result: DirEntry[] = [];
+      for (const [name, mode] of entries) result.push({ name, mode });
+      return result;
     });
   }
 

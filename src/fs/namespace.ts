@@ -5,6 +5,7 @@ import type { Logger } from '../log.js';
 import { isStoreError, type ListPage, type ObjectInfo, type ObjectStore } from '../s3/object-store.js';
 import { FsError } from './errors.js';
 import { dirPrefixOf, keyOf, splitPath, unusableNameReason } from './paths.js';
+import { SubtreeListings } from './subtree-listing.js';
 
 export interface FileNode {
   type: 'file';
@@ -77,6 +78,29 @@ export class Namespace {
     return this.lookup(keyOf(prefix, path), path);
   }
 
+  /**
+   * The node at `path` when a cached listing of its parent says what it is (or that it is
+   * not there: null), else undefined. Never calls S3 and never awaits.
+   */
+  resolveIfKnown(path: string): FsNode | null | undefined {
+    const { prefix } = this.options;
+    const slash = path.lastIndexOf('/');
+    // FUSE paths are absolute and normalised; anything else takes the general route.
+    if (slash < 0 || path.length === 1 || path.endsWith('/') || path.includes('//')) return undefined;
+    const name = path.slice(slash + 1);
+    if (unusableNameReason(name)) return undefined;
+    const parentPrefix = slash === 0 ? prefix : `${prefix}${path.slice(1, slash)}/`;
+    const listing = this.cachedListing(parentPrefix);
+    if (!listing) return undefined;
+    const node = listing.entries.get(name);
+    if (!node) return null;
+    if (node.type === 'file') {
+      const head = this.cache.peek<HeadAnswer>(this.headKey(node.key));
+      if (head && !('missing' in head) && head.etag === node.etag) return fileNode(head);
+    }
+    return node;
+  }
+
   /** The directory's listing if the cache holds it; never calls S3. */
   cachedListing(prefix: string): DirListing | undefined {
     return this.cache.peek<DirListing>(this.dirKey(prefix));
@@ -135,19 +159,36 @@ export class Namespace {
     throw new FsError('ENOENT', path);
   }
 
+  /**
+   * A directory's entries: its first page is listed without delimiter, so that subdirectories
+   * whose keys it holds entirely are learned (and cached) at the same time; what the page
+   * did not reach of this directory follows with the delimiter, after the last key seen.
+   */
   private async assembleDirectory(prefix: string): Promise<DirListing> {
-    const entries = new Map<string, FsNode>();
+    const invalidationsBefore = this.cache.invalidations;
+    const first = await this.store.list(prefix, { maxKeys: PAGE_SIZE });
+    const subtree = new SubtreeListings(prefix, (key, reason) => this.skipped(key, reason));
+    subtree.add(first.objects);
+    const truncated = first.nextContinuationToken !== undefined;
+    const lastKey = first.objects.at(-1)?.key;
+    // Listings learned on the way are kept only if nothing was invalidated meanwhile, as
+    // the cache does for the listing it loads.
+    if (this.cache.invalidations === invalidationsBefore) {
+      for (const [dirPrefix, entries] of subtree.complete(truncated ? lastKey ?? '' : undefined)) {
+        this.cache.set<DirListing>(this.dirKey(dirPrefix), { entries });
+      }
+    }
+    const entries = subtree.listings.get(prefix) as Map<string, FsNode>;
+    if (!truncated) return { entries };
+
     let token: string | undefined;
     do {
-      const page = await this.cache.fetch<ListPage>(
-        { op: 'list', bucket: this.options.bucket, key: prefix, params: token ?? '' },
-        () => this.store.list(prefix, { delimiter: '/', continuationToken: token, maxKeys: PAGE_SIZE }),
-      );
+      const page = await this.store.list(prefix, { delimiter: '/', continuationToken: token, startAfter: token ? undefined : lastKey, maxKeys: PAGE_SIZE });
       for (const common of page.commonPrefixes) {
         const name = common.slice(prefix.length, -1);
         if (!this.usable(name, common)) continue;
-        // A file "a" may sit on an earlier page than the prefix "a/": the directory wins either way.
-        if (entries.get(name)?.type === 'file') this.log.debug({ key: common.slice(0, -1) }, 'file shadowed by a directory of the same name');
+        // A file "a" may come before the prefix "a/": the directory wins either way.
+        if (entries.get(name)?.type === 'file') this.skipped(common.slice(0, -1), 'file shadowed by a directory of the same name');
         entries.set(name, { type: 'dir', prefix: common });
       }
       for (const object of page.objects) {
@@ -155,7 +196,7 @@ export class Namespace {
         // The directory's own marker ("prefix/") is not an entry of itself.
         if (name === '' || !this.usable(name, object.key)) continue;
         if (entries.get(name)?.type === 'dir') {
-          this.log.debug({ key: object.key }, 'file shadowed by a directory of the same name');
+          this.skipped(object.key, 'file shadowed by a directory of the same name');
           continue;
         }
         entries.set(name, fileNode(object));
@@ -165,9 +206,13 @@ export class Namespace {
     return { entries };
   }
 
+  private skipped(key: string, reason: string): void {
+    if (this.log.isLevelEnabled('debug')) this.log.debug({ key, reason }, 'key left out of listing');
+  }
+
   private usable(name: string, key: string): boolean {
     const reason = unusableNameReason(name);
-    if (reason && this.log.isLevelEnabled('debug')) this.log.debug({ key, reason }, 'key left out of listing');
+    if (reason) this.skipped(key, reason);
     return reason === undefined;
   }
 }

@@ -16,6 +16,8 @@ export function components(path: string): string[] {
 
 /** Object key of a file at `path` under the mount prefix. */
 export function keyOf(prefix: string, path: string): string {
+  // FUSE hands over absolute, normalised paths: the common case needs no splitting.
+  if (path.length > 1 && path.charCodeAt(0) === 47 && !path.endsWith('/') && !path.includes('//')) return prefix + path.slice(1);
   return prefix + components(path).join('/');
 }
 

@@ -15,7 +15,8 @@ export interface Attr {
 
 export interface DirEntry {
   name: string;
-  attr: Attr;
+  /** Type bits and permissions: all the kernel takes from a directory listing. */
+  mode: number;
 }
 
 export interface StatFs {
@@ -35,7 +36,13 @@ export interface StatFs {
 /** What the kernel sees; every method rejects with an FsError. */
 export interface Filesystem {
   getattr(path: string): Promise<Attr>;
-  /** Entries with their attributes, "." and ".." included (the kernel learns each entry's type). */
+  /**
+   * The attributes getattr would answer when they are known without asking S3 (a staged
+   * file, an entry of a cached listing), else undefined. Synchronous, so that the commonest
+   * request of a cold `ls -l` costs no promise.
+   */
+  attrIfKnown(path: string): Attr | undefined;
+  /** Entries with their modes, "." and ".." included (the kernel learns each entry's type). */
   readdir(path: string): Promise<DirEntry[]>;
   /** Returns a non-zero handle. */
   open(path: string, flags: number): Promise<number>;

@@ -11,7 +11,22 @@ const ok: Reply<unknown> = () => [0];
 
 /** fuse-native's stat: our Attr plus the block count `du` needs. */
 function toStat(attr: Attr) {
-  return { ...attr, blocks: Math.ceil(attr.size / 512), blksize: 4096 };
+  const { mode, size, uid, gid, nlink, mtime, atime, ctime } = attr;
+  return { mode, size, uid, gid, nlink, mtime, atime, ctime, blocks: Math.ceil(size / 512), blksize: 4096 };
+}
+
+/**
+ * A directory listing tells the kernel only each entry's type, yet fuse-native turns every
+ * stat it is given into an array: entries share one stat per mode, with numeric times so
+ * that none of them costs a Date.
+ */
+function listingStats(modes: number[]): object[] {
+  const shared = new Map<number, object>();
+  return modes.map((mode) => {
+    let stat = shared.get(mode);
+    if (!stat) shared.set(mode, (stat = { mode, atime: 0, mtime: 0, ctime: 0 }));
+    return stat;
+  });
 }
 
 export interface AdapterHooks {
@@ -54,10 +69,24 @@ export function createFuseOperations(fs: Filesystem, log: Logger, hooks: Adapter
     );
   }
 
+  /** getattr answered at once when the core knows the answer without S3; else the usual way. */
+  function getattr(path: string, cb: Callback): void {
+    let known: Attr | undefined;
+    try {
+      known = fs.attrIfKnown(path);
+    } catch (error) {
+      log.warn({ fuse: 'getattr', path, err: error }, 'attribute lookup failed; asking the usual way');
+    }
+    if (!known) return settle('getattr', path, cb, () => fs.getattr(path), (attr) => [0, toStat(attr)]);
+    if (debug) log.debug({ fuse: 'getattr', path, ms: 0, result: 0, known: true }, 'fuse operation');
+    hooks.onOperation?.('getattr', 0, 0, 0);
+    cb(0, toStat(known));
+  }
+
   return {
-    getattr: (path: string, cb: Callback) => settle('getattr', path, cb, () => fs.getattr(path), (attr) => [0, toStat(attr)]),
+    getattr,
     readdir: (path: string, cb: Callback) =>
-      settle('readdir', path, cb, () => fs.readdir(path), (entries) => [0, entries.map((e) => e.name), entries.map((e) => toStat(e.attr))]),
+      settle('readdir', path, cb, () => fs.readdir(path), (entries) => [0, entries.map((e) => e.name), listingStats(entries.map((e) => e.mode))]),
     open: (path: string, flags: number, cb: Callback) => settle('open', path, cb, () => fs.open(path, flags), (handle) => [0, handle]),
     create: (path: string, mode: number, cb: Callback) => settle('create', path, cb, () => fs.create(path, mode), (handle) => [0, handle]),
     read: (path: string, handle: number, buffer: Buffer, length: number, position: number, cb: Callback) =>

@@ -48,7 +48,7 @@ test('a listing of 2,500 keys takes three pages', async (t) => {
   t.is(entries.length, 2 + 2500 + 1);
   // The directory's own getattr used a one-key probe; the listing itself three pages.
   t.is(store.callCounts.list - before, 1 + 3);
-  t.is(entries.find((e) => e.name === 'sub')?.attr.mode, 0o040755);
+  t.is(entries.find((e) => e.name === 'sub')?.mode, 0o040755);
 });
 
 test('names that cannot be file names are left out', async (t) => {

@@ -15,13 +15,15 @@ function fakeCore(behaviour: Behaviour): Filesystem {
   return new Proxy({} as Filesystem, {
     get: (_target, name: string) => () => {
       if (behaviour === 'throw') throw new Error('synchronous bug');
+      // Nothing is known without the core's asynchronous answer.
+      if (name === 'attrIfKnown') return undefined;
       if (behaviour === 'fs-error') return Promise.reject(new FsError('ENOENT'));
       if (behaviour === 'other-error') return Promise.reject(new TypeError('bug'));
       switch (name) {
         case 'getattr':
           return Promise.resolve(attr);
         case 'readdir':
-          return Promise.resolve([{ name: 'x', attr }]);
+          return Promise.resolve([{ name: 'x', mode: attr.mode }]);
         case 'open':
         case 'create':
           return Promise.resolve(7);
@@ -99,6 +101,20 @@ test('read copies the bytes into the kernel buffer and answers the count', async
   const code = await new Promise<number>((resolve) => operations.read('/p', 7, buffer, 8, 0, (n: number) => resolve(n)));
   t.is(code, 3);
   t.is(buffer.subarray(0, 3).toString(), 'abc');
+});
+
+test('getattr answers at once from what the core knows, and asks the usual way otherwise', async (t) => {
+  let asked = 0;
+  const core = { attrIfKnown: (path: string) => (path === '/known' ? attr : undefined), getattr: async () => (asked++, { ...attr, size: 99 }) } as unknown as Filesystem;
+  const operations = createFuseOperations(core, silentLogger());
+  const replies: unknown[][] = [];
+  operations.getattr('/known', (...reply: unknown[]) => replies.push(reply));
+  t.is(replies.length, 1, 'answered before any promise settled');
+  t.like(replies[0][1] as object, { size: 3 });
+  t.is(asked, 0);
+  const other = await new Promise<unknown[]>((resolve) => operations.getattr('/other', (...reply: unknown[]) => resolve(reply)));
+  t.like(other[1] as object, { size: 99 });
+  t.is(asked, 1);
 });
 
 test('write answers the byte count', async (t) => {

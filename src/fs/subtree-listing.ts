@@ -1,0 +1,69 @@
+// Directory listings derived from a listing without delimiter: one page of up to 1,000 keys
+// under a directory may hold whole subdirectories, and then each of them is known without a
+// LIST of its own (goofys calls this slurping). `find` over a tree of 111 directories and
+// 1,000 files costs one or two LISTs instead of 111.
+import type { ObjectInfo } from '../s3/object-store.js';
+import { fileNode, type FsNode } from './namespace.js';
+import { unusableNameReason } from './paths.js';
+
+/** Called for each key left out of a listing, with the reason. */
+export type SkippedKey = (key: string, reason: string) => void;
+
+export class SubtreeListings {
+  /** Entries per directory prefix, in key order. */
+  readonly listings = new Map<string, Map<string, FsNode>>();
+
+  constructor(
+    private readonly root: string,
+    private readonly skipped: SkippedKey,
+  ) {
+    this.listings.set(root, new Map());
+  }
+
+  /** Adds keys under the root, in the order S3 lists them. */
+  add(objects: readonly ObjectInfo[]): void {
+    for (const object of objects) this.addOne(object);
+  }
+
+  /**
+   * The directories below the root whose every key sorts before `lastKey`: a listing that
+   * stopped at `lastKey` holds all of them. Every directory, when nothing was cut off.
+   */
+  *complete(lastKey: string | undefined): Iterable<[string, Map<string, FsNode>]> {
+    for (const entry of this.listings) {
+      const [prefix] = entry;
+      if (prefix === this.root) continue;
+      if (lastKey === undefined || (lastKey > prefix && !lastKey.startsWith(prefix))) yield entry;
+    }
+  }
+
+  private addOne(object: ObjectInfo): void {
+    const parts = object.key.slice(this.root.length).split('/');
+    let dir = this.root;
+    for (let i = 0; i < parts.length - 1; i++) {
+      const name = parts[i];
+      const reason = unusableNameReason(name);
+      if (reason) return this.skipped(object.key, reason);
+      const child = `${dir}${name}/`;
+      this.setDir(dir, name, child);
+      dir = child;
+      if (!this.listings.has(dir)) this.listings.set(dir, new Map());
+    }
+    // A key ending in "/" is the marker of the directory just entered, not an entry.
+    const name = parts[parts.length - 1];
+    if (name === '') return;
+    const reason = unusableNameReason(name);
+    if (reason) return this.skipped(object.key, reason);
+    const entries = this.listings.get(dir) as Map<string, FsNode>;
+    if (entries.get(name)?.type === 'dir') return this.skipped(object.key, 'file shadowed by a directory of the same name');
+    entries.set(name, fileNode(object));
+  }
+
+  private setDir(parent: string, name: string, prefix: string): void {
+    const entries = this.listings.get(parent) as Map<string, FsNode>;
+    const existing = entries.get(name);
+    if (existing?.type === 'dir') return;
+    if (existing) this.skipped(`${parent}${name}`, 'file shadowed by a directory of the same name');
+    entries.set(name, { type: 'dir', prefix });
+  }
+}
