@@ -4,6 +4,7 @@ import type { Config } from './config.js';
 import { configureCache, invalidatePath } from './control/cache-control.js';
 import { ControlServer } from './control/server.js';
 import { S3Filesystem } from './fs/filesystem.js';
+import { SlabPool } from './fs/slab-pool.js';
 import { recoverStaged } from './fs/staged-recovery.js';
 import { createFuseOperations } from './fuse/adapter.js';
 import { prepareMountpoint } from './fuse/mountpoint.js';
@@ -35,6 +36,10 @@ const MAX_REQUEST_BLOCKS = 4;
 // A small read away from the sequence fetches 128 KiB pieces (FUSE's largest request), not a
 // whole block: 200 random 4 KiB reads fetched 200 MiB with whole blocks.
 const PIECE_SIZE = 128 * 1024;
+// Objects larger than this share of the content cache stream through reusable slabs when
+// read sequentially, and the slabs of all such reads together stay within the other bound.
+const STREAM_ABOVE_CACHE_SHARE = 1 / 4;
+const MAX_STREAM_BYTES = 64 * 1024 * 1024;
 
 export interface RunningMount {
   stats(): MountStats;
@@ -98,6 +103,8 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
     maxPrefetchBlocks: MAX_PREFETCH_BLOCKS,
     maxRequestBlocks: MAX_REQUEST_BLOCKS,
     pieceSize: Math.min(PIECE_SIZE, config.blockSizeKiB * 1024),
+    slabs: new SlabPool(MAX_REQUEST_BLOCKS * config.blockSizeKiB * 1024, MAX_STREAM_BYTES),
+    streamAbove: config.maxCacheSizeMiB * 1024 * 1024 * STREAM_ABOVE_CACHE_SHARE,
     readOnly: config.readOnly,
     stagingDirectory: config.stagingDir,
     partSize: config.writePartSizeMiB * 1024 * 1024,

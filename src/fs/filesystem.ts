@@ -11,6 +11,7 @@ import { Namespace, type FsNode } from './namespace.js';
 import { dirPrefixOf, keyOf, splitPath } from './paths.js';
 import { BlockReader, newReadPattern, type ReadPattern, type ReadTarget } from './reader.js';
 import { ScanAhead } from './scan-ahead.js';
+import type { SlabPool } from './slab-pool.js';
 import type { StagedFile } from './staged-file.js';
 import { TreeChanges } from './tree-changes.js';
 import type { Attr, DirEntry, Filesystem, StatFs } from './types.js';
@@ -30,6 +31,10 @@ export interface FilesystemOptions {
   maxRequestBlocks?: number;
   /** Unit of small random reads; divides blockSize. */
   pieceSize?: number;
+  /** Slabs for large sequential reads, which then bypass the content cache. */
+  slabs?: SlabPool;
+  /** Objects larger than this (bytes) stream through the slabs when read sequentially. */
+  streamAbove?: number;
   readOnly: boolean;
   /** Directory for staged copies of files being written. */
   stagingDirectory: string;
@@ -74,6 +79,8 @@ export class S3Filesystem implements Filesystem {
       maxPrefetchBlocks: options.maxPrefetchBlocks,
       maxRequestBlocks: options.maxRequestBlocks,
       pieceSize: options.pieceSize,
+      slabs: options.slabs,
+      streamAbove: options.streamAbove,
     });
     this.stage = new WriteStage(store, log, { directory: options.stagingDirectory, bucket: options.bucket, partSize: options.partSize });
     this.invalidation = new Invalidation(cache, options.bucket, options.prefix);
@@ -162,6 +169,15 @@ export class S3Filesystem implements Filesystem {
     return this.guard('read', file.path, () => (file.staged ? file.staged.read(position, length) : this.reader.read(file.target as ReadTarget, file.pattern, position, length)));
   }
 
+  async readInto(handle: number, position: number, length: number, into: Buffer): Promise<number> {
+    const file = this.handleOf(handle);
+    return this.guard('read', file.path, async () => {
+      if (!file.staged) return this.reader.readInto(file.target as ReadTarget, file.pattern, position, length, into);
+      const bytes = await file.staged.read(position, Math.min(length, into.length));
+      return bytes.copy(into);
+    });
+  }
+
   async write(handle: number, data: Buffer, position: number): Promise<number> {
     const file = this.handleOf(handle);
     if (!file.staged) throw new FsError('EBADF', `${file.path} is not open for writing`);
@@ -181,6 +197,7 @@ export class S3Filesystem implements Filesystem {
   async release(handle: number): Promise<void> {
     const file = this.handles.get(handle);
     this.handles.delete(handle);
+    if (file) this.reader.close(file.pattern);
     if (file?.staged) await this.stage.release(file.staged).catch((error: unknown) => this.log.warn({ path: file.path, err: error }, 'cleanup of a staged copy failed'));
   }
 

@@ -2,10 +2,17 @@
 // key + ETag + unit, so that a changed object never serves old bytes. A handle reading
 // sequentially gets whole blocks and a prefetch window of parallel GETs that grows while
 // it stays sequential; a small read at a random offset fetches only the pieces it touches.
+//
+// A sequential read of an object larger than a quarter of the content cache streams instead:
+// its blocks go through a few reusable slabs and never enter the cache, as PostgreSQL rings
+// the buffers of a large sequential scan. One big read then neither pushes everything else
+// out of the cache nor pays for fresh memory for every block; the kernel's page cache keeps
+// what it read for the next reader.
 import type { ObjectCache } from '../cache/types.js';
 import type { Logger } from '../log.js';
 import { isStoreError, type ObjectStore } from '../s3/object-store.js';
 import { FsError } from './errors.js';
+import type { Slab, SlabPool } from './slab-pool.js';
 
 /** The version of an object a handle reads. */
 export interface ReadTarget {
@@ -22,6 +29,15 @@ export interface ReadPattern {
   window: number;
   /** Blocks below this index were already asked for by this handle's prefetching. */
   prefetchedUntil: number;
+  /** This handle's streamed blocks, once it streams. */
+  stream?: BlockStream;
+}
+
+/** Blocks of one handle's stream, each in a slab held once for it. */
+interface BlockStream {
+  blocks: Map<number, { slab: Slab; bytes: Promise<Buffer> }>;
+  /** Blocks below this index were requested. */
+  requestedUntil: number;
 }
 
 export interface BlockReaderOptions {
@@ -33,6 +49,10 @@ export interface BlockReaderOptions {
   maxRequestBlocks?: number;
   /** Unit of a random read; must divide blockSize. Default: blockSize (no pieces). */
   pieceSize?: number;
+  /** Slabs for streaming reads (whole multiples of blockSize); no streaming without. */
+  slabs?: SlabPool;
+  /** Objects larger than this (bytes) stream when read sequentially. */
+  streamAbove?: number;
 }
 
 /** A grid of fixed-size units over an object: blocks, or the pieces of a random read. */
@@ -42,9 +62,19 @@ interface Unit {
   name(etag: string, index: number): string;
 }
 
-// The kernel keeps 3-4 reads of 128 KiB in flight and they may arrive out of
-// order, so "sequential" tolerates that much jitter around the expected offset.
-const SEQUENTIAL_JITTER = 4 * 128 * 1024;
+/** Where some of a read's bytes come from. */
+interface ReadPart {
+  /** Offset in the object of the first byte of `bytes`. */
+  start: number;
+  bytes: Promise<Buffer>;
+  /** A slab the part holds until its bytes are copied. */
+  slab?: Slab;
+}
+
+// The kernel keeps up to read_ahead_kb (1 MiB on our mounts) of 128 KiB reads in flight and
+// they may arrive out of order, so "sequential" tolerates twice that around the expected
+// offset: with half as much, a streaming read kept being taken for a random one.
+const SEQUENTIAL_JITTER = 2 * 1024 * 1024;
 const DEFAULT_REQUEST_BLOCKS = 4;
 
 export function newReadPattern(): ReadPattern {
@@ -67,17 +97,33 @@ export class BlockReader {
     this.piece = { size: pieceSize, name: (etag, index) => `${etag}:${index}/${pieceSize}` };
   }
 
-  async read(target: ReadTarget, pattern: ReadPattern, position: number, length: number): Promise<Buffer> {
-    const end = Math.min(position + length, target.size);
-    if (position >= end) return Buffer.alloc(0);
+  /** Bytes [position, position + length) of the object into `into`, clipped at its end; resolves to the count. */
+  async readInto(target: ReadTarget, pattern: ReadPattern, position: number, length: number, into: Buffer): Promise<number> {
+    const end = Math.min(position + length, target.size, position + into.length);
+    if (position >= end) return 0;
     this.track(pattern, position, end);
     // Small reads away from the sequence fetch pieces, unless the whole block is at hand.
     const random = pattern.window === 0 && end - position <= this.piece.size && this.piece.size < this.block.size;
     if (random && !this.cachedUnit(target, this.block, Math.floor(position / this.block.size), Math.floor((end - 1) / this.block.size))) {
-      return this.readUnits(target, this.piece, position, end);
+      return this.copyParts(this.unitParts(target, this.piece, position, end), position, end, into);
+    }
+    if (this.options.slabs && pattern.window > 0 && target.size > (this.options.streamAbove ?? Infinity)) {
+      return this.copyParts(this.streamedParts(target, pattern, position, end), position, end, into);
     }
     this.prefetch(target, pattern, Math.floor((end - 1) / this.block.size));
-    return this.readUnits(target, this.block, position, end);
+    return this.copyParts(this.unitParts(target, this.block, position, end), position, end, into);
+  }
+
+  /** readInto a new buffer. */
+  async read(target: ReadTarget, pattern: ReadPattern, position: number, length: number): Promise<Buffer> {
+    const into = Buffer.allocUnsafe(Math.max(0, Math.min(length, target.size - position)));
+    return into.subarray(0, await this.readInto(target, pattern, position, length, into));
+  }
+
+  /** The handle is closed: its streamed blocks go back to the pool. */
+  close(pattern: ReadPattern): void {
+    if (pattern.stream) this.releaseStream(pattern.stream, Infinity);
+    pattern.stream = undefined;
   }
 
   /** Starts fetching the first block of an object that is likely to be read soon. */
@@ -86,22 +132,100 @@ export class BlockReader {
     this.fetchUnits(target, this.block, 0, 0)[0].catch(() => undefined);
   }
 
-  /** Bytes [position, end) from the units that hold them, fetched in one GET where missing. */
-  private async readUnits(target: ReadTarget, unit: Unit, position: number, end: number): Promise<Buffer> {
+  /** The units holding bytes [position, end), from the cache or one GET for those missing. */
+  private unitParts(target: ReadTarget, unit: Unit, position: number, end: number): ReadPart[] {
     const first = Math.floor(position / unit.size);
-    const last = Math.floor((end - 1) / unit.size);
-    const units = await Promise.all(this.fetchUnits(target, unit, first, last));
-    if (units.length === 1) {
-      const offset = position - first * unit.size;
-      return units[0].subarray(offset, offset + (end - position));
+    return this.fetchUnits(target, unit, first, Math.floor((end - 1) / unit.size)).map((bytes, i) => ({ start: (first + i) * unit.size, bytes }));
+  }
+
+  /** Copies bytes [position, end) out of the parts that hold them; then lets go of their slabs. */
+  private async copyParts(parts: ReadPart[], position: number, end: number, into: Buffer): Promise<number> {
+    try {
+      const buffers = await Promise.all(parts.map((part) => part.bytes));
+      let written = 0;
+      for (const [i, bytes] of buffers.entries()) {
+        const start = parts[i].start;
+        written += bytes.copy(into, written, Math.max(position - start, 0), Math.min(end - start, bytes.length));
+      }
+      return written;
+    } finally {
+      for (const part of parts) if (part.slab) this.options.slabs?.release(part.slab);
     }
-    const out = Buffer.allocUnsafe(end - position);
-    let written = 0;
-    for (const [i, bytes] of units.entries()) {
-      const unitStart = (first + i) * unit.size;
-      written += bytes.copy(out, written, Math.max(position - unitStart, 0), Math.min(end - unitStart, bytes.length));
+  }
+
+  /**
+   * The blocks of [position, end) from this handle's stream, which is first extended to the
+   * window ahead; each part holds its slab until copied. A block the stream could not take
+   * (no slab free) comes through the cache instead.
+   */
+  private streamedParts(target: ReadTarget, pattern: ReadPattern, position: number, end: number): ReadPart[] {
+    const slabs = this.options.slabs as SlabPool;
+    const stream = (pattern.stream ??= { blocks: new Map(), requestedUntil: 0 });
+    const first = Math.floor(position / this.block.size);
+    const last = Math.floor((end - 1) / this.block.size);
+    // The kernel reads a little out of order: the block before this one may still be asked for.
+    this.releaseStream(stream, first - 1);
+    this.extendStream(target, stream, first, last + pattern.window);
+    const parts: ReadPart[] = [];
+    for (let index = first; index <= last; index++) {
+      const streamed = stream.blocks.get(index);
+      if (streamed) {
+        slabs.hold(streamed.slab);
+        parts.push({ start: index * this.block.size, bytes: streamed.bytes, slab: streamed.slab });
+      } else {
+        parts.push({ start: index * this.block.size, bytes: this.fetchUnits(target, this.block, index, index)[0] });
+      }
     }
-    return out;
+    return parts;
+  }
+
+  /** Requests blocks from..to (whole slabs of them) that the stream has not asked for yet. */
+  private extendStream(target: ReadTarget, stream: BlockStream, from: number, to: number): void {
+    const slabs = this.options.slabs as SlabPool;
+    const blockSize = this.block.size;
+    const perSlab = Math.max(1, Math.floor(slabs.slabBytes / blockSize));
+    const lastBlock = Math.floor((target.size - 1) / blockSize);
+    let start = Math.max(stream.requestedUntil, from);
+    while (start <= Math.min(to, lastBlock)) {
+      const slab = slabs.take();
+      if (!slab) break;
+      const groupEnd = Math.min(start + perSlab - 1, lastBlock);
+      const groupStart = start;
+      // The GET holds the slab until it settles, so that no other GET can write into it meanwhile.
+      const bytes = this.store
+        .getRange(target.key, groupStart * blockSize, Math.min((groupEnd + 1) * blockSize, target.size), { ifMatch: target.etag, into: slab.buffer })
+        .catch((error: unknown) => {
+          // A failed GET is not kept: the next read of these blocks asks again.
+          for (let index = groupStart; index <= groupEnd; index++) {
+            const streamed = stream.blocks.get(index);
+            if (streamed?.slab === slab) {
+              stream.blocks.delete(index);
+              slabs.release(slab);
+            }
+          }
+          stream.requestedUntil = Math.min(stream.requestedUntil, groupStart);
+          throw this.readError(target, error);
+        })
+        .finally(() => slabs.release(slab));
+      for (let index = groupStart; index <= groupEnd; index++) {
+        slabs.hold(slab);
+        const offset = (index - groupStart) * blockSize;
+        const block = bytes.then((view) => view.subarray(offset, offset + blockSize));
+        block.catch(() => undefined); // a block nobody reads may fail unobserved
+        stream.blocks.set(index, { slab, bytes: block });
+      }
+      start = groupEnd + 1;
+    }
+    stream.requestedUntil = Math.max(stream.requestedUntil, start);
+  }
+
+  /** Lets go of the stream's blocks below `before`. */
+  private releaseStream(stream: BlockStream, before: number): void {
+    for (const [index, streamed] of stream.blocks) {
+      if (index >= before) continue;
+      stream.blocks.delete(index);
+      this.options.slabs?.release(streamed.slab);
+    }
   }
 
   /** True when units first..last are all in the cache (one of them, for a read within one block). */
@@ -117,6 +241,7 @@ export class BlockReader {
     pattern.window = sequential ? Math.min(Math.max(pattern.window * 2, 1), this.options.maxPrefetchBlocks) : 0;
     pattern.nextOffset = sequential ? Math.max(pattern.nextOffset, end) : end;
     // After a jump, what was prefetched for the old position says nothing about the new one.
+    // A stream's blocks stay: reads that move on past them let them go.
     if (!sequential) pattern.prefetchedUntil = 0;
   }
 
@@ -178,14 +303,16 @@ export class BlockReader {
     try {
       return await this.cache.fetch<Buffer>(this.cacheKey(target, unit, index), load, { sizeOf: (bytes) => bytes.length });
     } catch (error) {
-      if (isStoreError(error, 'PreconditionFailed')) {
-        // Another writer replaced the object under an open handle: drop what we knew
-        // so the next open sees the new version, and refuse to mix versions here.
-        this.cache.invalidateKey(this.options.bucket, target.key);
-        this.log.warn({ key: target.key, etag: target.etag }, 'object changed while open; reopen to read the new version');
-        throw new FsError('EIO', `object changed while open: ${target.key}`);
-      }
-      throw error;
+      throw this.readError(target, error);
     }
+  }
+
+  private readError(target: ReadTarget, error: unknown): unknown {
+    if (!isStoreError(error, 'PreconditionFailed')) return error;
+    // Another writer replaced the object under an open handle: drop what we knew so the
+    // next open sees the new version, and refuse to mix versions here.
+    this.cache.invalidateKey(this.options.bucket, target.key);
+    this.log.warn({ key: target.key, etag: target.etag }, 'object changed while open; reopen to read the new version');
+    return new FsError('EIO', `object changed while open: ${target.key}`);
   }
 }

@@ -50,6 +50,11 @@ export interface Filesystem {
   create(path: string, mode: number): Promise<number>;
   /** Exactly `length` bytes unless the file ends first. */
   read(handle: number, position: number, length: number): Promise<Buffer>;
+  /**
+   * The same bytes written into `into` (FUSE's own buffer), resolving to their count: the core
+   * copies out of its blocks itself, so nothing it holds outlives the call.
+   */
+  readInto(handle: number, position: number, length: number, into: Buffer): Promise<number>;
   /** Bytes written (all of them, or a failure). */
   write(handle: number, data: Buffer, position: number): Promise<number>;
   /** Uploads a dirty file; every close() returns this result. */

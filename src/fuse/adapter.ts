@@ -89,12 +89,9 @@ export function createFuseOperations(fs: Filesystem, log: Logger, hooks: Adapter
       settle('readdir', path, cb, () => fs.readdir(path), (entries) => [0, entries.map((e) => e.name), listingStats(entries.map((e) => e.mode))]),
     open: (path: string, flags: number, cb: Callback) => settle('open', path, cb, () => fs.open(path, flags), (handle) => [0, handle]),
     create: (path: string, mode: number, cb: Callback) => settle('create', path, cb, () => fs.create(path, mode), (handle) => [0, handle]),
+    // The buffer is libfuse's memory, detached once we call back: the core fills it before.
     read: (path: string, handle: number, buffer: Buffer, length: number, position: number, cb: Callback) =>
-      settle('read', path, cb, () => fs.read(handle, position, length), (data) => {
-        // The buffer is libfuse's memory and is detached once we call back: copy first.
-        data.copy(buffer, 0, 0, Math.min(data.length, length));
-        return [Math.min(data.length, length)];
-      }),
+      settle('read', path, cb, () => fs.readInto(handle, position, length, buffer.subarray(0, length)), (count) => [count]),
     // The core has finished with the buffer when its promise settles, before we call back.
     write: (path: string, handle: number, buffer: Buffer, length: number, position: number, cb: Callback) =>
       settle('write', path, cb, () => fs.write(handle, buffer.subarray(0, length), position), (written) => [written]),

@@ -30,6 +30,8 @@ export interface LeanClientOptions {
 export interface LeanRangeOptions {
   ifMatch?: string;
   signal: AbortSignal;
+  /** Where the bytes go; a new buffer when absent. */
+  into?: Buffer;
 }
 
 export interface LeanClient {
@@ -79,7 +81,7 @@ export function createLeanClient(options: LeanClientOptions, log: Logger): LeanC
   async function getRangeDirect(client: DirectHttpClient, key: string, start: number, end: number, rangeOptions: LeanRangeOptions): Promise<Buffer> {
     const path = objectPath(key);
     const headers = await sign({ method: 'GET', url: base, path, headers: rangeHeaders(start, end, rangeOptions.ifMatch) });
-    const into = Buffer.allocUnsafe(end - start);
+    const into = rangeOptions.into ? rangeOptions.into.subarray(0, end - start) : Buffer.allocUnsafe(end - start);
     const response = await client.get({ path, headers, into, signal: rangeOptions.signal });
     if (response.status !== 200 && response.status !== 206) throw statusError('getRange', key, response.status, response.errorBody);
     checkContentRange(key, response.headers['content-range'], start, end);
@@ -100,7 +102,7 @@ export function createLeanClient(options: LeanClientOptions, log: Logger): LeanC
       response.destroy();
       throw error;
     }
-    return readBody(response, end - start, key, rangeOptions.signal);
+    return readBody(response, end - start, key, rangeOptions.signal, rangeOptions.into);
   }
 
   return {
@@ -200,8 +202,8 @@ export function cutShort(key: string, received: number, expected: number): Store
 }
 
 /** Reads exactly `expected` bytes of a body into one buffer; destroys the body on any failure or abort. */
-export async function readBody(body: Readable, expected: number, key: string, signal?: AbortSignal): Promise<Buffer> {
-  const result = Buffer.allocUnsafe(expected);
+export async function readBody(body: Readable, expected: number, key: string, signal?: AbortSignal, into?: Buffer): Promise<Buffer> {
+  const result = into ? into.subarray(0, expected) : Buffer.allocUnsafe(expected);
   let received = 0;
   const onAbort = () => body.destroy(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
   if (signal?.aborted) onAbort();

@@ -237,6 +237,10 @@ export class MemoryStore implements ObjectStore {
     if (end > object.bytes.length) {
       throw new StoreError('InvalidRange', `getRange ${key}: range [${start}, ${end}) beyond ${object.bytes.length} bytes`, 'InvalidRange', 416);
     }
+    if (options.into) {
+      object.bytes.copy(options.into, 0, start, end);
+      return options.into.subarray(0, end - start);
+    }
     return Buffer.from(object.bytes.subarray(start, end));
   }
 

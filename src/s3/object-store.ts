@@ -47,6 +47,8 @@ export interface GetRangeOptions {
   /** Refuse (PreconditionFailed) when the object no longer has this ETag. */
   ifMatch?: string;
   signal?: AbortSignal;
+  /** Where the bytes go (at least end - start long); the answer is then a view of it. */
+  into?: Buffer;
 }
 
 export interface ObjectStore {

@@ -283,7 +283,7 @@ export function createSdkStore(options: SdkStoreOptions, log: Logger): SdkStore 
         throw new StoreError('InvalidRange', `getRange ${key}: invalid range [${start}, ${end})`);
       }
       if (start === end) return Buffer.alloc(0);
-      if (lean) return leanCall('getRange', key, (abortSignal) => lean.getRange(key, start, end, { ifMatch: rangeOptions.ifMatch, signal: abortSignal }), rangeOptions.signal);
+      if (lean) return leanCall('getRange', key, (abortSignal) => lean.getRange(key, start, end, { ifMatch: rangeOptions.ifMatch, signal: abortSignal, into: rangeOptions.into }), rangeOptions.signal);
       return send(
         'getRange',
         key,
@@ -300,7 +300,7 @@ export function createSdkStore(options: SdkStoreOptions, log: Logger): SdkStore 
             body.destroy();
             throw error;
           }
-          return readBody(body, end - start, key, abortSignal);
+          return readBody(body, end - start, key, abortSignal, rangeOptions.into);
         },
         rangeOptions.signal,
       );

@@ -163,6 +163,13 @@ for (const backend of [memory, sdk]) {
     t.true((await store.getRange(key, data.length - 1, data.length)).equals(data.subarray(data.length - 1)));
     t.true((await store.getRange(key, data.length - 4096, data.length)).equals(data.subarray(data.length - 4096)));
     t.is((await store.getRange(key, 500, 500)).length, 0);
+    // Into a buffer of the caller's: the answer is a view of it.
+    const into = Buffer.alloc(8192, 0xee);
+    const view = await store.getRange(key, 1000, 5000, { into });
+    t.is(view.buffer, into.buffer);
+    t.true(view.equals(data.subarray(1000, 5000)));
+    t.true(into.subarray(0, 4000).equals(data.subarray(1000, 5000)));
+    t.is(into[4000], 0xee, 'nothing written past the range');
   });
 
   it('getRange beyond the end of an object is InvalidRange', async (t, store, base) => {

@@ -3,6 +3,7 @@ import test from 'ava';
 import { constants } from 'node:fs';
 import { CORE_BLOCK, errno, setupCore as setup } from '../helpers/core.js';
 import { patternBytes } from '../helpers/pattern.js';
+import { SlabPool } from '../../src/fs/slab-pool.js';
 
 const BLOCK = CORE_BLOCK;
 
@@ -211,17 +212,18 @@ test('a small read at a random offset fetches only the pieces it touches', async
   const PIECE = BLOCK / 8;
   const { store, fs } = setup({ pieceSize: PIECE, maxPrefetchBlocks: 4 });
   // Far enough apart that no read looks like the continuation of another.
-  const bytes = patternBytes(64 * BLOCK, 5);
+  // Reads more than 2 MiB apart: none looks like the continuation of another.
+  const bytes = patternBytes(128 * BLOCK, 5);
   store.putObject('r', bytes);
   const gets = recordGets(store);
   const handle = await fs.open('/r', constants.O_RDONLY);
-  const at = 20 * BLOCK + 3 * PIECE + 100;
+  const at = 40 * BLOCK + 3 * PIECE + 100;
   t.true((await fs.read(handle, at, 4096)).equals(bytes.subarray(at, at + 4096)));
-  t.deepEqual(gets.ranges, [[20 * BLOCK + 3 * PIECE, 20 * BLOCK + 4 * PIECE]], 'one GET of one piece');
+  t.deepEqual(gets.ranges, [[40 * BLOCK + 3 * PIECE, 40 * BLOCK + 4 * PIECE]], 'one GET of one piece');
   // Across a piece boundary: both pieces in one GET.
-  const across = 40 * BLOCK + 2 * PIECE - 10;
+  const across = 90 * BLOCK + 2 * PIECE - 10;
   t.true((await fs.read(handle, across, 20)).equals(bytes.subarray(across, across + 20)));
-  t.deepEqual(gets.ranges[1], [40 * BLOCK + PIECE, 40 * BLOCK + 3 * PIECE]);
+  t.deepEqual(gets.ranges[1], [90 * BLOCK + PIECE, 90 * BLOCK + 3 * PIECE]);
   t.true((await fs.read(handle, at + 10, 100)).equals(bytes.subarray(at + 10, at + 110)));
   t.is(gets.ranges.length, 2, 'the first piece is cached');
   // A handle reading from the start takes whole blocks.
@@ -232,7 +234,7 @@ test('a small read at a random offset fetches only the pieces it touches', async
   for (const [start, end] of gets.ranges.slice(2)) t.true(start % BLOCK === 0 && (end - start) % BLOCK === 0, `block-aligned GET ${start}-${end}`);
   // Once a whole block is cached, a random read inside it uses it.
   const count = gets.ranges.length;
-  t.true((await fs.read(handle, 2 * BLOCK + 7, 50)).equals(bytes.subarray(2 * BLOCK + 7, 2 * BLOCK + 57)));
+  t.true((await fs.read(handle, 120 * BLOCK + 7, 50)).equals(bytes.subarray(120 * BLOCK + 7, 120 * BLOCK + 57)));
   t.is(gets.ranges.length, count);
 });
 
@@ -249,4 +251,28 @@ test('a sequential reader keeps several GETs of a few blocks in flight', async (
   for (const [start, end] of gets.ranges) t.true(end - start <= 2 * BLOCK, `GET ${start}-${end} within 2 blocks`);
   const fetched = gets.ranges.reduce((sum, [start, end]) => sum + end - start, 0);
   t.is(fetched, bytes.length, 'every byte fetched once');
+});
+
+test('a large object read sequentially streams through reusable slabs, not the cache', async (t) => {
+  const slabs = new SlabPool(4 * BLOCK, 16 * BLOCK);
+  const { store, fs, cache } = setup({ maxPrefetchBlocks: 8, maxRequestBlocks: 4, slabs, streamAbove: 8 * BLOCK });
+  const bytes = patternBytes(64 * BLOCK + 100, 4);
+  store.putObject('big', bytes);
+  store.putObject('small', bytes.subarray(0, 8 * BLOCK));
+  const gets = recordGets(store, 1);
+  const handle = await fs.open('/big', constants.O_RDONLY);
+  const chunks: Buffer[] = [];
+  for (let offset = 0; offset < bytes.length; offset += 32 * 1024) chunks.push(await fs.read(handle, offset, 32 * 1024));
+  t.true(Buffer.concat(chunks).equals(bytes), 'bytes exact');
+  const fetched = gets.ranges.reduce((sum, [start, end]) => sum + end - start, 0);
+  t.is(fetched, bytes.length, 'every byte fetched once');
+  for (const [start, end] of gets.ranges) t.true(end - start <= 4 * BLOCK, `GET ${start}-${end} fits a slab`);
+  t.is(cache.stats().content.entries, 0, 'nothing of it in the cache');
+  t.true(slabs.stats().slabs <= 4, `${slabs.stats().slabs} slabs made for 17 slabs' worth of bytes`);
+  await fs.release(handle);
+  t.is(slabs.stats().idle, slabs.stats().slabs, 'every slab is back in the pool once the handle is closed');
+  // An object within the bound still goes through the cache.
+  const small = await fs.open('/small', constants.O_RDONLY);
+  t.true((await fs.read(small, 0, 8 * BLOCK)).equals(bytes.subarray(0, 8 * BLOCK)));
+  t.true(cache.stats().content.entries > 0);
 });
