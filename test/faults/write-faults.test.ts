@@ -1,18 +1,25 @@
 // Uploads under injected faults: a failed upload is EIO at close(), nothing partial appears
-// in the bucket, the bytes stay staged, and the unmount uploads them once S3 is back.
+// in the bucket (multipart uploads are aborted, no parts left behind), the bytes stay staged,
+// and the next close of the file, or the unmount, uploads them once S3 is back.
 import test from 'ava';
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFaultProxy, type FaultProxy } from '../../scripts/fault-proxy.js';
 import { seedClient, startS3Endpoint, testPrefix, type S3Endpoint } from '../../scripts/local-s3.js';
 import { mountBucket, run } from '../helpers/mount.js';
+import { patternBytes } from '../helpers/pattern.js';
 
 const FAILING = { kind: 'status', status: 500, code: 'InternalError' } as const;
+// Above --write-part-size 5 (MiB), in three parts; fauxqs refuses single PUTs over 11 MiB.
+const MULTIPART_SIZE = 12 * 1024 * 1024 + 3;
+
 // A writer that checks close(), as careful programs do (a shell ignores close errors): copies
 // the file argv[1] to argv[2], prints the error code and exits 1 when close() fails.
 const WRITER = `const fs = require('fs'); const fd = fs.openSync(process.argv[2], 'w'); fs.writeSync(fd, fs.readFileSync(process.argv[1])); try { fs.closeSync(fd); } catch (e) { console.log(e.code); process.exit(1); }`;
+// Opens the file read-only and closes it, reporting close()'s result the same way.
+const OPEN_CLOSE = `const fs = require('fs'); const fd = fs.openSync(process.argv[1], 'r'); try { fs.closeSync(fd); } catch (e) { console.log(e.code); process.exit(1); }`;
 
 let endpoint: S3Endpoint;
 let client: S3Client;
@@ -47,8 +54,8 @@ async function stagedCopies(staging: string): Promise<string[]> {
   return (await readdir(staging).catch(() => [])).filter((name) => name.endsWith('.data')).map((name) => join(staging, name));
 }
 
-function mountThroughProxy(staging: string) {
-  return mountBucket({ ...endpoint, endpoint: proxy.url }, { target: prefix ? `${endpoint.bucket}:${prefix}` : endpoint.bucket, args: ['--max-attempts', '2', '--staging-dir', staging] });
+function mountThroughProxy(staging: string, extra: string[] = []) {
+  return mountBucket({ ...endpoint, endpoint: proxy.url }, { target: prefix ? `${endpoint.bucket}:${prefix}` : endpoint.bucket, args: ['--max-attempts', '2', '--staging-dir', staging, ...extra] });
 }
 
 /** Writes `body` to a scratch file: the source a writer copies into the mount. */
@@ -76,4 +83,45 @@ test.serial('a failing upload is EIO at close, keeps the bytes, and the unmount 
   t.is((await objectBytes('precious.txt'))?.toString(), 'must not be lost', 'the unmount uploaded them');
   t.deepEqual(await stagedCopies(staging), []);
   t.log(`PUTs faulted ${faulted}; close() EIO; 16 bytes compared after the unmount`);
+});
+
+test.serial('a multipart upload whose parts fail is EIO and aborted; the next close uploads it', async (t) => {
+  const staging = join(scratch, 'multipart');
+  const mount = await mountThroughProxy(staging, ['--write-part-size', '5']);
+  t.teardown(() => mount.stop());
+  const bytes = patternBytes(MULTIPART_SIZE, 77);
+  const path = join(mount.mountpoint, 'big.bin');
+  const from = proxy.log().length;
+  proxy.inject('write', FAILING);
+  const write = await run(process.execPath, ['-e', WRITER, await source('big.bin', bytes), path]);
+  t.is(write.stdout.trim(), 'EIO', `close() reports the failed upload: ${write.stderr}`);
+
+  const failedPhase = proxy.log().slice(from);
+  const creates = failedPhase.filter((r) => r.operation === 'multipart' && 'uploads' in r.query);
+  const parts = failedPhase.filter((r) => r.operation === 'write' && 'uploadId' in r.query);
+  const aborts = failedPhase.filter((r) => r.method === 'DELETE' && 'uploadId' in r.query);
+  t.true(creates.length >= 1, 'the upload was multipart');
+  t.true(parts.length >= 1 && parts.every((r) => r.fault === 'status'), 'every part upload was faulted');
+  t.deepEqual(proxy.unfinishedUploads(), [], 'every multipart upload created was aborted: no parts left behind');
+  t.is(await objectBytes('big.bin'), undefined, 'nothing is visible in the bucket');
+  const listed = await client.send(new ListObjectsV2Command({ Bucket: endpoint.bucket, Prefix: `${prefix}big` }));
+  t.is(listed.KeyCount ?? 0, 0);
+  const staged = await stagedCopies(staging);
+  t.is(staged.length, 1);
+  t.true((await readFile(staged[0])).equals(bytes), 'the staged copy holds every byte');
+
+  proxy.clear('write');
+  const retryFrom = proxy.log().length;
+  const reopen = await run(process.execPath, ['-e', OPEN_CLOSE, path]);
+  t.is(reopen.code, 0, `the next close uploads: ${reopen.stdout} ${reopen.stderr}`);
+  const uploaded = await objectBytes('big.bin');
+  t.true(uploaded?.equals(bytes), 'S3 holds every byte before any unmount');
+  const completes = proxy.log().slice(retryFrom).filter((r) => r.operation === 'multipart' && 'uploadId' in r.query && r.status === 200);
+  t.is(completes.length, 1, 'one multipart upload completed');
+  t.deepEqual(proxy.unfinishedUploads(), []);
+  t.deepEqual(await stagedCopies(staging), [], 'the staged copy is gone once saved and closed');
+  t.log(
+    `failing phase: ${creates.length} multipart created, ${parts.length} part PUTs faulted, ${aborts.length} aborted, 0 unfinished; ` +
+      `after recovery: open+close uploaded ${uploaded?.length} bytes, compared through the SDK`,
+  );
 });
