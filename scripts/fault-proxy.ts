@@ -28,6 +28,8 @@ export interface RequestRecord {
   /** Path as sent (percent-encoded), bucket included for path-style requests. */
   path: string;
   query: Record<string, string>;
+  /** The Range header of a GET, e.g. "bytes=0-1048575". */
+  range?: string;
   operation: OperationClass;
   /** Status the client got: upstream's, or the injected one; 0 for a reset or no answer yet. */
   status: number;
@@ -140,7 +142,7 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
     const url = new URL(incoming.url ?? '/', 'http://proxy');
     const query = Object.fromEntries(url.searchParams);
     const method = incoming.method ?? 'GET';
-    const record: RequestRecord = { method, path: url.pathname, query, operation: operationOf(method, query, incoming.headers), status: 0 };
+    const record: RequestRecord = { method, path: url.pathname, query, range: incoming.headers.range, operation: operationOf(method, query, incoming.headers), status: 0 };
     records.push(record);
     const fault = pickFault(record.operation);
     if (fault) {
