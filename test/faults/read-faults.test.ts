@@ -28,6 +28,9 @@ test.before(async () => {
   mount = await mountBucket({ ...endpoint, endpoint: proxy.url }, { target: prefix ? `${endpoint.bucket}:${prefix}` : endpoint.bucket, args: ['--max-attempts', '3'] });
 });
 
+// A failing test must not leave its faults to the next one.
+test.afterEach.always(() => proxy.clear());
+
 test.after.always(async () => {
   await mount?.stop();
   await proxy?.stop();

@@ -35,6 +35,9 @@ test.before(async () => {
   scratch = await mkdtemp(join(tmpdir(), 's3mount-write-faults-'));
 });
 
+// A failing test must not leave its faults to the next one.
+test.afterEach.always(() => proxy.clear());
+
 test.after.always(async () => {
   await proxy?.stop();
   await endpoint?.stop();
