@@ -15,6 +15,12 @@
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
 import { buildApp } from 'fauxqs';
+// fauxqs exports its stores' types (buildApp takes them) but not the classes: these paths are
+// those of the pinned fauxqs 1.9.2. Holding the S3 store lets tests seed 100,000 keys in
+// memory in a fraction of a second instead of a minute of PUTs.
+import { S3Store } from '../node_modules/fauxqs/dist/s3/s3Store.js';
+import { SnsStore } from '../node_modules/fauxqs/dist/sns/snsStore.js';
+import { SqsStore } from '../node_modules/fauxqs/dist/sqs/sqsStore.js';
 
 export interface S3Endpoint {
   endpoint: string;
@@ -27,6 +33,11 @@ export interface S3Endpoint {
   external: boolean;
   /** Stops the emulator; does nothing for an external endpoint. Safe to call twice. */
   stop(): Promise<void>;
+  /**
+   * The emulator only: puts an object straight into its in-memory store, as a PUT would
+   * (ETag, LastModified), without HTTP. Absent for an external endpoint.
+   */
+  putDirect?(key: string, body: Buffer): void;
 }
 
 function randomSuffix(): string {
@@ -59,7 +70,8 @@ export async function startS3Endpoint(options: { bucket?: string } = {}): Promis
 
   // startFauxqs() listens on 0.0.0.0 whatever it is told; building the app and listening
   // ourselves keeps the emulator on loopback.
-  const app = buildApp({ logger: false });
+  const s3Store = new S3Store();
+  const app = buildApp({ logger: false, stores: { s3Store, sqsStore: new SqsStore(), snsStore: new SnsStore() } });
   const endpoint = await app.listen({ port: 0, host: '127.0.0.1' });
   let stopped: Promise<void> | undefined;
   const ep: S3Endpoint = {
@@ -71,6 +83,7 @@ export async function startS3Endpoint(options: { bucket?: string } = {}): Promis
     forcePathStyle: true,
     external: false,
     stop: () => (stopped ??= app.close().then(() => undefined)),
+    putDirect: (key, body) => void s3Store.putObject(ep.bucket, key, body),
   };
   const client = seedClient(ep);
   try {

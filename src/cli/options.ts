@@ -116,8 +116,9 @@ export function parseMountArguments(givenArgs: string[], env: NodeJS.ProcessEnv,
     throw new UsageError(`--metrics-address ${draft.metricsAddress.host} can be reached from other machines; use a loopback address (127.0.0.1, ::1) or add --metrics-allow-remote`);
   }
   const metadataTtlSeconds = draft.metadataTtlSeconds ?? DEFAULTS.metadataTtlSeconds;
-  const prefix = normalizePrefix(targetPrefix ?? draft.prefixOption ?? '');
-  validatePrefix(prefix);
+  const givenPrefix = targetPrefix ?? draft.prefixOption ?? '';
+  validatePrefix(givenPrefix);
+  const prefix = normalizePrefix(givenPrefix);
   const uid = process.getuid?.() ?? 0;
   const gid = process.getgid?.() ?? 0;
   return {
@@ -256,17 +257,28 @@ function parseUrl(value: string): string {
 }
 
 // S3's rules for bucket names: 3-63 characters of lower-case letters, digits, dots and hyphens,
-// starting and ending with a letter or digit.
+// starting and ending with a letter or digit, no two dots in a row, not an IP address, and not
+// one of the prefixes and suffixes S3 keeps for itself.
 function validateBucket(bucket: string): void {
-  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket) || bucket.includes('..')) {
-    throw new UsageError(`invalid bucket name "${bucket}": 3-63 lower-case letters, digits, dots and hyphens`);
-  }
+  const reason =
+    !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket) ? '3-63 lower-case letters, digits, dots and hyphens, starting and ending with a letter or digit' :
+    bucket.includes('..') ? 'two dots in a row' :
+    /^\d+\.\d+\.\d+\.\d+$/.test(bucket) ? 'formatted as an IP address' :
+    /^(xn--|sthree-)/.test(bucket) || /(-s3alias|--ol-s3)$/.test(bucket) ? 'a prefix or suffix S3 reserves' :
+    undefined;
+  if (reason) throw new UsageError(`invalid bucket name "${bucket}": ${reason}`);
 }
 
-function validatePrefix(prefix: string): void {
-  const parts = prefix.split('/').slice(0, -1);
-  if (parts.some((part) => part === '' || part === '.' || part === '..')) {
-    throw new UsageError(`invalid prefix "${prefix}": empty, "." and ".." components cannot be mounted`);
+/**
+ * A prefix as typed (BUCKET:PREFIX or --prefix): trailing slashes are optional, but a leading
+ * one is refused rather than dropped, since "/a" and "a" are different S3 keys. Components
+ * that cannot be directories (empty, "." and "..") are refused, as is anything longer than a key.
+ */
+function validatePrefix(given: string): void {
+  if (given.startsWith('/')) throw new UsageError(`invalid prefix "${given}": it must not start with "/" (keys under "${given}" and "${given.replace(/^\/+/, '')}" differ)`);
+  const parts = given.replace(/\/+$/, '').split('/');
+  if (given !== '' && parts.some((part) => part === '' || part === '.' || part === '..')) {
+    throw new UsageError(`invalid prefix "${given}": empty, "." and ".." components cannot be mounted`);
   }
-  if (Buffer.byteLength(prefix) > 1024) throw new UsageError('invalid prefix: S3 keys are at most 1024 bytes');
+  if (Buffer.byteLength(given) > 1024) throw new UsageError(`invalid prefix of ${Buffer.byteLength(given)} bytes: S3 keys are at most 1024 bytes`);
 }

@@ -1,11 +1,12 @@
-// Reads under injected S3 faults: transient ones are retried and return correct bytes,
-// persistent ones are EIO within the retry budget, bodies cut short are never served or
-// cached, and the same mount works again once the server recovers.
+// Reads under injected S3 faults: transient ones (error statuses, resets, delays) are
+// retried or waited out and return correct bytes, persistent ones are EIO within the retry
+// budget, bodies cut short are never served or cached, and the same mount works again once
+// the server recovers.
 import test from 'ava';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { join } from 'node:path';
 import { startFaultProxy, type FaultProxy } from '../../scripts/fault-proxy.js';
-import { seedClient, startS3Endpoint, type S3Endpoint } from '../../scripts/local-s3.js';
+import { seedClient, startS3Endpoint, testPrefix, type S3Endpoint } from '../../scripts/local-s3.js';
 import { mountBucket, run, type Mount } from '../helpers/mount.js';
 import { patternBytes } from '../helpers/pattern.js';
 
@@ -17,14 +18,18 @@ const expected = patternBytes(SIZE, 42);
 
 test.before(async () => {
   endpoint = await startS3Endpoint();
+  const prefix = testPrefix(endpoint);
   const client = seedClient(endpoint);
-  for (const name of ['transient', 'persistent', 'cut', 'reset']) {
-    await client.send(new PutObjectCommand({ Bucket: endpoint.bucket, Key: `${name}.bin`, Body: expected, ContentLength: SIZE }));
+  for (const name of ['transient', 'persistent', 'cut', 'reset', 'delayed']) {
+    await client.send(new PutObjectCommand({ Bucket: endpoint.bucket, Key: `${prefix}${name}.bin`, Body: expected, ContentLength: SIZE }));
   }
   proxy = await startFaultProxy(endpoint.endpoint);
-  // The emulator is reached only through the proxy; 3 attempts per request.
-  mount = await mountBucket({ ...endpoint, endpoint: proxy.url }, { args: ['--max-attempts', '3'] });
+  // The endpoint is reached only through the proxy; 3 attempts per request.
+  mount = await mountBucket({ ...endpoint, endpoint: proxy.url }, { target: prefix ? `${endpoint.bucket}:${prefix}` : endpoint.bucket, args: ['--max-attempts', '3'] });
 });
+
+// A failing test must not leave its faults to the next one.
+test.afterEach.always(() => proxy.clear());
 
 test.after.always(async () => {
   await mount?.stop();
@@ -32,48 +37,81 @@ test.after.always(async () => {
   await endpoint?.stop();
 });
 
+// The README's bound on one operation with 3 attempts: 2 × 3 × 22 s + 10 s = 142 s. A read
+// that neither succeeds nor fails by then is killed, and its test fails.
+const OPERATION_BOUND_MS = 142_000;
+
 async function readAll(name: string): Promise<{ code: number; bytes: Buffer; stderr: string; seconds: number }> {
   const started = performance.now();
-  const result = await run('sh', ['-c', `base64 -w0 < ${join(mount.mountpoint, name)}`], { timeoutMs: 200_000 });
+  const result = await run('sh', ['-c', `base64 -w0 < ${join(mount.mountpoint, name)}`], { timeoutMs: OPERATION_BOUND_MS + 8_000 });
   return { code: result.code, bytes: Buffer.from(result.stdout, 'base64'), stderr: result.stderr, seconds: (performance.now() - started) / 1000 };
 }
 
+/** GETs of `name` the proxy saw since record `from`, and how many of them it faulted. */
+function getsOf(name: string, from: number): { gets: number; faulted: number } {
+  const gets = proxy.log().slice(from).filter((r) => r.operation === 'read' && r.path.endsWith(`/${name}`));
+  return { gets: gets.length, faulted: gets.filter((r) => r.fault !== undefined).length };
+}
+
 test.serial('503 SlowDown and 500 on some GETs are retried: the bytes are right', async (t) => {
-  proxy.queue({ kind: 'status', status: 503, code: 'SlowDown' }, { kind: 'status', status: 500, code: 'InternalError' }, { kind: 'status', status: 503, code: 'SlowDown' });
-  const before = proxy.counts().injected;
+  const from = proxy.log().length;
+  proxy.queue('read', { kind: 'status', status: 503, code: 'SlowDown' }, { kind: 'status', status: 500, code: 'InternalError' }, { kind: 'status', status: 503, code: 'SlowDown' });
   const result = await readAll('transient.bin');
   t.is(result.code, 0, result.stderr);
   t.true(result.bytes.equals(expected));
-  t.is(proxy.counts().injected - before, 3);
+  const seen = getsOf('transient.bin', from);
+  t.is(seen.faulted, 3);
+  t.log(`faults injected ${seen.faulted} (503, 500, 503), GETs ${seen.gets}, bytes compared ${result.bytes.length}`);
 });
 
 test.serial('connection resets are retried', async (t) => {
-  proxy.queue({ kind: 'reset' }, { kind: 'reset' });
+  const from = proxy.log().length;
+  proxy.queue('read', { kind: 'reset' }, { kind: 'reset' });
   const result = await readAll('reset.bin');
   t.is(result.code, 0, result.stderr);
   t.true(result.bytes.equals(expected));
+  const seen = getsOf('reset.bin', from);
+  t.is(seen.faulted, 2);
+  t.log(`faults injected ${seen.faulted} (resets), GETs ${seen.gets}, bytes compared ${result.bytes.length}`);
+});
+
+test.serial('GETs held back (shorter than the request timeout) are waited for: the bytes are right', async (t) => {
+  const from = proxy.log().length;
+  // Every GET held 1 s; a mount gives each attempt 20 s to answer.
+  proxy.inject('read', { kind: 'delay', ms: 1000 });
+  const result = await readAll('delayed.bin');
+  proxy.clear('read');
+  t.is(result.code, 0, result.stderr);
+  t.true(result.bytes.equals(expected));
+  const seen = getsOf('delayed.bin', from);
+  t.is(seen.faulted, seen.gets, 'every GET was held back');
+  t.log(`delays injected ${seen.faulted} of 1 s (every GET), bytes compared ${result.bytes.length}, read took ${result.seconds.toFixed(1)} s`);
 });
 
 test.serial('a persistent fault is EIO within the retry budget; the mount works again after', async (t) => {
-  proxy.always({ kind: 'status', status: 500, code: 'InternalError' });
+  const from = proxy.log().length;
+  proxy.inject('read', { kind: 'status', status: 500, code: 'InternalError' });
   const failed = await readAll('persistent.bin');
+  proxy.clear('read');
   t.not(failed.code, 0);
   t.regex(failed.stderr, /Input\/output error/);
-  // 3 attempts of at most 20 s each, plus backoff: the README's bound is 142 s per operation.
-  t.true(failed.seconds < 142, `EIO after ${failed.seconds} s`);
-  proxy.always(undefined);
+  const faulted = getsOf('persistent.bin', from).faulted;
   const recovered = await readAll('persistent.bin');
   t.is(recovered.code, 0, recovered.stderr);
   t.true(recovered.bytes.equals(expected), 'no remount needed, and no error was cached');
+  t.log(`faults injected ${faulted} (500 on every GET), EIO after ${failed.seconds.toFixed(2)} s, then bytes compared ${recovered.bytes.length}`);
 });
 
 test.serial('bodies cut short are detected, never served or cached', async (t) => {
-  proxy.always({ kind: 'cut' });
+  const from = proxy.log().length;
+  proxy.inject('read', { kind: 'cut' });
   const failed = await readAll('cut.bin');
+  proxy.clear('read');
   t.not(failed.code, 0);
   t.regex(failed.stderr, /Input\/output error/);
-  proxy.always(undefined);
+  const faulted = getsOf('cut.bin', from).faulted;
   const whole = await readAll('cut.bin');
   t.is(whole.code, 0, whole.stderr);
   t.true(whole.bytes.equals(expected));
+  t.log(`faults injected ${faulted} (bodies cut in half), EIO, then bytes compared ${whole.bytes.length}`);
 });

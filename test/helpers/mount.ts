@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type { S3Endpoint } from '../../scripts/local-s3.js';
+import type { MountStats } from '../../src/stats.js';
 import { isMounted, unmountWithRetries, waitForMount } from '../../scripts/mounts.js';
 
 export { isMounted, unmountWithRetries as unmount };
@@ -97,7 +98,7 @@ export async function mountBucket(endpoint: S3Endpoint, options: MountOptions = 
 }
 
 /** `s3mount cache stats MOUNTPOINT --json`, parsed. */
-export async function mountStats(mountpoint: string): Promise<{ s3Calls: number; s3: Record<string, { count: number }>; cache: { totals: { hits: number; misses: number } } }> {
+export async function mountStats(mountpoint: string): Promise<MountStats> {
   const result = await run(process.execPath, [CLI, 'cache', 'stats', mountpoint, '--json']);
   if (result.code !== 0) throw new Error(`cache stats failed: ${result.stderr}`);
   return JSON.parse(result.stdout);

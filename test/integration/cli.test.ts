@@ -4,6 +4,7 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startFaultProxy } from '../../scripts/fault-proxy.js';
 import { seedClient, startS3Endpoint, testPrefix, type S3Endpoint } from '../../scripts/local-s3.js';
 import { CLI, endpointArgs, endpointEnv, isMounted, mountBucket, run, unmount } from '../helpers/mount.js';
 
@@ -71,6 +72,41 @@ test('bad usage exits 2 with a clear line', async (t) => {
   const help = await run(process.execPath, [CLI, '--help']);
   t.is(help.code, 0);
   t.regex(help.stdout, /--metadata-ttl SECONDS .*default: 60; env: S3MOUNT_METADATA_TTL/);
+});
+
+test('invalid bucket names and prefixes fail at start with one line, before any request or mount', async (t) => {
+  // The endpoint is reached only through a proxy that logs requests: none may arrive.
+  const proxy = await startFaultProxy(endpoint.endpoint);
+  t.teardown(() => proxy.stop());
+  const cases: Array<[string, RegExp]> = [
+    [`${endpoint.bucket}:/abs`, /^s3mount: invalid prefix "\/abs": it must not start with "\/"/],
+    [`${endpoint.bucket}:a//b`, /^s3mount: invalid prefix "a\/\/b": empty, "\." and "\.\." components/],
+    [`${endpoint.bucket}:..`, /^s3mount: invalid prefix "\.\.": /],
+    [`${endpoint.bucket}:a/./b`, /^s3mount: invalid prefix "a\/\.\/b": /],
+    [`${endpoint.bucket}:${'k'.repeat(1100)}`, /^s3mount: invalid prefix of 1100 bytes: S3 keys are at most 1024 bytes/],
+    [`${'b'.repeat(64)}:photos`, /^s3mount: invalid bucket name "b{64}": 3-63 lower-case/],
+    ['My_Bucket', /^s3mount: invalid bucket name "My_Bucket": 3-63 lower-case/],
+    ['my..bucket', /^s3mount: invalid bucket name "my\.\.bucket": two dots in a row/],
+    ['10.0.0.1', /^s3mount: invalid bucket name "10\.0\.0\.1": formatted as an IP address/],
+  ];
+  let checked = 0;
+  for (const [given, message] of cases) {
+    for (const foreground of [true, false]) {
+      const mountpoint = await freshMountpoint(`bad-input-${checked}`);
+      // Only a regression mounts here; it must not outlive the test.
+      t.teardown(() => unmount(mountpoint));
+      const args = [CLI, given, mountpoint, '--endpoint-url', proxy.url, '--force-path-style', '--log-file', join(scratch, 'bad-input.log'), ...(foreground ? ['-f'] : [])];
+      const result = await run(process.execPath, args, { env: endpointEnv(endpoint) });
+      const what = `${given.slice(0, 40)} ${foreground ? '-f' : 'background'}`;
+      t.is(result.code, 2, `${what}: ${result.stderr}`);
+      t.regex(result.stderr, message, what);
+      t.is(result.stderr.trim().split('\n').length, 1, `${what}: one line`);
+      t.false(await isMounted(mountpoint), what);
+      checked++;
+    }
+  }
+  t.is(proxy.log().length, 0, 'no request reached S3');
+  t.log(`${checked} bad starts (${cases.length} inputs, foreground and background): exit 2, one line, no request, no mount`);
 });
 
 test('a mountpoint that is not empty is refused', async (t) => {

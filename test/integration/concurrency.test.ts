@@ -1,9 +1,11 @@
 // Sixteen processes at once, reading, writing, listing and renaming in overlapping
-// directories: no corruption, no deadlock, and concurrent reads of one object share GETs.
+// directories: no corruption, no deadlock, and single flight: concurrent reads share their
+// GETs, so no byte of any object is fetched twice (checked per key through a logging proxy).
 import test from 'ava';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { startFaultProxy, type FaultProxy, type RequestRecord } from '../../scripts/fault-proxy.js';
 import { seedClient, startS3Endpoint, testPrefix, type S3Endpoint } from '../../scripts/local-s3.js';
 import { mountBucket, mountStats, run, type Mount } from '../helpers/mount.js';
 import { patternBytes } from '../helpers/pattern.js';
@@ -12,7 +14,9 @@ const WORKERS = 16;
 const ROUNDS = 12;
 const SHARED_SIZE = 4 * 1024 * 1024;
 let endpoint: S3Endpoint;
+let proxy: FaultProxy;
 let mount: Mount;
+let prefix: string;
 
 // Each worker owns its file names, so the final state is known; directories are shared.
 const WORKER = `
@@ -35,15 +39,20 @@ const fs = require('fs/promises'); const path = require('path');
 
 test.before(async () => {
   endpoint = await startS3Endpoint();
-  const prefix = testPrefix(endpoint);
+  prefix = testPrefix(endpoint);
   const client = seedClient(endpoint);
   await client.send(new PutObjectCommand({ Bucket: endpoint.bucket, Key: `${prefix}shared.bin`, Body: patternBytes(SHARED_SIZE, 5), ContentLength: SHARED_SIZE }));
   for (const dir of ['a/', 'b/', 'a/c/']) await client.send(new PutObjectCommand({ Bucket: endpoint.bucket, Key: prefix + dir, Body: '', ContentLength: 0 }));
-  mount = await mountBucket(endpoint, { target: prefix ? `${endpoint.bucket}:${prefix}` : endpoint.bucket });
+  // A proxy that injects nothing, only logs: it tells which key each GET and HEAD was for.
+  proxy = await startFaultProxy(endpoint.endpoint);
+  // A long metadata TTL: nothing else writes, and the shared object's single HEAD must not
+  // depend on how long the test runs.
+  mount = await mountBucket({ ...endpoint, endpoint: proxy.url }, { target: prefix ? `${endpoint.bucket}:${prefix}` : endpoint.bucket, args: ['--metadata-ttl', '600'] });
 });
 
 test.after.always(async () => {
   await mount?.stop();
+  await proxy?.stop();
   await endpoint?.stop();
 });
 
@@ -64,9 +73,42 @@ test('16 processes in overlapping directories: every file ends as its writer lef
   t.is(checked, WORKERS * ROUNDS);
   const entries = (await readdir(join(mount.mountpoint, 'a'))).length + (await readdir(join(mount.mountpoint, 'b'))).length + (await readdir(join(mount.mountpoint, 'a/c'))).length;
   t.is(entries, WORKERS * ROUNDS + 1, 'every file once, plus the c directory');
-  // 16 × 12 concurrent reads of one 4 MiB object (4 blocks) share their GETs: at most one
-  // per distinct miss — its 4 blocks, plus one per small file read back and read above.
-  const stats = await mountStats(mount.mountpoint);
-  t.true(stats.s3.getRange.count <= 4 + 2 * WORKERS * ROUNDS, `GETs: ${stats.s3.getRange.count}`);
   t.true((await readFile(join(mount.mountpoint, 'shared.bin'))).equals(patternBytes(SHARED_SIZE, 5)));
+
+  // Single flight: 16 × 12 reads of one 4 MiB object, many at once, and every file read back,
+  // yet no byte of any object is fetched twice (a GET per distinct block missed), and the
+  // shared object, never changed, is looked up with one HEAD.
+  const gets = proxy.log().filter((r) => r.operation === 'read');
+  const refetched = [...rangesByKey(gets)].filter(([, ranges]) => overlapping(ranges));
+  t.deepEqual(refetched.map(([key]) => key), [], 'no byte fetched twice');
+  const sharedRanges = rangesByKey(gets).get(sharedPath()) ?? [];
+  t.is(sharedRanges.reduce((sum, [first, last]) => sum + last - first + 1, 0), SHARED_SIZE, 'the shared object fetched exactly once');
+  const sharedHeads = proxy.log().filter((r) => r.operation === 'head' && r.path === sharedPath()).length;
+  t.true(sharedHeads <= 1, `HEADs of the shared object: ${sharedHeads}`);
+  const stats = await mountStats(mount.mountpoint);
+  t.is(stats.s3.getRange.count, gets.length);
+  t.log(
+    `${WORKERS} processes × ${ROUNDS} rounds: ${checked} files byte-exact; GETs ${gets.length} for ${rangesByKey(gets).size} objects, ` +
+      `${sharedRanges.length} for the shared one (${SHARED_SIZE} bytes, read ${WORKERS * ROUNDS} times), ${sharedHeads} HEAD of it; ` +
+      `block loads joined in flight ${stats.cache.byOp.block.coalesced}, HEAD loads joined ${stats.cache.byOp.head.coalesced}`,
+  );
 });
+
+/** Path of the shared object as the proxy sees it (path-style, with the bucket). */
+const sharedPath = () => `/${endpoint.bucket}/${prefix}shared.bin`;
+
+/** Byte ranges [first, last] fetched, by request path. */
+function rangesByKey(gets: readonly RequestRecord[]): Map<string, Array<[number, number]>> {
+  const byKey = new Map<string, Array<[number, number]>>();
+  for (const get of gets) {
+    const match = /^bytes=(\d+)-(\d+)$/.exec(get.range ?? '');
+    if (!match) throw new Error(`GET without a closed range: ${get.path} ${get.range}`);
+    byKey.set(get.path, [...(byKey.get(get.path) ?? []), [Number(match[1]), Number(match[2])]]);
+  }
+  return byKey;
+}
+
+function overlapping(ranges: Array<[number, number]>): boolean {
+  const sorted = [...ranges].sort((a, b) => a[0] - b[0]);
+  return sorted.some(([first], i) => i > 0 && first <= sorted[i - 1][1]);
+}

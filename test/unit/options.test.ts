@@ -16,7 +16,8 @@ test('BUCKET:PREFIX and flags become a Config with defaults', (t) => {
 });
 
 test('--prefix is the same as BUCKET:PREFIX', (t) => {
-  t.is(parseMountArguments(['b-1', '/m', '--prefix', '/a/b/'], {}).prefix, 'a/b/');
+  t.is(parseMountArguments(['b-1', '/m', '--prefix', 'a/b/'], {}).prefix, 'a/b/');
+  t.is(parseMountArguments(['b-1:a/b//', '/m'], {}).prefix, 'a/b/', 'trailing slashes are optional');
   t.throws(() => parseMountArguments(['b-1:x', '/m', '--prefix', 'y'], {}), { instanceOf: UsageError, message: /prefix given twice/ });
 });
 
@@ -36,6 +37,16 @@ test('bad input is one clear UsageError', (t) => {
     [['ab', '/m'], /invalid bucket name/],
     [['b-1:a//b', '/m'], /invalid prefix/],
     [['b-1:a/../b', '/m'], /invalid prefix/],
+    [['b-1:..', '/m'], /invalid prefix/],
+    [['b-1:./a', '/m'], /invalid prefix/],
+    [['b-1:/abs', '/m'], /invalid prefix "\/abs": it must not start with "\/"/],
+    [['b-1', '/m', '--prefix', '/abs'], /must not start with "\/"/],
+    [[`b-1:${'p'.repeat(1025)}`, '/m'], /invalid prefix of 1025 bytes/],
+    [['b'.repeat(64), '/m'], /invalid bucket name/],
+    [['my..bucket', '/m'], /two dots in a row/],
+    [['192.168.1.1', '/m'], /IP address/],
+    [['xn--bucket', '/m'], /reserves/],
+    [[':prefix', '/m'], /invalid bucket name ""/],
     [['b-1', '/m', '--metadata-ttl', '-1'], /--metadata-ttl must be a whole number/],
     [['b-1', '/m', '--file-mode', '999'], /octal mode/],
     [['b-1', '/m', '--log-level', 'loud'], /--log-level must be one of/],

@@ -1,0 +1,61 @@
+// S3 unreachable (connections refused): reads, lookups and listings fail with EIO within the
+// per-operation bound instead of hanging, and once the server is back the same mount works,
+// with no remount.
+import test from 'ava';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { join } from 'node:path';
+import { startFaultProxy, type FaultProxy } from '../../scripts/fault-proxy.js';
+import { seedClient, startS3Endpoint, testPrefix, type S3Endpoint } from '../../scripts/local-s3.js';
+import { mountBucket, run, type Mount } from '../helpers/mount.js';
+import { patternBytes } from '../helpers/pattern.js';
+
+// The README's bound on one operation with 3 attempts (2 × 3 × 22 s + 10 s = 142 s): a
+// command still running after it is killed, and its test fails.
+const OPERATION_BOUND_MS = 142_000;
+const SIZE = 2 * 1024 * 1024 + 5;
+const NAMES = ['x.txt', 'y.txt'];
+const expected = patternBytes(SIZE, 9);
+
+let endpoint: S3Endpoint;
+let proxy: FaultProxy;
+let mount: Mount;
+
+test.before(async () => {
+  endpoint = await startS3Endpoint();
+  const prefix = testPrefix(endpoint);
+  const client = seedClient(endpoint);
+  await client.send(new PutObjectCommand({ Bucket: endpoint.bucket, Key: `${prefix}data.bin`, Body: expected, ContentLength: SIZE }));
+  for (const name of NAMES) await client.send(new PutObjectCommand({ Bucket: endpoint.bucket, Key: `${prefix}dir/${name}`, Body: name, ContentLength: name.length }));
+  proxy = await startFaultProxy(endpoint.endpoint);
+  mount = await mountBucket({ ...endpoint, endpoint: proxy.url }, { target: prefix ? `${endpoint.bucket}:${prefix}` : endpoint.bucket, args: ['--max-attempts', '3'] });
+});
+
+test.after.always(async () => {
+  await mount?.stop();
+  await proxy?.stop();
+  await endpoint?.stop();
+});
+
+const within = { timeoutMs: OPERATION_BOUND_MS + 8_000 };
+
+test('with the server down cat and ls are EIO; after it is up again the same mount works', async (t) => {
+  await proxy.down();
+  const started = performance.now();
+  const cat = await run('sh', ['-c', `base64 -w0 < ${join(mount.mountpoint, 'data.bin')}`], within);
+  const ls = await run('ls', ['-1', join(mount.mountpoint, 'dir')], within);
+  const seconds = (performance.now() - started) / 1000;
+  await proxy.up();
+  t.not(cat.code, 0);
+  t.regex(cat.stderr, /Input\/output error/);
+  t.not(ls.code, 0);
+  t.regex(ls.stderr, /Input\/output error/);
+
+  const read = await run('sh', ['-c', `base64 -w0 < ${join(mount.mountpoint, 'data.bin')}`], within);
+  t.is(read.code, 0, read.stderr);
+  const bytes = Buffer.from(read.stdout, 'base64');
+  t.true(bytes.equals(expected), 'the bytes are right, no remount needed');
+  const listing = await run('ls', ['-1', join(mount.mountpoint, 'dir')], within);
+  t.is(listing.code, 0, listing.stderr);
+  t.deepEqual(listing.stdout.trim().split('\n'), NAMES);
+  t.log(`server down: cat and ls both EIO (together ${seconds.toFixed(1)} s); back up: ${bytes.length} bytes compared, ${NAMES.length} names listed`);
+});
