@@ -62,6 +62,14 @@ interface Unit {
   name(etag: string, index: number): string;
 }
 
+/** Consecutive units missing from the cache, fetched by one GET. */
+interface MissingRun {
+  first: number;
+  last: number;
+  units: Promise<Map<number, Buffer>>;
+  deliver(units: Promise<Map<number, Buffer>>): void;
+}
+
 /** Where some of a read's bytes come from. */
 interface ReadPart {
   /** Offset in the object of the first byte of `bytes`. */
@@ -266,23 +274,28 @@ export class BlockReader {
 
   /**
    * Units first..last through the cache; those it neither holds nor is loading come from one
-   * ranged GET, split into units. The cache calls loaders synchronously inside fetch, so once
-   * the loop is done the missing ones are known and their GET can start.
+   * ranged GET per run of consecutive missing units, split into units, so that no byte is
+   * asked for twice. The cache calls loaders synchronously inside fetch, so once the loop is
+   * done the missing ones are known and their GETs can start.
    */
   private fetchUnits(target: ReadTarget, unit: Unit, first: number, last: number): Array<Promise<Buffer>> {
-    const missing: number[] = [];
-    let deliver!: (units: Promise<Map<number, Buffer>>) => void;
-    const group = new Promise<Map<number, Buffer>>((resolve) => (deliver = resolve));
+    const runs: MissingRun[] = [];
     const pending: Array<Promise<Buffer>> = [];
     for (let index = first; index <= last; index++) {
       const load = () => {
-        missing.push(index);
-        return group.then((units) => units.get(index) as Buffer);
+        let run = runs[runs.length - 1];
+        if (run?.last !== index - 1) {
+          let deliver!: MissingRun['deliver'];
+          const units = new Promise<Map<number, Buffer>>((resolve) => (deliver = resolve));
+          run = { first: index, last: index, units, deliver };
+          runs.push(run);
+        }
+        run.last = index;
+        return run.units.then((got) => got.get(index) as Buffer);
       };
       pending.push(this.cached(target, unit, index, load));
     }
-    if (missing.length > 0) deliver(this.getUnits(target, unit, missing[0], missing[missing.length - 1]));
-    else deliver(Promise.resolve(new Map()));
+    for (const run of runs) run.deliver(this.getUnits(target, unit, run.first, run.last));
     return pending;
   }
 

@@ -276,3 +276,18 @@ test('a large object read sequentially streams through reusable slabs, not the c
   t.true((await fs.read(small, 0, 8 * BLOCK)).equals(bytes.subarray(0, 8 * BLOCK)));
   t.true(cache.stats().content.entries > 0);
 });
+
+test('blocks missing on both sides of one being loaded take a GET each: no byte twice', async (t) => {
+  const { store, fs } = setup();
+  const bytes = patternBytes(6 * BLOCK, 2);
+  store.putObject('gap', bytes);
+  const gets = recordGets(store, 5);
+  const one = await fs.open('/gap', constants.O_RDONLY);
+  const two = await fs.open('/gap', constants.O_RDONLY);
+  // Block 2 starts loading for one handle; the other then asks for blocks 1-3.
+  const middle = fs.read(one, 2 * BLOCK + 10, 10);
+  const around = fs.read(two, BLOCK, 3 * BLOCK);
+  t.true((await middle).equals(bytes.subarray(2 * BLOCK + 10, 2 * BLOCK + 20)));
+  t.true((await around).equals(bytes.subarray(BLOCK, 4 * BLOCK)));
+  t.deepEqual(gets.ranges.sort((a, b) => a[0] - b[0]), [[BLOCK, 2 * BLOCK], [2 * BLOCK, 3 * BLOCK], [3 * BLOCK, 4 * BLOCK]]);
+});
