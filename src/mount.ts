@@ -8,7 +8,7 @@ import { SlabPool } from './fs/slab-pool.js';
 import { recoverStaged } from './fs/staged-recovery.js';
 import { createFuseOperations } from './fuse/adapter.js';
 import { prepareMountpoint } from './fuse/mountpoint.js';
-import { FuseSession } from './fuse/session.js';
+import { FuseSession, READ_AHEAD_KIB } from './fuse/session.js';
 import type { Logger } from './log.js';
 import { formatAddress } from './metrics/address.js';
 import { meterStore } from './metrics/metered-store.js';
@@ -91,6 +91,8 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
     },
     log,
   );
+  const slabs = new SlabPool(MAX_REQUEST_BLOCKS * config.blockSizeKiB * 1024, MAX_STREAM_BYTES);
+  slabs.reserve();
   const filesystem = new S3Filesystem(store, cache, log, {
     bucket: config.bucket,
     prefix: config.prefix,
@@ -103,13 +105,14 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
     maxPrefetchBlocks: MAX_PREFETCH_BLOCKS,
     maxRequestBlocks: MAX_REQUEST_BLOCKS,
     pieceSize: Math.min(PIECE_SIZE, config.blockSizeKiB * 1024),
-    slabs: new SlabPool(MAX_REQUEST_BLOCKS * config.blockSizeKiB * 1024, MAX_STREAM_BYTES),
+    slabs,
     streamAbove: config.maxCacheSizeMiB * 1024 * 1024 * STREAM_ABOVE_CACHE_SHARE,
+    readAheadBytes: READ_AHEAD_KIB * 1024,
     readOnly: config.readOnly,
     stagingDirectory: config.stagingDir,
     partSize: config.writePartSizeMiB * 1024 * 1024,
   });
-  const stats = () => collectStats(cache, store, config.kernelCacheTtlSeconds);
+  const stats = () => collectStats(cache, store, config.kernelCacheTtlSeconds, slabs.stats());
   let metricsServer: MetricsServer | undefined;
   if (metrics && config.metricsAddress) {
     try {

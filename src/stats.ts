@@ -1,5 +1,6 @@
 // One snapshot of a mount's statistics: the cache's counters and the S3 calls behind them.
 import type { CacheConfig, CacheStats, ObjectCache } from './cache/types.js';
+import type { SlabPoolStats } from './fs/slab-pool.js';
 import type { InstrumentedStore } from './s3/counting-store.js';
 import type { StoreOperation } from './s3/object-store.js';
 
@@ -19,22 +20,29 @@ export interface MountStats {
   s3Calls: number;
   /** Requests answered without an S3 call: cache hits plus joins of a load in flight. */
   s3CallsSaved: number;
+  /** Buffers of large sequential reads, which bypass the content cache. */
+  streaming: SlabPoolStats;
+  /** The serving process's memory (bytes), as Node reports it. */
+  memory: { rss: number; heapUsed: number; external: number; arrayBuffers: number };
 }
 
 export function cacheSettingsOf(config: Readonly<CacheConfig>): CacheSettings {
   return { metadataTtlSeconds: config.ttlMs / 1000, maxCacheEntries: config.maxMetadataEntries, maxCacheSizeMiB: config.maxContentBytes / 1048576 };
 }
 
-export function collectStats(cache: ObjectCache, store: InstrumentedStore, kernelCacheTtlSeconds: number): MountStats {
+export function collectStats(cache: ObjectCache, store: InstrumentedStore, kernelCacheTtlSeconds: number, streaming: SlabPoolStats): MountStats {
   const cacheStats = cache.stats();
   const s3 = store.calls();
   const s3Calls = Object.values(s3).reduce((sum, op) => sum + op.count, 0);
+  const { rss, heapUsed, external, arrayBuffers } = process.memoryUsage();
   return {
     settings: { ...cacheSettingsOf(cache.config), kernelCacheTtlSeconds },
     cache: cacheStats,
     s3,
     s3Calls,
     s3CallsSaved: cacheStats.totals.hits + cacheStats.totals.coalesced,
+    streaming,
+    memory: { rss, heapUsed, external, arrayBuffers },
   };
 }
 
@@ -62,6 +70,9 @@ export function formatStats(stats: MountStats): string {
     if (s.count > 0) lines.push(pad([op, s.count, s.errors, (s.totalMs / s.count).toFixed(1)]));
   }
   lines.push(`s3 calls made ${stats.s3Calls}, saved by the cache ${stats.s3CallsSaved}`);
+  const { streaming, memory } = stats;
+  if (streaming) lines.push(`streaming  ${streaming.slabs - streaming.idle}/${streaming.slabs} slabs of ${mib(streaming.slabBytes)} in use, at most ${mib(streaming.maxBytes)}`);
+  if (memory) lines.push(`memory     rss ${mib(memory.rss)}, heap ${mib(memory.heapUsed)}, buffers ${mib(memory.arrayBuffers)}`);
   return lines.join('\n');
 }
 

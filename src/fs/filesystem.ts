@@ -35,6 +35,8 @@ export interface FilesystemOptions {
   slabs?: SlabPool;
   /** Objects larger than this (bytes) stream through the slabs when read sequentially. */
   streamAbove?: number;
+  /** The kernel's read-ahead on the mount (bytes): how out of order sequential reads arrive. */
+  readAheadBytes?: number;
   readOnly: boolean;
   /** Directory for staged copies of files being written. */
   stagingDirectory: string;
@@ -81,6 +83,7 @@ export class S3Filesystem implements Filesystem {
       pieceSize: options.pieceSize,
       slabs: options.slabs,
       streamAbove: options.streamAbove,
+      readAheadBytes: options.readAheadBytes,
     });
     this.stage = new WriteStage(store, log, { directory: options.stagingDirectory, bucket: options.bucket, partSize: options.partSize });
     this.invalidation = new Invalidation(cache, options.bucket, options.prefix);

@@ -10,7 +10,7 @@ import { setReadAhead } from './read-ahead.js';
 const run = promisify(execFile);
 
 // Eight kernel requests of 128 KiB in flight for a sequential reader.
-const READ_AHEAD_KIB = 1024;
+export const READ_AHEAD_KIB = 1024;
 
 export interface SessionOptions {
   mountpoint: string;

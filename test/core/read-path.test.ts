@@ -212,8 +212,9 @@ test('a small read at a random offset fetches only the pieces it touches', async
   const PIECE = BLOCK / 8;
   const { store, fs } = setup({ pieceSize: PIECE, maxPrefetchBlocks: 4 });
   // Far enough apart that no read looks like the continuation of another.
-  // Reads more than 2 MiB apart: none looks like the continuation of another.
-  const bytes = patternBytes(128 * BLOCK, 5);
+  // Reads more than 4 MiB apart (the default read-ahead is 1 MiB): none looks like the
+  // continuation of another.
+  const bytes = patternBytes(160 * BLOCK, 5);
   store.putObject('r', bytes);
   const gets = recordGets(store);
   const handle = await fs.open('/r', constants.O_RDONLY);
@@ -221,9 +222,9 @@ test('a small read at a random offset fetches only the pieces it touches', async
   t.true((await fs.read(handle, at, 4096)).equals(bytes.subarray(at, at + 4096)));
   t.deepEqual(gets.ranges, [[40 * BLOCK + 3 * PIECE, 40 * BLOCK + 4 * PIECE]], 'one GET of one piece');
   // Across a piece boundary: both pieces in one GET.
-  const across = 90 * BLOCK + 2 * PIECE - 10;
+  const across = 120 * BLOCK + 2 * PIECE - 10;
   t.true((await fs.read(handle, across, 20)).equals(bytes.subarray(across, across + 20)));
-  t.deepEqual(gets.ranges[1], [90 * BLOCK + PIECE, 90 * BLOCK + 3 * PIECE]);
+  t.deepEqual(gets.ranges[1], [120 * BLOCK + PIECE, 120 * BLOCK + 3 * PIECE]);
   t.true((await fs.read(handle, at + 10, 100)).equals(bytes.subarray(at + 10, at + 110)));
   t.is(gets.ranges.length, 2, 'the first piece is cached');
   // A handle reading from the start takes whole blocks.
@@ -234,7 +235,7 @@ test('a small read at a random offset fetches only the pieces it touches', async
   for (const [start, end] of gets.ranges.slice(2)) t.true(start % BLOCK === 0 && (end - start) % BLOCK === 0, `block-aligned GET ${start}-${end}`);
   // Once a whole block is cached, a random read inside it uses it.
   const count = gets.ranges.length;
-  t.true((await fs.read(handle, 120 * BLOCK + 7, 50)).equals(bytes.subarray(120 * BLOCK + 7, 120 * BLOCK + 57)));
+  t.true((await fs.read(handle, 150 * BLOCK + 7, 50)).equals(bytes.subarray(150 * BLOCK + 7, 150 * BLOCK + 57)));
   t.is(gets.ranges.length, count);
 });
 
@@ -255,7 +256,7 @@ test('a sequential reader keeps several GETs of a few blocks in flight', async (
 
 test('a large object read sequentially streams through reusable slabs, not the cache', async (t) => {
   const slabs = new SlabPool(4 * BLOCK, 16 * BLOCK);
-  const { store, fs, cache } = setup({ maxPrefetchBlocks: 8, maxRequestBlocks: 4, slabs, streamAbove: 8 * BLOCK });
+  const { store, fs, cache } = setup({ maxPrefetchBlocks: 8, maxRequestBlocks: 4, slabs, streamAbove: 8 * BLOCK, readAheadBytes: BLOCK / 2 });
   const bytes = patternBytes(64 * BLOCK + 100, 4);
   store.putObject('big', bytes);
   store.putObject('small', bytes.subarray(0, 8 * BLOCK));
@@ -290,4 +291,28 @@ test('blocks missing on both sides of one being loaded take a GET each: no byte 
   t.true((await middle).equals(bytes.subarray(2 * BLOCK + 10, 2 * BLOCK + 20)));
   t.true((await around).equals(bytes.subarray(BLOCK, 4 * BLOCK)));
   t.deepEqual(gets.ranges.sort((a, b) => a[0] - b[0]), [[BLOCK, 2 * BLOCK], [2 * BLOCK, 3 * BLOCK], [3 * BLOCK, 4 * BLOCK]]);
+});
+
+test('reads arriving out of order, as the kernel sends them, stay one stream: no block fetched twice', async (t) => {
+  const slabs = new SlabPool(4 * BLOCK, 24 * BLOCK);
+  const { store, fs, cache } = setup({ maxPrefetchBlocks: 8, maxRequestBlocks: 4, slabs, streamAbove: 8 * BLOCK, readAheadBytes: BLOCK });
+  const bytes = patternBytes(48 * BLOCK, 6);
+  store.putObject('shuffled', bytes);
+  const gets = recordGets(store, 1);
+  const handle = await fs.open('/shuffled', constants.O_RDONLY);
+  const CHUNK = 16 * 1024;
+  const offsets = Array.from({ length: bytes.length / CHUNK }, (_, i) => i * CHUNK);
+  // Eight reads in flight, answered in a scrambled order, each group ahead of the last.
+  const out = Buffer.alloc(bytes.length);
+  for (let group = 0; group < offsets.length; group += 8) {
+    const batch = offsets.slice(group, group + 8);
+    const order = [batch[3], batch[0], batch[7], batch[1], batch[5], batch[2], batch[6], batch[4]].filter((o) => o !== undefined);
+    await Promise.all(order.map(async (offset) => (await fs.read(handle, offset, CHUNK)).copy(out, offset)));
+  }
+  t.true(out.equals(bytes));
+  const fetched = gets.ranges.reduce((sum, [start, end]) => sum + end - start, 0);
+  t.is(fetched, bytes.length, 'every byte fetched once');
+  t.is(cache.stats().content.entries, 0, 'nothing of it in the cache');
+  await fs.release(handle);
+  t.is(slabs.stats().idle, slabs.stats().slabs);
 });
