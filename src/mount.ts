@@ -172,6 +172,9 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
       await saveStaged();
       await control.close();
       await metricsServer?.close();
+      for (const upload of await sdkStore.finish()) {
+        log.error({ upload }, 'a failed multipart upload could not be aborted; its parts stay in the bucket until aborted (an AbortIncompleteMultipartUpload lifecycle rule removes them)');
+      }
       log.info({ stats: stats() }, 'final statistics');
       sdkStore.close();
     })();

@@ -59,6 +59,11 @@ export interface SdkStoreOptions {
 }
 
 export type SdkStore = ObjectStore & {
+  /**
+   * Work to finish before closing: aborts of failed multipart uploads that failed themselves
+   * are tried once more. Resolves to the uploads still not aborted (key and upload id).
+   */
+  finish(): Promise<string[]>;
   /** Destroys the socket pool; calls after this fail. */
   close(): void;
 };
@@ -142,6 +147,30 @@ export function createSdkStore(options: SdkStoreOptions, log: Logger): SdkStore 
       clearTimeout(timer);
       callerSignal?.removeEventListener('abort', onCallerAbort);
     }
+  }
+
+  // Multipart uploads that failed and whose abort failed too (S3 down at that moment): their
+  // parts cost storage until aborted, so the abort is tried again before every later upload
+  // and at unmount. Upload id → key.
+  const unaborted = new Map<string, string>();
+
+  /** Aborts a multipart upload; one already gone (NoSuchUpload) counts as aborted. */
+  async function abortUpload(key: string, uploadId: string): Promise<void> {
+    try {
+      await send('put', key, (abortSignal) => client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }), { abortSignal }));
+      unaborted.delete(uploadId);
+    } catch (error) {
+      if (error instanceof StoreError && error.kind === 'NotFound') {
+        unaborted.delete(uploadId);
+        return;
+      }
+      unaborted.set(uploadId, key);
+      log.warn({ key, uploadId, err: error }, 'abort of a failed multipart upload failed; tried again before the next upload and at unmount');
+    }
+  }
+
+  async function retryAborts(): Promise<void> {
+    for (const [uploadId, key] of [...unaborted]) await abortUpload(key, uploadId);
   }
 
   /**
@@ -307,6 +336,7 @@ export function createSdkStore(options: SdkStoreOptions, log: Logger): SdkStore 
     },
 
     async put(key: string, body: PutBody, putOptions: PutOptions = {}): Promise<{ etag: string }> {
+      if (unaborted.size > 0) await retryAborts();
       const partSize = putOptions.partSize ?? DEFAULT_PART_SIZE;
       const size = Buffer.isBuffer(body) ? body.length : body.size;
       const common = { Bucket: bucket, Key: key, Metadata: putOptions.metadata, ContentType: putOptions.contentType };
@@ -322,8 +352,9 @@ export function createSdkStore(options: SdkStoreOptions, log: Logger): SdkStore 
       // Multipart: each part is a buffer retried on its own; the per-attempt timeouts of the
       // request handler bound every part, not one deadline for the whole (size-dependent) upload.
       const stream = Buffer.isBuffer(body) ? undefined : createReadStream(body.path);
+      let upload: Upload | undefined;
       try {
-        const upload = new Upload({
+        upload = new Upload({
           client,
           params: { ...common, Body: stream ?? (body as Buffer), ContentLength: size },
           partSize,
@@ -333,6 +364,9 @@ export function createSdkStore(options: SdkStoreOptions, log: Logger): SdkStore 
         const out = await upload.done();
         return { etag: out.ETag ?? '' };
       } catch (error) {
+        // lib-storage aborts a failed upload once; if that abort failed too, the parts would
+        // stay. Aborting again is harmless (an upload already gone answers NoSuchUpload).
+        if (upload?.uploadId) await abortUpload(key, upload.uploadId);
         throw toStoreError(error, { operation: 'put', bucket, key, deadlineMs });
       } finally {
         stream?.destroy();
@@ -360,6 +394,11 @@ export function createSdkStore(options: SdkStoreOptions, log: Logger): SdkStore 
       return send('delete', key, async (abortSignal) => {
         await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }), { abortSignal });
       });
+    },
+
+    async finish(): Promise<string[]> {
+      await retryAborts();
+      return [...unaborted].map(([uploadId, key]) => `${key} (upload ${uploadId})`);
     },
 
     close(): void {

@@ -128,3 +128,24 @@ test.serial('a multipart upload whose parts fail is EIO and aborted; the next cl
       `after recovery: open+close uploaded ${uploaded?.length} bytes, compared through the SDK`,
   );
 });
+
+test.serial('a multipart upload whose abort fails too is aborted at the next upload', async (t) => {
+  const staging = join(scratch, 'unaborted');
+  const mount = await mountThroughProxy(staging, ['--write-part-size', '5']);
+  t.teardown(() => mount.stop());
+  const bytes = patternBytes(MULTIPART_SIZE, 78);
+  const path = join(mount.mountpoint, 'stubborn.bin');
+  proxy.inject('write', FAILING);
+  proxy.inject('delete', FAILING);
+  const write = await run(process.execPath, ['-e', WRITER, await source('stubborn.bin', bytes), path]);
+  t.is(write.stdout.trim(), 'EIO', `close() reports the failed upload: ${write.stderr}`);
+  const left = proxy.unfinishedUploads();
+  t.true(left.length >= 1, 'with S3 refusing aborts, parts are left behind for now');
+
+  proxy.clear();
+  const reopen = await run(process.execPath, ['-e', OPEN_CLOSE, path]);
+  t.is(reopen.code, 0, `the next close uploads: ${reopen.stdout} ${reopen.stderr}`);
+  t.deepEqual(proxy.unfinishedUploads(), [], 'the upload left behind was aborted before the new one');
+  t.true((await objectBytes('stubborn.bin'))?.equals(bytes));
+  t.log(`${left.length} multipart upload(s) left unaborted while DELETEs failed; aborted at the next upload`);
+});
