@@ -88,7 +88,7 @@ export class S3Filesystem implements Filesystem {
     this.stage = new WriteStage(store, log, { directory: options.stagingDirectory, bucket: options.bucket, partSize: options.partSize });
     this.invalidation = new Invalidation(cache, options.bucket, options.prefix);
     this.defaults = { uid: options.uid, gid: options.gid, fileMode: options.fileMode, dirMode: options.dirMode, mountTime: new Date() };
-    this.scanAhead = new ScanAhead((target) => this.reader.prefetchFirstBlock(target));
+    this.scanAhead = new ScanAhead((target) => this.reader.prefetchFirstBlock(target), options.blockSize);
     this.tree = new TreeChanges(store, this.namespace, this.stage, this.invalidation, log, this.defaults);
   }
 

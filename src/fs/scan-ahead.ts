@@ -8,8 +8,13 @@ import type { ReadTarget } from './reader.js';
 
 /** Opens in listing order needed before prefetching starts. */
 const STREAK_TO_START = 2;
-/** Files whose first block is kept requested ahead of the one being opened. */
-const FILES_AHEAD = 16;
+/**
+ * Files whose first block is kept requested ahead of the one being opened, and the most bytes
+ * that may be in those blocks: small files get many ahead (64 rather than 16 took `cat` of
+ * 1,000 files of 4 KiB from 1.22 s to 1.06 s, cold), large ones a few.
+ */
+const FILES_AHEAD = 64;
+const BYTES_AHEAD = 16 * 1024 * 1024;
 
 interface DirectoryScan {
   /** Listing position of the last file opened. */
@@ -28,7 +33,18 @@ export class ScanAhead {
   private readonly scans = new Map<string, DirectoryScan>();
   private readonly ordered = new WeakMap<DirListing, OrderedListing>();
 
-  constructor(private readonly prefetchFirstBlock: (target: ReadTarget) => void) {}
+  private readonly filesAhead: number;
+  private readonly bytesAhead: number;
+
+  constructor(
+    private readonly prefetchFirstBlock: (target: ReadTarget) => void,
+    /** Bytes a first block holds at most (the reader's block size). */
+    private readonly blockSize: number,
+    limits: { filesAhead?: number; bytesAhead?: number } = {},
+  ) {
+    this.filesAhead = limits.filesAhead ?? FILES_AHEAD;
+    this.bytesAhead = limits.bytesAhead ?? BYTES_AHEAD;
+  }
 
   /** Called when `name` in the directory `dirPrefix` (whose listing is `listing`) is opened for reading. */
   opened(dirPrefix: string, listing: DirListing, name: string): void {
@@ -43,12 +59,15 @@ export class ScanAhead {
     // Directories come and go; keep the bookkeeping small.
     if (this.scans.size > 1024) this.scans.delete(this.scans.keys().next().value as string);
     if (scan.streak < STREAK_TO_START) return;
-    const until = Math.min(position + 1 + FILES_AHEAD, order.names.length);
-    for (let next = Math.max(position + 1, scan.prefetchedUntil); next < until; next++) {
+    const last = Math.min(position + this.filesAhead, order.names.length - 1);
+    let next = position + 1;
+    for (let bytes = 0; next <= last && bytes < this.bytesAhead; next++) {
       const node = listing.entries.get(order.names[next]);
-      if (node?.type === 'file' && node.size > 0) this.prefetchFirstBlock(targetOf(node));
+      if (node?.type !== 'file' || node.size === 0) continue;
+      bytes += Math.min(node.size, this.blockSize);
+      if (next >= scan.prefetchedUntil) this.prefetchFirstBlock(targetOf(node));
     }
-    scan.prefetchedUntil = Math.max(scan.prefetchedUntil, until);
+    scan.prefetchedUntil = Math.max(scan.prefetchedUntil, next);
   }
 
   private order(listing: DirListing): OrderedListing {

@@ -167,10 +167,11 @@ test('negative answers are cached only when a negative TTL is set', async (t) =>
 
 test('opening a directory\'s files in listing order fetches the next ones ahead', async (t) => {
   const { store, fs } = setup();
-  for (let i = 0; i < 40; i++) store.putObject(`scan/f${String(i).padStart(2, '0')}`, Buffer.from(`file ${i}`));
+  const name = (i: number) => `f${String(i).padStart(3, '0')}`;
+  for (let i = 0; i < 100; i++) store.putObject(`scan/${name(i)}`, Buffer.from(`file ${i}`));
   await fs.readdir('/scan');
   const read = async (i: number) => {
-    const handle = await fs.open(`/scan/f${String(i).padStart(2, '0')}`, constants.O_RDONLY);
+    const handle = await fs.open(`/scan/${name(i)}`, constants.O_RDONLY);
     const data = await fs.read(handle, 0, 100);
     await fs.release(handle);
     return data.toString();
@@ -179,15 +180,16 @@ test('opening a directory\'s files in listing order fetches the next ones ahead'
   t.is(await read(1), 'file 1');
   t.is(store.callCounts.getRange, 2, 'no prefetch before a streak');
   t.is(await read(2), 'file 2');
-  t.is(store.callCounts.getRange, 3 + 16, 'the third open in order fetches the next 16 files');
+  t.is(store.callCounts.getRange, 3 + 64, 'the third open in order fetches the next 64 small files');
   for (let i = 3; i < 10; i++) t.is(await read(i), `file ${i}`);
-  // Files 3-9 were hits; each open kept 16 files requested ahead, up to file 25.
-  t.is(store.callCounts.getRange, 3 + 16 + 7);
+  // Files 3-9 were hits; each open kept 64 files requested ahead, up to file 73.
+  t.is(store.callCounts.getRange, 3 + 64 + 7);
   const before = store.callCounts.getRange;
-  t.is(await read(30), 'file 30');
+  t.is(await read(90), 'file 90');
   t.is(await read(5), 'file 5');
   t.is(store.callCounts.getRange, before + 1, 'a jump ends the streak: only the file read is fetched');
 });
+
 
 /** Records the ranges of every GET, and how many were in flight at most. */
 function recordGets(store: ReturnType<typeof setup>['store'], delayMs = 0) {
