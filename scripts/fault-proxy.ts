@@ -3,6 +3,7 @@
 // logs every request it saw, so tests can check what s3mount sent. Tests drive it; nothing else.
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { seededRandom } from './seeded-random.js';
 
 export type Fault =
   | { kind: 'status'; status: number; code: string }
@@ -66,18 +67,6 @@ export function operationOf(method: string, query: Record<string, string>, heade
   if (method === 'POST') return 'uploads' in query || 'uploadId' in query ? 'multipart' : 'other';
   if (method === 'DELETE') return 'delete';
   return 'other';
-}
-
-/** mulberry32: a small seeded generator, so a "random" fault pattern repeats run after run. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 interface Rule {

@@ -2,22 +2,11 @@
 // of the subdirectories it holds entirely. Checked against the listing each directory gets
 // on its own (with the delimiter), on random trees with awkward keys, and for LIST counts.
 import test from 'ava';
+import { seededRandom as random } from '../../scripts/seeded-random.js';
 import { constants } from 'node:fs';
 import { setupCore as setup } from '../helpers/core.js';
 
 const names = (entries: Array<{ name: string }>) => entries.map((e) => e.name).sort();
-
-/** mulberry32: reproducible random trees. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 test('find over a tree: the first listing brings every subdirectory, no LIST per directory', async (t) => {
   const { store, fs } = setup();

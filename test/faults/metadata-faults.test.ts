@@ -2,11 +2,10 @@
 // and `ls` / `stat` answer correctly; a LIST that keeps failing makes `ls` fail with EIO
 // (not hang), and nothing of the failure is cached: the same mount lists once S3 answers.
 import test from 'ava';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { join } from 'node:path';
-import { startFaultProxy, type FaultProxy, type OperationClass } from '../../scripts/fault-proxy.js';
-import { seedClient, startS3Endpoint, testPrefix, type S3Endpoint } from '../../scripts/local-s3.js';
-import { mountBucket, run, type CommandResult, type Mount } from '../helpers/mount.js';
+import type { FaultProxy, OperationClass } from '../../scripts/fault-proxy.js';
+import { run, type CommandResult, type Mount } from '../helpers/mount.js';
+import { mountThroughProxy, type ProxiedMount } from '../helpers/proxied-mount.js';
 
 // The README's bound on one operation with 3 attempts (2 × 3 × 22 s + 10 s = 142 s): a
 // command still running after it is killed, and its test fails.
@@ -14,30 +13,23 @@ const OPERATION_BOUND_MS = 142_000;
 const SLOW_DOWN = { kind: 'status', status: 503, code: 'SlowDown' } as const;
 const NAMES = ['one.txt', 'two.txt', 'three.txt'];
 
-let endpoint: S3Endpoint;
 let proxy: FaultProxy;
 let mount: Mount;
+let setup: ProxiedMount;
 
 test.before(async () => {
-  endpoint = await startS3Endpoint();
-  const prefix = testPrefix(endpoint);
-  const client = seedClient(endpoint);
-  const put = (key: string, body: string) => client.send(new PutObjectCommand({ Bucket: endpoint.bucket, Key: prefix + key, Body: body, ContentLength: body.length }));
-  // One directory per test, so no test finds another's listing in the cache.
-  for (const dir of ['transient', 'lookup-fails', 'listing-fails']) for (const name of NAMES) await put(`${dir}/${name}`, `${dir}/${name}`);
-  await put('stat-me.txt', 'twelve bytes');
-  proxy = await startFaultProxy(endpoint.endpoint);
-  mount = await mountBucket({ ...endpoint, endpoint: proxy.url }, { target: prefix ? `${endpoint.bucket}:${prefix}` : endpoint.bucket, args: ['--max-attempts', '3'] });
+  setup = await mountThroughProxy(async (put) => {
+    // One directory per test, so no test finds another's listing in the cache.
+    for (const dir of ['transient', 'lookup-fails', 'listing-fails']) for (const name of NAMES) await put(`${dir}/${name}`, `${dir}/${name}`);
+    await put('stat-me.txt', 'twelve bytes');
+  });
+  ({ proxy, mount } = setup);
 });
 
 // A failing test must not leave its faults to the next one.
 test.afterEach.always(() => proxy.clear());
 
-test.after.always(async () => {
-  await mount?.stop();
-  await proxy?.stop();
-  await endpoint?.stop();
-});
+test.after.always(() => setup?.stop());
 
 const ls = (dir: string): Promise<CommandResult> => run('ls', ['-1', join(mount.mountpoint, dir)], { timeoutMs: OPERATION_BOUND_MS + 8_000 });
 

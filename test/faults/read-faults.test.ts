@@ -3,39 +3,30 @@
 // budget, bodies cut short are never served or cached, and the same mount works again once
 // the server recovers.
 import test from 'ava';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { join } from 'node:path';
-import { startFaultProxy, type FaultProxy } from '../../scripts/fault-proxy.js';
-import { seedClient, startS3Endpoint, testPrefix, type S3Endpoint } from '../../scripts/local-s3.js';
-import { mountBucket, run, type Mount } from '../helpers/mount.js';
+import type { FaultProxy } from '../../scripts/fault-proxy.js';
+import { run, type Mount } from '../helpers/mount.js';
+import { mountThroughProxy, type ProxiedMount } from '../helpers/proxied-mount.js';
 import { patternBytes } from '../helpers/pattern.js';
 
 const SIZE = 3 * 1024 * 1024 + 17;
-let endpoint: S3Endpoint;
 let proxy: FaultProxy;
 let mount: Mount;
+let setup: ProxiedMount;
 const expected = patternBytes(SIZE, 42);
 
 test.before(async () => {
-  endpoint = await startS3Endpoint();
-  const prefix = testPrefix(endpoint);
-  const client = seedClient(endpoint);
-  for (const name of ['transient', 'persistent', 'cut', 'reset', 'delayed']) {
-    await client.send(new PutObjectCommand({ Bucket: endpoint.bucket, Key: `${prefix}${name}.bin`, Body: expected, ContentLength: SIZE }));
-  }
-  proxy = await startFaultProxy(endpoint.endpoint);
   // The endpoint is reached only through the proxy; 3 attempts per request.
-  mount = await mountBucket({ ...endpoint, endpoint: proxy.url }, { target: prefix ? `${endpoint.bucket}:${prefix}` : endpoint.bucket, args: ['--max-attempts', '3'] });
+  setup = await mountThroughProxy(async (put) => {
+    for (const name of ['transient', 'persistent', 'cut', 'reset', 'delayed']) await put(`${name}.bin`, expected);
+  });
+  ({ proxy, mount } = setup);
 });
 
 // A failing test must not leave its faults to the next one.
 test.afterEach.always(() => proxy.clear());
 
-test.after.always(async () => {
-  await mount?.stop();
-  await proxy?.stop();
-  await endpoint?.stop();
-});
+test.after.always(() => setup?.stop());
 
 // The README's bound on one operation with 3 attempts: 2 × 3 × 22 s + 10 s = 142 s. A read
 // that neither succeeds nor fails by then is killed, and its test fails.

@@ -2,11 +2,10 @@
 // per-operation bound instead of hanging, and once the server is back the same mount works,
 // with no remount.
 import test from 'ava';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { join } from 'node:path';
-import { startFaultProxy, type FaultProxy } from '../../scripts/fault-proxy.js';
-import { seedClient, startS3Endpoint, testPrefix, type S3Endpoint } from '../../scripts/local-s3.js';
-import { mountBucket, run, type Mount } from '../helpers/mount.js';
+import type { FaultProxy } from '../../scripts/fault-proxy.js';
+import { run, type Mount } from '../helpers/mount.js';
+import { mountThroughProxy, type ProxiedMount } from '../helpers/proxied-mount.js';
 import { patternBytes } from '../helpers/pattern.js';
 
 // The README's bound on one operation with 3 attempts (2 × 3 × 22 s + 10 s = 142 s): a
@@ -16,25 +15,19 @@ const SIZE = 2 * 1024 * 1024 + 5;
 const NAMES = ['x.txt', 'y.txt'];
 const expected = patternBytes(SIZE, 9);
 
-let endpoint: S3Endpoint;
 let proxy: FaultProxy;
 let mount: Mount;
+let setup: ProxiedMount;
 
 test.before(async () => {
-  endpoint = await startS3Endpoint();
-  const prefix = testPrefix(endpoint);
-  const client = seedClient(endpoint);
-  await client.send(new PutObjectCommand({ Bucket: endpoint.bucket, Key: `${prefix}data.bin`, Body: expected, ContentLength: SIZE }));
-  for (const name of NAMES) await client.send(new PutObjectCommand({ Bucket: endpoint.bucket, Key: `${prefix}dir/${name}`, Body: name, ContentLength: name.length }));
-  proxy = await startFaultProxy(endpoint.endpoint);
-  mount = await mountBucket({ ...endpoint, endpoint: proxy.url }, { target: prefix ? `${endpoint.bucket}:${prefix}` : endpoint.bucket, args: ['--max-attempts', '3'] });
+  setup = await mountThroughProxy(async (put) => {
+    await put('data.bin', expected);
+    for (const name of NAMES) await put(`dir/${name}`, name);
+  });
+  ({ proxy, mount } = setup);
 });
 
-test.after.always(async () => {
-  await mount?.stop();
-  await proxy?.stop();
-  await endpoint?.stop();
-});
+test.after.always(() => setup?.stop());
 
 const within = { timeoutMs: OPERATION_BOUND_MS + 8_000 };
 

@@ -2,6 +2,7 @@
 // against a plain local directory; results (success or errno) and the state of both trees
 // must agree after every step. The seed is printed; S3MOUNT_MODEL_SEED=<seed> replays a run.
 import test from 'ava';
+import { seededRandom as random } from '../../scripts/seeded-random.js';
 import { randomInt } from 'node:crypto';
 import { mkdir, mkdtemp, open, readdir, readFile, rename, rm, rmdir, stat, truncate, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -33,18 +34,6 @@ test.after.always(async () => {
   await endpoint?.stop();
   if (local) await rm(local, { recursive: true, force: true });
 });
-
-/** mulberry32: small, fast, good enough to pick operations reproducibly. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Operation = { name: string; paths: string[]; run: (root: string) => Promise<string> };
 
