@@ -66,6 +66,7 @@ export class S3Filesystem implements Filesystem {
   private readonly scanAhead: ScanAhead;
   private readonly defaults: AttributeDefaults;
   private readonly handles = new Map<number, OpenFile>();
+  private readonly nodeAttrs = new WeakMap<FsNode, Attr>();
   private nextHandle = 1;
 
   constructor(
@@ -104,7 +105,11 @@ export class S3Filesystem implements Filesystem {
     const staged = this.stage.get(this.keyOf(path));
     if (staged) return staged.unlinked ? undefined : stagedAttr(staged.attributes, staged.size);
     const node = this.namespace.resolveIfKnown(path);
-    return node ? attrOf(node, this.defaults) : undefined;
+    if (!node) return undefined;
+    // A cached listing's nodes live as long as the listing: their attributes are worked out once.
+    let attr = this.nodeAttrs.get(node);
+    if (!attr) this.nodeAttrs.set(node, (attr = attrOf(node, this.defaults)));
+    return attr;
   }
 
   async readdir(path: string): Promise<DirEntry[]> {

@@ -48,6 +48,8 @@ export interface NamespaceOptions {
 }
 
 export class Namespace {
+  private readonly headNodes = new WeakMap<ObjectInfo, FileNode>();
+
   constructor(
     private readonly store: ObjectStore,
     private readonly cache: ObjectCache,
@@ -96,8 +98,15 @@ export class Namespace {
     if (!node) return null;
     if (node.type === 'file') {
       const head = this.cache.peek<HeadAnswer>(this.headKey(node.key));
-      if (head && !('missing' in head) && head.etag === node.etag) return fileNode(head);
+      if (head && !('missing' in head) && head.etag === node.etag) return this.headNode(head);
     }
+    return node;
+  }
+
+  /** One node per cached HEAD answer, so that whatever is derived from a node can be kept with it. */
+  private headNode(head: ObjectInfo): FileNode {
+    let node = this.headNodes.get(head);
+    if (!node) this.headNodes.set(head, (node = fileNode(head)));
     return node;
   }
 

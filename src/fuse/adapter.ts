@@ -9,8 +9,17 @@ import { errnoOf } from './errno.js';
 type Reply<T> = (value: T) => [number, ...unknown[]];
 const ok: Reply<unknown> = () => [0];
 
+// The same Attr (a cached listing entry's) is asked for again and again: its stat is made once.
+const stats = new WeakMap<Attr, object>();
+
 /** fuse-native's stat: our Attr plus the block count `du` needs. */
 function toStat(attr: Attr) {
+  let stat = stats.get(attr);
+  if (!stat) stats.set(attr, (stat = makeStat(attr)));
+  return stat;
+}
+
+function makeStat(attr: Attr) {
   const { mode, size, uid, gid, nlink, mtime, atime, ctime } = attr;
   return { mode, size, uid, gid, nlink, mtime, atime, ctime, blocks: Math.ceil(size / 512), blksize: 4096 };
 }
