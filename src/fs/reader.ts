@@ -86,7 +86,7 @@ interface ReadPart {
 // where the sequence has got to continues it, and so does one up to four times it behind
 // (a late arrival, not a jump back). Measured on a cold 256 MiB read with 1 MiB of
 // read-ahead: reads came more than 2 MiB behind the furthest one; with no allowance for
-// that, a third of a streamed file's blocks were fetched a second time.
+// that, 48 MiB of a streamed 256 MiB file were fetched a second time.
 const DEFAULT_READ_AHEAD = 1024 * 1024;
 const DEFAULT_REQUEST_BLOCKS = 4;
 
