@@ -169,9 +169,12 @@ export class Namespace {
   }
 
   /**
-   * A directory's entries: its first page is listed without delimiter, so that subdirectories
-   * whose keys it holds entirely are learned (and cached) at the same time; what the page
-   * did not reach of this directory follows with the delimiter, after the last key seen.
+   * A directory's entries. Its first page is listed without delimiter, so that subdirectories
+   * whose keys that page holds entirely are learned (and cached) at the same time. When the
+   * page does not reach the end: a flat directory goes on the same way (its pages without
+   * delimiter are its pages with one), anything else is listed again with the delimiter, from
+   * the start. Resuming after the last key seen would save that page, but emulators that do
+   * not order keys by their bytes (fauxqs sorts them by locale) then drop keys.
    */
   private async assembleDirectory(prefix: string): Promise<DirListing> {
     const invalidationsBefore = this.cache.invalidations;
@@ -179,40 +182,58 @@ export class Namespace {
     const subtree = new SubtreeListings(prefix, (key, reason) => this.skipped(key, reason));
     subtree.add(first.objects);
     const truncated = first.nextContinuationToken !== undefined;
-    const lastKey = first.objects.at(-1)?.key;
-    // Listings learned on the way are kept only if nothing was invalidated meanwhile, as
-    // the cache does for the listing it loads.
-    if (this.cache.invalidations === invalidationsBefore) {
-      for (const [dirPrefix, entries] of subtree.complete(truncated ? lastKey ?? '' : undefined)) {
+    // Listings learned on the way are kept only if nothing was invalidated meanwhile, as the
+    // cache does for the listing it loads, and only from a page in S3's byte order.
+    if (this.cache.invalidations === invalidationsBefore && inByteOrder(first.objects)) {
+      for (const [dirPrefix, entries] of subtree.complete(truncated ? first.objects.at(-1)?.key ?? '' : undefined)) {
         this.cache.set<DirListing>(this.dirKey(dirPrefix), { entries });
       }
     }
     const entries = subtree.listings.get(prefix) as Map<string, FsNode>;
     if (!truncated) return { entries };
+    if (!isFlat(first.objects, prefix)) return this.listWithDelimiter(prefix);
 
+    for (let token = first.nextContinuationToken; token; ) {
+      const page = await this.store.list(prefix, { continuationToken: token, maxKeys: PAGE_SIZE });
+      token = page.nextContinuationToken;
+      // Deeper keys after all, with more to come: the directory is listed the usual way
+      // rather than page by page through whatever subtree follows.
+      if (token && !isFlat(page.objects, prefix)) return this.listWithDelimiter(prefix);
+      this.addPage(prefix, entries, foldedPage(page.objects, prefix));
+    }
+    return { entries };
+  }
+
+  private async listWithDelimiter(prefix: string): Promise<DirListing> {
+    const entries = new Map<string, FsNode>();
     let token: string | undefined;
     do {
-      const page = await this.store.list(prefix, { delimiter: '/', continuationToken: token, startAfter: token ? undefined : lastKey, maxKeys: PAGE_SIZE });
-      for (const common of page.commonPrefixes) {
-        const name = common.slice(prefix.length, -1);
-        if (!this.usable(name, common)) continue;
-        // A file "a" may come before the prefix "a/": the directory wins either way.
-        if (entries.get(name)?.type === 'file') this.skipped(common.slice(0, -1), 'file shadowed by a directory of the same name');
-        entries.set(name, { type: 'dir', prefix: common });
-      }
-      for (const object of page.objects) {
-        const name = object.key.slice(prefix.length);
-        // The directory's own marker ("prefix/") is not an entry of itself.
-        if (name === '' || !this.usable(name, object.key)) continue;
-        if (entries.get(name)?.type === 'dir') {
-          this.skipped(object.key, 'file shadowed by a directory of the same name');
-          continue;
-        }
-        entries.set(name, fileNode(object));
-      }
+      const page = await this.store.list(prefix, { delimiter: '/', continuationToken: token, maxKeys: PAGE_SIZE });
+      this.addPage(prefix, entries, page);
       token = page.nextContinuationToken;
     } while (token);
     return { entries };
+  }
+
+  /** The entries of one page of a listing with delimiter (or of a flat one without). */
+  private addPage(prefix: string, entries: Map<string, FsNode>, page: ListPage): void {
+    for (const common of page.commonPrefixes) {
+      const name = common.slice(prefix.length, -1);
+      if (!this.usable(name, common)) continue;
+      // A file "a" may come before the prefix "a/": the directory wins either way.
+      if (entries.get(name)?.type === 'file') this.skipped(common.slice(0, -1), 'file shadowed by a directory of the same name');
+      entries.set(name, { type: 'dir', prefix: common });
+    }
+    for (const object of page.objects) {
+      const name = object.key.slice(prefix.length);
+      // The directory's own marker ("prefix/") is not an entry of itself.
+      if (name === '' || !this.usable(name, object.key)) continue;
+      if (entries.get(name)?.type === 'dir') {
+        this.skipped(object.key, 'file shadowed by a directory of the same name');
+        continue;
+      }
+      entries.set(name, fileNode(object));
+    }
   }
 
   private skipped(key: string, reason: string): void {
@@ -228,6 +249,30 @@ export class Namespace {
 
 export function fileNode(info: ObjectInfo): FileNode {
   return { type: 'file', key: info.key, size: info.size, etag: info.etag, mtime: info.lastModified, metadata: info.metadata };
+}
+
+/** A page listed without delimiter, as the delimiter would have folded it. */
+function foldedPage(objects: readonly ObjectInfo[], prefix: string): ListPage {
+  const page: ListPage = { objects: [], commonPrefixes: [] };
+  for (const object of objects) {
+    const slash = object.key.indexOf('/', prefix.length);
+    if (slash < 0) page.objects.push(object);
+    else if (page.commonPrefixes.at(-1) !== object.key.slice(0, slash + 1)) page.commonPrefixes.push(object.key.slice(0, slash + 1));
+  }
+  return page;
+}
+
+/** Every key is a direct child of `prefix` (or its marker): no subdirectory in sight. */
+function isFlat(objects: readonly ObjectInfo[], prefix: string): boolean {
+  return objects.every((object) => !object.key.slice(prefix.length).includes('/'));
+}
+
+/** Keys in strictly increasing UTF-8 byte order, as S3 lists them. */
+function inByteOrder(objects: readonly ObjectInfo[]): boolean {
+  for (let i = 1; i < objects.length; i++) {
+    if (Buffer.compare(Buffer.from(objects[i - 1].key), Buffer.from(objects[i].key)) >= 0) return false;
+  }
+  return true;
 }
 
 function isEmpty(page: ListPage): boolean {

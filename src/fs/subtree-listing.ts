@@ -30,10 +30,12 @@ export class SubtreeListings {
    * stopped at `lastKey` holds all of them. Every directory, when nothing was cut off.
    */
   *complete(lastKey: string | undefined): Iterable<[string, Map<string, FsNode>]> {
+    const last = lastKey === undefined ? undefined : Buffer.from(lastKey);
     for (const entry of this.listings) {
       const [prefix] = entry;
       if (prefix === this.root) continue;
-      if (lastKey === undefined || (lastKey > prefix && !lastKey.startsWith(prefix))) yield entry;
+      // S3 orders keys by their UTF-8 bytes (not by UTF-16 units, as < would).
+      if (last === undefined || (Buffer.compare(last, Buffer.from(prefix)) > 0 && !lastKey?.startsWith(prefix))) yield entry;
     }
   }
 
