@@ -129,11 +129,13 @@ test('a connection lost mid-body fails the request; it is not mistaken for a who
   t.is((error as { code?: string }).code, 'ECONNRESET');
 });
 
-test('a kept-alive socket the server closed while idle is replaced without failing the request', async (t) => {
+test('a kept-alive socket the server drops as a request arrives is replaced without failing the request', async (t) => {
+  let onFirst = 0;
   const server = await scriptedServer((socket, _head, connection) => {
+    // The first connection answers once, then drops the next request on it unanswered, as a
+    // server closing an idle connection at that very moment does.
+    if (connection === 1 && ++onFirst > 1) return void socket.destroy();
     socket.write(`HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n${connection}`);
-    // The first connection is closed by the server right after its first answer.
-    if (connection === 1) setTimeout(() => socket.destroy(), 10);
   });
   t.teardown(() => server.close());
   const http = client(server.port);
@@ -141,11 +143,33 @@ test('a kept-alive socket the server closed while idle is replaced without faili
   const first = Buffer.alloc(1);
   await http.get({ path: '/b/1', headers: { host: 'test' }, into: first, signal: AbortSignal.timeout(5_000) });
   t.is(first.toString(), '1');
-  await new Promise((resolve) => setTimeout(resolve, 100));
   const second = Buffer.alloc(1);
   await http.get({ path: '/b/2', headers: { host: 'test' }, into: second, signal: AbortSignal.timeout(5_000) });
-  t.is(second.toString(), '2', 'answered on a second connection');
+  t.is(second.toString(), '2', 'sent again on a second connection');
+  t.deepEqual(server.requests.map((r) => r.connection), [1, 1, 2]);
 });
+
+test('a request that already had part of its answer is not sent again', async (t) => {
+  let onFirst = 0;
+  const server = await scriptedServer((socket, _head, connection) => {
+    // The first connection answers once, then cuts its second answer after the head; any
+    // other connection would answer whole.
+    if (connection === 1 && ++onFirst > 1) {
+      socket.write('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n12');
+      return void setTimeout(() => socket.destroy(), 10);
+    }
+    socket.write('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789');
+  });
+  t.teardown(() => server.close());
+  const http = client(server.port);
+  t.teardown(() => http.close());
+  await http.get({ path: '/b/1', headers: { host: 'test' }, into: Buffer.alloc(10), signal: AbortSignal.timeout(5_000) });
+  const error = await t.throwsAsync(http.get({ path: '/b/2', headers: { host: 'test' }, into: Buffer.alloc(10), signal: AbortSignal.timeout(5_000) }));
+  t.is((error as { code?: string }).code, 'ECONNRESET');
+  t.is(server.connections(), 1, 'not sent again: the caller, which knows its retry budget, decides');
+});
+
+
 
 test('silence is a timeout and an abort ends the request at once', async (t) => {
   const server = await scriptedServer(() => undefined);
