@@ -120,7 +120,8 @@ class LruObjectCache implements ObjectCache {
 
   has(key: CacheKey): boolean {
     try {
-      return this.lruFor(key.op).has(cacheKeyOf(key));
+      const cacheKey = cacheKeyOf(key);
+      return this.lruFor(key.op).has(cacheKey) || this.loads.has(cacheKey);
     } catch {
       return false;
     }

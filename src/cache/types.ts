@@ -82,7 +82,10 @@ export interface ObjectCache {
   fetch<T extends object>(key: CacheKey, load: () => Promise<T>, options?: CacheFetchOptions<T>): Promise<T>;
   /** The cached value if present and fresh, without loading. Counts a hit when found (a miss is counted by the fetch that follows, if any). */
   peek<T extends object>(key: CacheKey): T | undefined;
-  /** Whether a fresh value is cached, without loading and without counting a hit or a miss. */
+  /**
+   * Whether fetch would answer without calling its loader: a fresh value is cached, or a load
+   * is in flight to join. Counts neither a hit nor a miss.
+   */
   has(key: CacheKey): boolean;
   /** Store a value directly (e.g. metadata learned from a listing or an upload). */
   set<T extends object>(key: CacheKey, value: T, options?: Omit<CacheFetchOptions<T>, 'ttlFor'>): void;

@@ -120,9 +120,13 @@ export class BlockReader {
     const end = Math.min(position + length, target.size, position + into.length);
     if (position >= end) return 0;
     this.track(pattern, position, end);
-    // Small reads away from the sequence fetch pieces, unless the whole block is at hand.
+    // Small reads away from this handle's sequence fetch pieces, unless the block is at hand or
+    // on its way, or the one before it is: then another reader is going through the object
+    // (16 processes reading one file each see jumps, as the page cache serves the others'
+    // pages), and pieces would fetch its bytes a second time.
     const random = pattern.window === 0 && end - position <= this.piece.size && this.piece.size < this.block.size;
-    if (random && !this.cachedUnit(target, this.block, Math.floor(position / this.block.size), Math.floor((end - 1) / this.block.size))) {
+    const block = Math.floor(position / this.block.size);
+    if (random && !this.cachedUnit(target, this.block, Math.max(0, block - 1), Math.floor((end - 1) / this.block.size), true)) {
       return this.copyParts(this.unitParts(target, this.piece, position, end), position, end, into);
     }
     if (this.options.slabs && pattern.window > 0 && target.size > (this.options.streamAbove ?? Infinity)) {
@@ -247,11 +251,12 @@ export class BlockReader {
   }
 
   /** True when units first..last are all in the cache (one of them, for a read within one block). */
-  private cachedUnit(target: ReadTarget, unit: Unit, first: number, last: number): boolean {
+  /** True when units first..last are all cached or loading; with `any`, when one of them is. */
+  private cachedUnit(target: ReadTarget, unit: Unit, first: number, last: number, any = false): boolean {
     for (let index = first; index <= last; index++) {
-      if (!this.cache.has(this.cacheKey(target, unit, index))) return false;
+      if (this.cache.has(this.cacheKey(target, unit, index)) === any) return any;
     }
-    return true;
+    return !any;
   }
 
   private track(pattern: ReadPattern, position: number, end: number): void {

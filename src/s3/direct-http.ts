@@ -66,7 +66,7 @@ interface Exchange {
   reject(error: Error): void;
   /** Any byte of the answer arrived (a reused socket that closes before that is retried). */
   answered: boolean;
-  phase: 'head' | 'body' | 'error-body' | 'error-body-to-close';
+  phase: 'head' | 'body' | 'error-body' | 'error-body-chunked' | 'error-body-to-close';
   status: number;
   headers: Record<string, string>;
   bodyLength: number;
@@ -192,9 +192,11 @@ class Connection {
     const success = status >= 200 && status < 300;
     if (length === undefined || headers['transfer-encoding'] !== undefined) {
       if (success) return this.fail(new UnsupportedFramingError(`HTTP ${status} without Content-Length framing`));
-      // An error answer delimited by the close: its text is read until then.
-      exchange.phase = 'error-body-to-close';
-      exchange.closeAfter = true;
+      // An error answer in chunks (Node's own servers answer so) ends with its last chunk; one
+      // delimited by the close is read until then.
+      const chunked = /\bchunked\b/i.test(headers['transfer-encoding'] ?? '');
+      exchange.phase = chunked ? 'error-body-chunked' : 'error-body-to-close';
+      if (!chunked) exchange.closeAfter = true;
       this.collectError(exchange, rest);
       return;
     }
@@ -218,6 +220,18 @@ class Connection {
     if (exchange.phase === 'error-body' && exchange.filled >= exchange.bodyLength) {
       if (exchange.errorBytes > MAX_ERROR_BODY_BYTES || exchange.filled > exchange.bodyLength) exchange.closeAfter = true;
       this.complete(exchange);
+    } else if (exchange.phase === 'error-body-chunked') {
+      const raw = Buffer.concat(exchange.errorChunks);
+      const decoded = decodeChunked(raw);
+      if (decoded) {
+        exchange.errorChunks = [decoded.body];
+        // Bytes past the last chunk, or a body we stopped keeping, leave the socket unusable.
+        if (decoded.consumed < raw.length || exchange.errorBytes > MAX_ERROR_BODY_BYTES) exchange.closeAfter = true;
+        this.complete(exchange);
+      } else if (exchange.errorBytes >= MAX_ERROR_BODY_BYTES) {
+        exchange.closeAfter = true;
+        this.complete(exchange);
+      }
     }
   }
 
@@ -337,6 +351,35 @@ export function createDirectHttp(options: DirectHttpOptions): DirectHttpClient {
       idle.length = 0;
     },
   };
+}
+
+/**
+ * A chunked body, once its last chunk (and the trailers' end) has arrived: the body and how
+ * many bytes it took. Undefined while incomplete or unreadable; the caller's bound on what it
+ * keeps ends the wait either way.
+ */
+export function decodeChunked(raw: Buffer): { body: Buffer; consumed: number } | undefined {
+  const parts: Buffer[] = [];
+  let at = 0;
+  for (;;) {
+    const lineEnd = raw.indexOf('\r\n', at);
+    if (lineEnd < 0) return undefined;
+    const size = Number.parseInt(raw.toString('latin1', at, lineEnd).split(';')[0].trim(), 16);
+    if (!Number.isSafeInteger(size) || size < 0) return undefined;
+    at = lineEnd + 2;
+    if (size === 0) {
+      // Trailers, if any, up to an empty line.
+      for (;;) {
+        const end = raw.indexOf('\r\n', at);
+        if (end < 0) return undefined;
+        if (end === at) return { body: Buffer.concat(parts), consumed: at + 2 };
+        at = end + 2;
+      }
+    }
+    if (raw.length < at + size + 2) return undefined;
+    parts.push(raw.subarray(at, at + size));
+    at += size + 2;
+  }
 }
 
 function isConnectionLoss(error: unknown): boolean {

@@ -3,7 +3,7 @@
 // connections lost at every point, silence and aborts.
 import test from 'ava';
 import net, { type AddressInfo, type Socket } from 'node:net';
-import { createDirectHttp, UnsupportedFramingError, type DirectHttpClient } from '../../src/s3/direct-http.js';
+import { createDirectHttp, decodeChunked, UnsupportedFramingError, type DirectHttpClient } from '../../src/s3/direct-http.js';
 
 type Answer = (socket: Socket, request: string, connection: number) => void;
 
@@ -219,4 +219,33 @@ test('a body longer than the buffer is refused', async (t) => {
   t.teardown(() => http.close());
   const error = await t.throwsAsync(get(http, '/b/k', 4));
   t.is((error as { code?: string }).code, 'EPROTO');
+});
+
+test('an error answer in chunks is read to its last chunk and the connection kept: no wait for a close', async (t) => {
+  const xml = '<Error><Code>SlowDown</Code><Message>reduce your rate</Message></Error>';
+  const server = await scriptedServer((socket, head) => {
+    if (head.includes('/slow')) {
+      // As Node's servers answer without a length: in chunks, the connection kept open.
+      socket.write(`HTTP/1.1 503 Service Unavailable\r\nTransfer-Encoding: chunked\r\n\r\n${xml.length.toString(16)}\r\n${xml.slice(0, 20)}`);
+      setTimeout(() => socket.write(`${xml.slice(20)}\r\n0\r\n\r\n`), 10);
+    } else socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+  });
+  t.teardown(() => server.close());
+  // A silence of 5 s would be a timeout: the answer must come well before.
+  const http = client(server.port, { timeoutMs: 5_000 });
+  t.teardown(() => http.close());
+  const { response } = await get(http, '/b/slow', 10);
+  t.is(response.status, 503);
+  t.is(response.errorBody, xml);
+  const { response: next } = await get(http, '/b/ok', 2);
+  t.is(next.status, 200);
+  t.is(server.connections(), 1, 'the same connection served the next request');
+});
+
+test('chunked bodies are decoded once complete, trailers included', (t) => {
+  t.deepEqual(decodeChunked(Buffer.from('3\r\nabc\r\n2;ext=1\r\nde\r\n0\r\nX-Trailer: y\r\n\r\n')), { body: Buffer.from('abcde'), consumed: 40 });
+  t.is(decodeChunked(Buffer.from('3\r\nabc\r\n0\r\n')), undefined, 'the final empty line is missing');
+  t.is(decodeChunked(Buffer.from('5\r\nabc')), undefined, 'a chunk cut short');
+  t.is(decodeChunked(Buffer.from('zz\r\n')), undefined, 'not a size');
+  t.is(decodeChunked(Buffer.from('0\r\n\r\nextra'))?.consumed, 5);
 });

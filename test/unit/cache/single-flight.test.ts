@@ -43,3 +43,20 @@ test('a failure inside the cache is bypassed: the loader answers and the call su
   t.is(value.toString(), 'bytes');
   t.is(cache.stats().bypassed, 1);
 });
+
+test('has tells whether a fetch would load: not for a cached entry or one loading, counting nothing', async (t) => {
+  const { cache } = cacheWith();
+  t.false(cache.has(key('block', 'k')));
+  let release!: () => void;
+  const loading = cache.fetch(key('block', 'k'), () => new Promise<Buffer>((resolve) => (release = () => resolve(Buffer.from('bytes')))));
+  t.true(cache.has(key('block', 'k')), 'a load in flight would be joined');
+  release();
+  await loading;
+  t.true(cache.has(key('block', 'k')), 'now cached');
+  const failing = cache.fetch(key('block', 'bad'), async () => Promise.reject(new Error('fault')));
+  await t.throwsAsync(failing);
+  t.false(cache.has(key('block', 'bad')), 'a failed load leaves nothing');
+  const stats = cache.stats().byOp.block;
+  t.is(stats.hits, 0);
+  t.is(stats.misses, 2);
+});
