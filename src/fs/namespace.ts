@@ -4,7 +4,7 @@ import type { ObjectCache } from '../cache/types.js';
 import type { Logger } from '../log.js';
 import { isStoreError, type ListPage, type ObjectInfo, type ObjectStore } from '../s3/object-store.js';
 import { FsError } from './errors.js';
-import { dirPrefixOf, keyOf, splitPath, unusableNameReason } from './paths.js';
+import { keyOf, unusableNameReason } from './paths.js';
 import { SubtreeListings } from './subtree-listing.js';
 
 export interface FileNode {
@@ -60,24 +60,13 @@ export class Namespace {
   /** The node at `path`, or ENOENT. */
   async resolve(path: string): Promise<FsNode> {
     const { prefix } = this.options;
-    if (keyOf(prefix, path) === prefix) return { type: 'dir', prefix };
-    const { parent, name } = splitPath(path);
-    const reason = unusableNameReason(name);
+    const key = keyOf(prefix, path);
+    if (key === prefix) return { type: 'dir', prefix };
+    const reason = unusableNameReason(key.slice(key.lastIndexOf('/') + 1));
     if (reason) throw new FsError('ENOENT', `${reason}: ${path}`);
-
-    // A listing of the parent already says what every child is: no HEAD needed.
-    const parentListing = this.cachedListing(dirPrefixOf(prefix, parent));
-    if (parentListing) {
-      const node = parentListing.entries.get(name);
-      if (!node) throw new FsError('ENOENT', path);
-      // Listings carry no metadata: a HEAD answer for the same version, when cached, adds it.
-      if (node.type === 'file') {
-        const head = this.cache.peek<HeadAnswer>(this.headKey(node.key));
-        if (head && !('missing' in head) && head.etag === node.etag) return fileNode(head);
-      }
-      return node;
-    }
-    return this.lookup(keyOf(prefix, path), path);
+    const known = this.resolveIfKnown(path);
+    if (known === null) throw new FsError('ENOENT', path);
+    return known ?? this.lookup(key, path);
   }
 
   /**
@@ -86,16 +75,18 @@ export class Namespace {
    */
   resolveIfKnown(path: string): FsNode | null | undefined {
     const { prefix } = this.options;
-    const slash = path.lastIndexOf('/');
-    // FUSE paths are absolute and normalised; anything else takes the general route.
-    if (slash < 0 || path.length === 1 || path.endsWith('/') || path.includes('//')) return undefined;
-    const name = path.slice(slash + 1);
+    const key = keyOf(prefix, path);
+    if (key === prefix) return undefined;
+    // The mount prefix ends in "/", so the parent's listing prefix is never shorter than it.
+    const cut = key.lastIndexOf('/') + 1;
+    const name = key.slice(cut);
     if (unusableNameReason(name)) return undefined;
-    const parentPrefix = slash === 0 ? prefix : `${prefix}${path.slice(1, slash)}/`;
-    const listing = this.cachedListing(parentPrefix);
+    // A listing of the parent already says what every child is: no HEAD needed.
+    const listing = this.cachedListing(key.slice(0, cut));
     if (!listing) return undefined;
     const node = listing.entries.get(name);
     if (!node) return null;
+    // Listings carry no metadata: a HEAD answer for the same version, when cached, adds it.
     if (node.type === 'file') {
       const head = this.cache.peek<HeadAnswer>(this.headKey(node.key));
       if (head && !('missing' in head) && head.etag === node.etag) return this.headNode(head);
@@ -199,7 +190,7 @@ export class Namespace {
       // Deeper keys after all, with more to come: the directory is listed the usual way
       // rather than page by page through whatever subtree follows.
       if (token && !isFlat(page.objects, prefix)) return this.listWithDelimiter(prefix);
-      this.addPage(prefix, entries, foldedPage(page.objects, prefix));
+      subtree.add(page.objects);
     }
     return { entries };
   }
@@ -215,7 +206,7 @@ export class Namespace {
     return { entries };
   }
 
-  /** The entries of one page of a listing with delimiter (or of a flat one without). */
+  /** The entries of one page of a listing with delimiter. */
   private addPage(prefix: string, entries: Map<string, FsNode>, page: ListPage): void {
     for (const common of page.commonPrefixes) {
       const name = common.slice(prefix.length, -1);
@@ -249,17 +240,6 @@ export class Namespace {
 
 export function fileNode(info: ObjectInfo): FileNode {
   return { type: 'file', key: info.key, size: info.size, etag: info.etag, mtime: info.lastModified, metadata: info.metadata };
-}
-
-/** A page listed without delimiter, as the delimiter would have folded it. */
-function foldedPage(objects: readonly ObjectInfo[], prefix: string): ListPage {
-  const page: ListPage = { objects: [], commonPrefixes: [] };
-  for (const object of objects) {
-    const slash = object.key.indexOf('/', prefix.length);
-    if (slash < 0) page.objects.push(object);
-    else if (page.commonPrefixes.at(-1) !== object.key.slice(0, slash + 1)) page.commonPrefixes.push(object.key.slice(0, slash + 1));
-  }
-  return page;
 }
 
 /** Every key is a direct child of `prefix` (or its marker): no subdirectory in sight. */

@@ -12,6 +12,7 @@ import type { ObjectCache } from '../cache/types.js';
 import type { Logger } from '../log.js';
 import { isStoreError, type ObjectStore } from '../s3/object-store.js';
 import { FsError } from './errors.js';
+import { BlockStream, type StreamSource } from './block-stream.js';
 import type { Slab, SlabPool } from './slab-pool.js';
 
 /** The version of an object a handle reads. */
@@ -31,13 +32,6 @@ export interface ReadPattern {
   prefetchedUntil: number;
   /** This handle's streamed blocks, once it streams. */
   stream?: BlockStream;
-}
-
-/** Blocks of one handle's stream, each in a slab held once for it. */
-interface BlockStream {
-  blocks: Map<number, { slab: Slab; bytes: Promise<Buffer> }>;
-  /** Blocks below this index were requested. */
-  requestedUntil: number;
 }
 
 export interface BlockReaderOptions {
@@ -100,6 +94,7 @@ export class BlockReader {
   private readonly readAhead: number;
   /** How far behind the sequence a read still belongs to it. */
   private readonly lateRead: number;
+  private readonly streamSource?: StreamSource;
 
   constructor(
     private readonly store: ObjectStore,
@@ -113,6 +108,7 @@ export class BlockReader {
     this.lateRead = 4 * this.readAhead;
     this.block = { size: options.blockSize, name: (etag, index) => `${etag}:${index}` };
     this.piece = { size: pieceSize, name: (etag, index) => `${etag}:${index}/${pieceSize}` };
+    if (options.slabs) this.streamSource = { store, slabs: options.slabs, blockSize: options.blockSize, readError: (target, error) => this.readError(target, error) };
   }
 
   /** Bytes [position, position + length) of the object into `into`, clipped at its end; resolves to the count. */
@@ -126,11 +122,11 @@ export class BlockReader {
     // pages), and pieces would fetch its bytes a second time.
     const random = pattern.window === 0 && end - position <= this.piece.size && this.piece.size < this.block.size;
     const block = Math.floor(position / this.block.size);
-    if (random && !this.cachedUnit(target, this.block, Math.max(0, block - 1), Math.floor((end - 1) / this.block.size), true)) {
+    if (random && !this.anyAvailable(target, this.block, Math.max(0, block - 1), Math.floor((end - 1) / this.block.size))) {
       return this.copyParts(this.unitParts(target, this.piece, position, end), position, end, into);
     }
-    if (this.options.slabs && pattern.window > 0 && target.size > (this.options.streamAbove ?? Infinity)) {
-      return this.copyParts(this.streamedParts(target, pattern, position, end), position, end, into);
+    if (this.streamSource && pattern.window > 0 && target.size > (this.options.streamAbove ?? Infinity)) {
+      return this.copyParts(this.streamedParts(this.streamSource, target, pattern, position, end), position, end, into);
     }
     this.prefetch(target, pattern, Math.floor((end - 1) / this.block.size));
     return this.copyParts(this.unitParts(target, this.block, position, end), position, end, into);
@@ -144,7 +140,7 @@ export class BlockReader {
 
   /** The handle is closed: its streamed blocks go back to the pool. */
   close(pattern: ReadPattern): void {
-    if (pattern.stream) this.releaseStream(pattern.stream, Infinity);
+    pattern.stream?.close();
     pattern.stream = undefined;
   }
 
@@ -180,83 +176,28 @@ export class BlockReader {
    * window ahead; each part holds its slab until copied. A block the stream could not take
    * (no slab free) comes through the cache instead.
    */
-  private streamedParts(target: ReadTarget, pattern: ReadPattern, position: number, end: number): ReadPart[] {
-    const slabs = this.options.slabs as SlabPool;
-    const stream = (pattern.stream ??= { blocks: new Map(), requestedUntil: 0 });
+  private streamedParts(source: StreamSource, target: ReadTarget, pattern: ReadPattern, position: number, end: number): ReadPart[] {
+    const stream = (pattern.stream ??= new BlockStream(source));
     const first = Math.floor(position / this.block.size);
     const last = Math.floor((end - 1) / this.block.size);
     // Blocks a late read may still ask for stay; those further behind the sequence go.
-    this.releaseStream(stream, Math.floor((pattern.nextOffset - this.lateRead) / this.block.size));
-    this.extendStream(target, stream, first, last + pattern.window);
+    stream.releaseBefore(Math.floor((pattern.nextOffset - this.lateRead) / this.block.size));
+    stream.extend(target, first, last + pattern.window);
     const parts: ReadPart[] = [];
     for (let index = first; index <= last; index++) {
-      const streamed = stream.blocks.get(index);
-      if (streamed) {
-        slabs.hold(streamed.slab);
-        parts.push({ start: index * this.block.size, bytes: streamed.bytes, slab: streamed.slab });
-      } else {
-        parts.push({ start: index * this.block.size, bytes: this.fetchUnits(target, this.block, index, index)[0] });
-      }
+      const start = index * this.block.size;
+      const streamed = stream.take(index);
+      parts.push(streamed ? { start, bytes: streamed.bytes, slab: streamed.slab } : { start, bytes: this.fetchUnits(target, this.block, index, index)[0] });
     }
     return parts;
   }
 
-  /** Requests blocks from..to (whole slabs of them) that the stream has not asked for yet. */
-  private extendStream(target: ReadTarget, stream: BlockStream, from: number, to: number): void {
-    const slabs = this.options.slabs as SlabPool;
-    const blockSize = this.block.size;
-    const perSlab = Math.max(1, Math.floor(slabs.slabBytes / blockSize));
-    const lastBlock = Math.floor((target.size - 1) / blockSize);
-    let start = Math.max(stream.requestedUntil, from);
-    while (start <= Math.min(to, lastBlock)) {
-      const slab = slabs.take();
-      if (!slab) break;
-      const groupEnd = Math.min(start + perSlab - 1, lastBlock);
-      const groupStart = start;
-      // The GET holds the slab until it settles, so that no other GET can write into it meanwhile.
-      const bytes = this.store
-        .getRange(target.key, groupStart * blockSize, Math.min((groupEnd + 1) * blockSize, target.size), { ifMatch: target.etag, into: slab.buffer })
-        .catch((error: unknown) => {
-          // A failed GET is not kept: the next read of these blocks asks again.
-          for (let index = groupStart; index <= groupEnd; index++) {
-            const streamed = stream.blocks.get(index);
-            if (streamed?.slab === slab) {
-              stream.blocks.delete(index);
-              slabs.release(slab);
-            }
-          }
-          stream.requestedUntil = Math.min(stream.requestedUntil, groupStart);
-          throw this.readError(target, error);
-        })
-        .finally(() => slabs.release(slab));
-      for (let index = groupStart; index <= groupEnd; index++) {
-        slabs.hold(slab);
-        const offset = (index - groupStart) * blockSize;
-        const block = bytes.then((view) => view.subarray(offset, offset + blockSize));
-        block.catch(() => undefined); // a block nobody reads may fail unobserved
-        stream.blocks.set(index, { slab, bytes: block });
-      }
-      start = groupEnd + 1;
-    }
-    stream.requestedUntil = Math.max(stream.requestedUntil, start);
-  }
-
-  /** Lets go of the stream's blocks below `before`. */
-  private releaseStream(stream: BlockStream, before: number): void {
-    for (const [index, streamed] of stream.blocks) {
-      if (index >= before) continue;
-      stream.blocks.delete(index);
-      this.options.slabs?.release(streamed.slab);
-    }
-  }
-
-  /** True when units first..last are all in the cache (one of them, for a read within one block). */
-  /** True when units first..last are all cached or loading; with `any`, when one of them is. */
-  private cachedUnit(target: ReadTarget, unit: Unit, first: number, last: number, any = false): boolean {
+  /** True when one of units first..last is cached or on its way: fetching it would not call S3. */
+  private anyAvailable(target: ReadTarget, unit: Unit, first: number, last: number): boolean {
     for (let index = first; index <= last; index++) {
-      if (this.cache.has(this.cacheKey(target, unit, index)) === any) return any;
+      if (this.cache.has(this.cacheKey(target, unit, index))) return true;
     }
-    return !any;
+    return false;
   }
 
   private track(pattern: ReadPattern, position: number, end: number): void {

@@ -78,9 +78,7 @@ export function createLeanClient(options: LeanClientOptions, log: Logger): LeanC
     return Buffer.concat(chunks);
   }
 
-  async function getRangeDirect(client: DirectHttpClient, key: string, start: number, end: number, rangeOptions: LeanRangeOptions): Promise<Buffer> {
-    const path = objectPath(key);
-    const headers = await sign({ method: 'GET', url: base, path, headers: rangeHeaders(start, end, rangeOptions.ifMatch) });
+  async function getRangeDirect(client: DirectHttpClient, path: string, headers: Record<string, string>, key: string, start: number, end: number, rangeOptions: LeanRangeOptions): Promise<Buffer> {
     const into = rangeOptions.into ? rangeOptions.into.subarray(0, end - start) : Buffer.allocUnsafe(end - start);
     const response = await client.get({ path, headers, into, signal: rangeOptions.signal });
     if (response.status !== 200 && response.status !== 206) throw statusError('getRange', key, response.status, response.errorBody);
@@ -89,9 +87,7 @@ export function createLeanClient(options: LeanClientOptions, log: Logger): LeanC
     return into;
   }
 
-  async function getRangeNode(key: string, start: number, end: number, rangeOptions: LeanRangeOptions): Promise<Buffer> {
-    const path = objectPath(key);
-    const headers = await sign({ method: 'GET', url: base, path, headers: rangeHeaders(start, end, rangeOptions.ifMatch) });
+  async function getRangeNode(path: string, headers: Record<string, string>, key: string, start: number, end: number, rangeOptions: LeanRangeOptions): Promise<Buffer> {
     const response = await send('GET', path, headers, rangeOptions.signal);
     const status = response.statusCode ?? 0;
     if (status !== 200 && status !== 206) throw statusError('getRange', key, status, (await readAll(response).catch(() => Buffer.alloc(0))).toString('utf8'));
@@ -107,9 +103,11 @@ export function createLeanClient(options: LeanClientOptions, log: Logger): LeanC
 
   return {
     async getRange(key, start, end, rangeOptions) {
+      const path = objectPath(key);
+      const headers = await sign({ method: 'GET', url: base, path, headers: rangeHeaders(start, end, rangeOptions.ifMatch) });
       if (direct) {
         try {
-          return await getRangeDirect(direct, key, start, end, rangeOptions);
+          return await getRangeDirect(direct, path, headers, key, start, end, rangeOptions);
         } catch (error) {
           if (!(error instanceof UnsupportedFramingError)) throw error;
           log.info({ endpoint: options.endpoint, reason: error.message }, 'endpoint answers GETs without Content-Length: reading them through node:http');
@@ -117,7 +115,7 @@ export function createLeanClient(options: LeanClientOptions, log: Logger): LeanC
           direct = undefined;
         }
       }
-      return getRangeNode(key, start, end, rangeOptions);
+      return getRangeNode(path, headers, key, start, end, rangeOptions);
     },
 
     async list(prefix, listOptions, signal) {

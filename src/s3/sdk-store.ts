@@ -176,7 +176,7 @@ export function createSdkStore(options: SdkStoreOptions, log: Logger): SdkStore 
   /**
    * CopyObject stops at 5 GiB: larger objects are copied part by part with UploadPartCopy.
    * The source's metadata and content type are carried over unless new metadata is given,
-   * as CopyObject's COPY directive would. A failure aborts the upload, leaving no parts.
+   * as CopyObject's COPY directive would. A failure aborts the upload, leaving no parts (or remembers it, see abortUpload).
    */
   async function multipartCopy(sourceKey: string, destinationKey: string, size: number, metadata?: Record<string, string>): Promise<{ etag: string }> {
     const source = metadata ? undefined : await send('head', sourceKey, (abortSignal) => client.send(new HeadObjectCommand({ Bucket: bucket, Key: sourceKey }), { abortSignal }));
@@ -204,7 +204,7 @@ export function createSdkStore(options: SdkStoreOptions, log: Logger): SdkStore 
       );
       return { etag: done.ETag ?? '' };
     } catch (error) {
-      await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: destinationKey, UploadId: uploadId })).catch(() => undefined);
+      await abortUpload(destinationKey, uploadId);
       throw error;
     }
   }

@@ -1,0 +1,86 @@
+// The blocks one handle streams: requested ahead in whole slabs from a SlabPool, handed to
+// reads, and let go of once the handle has moved past them. Nothing here enters the content
+// cache (see reader.ts for when a read streams).
+import type { ObjectStore } from '../s3/object-store.js';
+import type { ReadTarget } from './reader.js';
+import type { Slab, SlabPool } from './slab-pool.js';
+
+export interface StreamSource {
+  store: ObjectStore;
+  slabs: SlabPool;
+  blockSize: number;
+  /** What a failed GET becomes for the reads waiting on it. */
+  readError(target: ReadTarget, error: unknown): unknown;
+}
+
+/** A streamed block; its slab is held for whoever received it, until released. */
+export interface StreamedBlock {
+  slab: Slab;
+  bytes: Promise<Buffer>;
+}
+
+export class BlockStream {
+  /** Blocks requested and not let go of, each holding its slab once. */
+  private readonly blocks = new Map<number, StreamedBlock>();
+  /** Blocks below this index were requested. */
+  private requestedUntil = 0;
+
+  constructor(private readonly source: StreamSource) {}
+
+  /** Requests blocks from..to (in whole slabs) that were not requested yet, while slabs are free. */
+  extend(target: ReadTarget, from: number, to: number): void {
+    const { slabs, blockSize } = this.source;
+    const perSlab = Math.max(1, Math.floor(slabs.slabBytes / blockSize));
+    const lastBlock = Math.floor((target.size - 1) / blockSize);
+    let start = Math.max(this.requestedUntil, from);
+    while (start <= Math.min(to, lastBlock)) {
+      const slab = slabs.take();
+      if (!slab) break;
+      const groupStart = start;
+      const groupEnd = Math.min(start + perSlab - 1, lastBlock);
+      // The GET holds the slab until it settles, so that no other GET can write into it meanwhile.
+      const bytes = this.source.store
+        .getRange(target.key, groupStart * blockSize, Math.min((groupEnd + 1) * blockSize, target.size), { ifMatch: target.etag, into: slab.buffer })
+        .catch((error: unknown) => {
+          // A failed GET is not kept: the next read of these blocks asks again.
+          for (let index = groupStart; index <= groupEnd; index++) {
+            if (this.blocks.get(index)?.slab !== slab) continue;
+            this.blocks.delete(index);
+            slabs.release(slab);
+          }
+          this.requestedUntil = Math.min(this.requestedUntil, groupStart);
+          throw this.source.readError(target, error);
+        })
+        .finally(() => slabs.release(slab));
+      for (let index = groupStart; index <= groupEnd; index++) {
+        slabs.hold(slab);
+        const offset = (index - groupStart) * blockSize;
+        const block = bytes.then((view) => view.subarray(offset, offset + blockSize));
+        block.catch(() => undefined); // a block nobody reads may fail unobserved
+        this.blocks.set(index, { slab, bytes: block });
+      }
+      start = groupEnd + 1;
+    }
+    this.requestedUntil = Math.max(this.requestedUntil, start);
+  }
+
+  /** Block `index` if the stream has it, its slab held once more for the caller to release. */
+  take(index: number): StreamedBlock | undefined {
+    const streamed = this.blocks.get(index);
+    if (streamed) this.source.slabs.hold(streamed.slab);
+    return streamed;
+  }
+
+  /** Lets go of the blocks below `before`. */
+  releaseBefore(before: number): void {
+    for (const [index, streamed] of this.blocks) {
+      if (index >= before) continue;
+      this.blocks.delete(index);
+      this.source.slabs.release(streamed.slab);
+    }
+  }
+
+  close(): void {
+    this.releaseBefore(Infinity);
+  }
+}
