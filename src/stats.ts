@@ -1,6 +1,6 @@
 // One snapshot of a mount's statistics: the cache's counters and the S3 calls behind them.
 import type { CacheConfig, CacheStats, ObjectCache } from './cache/types.js';
-import type { SlabPoolStats } from './fs/slab-pool.js';
+import type { SlabPoolStats } from './fs/read/slab-pool.js';
 import type { InstrumentedStore } from './s3/counting-store.js';
 import type { StoreOperation } from './s3/object-store.js';
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { LevelWithSilent } from 'pino';
 import { DEFAULTS, type Config } from '../config.js';
-import { normalizePrefix } from '../fs/paths.js';
+import { normalizePrefix } from '../fs/names/paths.js';
 import { isLoopbackHost, parseMetricsAddress } from '../metrics/address.js';
 import { expandMountOptions, MountOptionError, type FlagKind } from './mount-options.js';
 

@@ -1,7 +1,7 @@
 // What the control socket does to a mount's cache: drop what a path names, change settings.
 import type { ObjectCache } from '../cache/types.js';
 import { parentPrefix } from '../fs/invalidation.js';
-import { keyOf } from '../fs/paths.js';
+import { keyOf } from '../fs/names/paths.js';
 import { cacheSettingsOf, type CacheSettings } from '../stats.js';
 
 const MIB = 1024 * 1024;

@@ -1,6 +1,6 @@
 // File attributes from what S3 knows (listing entries, HEAD metadata) and from staged copies.
-import type { FsNode } from './namespace.js';
-import type { StagedAttributes } from './staged-file.js';
+import type { FsNode } from './nodes.js';
+import type { StagedAttributes } from './write/staged-file.js';
 import type { Attr } from './types.js';
 
 export const S_IFMT = 0o170000;

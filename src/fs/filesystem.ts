@@ -7,15 +7,16 @@ import type { ObjectStore } from '../s3/object-store.js';
 import { attrOf, attributesOf, modeOf, stagedAttr, PERMISSION_BITS, S_IFREG, type AttributeDefaults } from './attributes.js';
 import { FsError, toFsError } from './errors.js';
 import { Invalidation } from './invalidation.js';
-import { Namespace, type FsNode } from './namespace.js';
-import { dirPrefixOf, keyOf, splitPath } from './paths.js';
-import { BlockReader, newReadPattern, type ReadPattern, type ReadTarget } from './reader.js';
-import { ScanAhead } from './scan-ahead.js';
-import type { SlabPool } from './slab-pool.js';
-import type { StagedFile } from './staged-file.js';
-import { TreeChanges } from './tree-changes.js';
+import { Namespace } from './names/namespace.js';
+import type { FsNode, ReadTarget } from './nodes.js';
+import { dirPrefixOf, keyOf, splitPath } from './names/paths.js';
+import { BlockReader, newReadPattern, type ReadPattern } from './read/reader.js';
+import { ScanAhead } from './read/scan-ahead.js';
+import type { SlabPool } from './read/slab-pool.js';
+import type { StagedFile } from './write/staged-file.js';
+import { TreeChanges } from './write/tree-changes.js';
 import type { Attr, DirEntry, Filesystem, StatFs } from './types.js';
-import { WriteStage } from './write-stage.js';
+import { WriteStage } from './write/write-stage.js';
 
 export interface FilesystemOptions {
   bucket: string;
@@ -358,5 +359,3 @@ export class S3Filesystem implements Filesystem {
     }
   }
 }
-
-export type { FsNode };

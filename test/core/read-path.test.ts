@@ -3,7 +3,7 @@ import test from 'ava';
 import { constants } from 'node:fs';
 import { CORE_BLOCK, errno, setupCore as setup } from '../helpers/core.js';
 import { patternBytes } from '../helpers/pattern.js';
-import { SlabPool } from '../../src/fs/slab-pool.js';
+import { SlabPool } from '../../src/fs/read/slab-pool.js';
 
 const BLOCK = CORE_BLOCK;
 

@@ -4,7 +4,7 @@ import test from 'ava';
 import { spawnSync } from 'node:child_process';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { recoverStaged } from '../../src/fs/staged-recovery.js';
+import { recoverStaged } from '../../src/fs/write/staged-recovery.js';
 import { silentLogger } from '../../src/log.js';
 import { setupCore } from '../helpers/core.js';
 import { constants } from 'node:fs';

@@ -1,6 +1,6 @@
 // Paths as FUSE hands them over, and the odd ones, to keys and listing prefixes.
 import test from 'ava';
-import { dirPrefixOf, keyOf, splitPath, unusableNameReason } from '../../src/fs/paths.js';
+import { dirPrefixOf, keyOf, splitPath, unusableNameReason } from '../../src/fs/names/paths.js';
 
 test('keys of paths under a prefix, normalised or not', (t) => {
   for (const prefix of ['', 'photos/2024/']) {

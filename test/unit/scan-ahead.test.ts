@@ -1,7 +1,7 @@
 // Which files a scan in listing order prefetches: a few large ones, many small ones.
 import test from 'ava';
-import type { DirListing, FsNode } from '../../src/fs/namespace.js';
-import { ScanAhead } from '../../src/fs/scan-ahead.js';
+import type { DirListing, FsNode } from '../../src/fs/nodes.js';
+import { ScanAhead } from '../../src/fs/read/scan-ahead.js';
 
 const MiB = 1024 * 1024;
 

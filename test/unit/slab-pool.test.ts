@@ -1,6 +1,6 @@
 // The slabs of large sequential reads: bounded, reused, handed back only when nothing holds them.
 import test from 'ava';
-import { SlabPool } from '../../src/fs/slab-pool.js';
+import { SlabPool } from '../../src/fs/read/slab-pool.js';
 
 test('slabs are bounded in bytes, reused, and back in the pool at the last release', (t) => {
   const pool = new SlabPool(1024, 3 * 1024);

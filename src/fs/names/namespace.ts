@@ -1,36 +1,12 @@
 // Lookup of names: which keys are files, which prefixes are directories, answered
 // from cached listings first, then from cached HEAD and one-key LIST answers.
-import type { ObjectCache } from '../cache/types.js';
-import type { Logger } from '../log.js';
-import { isStoreError, type ListPage, type ObjectInfo, type ObjectStore } from '../s3/object-store.js';
-import { FsError } from './errors.js';
+import type { ObjectCache } from '../../cache/types.js';
+import type { Logger } from '../../log.js';
+import { isStoreError, type ListPage, type ObjectInfo, type ObjectStore } from '../../s3/object-store.js';
+import { FsError } from '../errors.js';
 import { keyOf, unusableNameReason } from './paths.js';
 import { SubtreeListings } from './subtree-listing.js';
-
-export interface FileNode {
-  type: 'file';
-  key: string;
-  size: number;
-  etag: string;
-  mtime: Date;
-  metadata?: Record<string, string>;
-}
-
-export interface DirNode {
-  type: 'dir';
-  /** Listing prefix, "" or ending in "/". */
-  prefix: string;
-  /** From the `dir/` marker when one exists. */
-  mtime?: Date;
-  metadata?: Record<string, string>;
-}
-
-export type FsNode = FileNode | DirNode;
-
-/** A whole directory, assembled from every page of its listing. */
-export interface DirListing {
-  entries: Map<string, FsNode>;
-}
+import { fileNode, type DirListing, type FileNode, type FsNode } from '../nodes.js';
 
 /** The cached answer to "is there an object at this key?" when negative caching is on. */
 interface MissingObject {
@@ -238,9 +214,6 @@ export class Namespace {
   }
 }
 
-export function fileNode(info: ObjectInfo): FileNode {
-  return { type: 'file', key: info.key, size: info.size, etag: info.etag, mtime: info.lastModified, metadata: info.metadata };
-}
 
 /** Every key is a direct child of `prefix` (or its marker): no subdirectory in sight. */
 function isFlat(objects: readonly ObjectInfo[], prefix: string): boolean {

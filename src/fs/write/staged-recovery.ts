@@ -4,8 +4,8 @@
 // Nothing is dropped silently.
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Logger } from '../log.js';
-import type { ObjectStore } from '../s3/object-store.js';
+import type { Logger } from '../../log.js';
+import type { ObjectStore } from '../../s3/object-store.js';
 import { dataPath, parseSidecar } from './staged-sidecar.js';
 import { toMetadata } from './write-stage.js';
 

@@ -1,8 +1,8 @@
 // One file being written: a local copy under the staging directory that every handle
 // on the key shares, uploaded whole when a dirty copy is flushed.
 import { open, rm, type FileHandle } from 'node:fs/promises';
-import type { ObjectStore } from '../s3/object-store.js';
-import type { ReadTarget } from './reader.js';
+import type { ObjectStore } from '../../s3/object-store.js';
+import type { ReadTarget } from '../nodes.js';
 
 /** File attributes carried by a staged copy, uploaded as s3fs-compatible metadata. */
 export interface StagedAttributes {

@@ -1,8 +1,8 @@
 // The blocks one handle streams: requested ahead in whole slabs from a SlabPool, handed to
 // reads, and let go of once the handle has moved past them. Nothing here enters the content
 // cache (see reader.ts for when a read streams).
-import type { ObjectStore } from '../s3/object-store.js';
-import type { ReadTarget } from './reader.js';
+import type { ObjectStore } from '../../s3/object-store.js';
+import type { ReadTarget } from '../nodes.js';
 import type { Slab, SlabPool } from './slab-pool.js';
 
 export interface StreamSource {

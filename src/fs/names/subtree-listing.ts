@@ -2,8 +2,8 @@
 // under a directory may hold whole subdirectories, and then each of them is known without a
 // LIST of its own (goofys calls this slurping). `find` over a tree of 111 directories and
 // 1,000 files costs one or two LISTs instead of 111.
-import type { ObjectInfo } from '../s3/object-store.js';
-import { fileNode, type FsNode } from './namespace.js';
+import type { ObjectInfo } from '../../s3/object-store.js';
+import { fileNode, type FsNode } from '../nodes.js';
 import { unusableNameReason } from './paths.js';
 
 /** Called for each key left out of a listing, with the reason. */

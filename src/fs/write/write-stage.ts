@@ -3,9 +3,9 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Logger } from '../log.js';
-import type { ObjectStore } from '../s3/object-store.js';
-import type { ReadTarget } from './reader.js';
+import type { Logger } from '../../log.js';
+import type { ObjectStore } from '../../s3/object-store.js';
+import type { ReadTarget } from '../nodes.js';
 import { StagedFile, type StagedAttributes } from './staged-file.js';
 import { sidecarPath, writeSidecar } from './staged-sidecar.js';
 

@@ -8,19 +8,13 @@
 // the buffers of a large sequential scan. One big read then neither pushes everything else
 // out of the cache nor pays for fresh memory for every block; the kernel's page cache keeps
 // what it read for the next reader.
-import type { ObjectCache } from '../cache/types.js';
-import type { Logger } from '../log.js';
-import { isStoreError, type ObjectStore } from '../s3/object-store.js';
-import { FsError } from './errors.js';
+import type { ObjectCache } from '../../cache/types.js';
+import type { Logger } from '../../log.js';
+import { isStoreError, type ObjectStore } from '../../s3/object-store.js';
+import { FsError } from '../errors.js';
 import { BlockStream, type StreamSource } from './block-stream.js';
 import type { Slab, SlabPool } from './slab-pool.js';
-
-/** The version of an object a handle reads. */
-export interface ReadTarget {
-  key: string;
-  size: number;
-  etag: string;
-}
+import type { ReadTarget } from '../nodes.js';
 
 /** Per-handle sequential-read detection. */
 export interface ReadPattern {

@@ -1,12 +1,13 @@
 // Changes to the namespace: unlink, mkdir, rmdir, rename, attribute changes and symlinks.
 // Each one ends by invalidating exactly what it changed (src/fs/invalidation.ts).
-import type { Logger } from '../log.js';
-import type { ObjectInfo, ObjectStore } from '../s3/object-store.js';
-import { attributesOf, PERMISSION_BITS, S_IFDIR, S_IFLNK, S_IFMT, type AttributeDefaults } from './attributes.js';
-import { FsError } from './errors.js';
-import { components } from './paths.js';
-import type { Invalidation } from './invalidation.js';
-import type { FsNode, Namespace } from './namespace.js';
+import type { Logger } from '../../log.js';
+import type { ObjectInfo, ObjectStore } from '../../s3/object-store.js';
+import { attributesOf, PERMISSION_BITS, S_IFDIR, S_IFLNK, S_IFMT, type AttributeDefaults } from '../attributes.js';
+import { FsError } from '../errors.js';
+import { components } from '../names/paths.js';
+import type { Invalidation } from '../invalidation.js';
+import type { Namespace } from '../names/namespace.js';
+import type { FsNode } from '../nodes.js';
 import type { StagedAttributes } from './staged-file.js';
 import { toMetadata, type WriteStage } from './write-stage.js';
 

@@ -1,0 +1,39 @@
+// What the filesystem core knows about a name: the nodes lookups and listings produce and
+// the version of an object a reader or writer works on. Shared by names/, read/ and write/.
+import type { ObjectInfo } from '../s3/object-store.js';
+
+export interface FileNode {
+  type: 'file';
+  key: string;
+  size: number;
+  etag: string;
+  mtime: Date;
+  metadata?: Record<string, string>;
+}
+
+export interface DirNode {
+  type: 'dir';
+  /** Listing prefix, "" or ending in "/". */
+  prefix: string;
+  /** From the `dir/` marker when one exists. */
+  mtime?: Date;
+  metadata?: Record<string, string>;
+}
+
+export type FsNode = FileNode | DirNode;
+
+/** A whole directory, assembled from every page of its listing. */
+export interface DirListing {
+  entries: Map<string, FsNode>;
+}
+
+/** The version of an object a handle reads. */
+export interface ReadTarget {
+  key: string;
+  size: number;
+  etag: string;
+}
+
+export function fileNode(info: ObjectInfo): FileNode {
+  return { type: 'file', key: info.key, size: info.size, etag: info.etag, mtime: info.lastModified, metadata: info.metadata };
+}
