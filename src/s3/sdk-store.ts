@@ -2,7 +2,7 @@
 // With list-xml.ts (whose error answers go through the SDK's XML parser) the only module that imports
 // @aws-sdk/*: every SDK error leaves it as a StoreError.
 //
-// Connection hygiene (see the SDK notes): keep-alive agents with a bounded socket pool, a
+// Connection hygiene (see docs/notes/fuse-native.md, "AWS SDK v3 facts"): keep-alive agents with a bounded socket pool, a
 // connection timeout, a per-attempt timeout up to the response headers, an idle-socket timeout
 // while a body streams, and a deadline per call (all attempts and the body read included)
 // through abortSignal. GetObject bodies are always read to the end or destroyed.
