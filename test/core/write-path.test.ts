@@ -267,3 +267,30 @@ test('changes show at once with a long TTL, and unrelated cache entries stay hit
   t.is(store.callCounts.list, listsBefore, 'the unrelated directory is still cached');
   t.true(cache.stats().totals.hits > hitsBefore);
 });
+
+test('every change of the mount goes through the one invalidation path and is heard by subscribers', async (t) => {
+  const { fs, invalidation, cache } = setup();
+  const events: string[] = [];
+  invalidation.subscribe((event) => events.push(event.kind === 'clear' ? `clear ${event.origin}` : `${event.kind} ${'key' in event ? event.key : event.prefix} ${event.origin}`));
+  await fs.mkdir('/d', 0o755);
+  await writeFile(fs, '/d/a.txt', 'a');
+  await fs.readdir('/d');
+  await fs.readdir('/');
+  t.true(cache.metadata.has({ op: 'dir', bucket: 'bucket', key: 'd/' }), 'the listing of d is cached');
+  await fs.rename('/d/a.txt', '/d/b.txt');
+  t.false(cache.metadata.has({ op: 'dir', bucket: 'bucket', key: 'd/' }), 'a change drops the parent listing');
+  t.false(cache.metadata.has({ op: 'dir', bucket: 'bucket', key: '' }), 'and the root listing');
+  await fs.rename('/d', '/e');
+  await fs.unlink('/e/b.txt');
+  invalidation.clear('control');
+  t.deepEqual(events, [
+    'key d local',
+    'key d/a.txt local',
+    'key d/a.txt local',
+    'key d/b.txt local',
+    'prefix d/ local',
+    'prefix e/ local',
+    'key e/b.txt local',
+    'clear control',
+  ]);
+});

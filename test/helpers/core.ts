@@ -20,7 +20,7 @@ export function setupCore(options: Partial<CoreConfig> = {}) {
   const cache = createMemoryCaches({ ttlMs: 3_600_000, opTtlMs: {}, maxMetadataEntries: 10_000, maxContentBytes: 64 * CORE_BLOCK }, silentLogger());
   const stagingDirectory = mkdtempSync(join(tmpdir(), 's3mount-core-'));
   stagingDirectories.push(stagingDirectory);
-  const { filesystem: fs } = buildCore(store, cache, silentLogger(), {
+  const { filesystem: fs, invalidation } = buildCore(store, cache, silentLogger(), {
     bucket: 'bucket',
     prefix: '',
     uid: 1000,
@@ -35,7 +35,7 @@ export function setupCore(options: Partial<CoreConfig> = {}) {
     partSize: 5 * 1024 * 1024,
     ...options,
   });
-  return { store, cache, fs, stagingDirectory };
+  return { store, cache, fs, invalidation, stagingDirectory };
 }
 
 /** The errno name a call fails with, "no error", or a note that it failed with something else. */
