@@ -2,7 +2,8 @@
 // invalidation, names, reader, write stage, tree changes, scan-ahead, filesystem. Each part
 // gets its own small config; src/mount.ts adds the lifetime (FUSE, control socket, metrics),
 // and test/ builds the same core over the in-memory store.
-import { createMemoryCaches, type Caches } from './cache/caches.js';
+import type { BlockTier } from './cache/block-tier.js';
+import { createCaches, type Caches } from './cache/caches.js';
 import type { AttributeDefaults } from './fs/attributes.js';
 import { S3Filesystem } from './fs/filesystem.js';
 import { Invalidation } from './fs/invalidation.js';
@@ -23,9 +24,9 @@ export interface CacheBounds {
   maxCacheSizeMiB: number;
 }
 
-/** The mount's caches: in memory today; further tiers are stacked here. */
-export function buildCaches(bounds: CacheBounds, log: Logger): Caches {
-  return createMemoryCaches(
+/** The mount's caches: in memory, with blocks also in `blockTier` (local disk) when given. */
+export function buildCaches(bounds: CacheBounds, log: Logger, blockTier?: BlockTier): Caches {
+  return createCaches(
     {
       ttlMs: bounds.metadataTtlSeconds * 1000,
       opTtlMs: { block: BLOCK_TTL_MS },
@@ -33,6 +34,7 @@ export function buildCaches(bounds: CacheBounds, log: Logger): Caches {
       maxContentBytes: bounds.maxCacheSizeMiB * 1024 * 1024,
     },
     log,
+    blockTier,
   );
 }
 
@@ -84,6 +86,7 @@ export function buildCore(store: ObjectStore, caches: Caches, log: Logger, confi
     slabs: config.slabs,
     streamAbove: config.streamAbove,
     readAheadBytes: config.readAheadBytes,
+    disk: caches.blockTier,
   });
   const stage = new WriteStage(store, log, { directory: config.stagingDirectory, bucket, partSize: config.partSize });
   const tree = new TreeChanges(store, namespace, stage, invalidation, log, defaults);

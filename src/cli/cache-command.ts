@@ -11,7 +11,7 @@ const USAGE = [
   'usage: s3mount cache stats MOUNTPOINT [--json]',
   '       s3mount cache clear MOUNTPOINT',
   '       s3mount cache invalidate MOUNTPOINT PATH [--recursive]',
-  '       s3mount cache configure MOUNTPOINT [--metadata-ttl SECONDS] [--max-cache-entries N] [--max-cache-size MIB]',
+  '       s3mount cache configure MOUNTPOINT [--metadata-ttl SECONDS] [--max-cache-entries N] [--max-cache-size MIB] [--max-disk-cache-size MIB]',
 ].join('\n');
 
 type Print = (line: string) => void;
@@ -72,6 +72,7 @@ function parseCacheArguments(args: string[]) {
         'metadata-ttl': { type: 'string' },
         'max-cache-entries': { type: 'string' },
         'max-cache-size': { type: 'string' },
+        'max-disk-cache-size': { type: 'string' },
       },
     });
   } catch (error) {
@@ -85,6 +86,7 @@ function settingsChange(values: Record<string, string | boolean | undefined>): P
     ['metadata-ttl', 'metadataTtlSeconds', 0],
     ['max-cache-entries', 'maxCacheEntries', 1],
     ['max-cache-size', 'maxCacheSizeMiB', 1],
+    ['max-disk-cache-size', 'maxDiskCacheSizeMiB', 1],
   ];
   for (const [flag, field, min] of fields) {
     const value = values[flag];

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { LevelWithSilent } from 'pino';
 import { DEFAULTS, type Config } from '../config.js';
+import { defaultCacheRoot } from '../cache/disk/cache-dir.js';
 import { normalizePrefix } from '../fs/names/paths.js';
 import { isLoopbackHost, parseMetricsAddress } from '../metrics/address.js';
 import { expandMountOptions, MountOptionError, type FlagKind } from './mount-options.js';
@@ -53,6 +54,10 @@ export const OPTIONS: OptionSpec[] = [
   { flag: 'negative-metadata-ttl', value: 'SECONDS', env: ['S3MOUNT_NEGATIVE_METADATA_TTL'], default: String(DEFAULTS.negativeMetadataTtlSeconds), help: 'how long "no such key" is trusted; 0 turns it off', apply: (d, v) => (d.negativeMetadataTtlSeconds = parseInteger('negative-metadata-ttl', v, 0)) },
   { flag: 'max-cache-entries', value: 'N', env: ['S3MOUNT_MAX_CACHE_ENTRIES'], default: String(DEFAULTS.maxCacheEntries), help: 'bound on cached metadata entries', apply: (d, v) => (d.maxCacheEntries = parseInteger('max-cache-entries', v, 1)) },
   { flag: 'max-cache-size', value: 'MIB', env: ['S3MOUNT_MAX_CACHE_SIZE'], default: String(DEFAULTS.maxCacheSizeMiB), help: 'bound on cached object content, in MiB', apply: (d, v) => (d.maxCacheSizeMiB = parseInteger('max-cache-size', v, 1)) },
+  switchOption('no-disk-cache', 'keep cached content in memory only (no disk tier)', (d) => (d.diskCache = false)),
+  { flag: 'cache-dir', value: 'DIR', env: ['S3MOUNT_CACHE_DIR'], default: '$XDG_CACHE_HOME/s3mount (root: /var/cache/s3mount)', help: 'where content is cached on disk across remounts, a directory per bucket and prefix (created 0700; it holds object data)', apply: (d, v) => (d.cacheDir = resolve(v)) },
+  { flag: 'max-disk-cache-size', value: 'MIB', env: ['S3MOUNT_MAX_DISK_CACHE_SIZE'], default: `${DEFAULTS.maxDiskCacheSizeMiB}, at most half the free space`, help: 'bound on the disk cache, in MiB', apply: (d, v) => (d.maxDiskCacheSizeMiB = parseInteger('max-disk-cache-size', v, 1)) },
+  { flag: 'disk-cache-compression', value: 'CODEC', env: ['S3MOUNT_DISK_CACHE_COMPRESSION'], default: 'zstd', help: 'zstd (blocks that compress are stored compressed) or none', apply: (d, v) => (d.diskCacheCompression = parseChoice('disk-cache-compression', v, ['zstd', 'none'] as const)) },
   { flag: 'staging-dir', value: 'DIR', env: ['S3MOUNT_STAGING_DIR'], default: '$TMPDIR/s3mount-UID/staging', help: 'where files being written are staged (created 0700)', apply: (d, v) => (d.stagingDir = resolve(v)) },
   { flag: 'write-part-size', value: 'MIB', env: ['S3MOUNT_WRITE_PART_SIZE'], default: String(DEFAULTS.writePartSizeMiB), help: 'uploads above this size are multipart, in parts of this size', apply: (d, v) => (d.writePartSizeMiB = parseInteger('write-part-size', v, 5)) },
   { flag: 'log-level', value: 'LEVEL', env: ['S3MOUNT_LOG_LEVEL'], default: DEFAULTS.logLevel, help: LOG_LEVELS.join(', '), apply: (d, v) => (d.logLevel = parseLevel(v)) },
@@ -146,6 +151,11 @@ export function parseMountArguments(givenArgs: string[], env: NodeJS.ProcessEnv,
     maxCacheEntries: draft.maxCacheEntries ?? DEFAULTS.maxCacheEntries,
     maxCacheSizeMiB: draft.maxCacheSizeMiB ?? DEFAULTS.maxCacheSizeMiB,
     blockSizeKiB: DEFAULTS.blockSizeKiB,
+    diskCache: draft.diskCache ?? true,
+    cacheDir: draft.cacheDir ?? defaultCacheRoot(env, uid),
+    cacheDirChosen: draft.cacheDir !== undefined,
+    maxDiskCacheSizeMiB: draft.maxDiskCacheSizeMiB ?? DEFAULTS.maxDiskCacheSizeMiB,
+    diskCacheCompression: draft.diskCacheCompression ?? 'zstd',
     stagingDir: draft.stagingDir ?? join(tmpdir(), `s3mount-${uid}`, 'staging'),
     writePartSizeMiB: draft.writePartSizeMiB ?? DEFAULTS.writePartSizeMiB,
     logLevel: draft.logLevel ?? DEFAULTS.logLevel,
@@ -163,7 +173,7 @@ export function helpText(): string {
     '       s3mount cache stats MOUNTPOINT [--json]',
     '       s3mount cache clear MOUNTPOINT',
     '       s3mount cache invalidate MOUNTPOINT PATH [--recursive]',
-    '       s3mount cache configure MOUNTPOINT [--metadata-ttl SECONDS] [--max-cache-entries N] [--max-cache-size MIB]',
+    '       s3mount cache configure MOUNTPOINT [--metadata-ttl SECONDS] [--max-cache-entries N] [--max-cache-size MIB] [--max-disk-cache-size MIB]',
     '       s3mount warm PATH [--content] [--concurrency N]',
     '',
     'Mounts an S3 bucket (or the keys under PREFIX) at MOUNTPOINT. Returns once the mount is ready,',
