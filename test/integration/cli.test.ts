@@ -1,7 +1,7 @@
 // The command line as a user meets it: background start, one-line failures, stale mountpoints.
 import test from 'ava';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFaultProxy } from '../../scripts/fault-proxy.js';
@@ -128,4 +128,48 @@ test('a mountpoint left stale by a killed process is cleaned and mounted again',
   t.teardown(() => unmount(first.mountpoint));
   t.is(result.code, 0, result.stderr);
   t.is((await run('cat', [join(first.mountpoint, 'greeting.txt')])).stdout, 'hi\n');
+});
+
+/** The options the kernel shows for the mount at `mountpoint` (/proc/self/mounts). */
+async function kernelMountOptions(mountpoint: string): Promise<string[]> {
+  const line = (await readFile('/proc/self/mounts', 'utf8')).split('\n').find((entry) => entry.split(' ')[1] === mountpoint);
+  return line ? line.split(' ')[3].split(',') : [];
+}
+
+// Issue 14: --allow-other=false mounted with allow_other (switches ignored their values).
+test('a switch given false stays off: --allow-other=false mounts without allow_other', async (t) => {
+  const off = await mountBucket(endpoint, { target: target(), args: ['--allow-other=false'] });
+  t.teardown(() => off.stop());
+  t.false((await kernelMountOptions(off.mountpoint)).includes('allow_other'), (await kernelMountOptions(off.mountpoint)).join(','));
+  await off.stop();
+  // The same check sees allow_other when it is asked for.
+  const on = await mountBucket(endpoint, { target: target(), args: ['--allow-other=true'] });
+  t.teardown(() => on.stop());
+  t.true((await kernelMountOptions(on.mountpoint)).includes('allow_other'), (await kernelMountOptions(on.mountpoint)).join(','));
+});
+
+test('-- ends the options, also for the background process that serves the mount', async (t) => {
+  const mountpoint = await freshMountpoint('after-terminator');
+  t.teardown(() => unmount(mountpoint));
+  const start = await run(process.execPath, [CLI, ...endpointArgs(endpoint), '--log-file', join(scratch, 'terminator.log'), '--', target(), mountpoint], { env: endpointEnv(endpoint) });
+  t.is(start.code, 0, start.stderr);
+  t.is((await run('cat', [join(mountpoint, 'greeting.txt')])).stdout, 'hi\n');
+});
+
+test('bad command lines exit 2 with one line and mount nothing', async (t) => {
+  const cases: Array<[string[], string]> = [
+    [['--region', '--foreground'], 's3mount: option --region needs a value, and "--foreground" looks like an option (a value starting with "-" is written --region=--foreground)'],
+    [['--read-only=no'], 's3mount: --read-only takes true or false, not "no"'],
+    [['--bogus'], 's3mount: unknown option --bogus (see s3mount --help)'],
+    [['--log-level'], 's3mount: option --log-level needs a value LEVEL'],
+    [['-fo'], 's3mount: option -o needs a list of options: -o opt[,opt...]'],
+  ];
+  for (const [flags, message] of cases) {
+    const mountpoint = await freshMountpoint(`bad-line-${cases.findIndex(([f]) => f === flags)}`);
+    t.teardown(() => unmount(mountpoint));
+    const result = await run(process.execPath, [CLI, target(), mountpoint, ...endpointArgs(endpoint), '--log-file', join(scratch, 'bad-line.log'), ...flags], { env: endpointEnv(endpoint) });
+    t.is(result.code, 2, `${flags.join(' ')}: ${result.stderr}`);
+    t.is(result.stderr, `${message}\n`, flags.join(' '));
+    t.false(await isMounted(mountpoint), flags.join(' '));
+  }
 });
