@@ -34,7 +34,7 @@ function switchOption(flag: string, help: string, apply: (draft: Draft) => void,
 }
 
 export const OPTIONS: OptionSpec[] = [
-  { flag: 'endpoint-url', value: 'URL', default: 'AWS S3 in the region', env: ['AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL'], help: 'S3 endpoint (for S3-compatible servers)', apply: (d, v) => (d.endpointUrl = parseUrl(v)) },
+  { flag: 'endpoint-url', value: 'URL', default: "the profile's endpoint_url, else AWS S3 in the region", env: ['AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL'], help: 'S3 endpoint (for S3-compatible servers); a custom one implies --force-path-style', apply: (d, v) => (d.endpointUrl = parseUrl(v)) },
   { flag: 'region', value: 'REGION', env: ['AWS_REGION', 'AWS_DEFAULT_REGION'], default: DEFAULTS.region, help: 'AWS region', apply: (d, v) => (d.region = v) },
   { flag: 'profile', value: 'NAME', default: 'the default credential chain', env: ['AWS_PROFILE'], help: 'profile of ~/.aws/credentials and ~/.aws/config', apply: (d, v) => (d.profile = v) },
   switchOption('force-path-style', 'address the bucket as ENDPOINT/BUCKET instead of BUCKET.ENDPOINT', (d) => (d.forcePathStyle = true)),

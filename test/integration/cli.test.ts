@@ -173,3 +173,33 @@ test('bad command lines exit 2 with one line and mount nothing', async (t) => {
     t.false(await isMounted(mountpoint), flags.join(' '));
   }
 });
+
+// Issue 14: an endpoint_url from the AWS profile got AWS's checksums and virtual-hosted
+// addressing (BUCKET.localhost, which does not resolve). It now counts as --endpoint-url does.
+test('an endpoint_url in the AWS profile is a custom endpoint: the mount works, path style', async (t) => {
+  const proxy = await startFaultProxy(endpoint.endpoint);
+  t.teardown(() => proxy.stop());
+  // A host name, not an IP address: the SDK addresses IP endpoints path style by itself.
+  const url = new URL(proxy.url);
+  url.hostname = 'localhost';
+  const configFile = join(scratch, 'aws-config');
+  await writeFile(configFile, `[default]\nendpoint_url = ${url.origin}\n\n[profile s3mount-test]\nservices = local\naws_access_key_id = ${endpoint.accessKeyId}\naws_secret_access_key = ${endpoint.secretAccessKey}\n\n[services local]\ns3 =\n  endpoint_url = ${url.origin}\n`);
+  const env: NodeJS.ProcessEnv = { ...endpointEnv(endpoint), AWS_CONFIG_FILE: configFile, AWS_SHARED_CREDENTIALS_FILE: join(scratch, 'no-credentials') };
+  delete env.AWS_ENDPOINT_URL;
+  delete env.AWS_ENDPOINT_URL_S3;
+  for (const profile of [[], ['--profile', 's3mount-test']]) {
+    // A named profile takes its credentials from the profile, not from the environment.
+    const what = profile.length ? 'named profile, services section' : 'default profile';
+    const mountpoint = await freshMountpoint(`profile-endpoint-${profile.length}`);
+    t.teardown(() => unmount(mountpoint));
+    const start = await run(process.execPath, [CLI, target(), mountpoint, ...profile, '--log-file', join(scratch, 'profile-endpoint.log')], { env });
+    t.is(start.code, 0, `${what}: ${start.stderr}`);
+    t.is((await run('cat', [join(mountpoint, 'greeting.txt')])).stdout, 'hi\n', what);
+    t.is((await run('cp', [configFile, join(mountpoint, `written-${profile.length}.txt`)])).code, 0, what);
+    t.is((await run('cat', [join(mountpoint, `written-${profile.length}.txt`)])).stdout, await readFile(configFile, 'utf8'), what);
+    t.is((await run('fusermount', ['-u', mountpoint])).code, 0, what);
+  }
+  const paths = proxy.log().map((record) => record.path);
+  t.true(paths.length > 0);
+  t.deepEqual(paths.filter((path) => !path.startsWith(`/${endpoint.bucket}`)), [], 'every request names the bucket in its path');
+});
