@@ -174,7 +174,7 @@ function readArguments(args: string[]): { given: GivenOption[]; positionals: str
   try {
     parsed = parseArgs({ args: switchValuesAsNegation(args), options, strict: true, allowPositionals: true, allowNegative: true, tokens: true });
   } catch (error) {
-    throw new UsageError(parseErrorMessage(error as Error & { code?: string }, args, options));
+    throw new UsageError(parseArgsErrorLine(error, args, options));
   }
   const given: GivenOption[] = [];
   for (const token of parsed.tokens) {
@@ -226,8 +226,9 @@ function expandOptionList(list: string) {
   }
 }
 
-/** One line for what parseArgs refused (its own messages span lines and name internals). */
-function parseErrorMessage(error: Error & { code?: string }, args: string[], options: NonNullable<ParseArgsConfig['options']>): string {
+/** One line for what util.parseArgs refused (its own messages span lines and name internals). */
+export function parseArgsErrorLine(thrown: unknown, args: string[], options: NonNullable<ParseArgsConfig['options']>): string {
+  const error = thrown as Error & { code?: string };
   const quoted = /'([^']*)'/.exec(error.message)?.[1] ?? '';
   const name = quoted.replace(/ <value>$/, '').replace(/^-\w, /, '');
   const spec = OPTIONS.find((option) => `--${option.flag}` === name);

@@ -1,6 +1,8 @@
 import test from 'ava';
 import { resolve } from 'node:path';
+import { cacheCommand } from '../../src/cli/cache-command.js';
 import { OPTIONS, parseMountArguments, UsageError } from '../../src/cli/options.js';
+import { warmCommand } from '../../src/cli/warm-command.js';
 
 test('BUCKET:PREFIX and flags become a Config with defaults', (t) => {
   const config = parseMountArguments(['my-bucket:photos/2024', '/mnt/s3', '--metadata-ttl', '30', '--file-mode=0600', '-f', '--read-only'], {});
@@ -133,4 +135,17 @@ test('a switch set in the environment takes true or false too', (t) => {
   } finally {
     OPTIONS.pop();
   }
+});
+
+test('cache and warm refuse bad options in one line too', async (t) => {
+  const cases: Array<[() => Promise<number>, string]> = [
+    [() => cacheCommand(['stats', '/m', '--bogus']), 'unknown option --bogus (see s3mount --help)'],
+    [() => cacheCommand(['configure', '/m', '--metadata-ttl']), 'option --metadata-ttl needs a value SECONDS'],
+    [() => cacheCommand(['configure', '/m', '--metadata-ttl', '--json']), 'option --metadata-ttl needs a value, and "--json" looks like an option (a value starting with "-" is written --metadata-ttl=--json)'],
+    [() => cacheCommand(['configure', '/m']), 'cache configure needs at least one setting: --metadata-ttl SECONDS, --max-cache-entries N or --max-cache-size MIB'],
+    [() => cacheCommand(['stats']), 'usage: s3mount cache stats|clear|invalidate|configure MOUNTPOINT ... (see s3mount --help)'],
+    [() => warmCommand(['/m', '--content=no']), "option --content takes no value; usage: s3mount warm PATH [--content] [--concurrency N]"],
+    [() => warmCommand(['/m', '--concurrency']), 'option --concurrency needs a value; usage: s3mount warm PATH [--content] [--concurrency N]'],
+  ];
+  for (const [command, message] of cases) await t.throwsAsync(command, { instanceOf: UsageError, message }, message);
 });
