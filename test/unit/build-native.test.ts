@@ -9,11 +9,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fuseNativeBinding, prebuiltBindingNote } from '../helpers/native-binding.js';
 
-/** A checkout with a fresh fuse-native (unpatched, never built) and the script. */
+/** A checkout with a fresh fuse-native (without the utimens fix, never built) and the scripts. */
 async function freshCheckout(): Promise<string> {
   const root = await mkdtemp(join(tmpdir(), 's3mount-build-native-'));
-  await mkdir(join(root, 'scripts'));
-  await cp('scripts/build-native.sh', join(root, 'scripts', 'build-native.sh'));
+  // The whole scripts folder: build-native.sh may call scripts next to it.
+  await cp('scripts', join(root, 'scripts'), { recursive: true });
   const pkg = join(root, 'node_modules', 'fuse-native');
   await cp('node_modules/fuse-native', pkg, { recursive: true });
   await rm(join(pkg, 'build'), { recursive: true, force: true });
