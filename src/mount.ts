@@ -17,6 +17,7 @@ import { MountMetrics } from './metrics/mount-metrics.js';
 import { serveMetrics, type MetricsServer } from './metrics/server.js';
 import { instrumentStore } from './s3/counting-store.js';
 import { isStoreError } from './s3/object-store.js';
+import { profileEndpoint } from './s3/profile-endpoint.js';
 import { createSdkStore } from './s3/sdk-store.js';
 import { collectStats, type MountStats } from './stats.js';
 import { fuseOperationTimeoutMs, MAX_PREFETCH_BLOCKS, MAX_REQUEST_BLOCKS, MAX_STREAM_BYTES, PIECE_SIZE, REQUEST_TIMEOUT_MS, STREAM_ABOVE_CACHE_SHARE } from './tuning.js';
@@ -35,12 +36,15 @@ export interface RunningMount {
 }
 
 export async function startMount(config: Config, log: Logger): Promise<RunningMount> {
+  // An endpoint_url in the AWS profile is a custom endpoint as --endpoint-url is, and implies
+  // path style as it does.
+  const endpoint = config.endpointUrl ?? (await profileEndpoint(config.profile));
   const sdkStore = createSdkStore(
     {
       bucket: config.bucket,
       region: config.region,
-      endpoint: config.endpointUrl,
-      forcePathStyle: config.forcePathStyle,
+      endpoint,
+      forcePathStyle: config.forcePathStyle || endpoint !== undefined,
       profile: config.profile,
       maxAttempts: config.maxAttempts,
       requestTimeoutMs: REQUEST_TIMEOUT_MS,

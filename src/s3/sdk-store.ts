@@ -45,7 +45,7 @@ export interface SdkStoreOptions {
   bucket: string;
   /** Default: AWS_REGION, AWS_DEFAULT_REGION, the profile's region, else us-east-1. */
   region?: string;
-  /** Default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, the profile's endpoint_url, else AWS. */
+  /** Default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else AWS. A profile's endpoint_url counts as custom only when given here (see profile-endpoint.ts). */
   endpoint?: string;
   forcePathStyle?: boolean;
   /** Shared config/credentials profile; default AWS_PROFILE or "default". */
