@@ -60,8 +60,8 @@ test: setup test-deps typecheck
 
 # Peers for the benchmark only, never dependencies of s3mount.
 bench-deps:
-	@if ! command -v s3fs >/dev/null || ! command -v rclone >/dev/null; then \
-	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq s3fs rclone; \
+	@if ! command -v s3fs >/dev/null || ! command -v rclone >/dev/null || ! command -v fio >/dev/null; then \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq s3fs rclone fio; \
 	fi
 
 # s3mount against s3fs, rclone mount, the fuse-native floor and the raw SDK (minutes; not part of test).
