@@ -189,6 +189,15 @@ test.serial('a marker without time metadata shows its LastModified; a chmod writ
   t.is(stored.Metadata?.mode, String(0o40700));
   t.is(stored.Metadata?.mtime, String(lastModified.getTime() / 1000), 'the marker keeps the time it had');
 
+  // The same when the parent's listing is one with delimiter (a large, deep directory), which
+  // does not show markers: the marker's HEAD gives the time the chmod keeps.
+  endpoint.putDirect?.(`${prefix}large/mk2/`, Buffer.alloc(0), { lastModified });
+  endpoint.putDirect?.(`${prefix}large/mk2/inside`, Buffer.from('i'), { lastModified });
+  for (let i = 0; i < 1000; i++) endpoint.putDirect?.(`${prefix}large/z${String(i).padStart(4, '0')}`, Buffer.alloc(0));
+  t.is((await run('ls', [at('large')])).code, 0);
+  t.is((await run('chmod', ['700', at('large/mk2')])).code, 0);
+  t.is((await head('large/mk2/')).Metadata?.mtime, String(lastModified.getTime() / 1000), 'the marker keeps its LastModified');
+
   // A directory without any marker: its time is the mount's start, which is not written.
   endpoint.putDirect?.(`${prefix}nomarker/inside`, Buffer.from('i'));
   t.is((await run('chmod', ['711', at('nomarker')])).code, 0);
