@@ -119,6 +119,40 @@ test.serial('touch -a changes only atime, touch -m only mtime, touch -d both, al
   t.is(both.mtime, 1_072_915_200_000_000_000n);
 });
 
+test.serial('writes move mtime and ctime; a rename moves ctime only', async (t) => {
+  t.is((await sh(`echo w > ${at('w.txt')}`)).code, 0);
+  await utime(at('w.txt'), OLD_A, OLD_M);
+  const before = nowNs();
+  t.is((await sh(`echo more >> ${at('w.txt')}`)).code, 0);
+  const written = await stat(at('w.txt'));
+  t.true(written.mtime >= before, 'a write moves mtime');
+  t.true(written.ctime >= before, 'and ctime');
+  t.is(written.atime, OLD_A);
+
+  await utime(at('w.txt'), OLD_A, OLD_M);
+  const beforeRename = nowNs();
+  t.is((await run('mv', [at('w.txt'), at('w2.txt')])).code, 0);
+  const renamed = await stat(at('w2.txt'));
+  t.is(renamed.mtime, OLD_M, 'a rename leaves mtime');
+  t.true(renamed.ctime >= beforeRename, 'a rename moves ctime');
+  t.truthy((await head('w2.txt')).Metadata?.ctime);
+});
+
+test.serial('a read moves atime the relatime way, held in memory', async (t) => {
+  t.is((await sh(`echo r > ${at('r.txt')}`)).code, 0);
+  // atime before mtime: the next read moves it.
+  await utime(at('r.txt'), OLD_A, OLD_M);
+  const before = nowNs();
+  t.is((await run('cat', [at('r.txt')])).stdout, 'r\n');
+  const read = await stat(at('r.txt'));
+  t.true(read.atime >= before, 'the read moved atime');
+  t.is(read.mtime, OLD_M);
+  t.is((await head('r.txt')).Metadata?.atime, '978307200', 'not written to S3 by a read (as s3fs)');
+  // atime after mtime and ctime, and recent: reads leave it.
+  t.is((await run('cat', [at('r.txt')])).code, 0);
+  t.is((await stat(at('r.txt'))).atime, read.atime);
+});
+
 test.serial('times keep their nanoseconds through os.utime, S3 metadata and a remount', async (t) => {
   t.is((await sh(`echo n > ${at('ns.txt')}`)).code, 0);
   const atime = 1_700_000_000_123_456_789n;
