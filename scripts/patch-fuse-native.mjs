@@ -34,7 +34,10 @@ const edits = {
       'FUSE_METHOD_VOID(utimens, 5, 0, (const char *path, const struct timespec tv[2]), {\n  l->path = path;\n  l->atime = timespec_to_uint64(&tv[0]);\n  l->mtime = timespec_to_uint64(&tv[1]);\n}, {\n  napi_create_string_utf8(env, l->path, NAPI_AUTO_LENGTH, &(argv[2]));\n  FUSE_UINT64_TO_INTS_ARGV(l->atime, 3)\n  FUSE_UINT64_TO_INTS_ARGV(l->mtime, 5)\n})',
       'FUSE_METHOD_VOID(utimens, 7, 0, (const char *path, const struct timespec tv[2]), {\n  l->path = path;\n  l->atime = tv[0].tv_sec < 0 ? 0 : (uint64_t) tv[0].tv_sec;\n  l->mtime = tv[1].tv_sec < 0 ? 0 : (uint64_t) tv[1].tv_sec;\n  l->atime_nsec = (uint32_t) tv[0].tv_nsec;\n  l->mtime_nsec = (uint32_t) tv[1].tv_nsec;\n}, {\n  napi_create_string_utf8(env, l->path, NAPI_AUTO_LENGTH, &(argv[2]));\n  FUSE_UINT64_TO_INTS_ARGV(l->atime, 3)\n  FUSE_UINT64_TO_INTS_ARGV(l->mtime, 5)\n  napi_create_uint32(env, l->atime_nsec, &(argv[7]));\n  napi_create_uint32(env, l->mtime_nsec, &(argv[8]));\n})',
     ],
-    ['  if (implemented[op_utimens]) ops.utimens = fuse_native_utimens;\n', '  if (implemented[op_utimens]) ops.utimens = fuse_native_utimens;\n  ops.flag_utime_omit_ok = 1;\n'],
+    [
+      '  if (implemented[op_utimens]) ops.utimens = fuse_native_utimens;\n',
+      '  if (implemented[op_utimens]) ops.utimens = fuse_native_utimens;\n  ops.flag_utime_omit_ok = 1;\n',
+    ],
   ],
   'index.js': [
     [
@@ -56,7 +59,8 @@ for (const [file, replacements] of Object.entries(edits)) {
   const before = text;
   for (const [from, to] of replacements) {
     if (text.includes(to)) continue;
-    if (!text.includes(from)) throw new Error(`patch-fuse-native: ${file} does not look like fuse-native 2.2.6 (missing: ${JSON.stringify(from.slice(0, 80))})`);
+    if (!text.includes(from))
+      throw new Error(`patch-fuse-native: ${file} does not look like fuse-native 2.2.6 (missing: ${JSON.stringify(from.slice(0, 80))})`);
     text = text.replace(from, to);
   }
   if (text !== before) {

@@ -1,11 +1,12 @@
 // Times, special files, the mount root's attributes and Content-Type through a real mount:
 // Python's os.stat/os.utime (nanoseconds), coreutils and sockets as child processes; what
 // lands in the bucket is checked with HeadObject through the SDK.
-import test from 'ava';
-import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+
 import { join } from 'node:path';
-import { seedClient, startS3Endpoint, testPrefix, type S3Endpoint } from '../../scripts/local-s3.js';
-import { mountBucket, run, type Mount } from '../helpers/mount.js';
+import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import test from 'ava';
+import { type S3Endpoint, seedClient, startS3Endpoint, testPrefix } from '../../scripts/local-s3.js';
+import { type Mount, mountBucket, run } from '../helpers/mount.js';
 import { mountThroughProxy } from '../helpers/proxied-mount.js';
 
 let endpoint: S3Endpoint;
@@ -54,7 +55,13 @@ async function stat(path: string): Promise<Stat> {
 
 /** os.utime(path, ns=(atime, mtime)). */
 async function utime(path: string, atimeNs: bigint, mtimeNs: bigint): Promise<void> {
-  const result = await run('python3', ['-c', 'import os, sys; os.utime(sys.argv[1], ns=(int(sys.argv[2]), int(sys.argv[3])))', path, String(atimeNs), String(mtimeNs)]);
+  const result = await run('python3', [
+    '-c',
+    'import os, sys; os.utime(sys.argv[1], ns=(int(sys.argv[2]), int(sys.argv[3])))',
+    path,
+    String(atimeNs),
+    String(mtimeNs),
+  ]);
   if (result.code !== 0) throw new Error(`utime ${path}: ${result.stderr}`);
 }
 
@@ -310,7 +317,11 @@ test.serial('copies name the Content-Type: kept by chmod and utime, re-derived b
   const keyPrefix = testPrefix(proxied.endpoint);
   const direct = seedClient(proxied.endpoint);
   const on = (path: string) => join(proxied.mount.mountpoint, path);
-  const copyTypes = (key: string) => proxy.log().filter((record) => record.operation === 'copy' && decodeURIComponent(record.path).endsWith(`/${keyPrefix}${key}`)).map((record) => record.contentType);
+  const copyTypes = (key: string) =>
+    proxy
+      .log()
+      .filter((record) => record.operation === 'copy' && decodeURIComponent(record.path).endsWith(`/${keyPrefix}${key}`))
+      .map((record) => record.contentType);
   try {
     t.is((await sh(`echo '<p>' > ${on('x.html')}`)).code, 0);
     t.is((await run('chmod', ['600', on('x.html')])).code, 0);
