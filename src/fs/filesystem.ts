@@ -238,7 +238,7 @@ export class S3Filesystem implements Filesystem {
   async rmdir(path: string): Promise<void> {
     return this.change('rmdir', path, async () => {
       await this.tree.rmdir(path, this.keyOf(path));
-      this.local.forget(this.keyOf(path));
+      this.local.forgetTree(this.keyOf(path));
       this.entriesChanged(path);
     });
   }
@@ -246,10 +246,12 @@ export class S3Filesystem implements Filesystem {
   async rename(from: string, to: string): Promise<void> {
     return this.change('rename', from, async () => {
       await this.tree.rename(from, this.keyOf(from), to, this.keyOf(to));
-      // What was held for the old name now describes the new one; a rename changes ctime.
+      // What was held for the old name now describes the new one (what was held for a replaced
+      // entry goes with it); a rename changes ctime.
       const held = this.local.get(this.keyOf(from));
-      this.local.forget(this.keyOf(from));
-      if (held) this.local.set(this.keyOf(to), { ...held, ctime: now() });
+      this.local.forgetTree(this.keyOf(from));
+      this.local.forgetTree(this.keyOf(to));
+      this.local.set(this.keyOf(to), { ...held, ctime: now() });
       this.entriesChanged(from);
       this.entriesChanged(to);
     });

@@ -33,6 +33,13 @@ export class LocalAttributes {
     this.changes.delete(key);
   }
 
+  /** Forgets `key` and every key under it (a directory removed or renamed). */
+  forgetTree(key: string): void {
+    this.changes.delete(key);
+    const prefix = `${key}/`;
+    for (const held of [...this.changes.keys()]) if (held.startsWith(prefix)) this.changes.delete(held);
+  }
+
   /** `attr` with the changes held for `key`; `attr` itself when there are none. */
   apply(key: string, attr: Attr): Attr {
     const change = this.changes.peek(key);

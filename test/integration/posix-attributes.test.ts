@@ -158,6 +158,13 @@ test.serial('a read moves atime the relatime way, held in memory', async (t) => 
   // atime after mtime and ctime, and recent: reads leave it.
   t.is((await run('cat', [at('r.txt')])).code, 0);
   t.is((await stat(at('r.txt'))).atime, read.atime);
+  // A file renamed over it brings its own times: nothing held for the old one stays.
+  t.is((await sh(`echo other > ${at('other.txt')}`)).code, 0);
+  await utime(at('other.txt'), OLD_A, OLD_M);
+  t.is((await run('mv', [at('other.txt'), at('r.txt')])).code, 0);
+  const replaced = await stat(at('r.txt'));
+  t.is(replaced.atime, OLD_A);
+  t.is(replaced.mtime, OLD_M);
 });
 
 test.serial('times keep their nanoseconds through os.utime, S3 metadata and a remount', async (t) => {
@@ -210,6 +217,10 @@ test.serial("a directory's mtime and ctime follow creations, removals and rename
   t.is((await run('mv', [at('pd/y'), at('pd2/y')])).code, 0);
   t.true((await stat(at('pd'))).mtime >= before);
   t.true((await stat(at('pd2'))).mtime >= before);
+  // A renamed directory's ctime moves too.
+  const beforeDirRename = nowNs();
+  t.is((await run('mv', [at('pd2'), at('pd3')])).code, 0);
+  t.true((await stat(at('pd3'))).ctime >= beforeDirRename);
   // The root too.
   const rootBefore = nowNs();
   t.is((await sh(`echo r > ${at('rootfile')}`)).code, 0);
