@@ -127,48 +127,43 @@ export class MountMetrics {
       collect() {
         this.set(cacheStats().content.bytes);
       },
-    });    // Per tier (metadata/memory, blocks/memory, blocks/disk): what each holds and, for tiers
-    // below memory, their own lookups.
-    const tierGauges: Array<[string, string, (tier: TierStats) => number | undefined]> = [
-      ['s3mount_cache_tier_entries', 'Entries held, by tier', (tier) => tier.entries],
-      ['s3mount_cache_tier_bytes', 'Bytes held as the objects have them, by tier', (tier) => tier.bytes],
-      ['s3mount_cache_tier_stored_bytes', 'Bytes a tier takes up where it stores entries compressed, by tier', (tier) => tier.storedBytes],
+    });
+    // Per tier (metadata/memory, blocks/memory, blocks/disk): what each holds and, for tiers
+    // below memory, their own lookups. The tiers keep their own totals: mirror them.
+    const perTier: Array<['gauge' | 'counter', string, string, (tier: TierStats) => number | undefined]> = [
+      ['gauge', 's3mount_cache_tier_entries', 'Entries held, by tier', (tier) => tier.entries],
+      ['gauge', 's3mount_cache_tier_bytes', 'Bytes held as the objects have them, by tier', (tier) => tier.bytes],
+      ['gauge', 's3mount_cache_tier_stored_bytes', 'Bytes a tier takes up where it stores entries compressed, by tier', (tier) => tier.storedBytes],
+      ['counter', 's3mount_cache_tier_hits_total', 'Lookups a tier below memory answered', (tier) => tier.hits],
+      ['counter', 's3mount_cache_tier_misses_total', 'Lookups a tier below memory did not hold', (tier) => tier.misses],
+      ['counter', 's3mount_cache_tier_evictions_total', 'Entries pushed out of a tier by its bound', (tier) => tier.evictions],
+      ['counter', 's3mount_cache_tier_errors_total', 'Torn or corrupt entries dropped, and failed reads and writes, by tier', (tier) => tier.errors],
     ];
-    for (const [name, help, read] of tierGauges) {
-      new Gauge({
-        name,
-        help,
-        labelNames: ['tier'],
-        registers,
-        collect() {
-          this.reset();
-          for (const tier of cacheStats().tiers) {
-            const value = read(tier);
-            if (value !== undefined) this.set({ tier: tier.tier }, value);
-          }
-        },
-      });
-    }
-    const tierCounters: Array<[string, string, (tier: TierStats) => number | undefined]> = [
-      ['s3mount_cache_tier_hits_total', 'Lookups a tier below memory answered', (tier) => tier.hits],
-      ['s3mount_cache_tier_misses_total', 'Lookups a tier below memory did not hold', (tier) => tier.misses],
-      ['s3mount_cache_tier_evictions_total', 'Entries pushed out of a tier by its bound', (tier) => tier.evictions],
-      ['s3mount_cache_tier_errors_total', 'Torn or corrupt entries dropped, and failed reads and writes, by tier', (tier) => tier.errors],
-    ];
-    for (const [name, help, read] of tierCounters) {
-      new Counter({
-        name,
-        help,
-        labelNames: ['tier'],
-        registers,
-        collect() {
-          this.reset();
-          for (const tier of cacheStats().tiers) {
-            const value = read(tier);
-            if (value !== undefined) this.inc({ tier: tier.tier }, value);
-          }
-        },
-      });
+    const eachTier = (read: (tier: TierStats) => number | undefined, apply: (labels: { tier: string }, value: number) => void) => {
+      for (const tier of cacheStats().tiers) {
+        const value = read(tier);
+        if (value !== undefined) apply({ tier: tier.tier }, value);
+      }
+    };
+    for (const [kind, name, help, read] of perTier) {
+      const options = { name, help, labelNames: ['tier'], registers };
+      if (kind === 'gauge') {
+        new Gauge({
+          ...options,
+          collect() {
+            this.reset();
+            eachTier(read, (labels, value) => this.set(labels, value));
+          },
+        });
+      } else {
+        new Counter({
+          ...options,
+          collect() {
+            this.reset();
+            eachTier(read, (labels, value) => this.inc(labels, value));
+          },
+        });
+      }
     }
   }
 }
