@@ -2,6 +2,7 @@
 import type { FsNode } from './nodes.js';
 import type { StagedAttributes } from './write/staged-file.js';
 import type { Attr } from './types.js';
+import { versionStamped } from './version-time.js';
 
 export const S_IFMT = 0o170000;
 export const S_IFREG = 0o100000;
@@ -29,7 +30,7 @@ export function attrOf(node: FsNode, defaults: AttributeDefaults): Attr {
   const meta = parseMetadata(node.metadata);
   const type = meta.mode !== undefined && (meta.mode & S_IFMT) === S_IFLNK ? S_IFLNK : S_IFREG;
   const mode = type | (meta.mode !== undefined ? meta.mode & PERMISSION_BITS : defaults.fileMode);
-  const mtime = meta.mtime ?? node.mtime;
+  const mtime = meta.mtime ?? versionStamped(node.mtime, node.etag);
   return { mode, size: node.size, uid: meta.uid ?? defaults.uid, gid: meta.gid ?? defaults.gid, nlink: 1, mtime, atime: mtime, ctime: mtime };
 }
 

@@ -8,6 +8,8 @@ import { attrOf, attributesOf, modeOf, stagedAttr, PERMISSION_BITS, S_IFREG, typ
 import { FsError, toFsError } from './errors.js';
 import { Invalidation } from './invalidation.js';
 import { Namespace } from './names/namespace.js';
+import { ObjectVersions } from './object-versions.js';
+import { ObjectChangedError } from './read/object-changed.js';
 import type { FsNode, ReadTarget } from './nodes.js';
 import { dirPrefixOf, keyOf, splitPath } from './names/paths.js';
 import { BlockReader, newReadPattern, type ReadPattern } from './read/reader.js';
@@ -43,6 +45,8 @@ export interface FilesystemOptions {
   stagingDirectory: string;
   /** Uploads above this size are multipart, in parts of this size. */
   partSize: number;
+  /** How long the kernel keeps attributes it was given (ms); 0 by default. */
+  kernelTtlMs?: number;
 }
 
 /** An open file: a version of an object being read, or a staged copy being written. */
@@ -51,7 +55,14 @@ interface OpenFile {
   target?: ReadTarget;
   staged?: StagedFile;
   pattern: ReadPattern;
+  /** The version this handle returned bytes of: it never moves to another one. */
+  served?: ReadTarget;
+  /** Finding out which version replaced `target` (shared by the handle's reads). */
+  refreshing?: Promise<ReadTarget>;
 }
+
+// A handle follows at most this many replacements of its object before its first byte.
+const MAX_VERSION_MOVES = 3;
 
 // Linux's O_ACCMODE (Node's fs.constants leaves it out).
 const O_ACCMODE = 3;
@@ -64,6 +75,7 @@ export class S3Filesystem implements Filesystem {
   private readonly stage: WriteStage;
   private readonly invalidation: Invalidation;
   private readonly tree: TreeChanges;
+  private readonly versions: ObjectVersions;
   private readonly scanAhead: ScanAhead;
   private readonly defaults: AttributeDefaults;
   private readonly handles = new Map<number, OpenFile>();
@@ -91,6 +103,7 @@ export class S3Filesystem implements Filesystem {
     this.invalidation = new Invalidation(cache, options.bucket, options.prefix);
     this.defaults = { uid: options.uid, gid: options.gid, fileMode: options.fileMode, dirMode: options.dirMode, mountTime: new Date() };
     this.scanAhead = new ScanAhead((target) => this.reader.prefetchFirstBlock(target), options.blockSize);
+    this.versions = new ObjectVersions(this.namespace, this.invalidation, options.kernelTtlMs ?? 0);
     this.tree = new TreeChanges(store, this.namespace, this.stage, this.invalidation, log, this.defaults);
   }
 
@@ -175,13 +188,18 @@ export class S3Filesystem implements Filesystem {
 
   async read(handle: number, position: number, length: number): Promise<Buffer> {
     const file = this.handleOf(handle);
-    return this.guard('read', file.path, () => (file.staged ? file.staged.read(position, length) : this.reader.read(file.target as ReadTarget, file.pattern, position, length)));
+    if (file.staged) {
+      const staged = file.staged;
+      return this.guard('read', file.path, () => staged.read(position, length));
+    }
+    const into = Buffer.allocUnsafe(Math.max(0, length));
+    return into.subarray(0, await this.readInto(handle, position, length, into));
   }
 
   async readInto(handle: number, position: number, length: number, into: Buffer): Promise<number> {
     const file = this.handleOf(handle);
     return this.guard('read', file.path, async () => {
-      if (!file.staged) return this.reader.readInto(file.target as ReadTarget, file.pattern, position, length, into);
+      if (!file.staged) return this.readObject(file, position, length, into);
       const bytes = await file.staged.read(position, Math.min(length, into.length));
       return bytes.copy(into);
     });
@@ -303,6 +321,37 @@ export class S3Filesystem implements Filesystem {
   /** Open handles right now (for tests and statistics). */
   get openHandles(): number {
     return this.handles.size;
+  }
+
+  /**
+   * Reads the handle's version of the object. When another writer replaced it (S3 answers
+   * 412 to the old ETag), a handle that returned no byte yet moves to the new version, as if
+   * opened now; one that did gets EIO rather than a mix of two versions. Either way the key
+   * and its parent's listing are refreshed, so the next open and stat see the new version.
+   */
+  private async readObject(file: OpenFile, position: number, length: number, into: Buffer): Promise<number> {
+    for (let moves = 0; ; moves++) {
+      const target = file.target as ReadTarget;
+      try {
+        const count = await this.reader.readInto(target, file.pattern, position, length, into);
+        if (count > 0) file.served ??= target;
+        if (file.served !== undefined && file.served !== target) throw new ObjectChangedError(target);
+        return count;
+      } catch (error) {
+        if (!(error instanceof ObjectChangedError)) throw error;
+        if (file.target === target) {
+          if (file.served || moves >= MAX_VERSION_MOVES) {
+            this.invalidation.changed(target.key);
+            this.log.warn({ path: file.path, key: target.key, etag: target.etag }, 'object changed while open after part of it was read; reopen to read the new version');
+            throw error;
+          }
+          file.refreshing ??= this.versions.current(target).finally(() => (file.refreshing = undefined));
+          const current = await file.refreshing;
+          if (file.target === target) file.target = current;
+        }
+        if (file.served) throw error;
+      }
+    }
   }
 
   private noteSequentialOpen(path: string): void {
