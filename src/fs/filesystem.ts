@@ -99,8 +99,13 @@ export class S3Filesystem implements Filesystem {
       streamAbove: options.streamAbove,
       readAheadBytes: options.readAheadBytes,
     });
-    this.stage = new WriteStage(store, log, { directory: options.stagingDirectory, bucket: options.bucket, partSize: options.partSize });
     this.invalidation = new Invalidation(cache, options.bucket, options.prefix);
+    this.stage = new WriteStage(store, log, {
+      directory: options.stagingDirectory,
+      bucket: options.bucket,
+      partSize: options.partSize,
+      currentVersion: (stale) => this.versions.current(stale, { forKernel: false }),
+    });
     this.defaults = { uid: options.uid, gid: options.gid, fileMode: options.fileMode, dirMode: options.dirMode, mountTime: new Date() };
     this.scanAhead = new ScanAhead((target) => this.reader.prefetchFirstBlock(target), options.blockSize);
     this.versions = new ObjectVersions(this.namespace, this.invalidation, options.kernelTtlMs ?? 0);
@@ -182,6 +187,8 @@ export class S3Filesystem implements Filesystem {
       }
       const attributes = { mode: S_IFREG | (mode & PERMISSION_BITS), uid: this.options.uid, gid: this.options.gid, mtime: new Date() };
       const staged = await this.stage.acquire(key, undefined, attributes, { created: true });
+      // Another process created the file meanwhile: this create truncates it, as open(O_CREAT|O_TRUNC).
+      if (staged.refs > 1) await staged.truncate(0);
       return this.allocateHandle({ path, staged, pattern: newReadPattern() });
     });
   }

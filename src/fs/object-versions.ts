@@ -20,15 +20,16 @@ export class ObjectVersions {
    * When the object grew, it answers only once the kernel's copy of the old size ran out:
    * the kernel cuts reads at the size it knows, and asks for fresh attributes only when a
    * read reaches past that size after they expired. Waiting here (once, on this rare path)
-   * lets `cat` read the new object whole instead of its first old-size bytes.
+   * lets `cat` read the new object whole instead of its first old-size bytes. A staged copy
+   * (`forKernel: false`) reports its own size and needs no wait.
    */
-  async current(stale: ReadTarget): Promise<ReadTarget> {
+  async current(stale: ReadTarget, options: { forKernel: boolean } = { forKernel: true }): Promise<ReadTarget> {
     this.invalidation.changed(stale.key);
     const head = this.namespace.headObject(stale.key);
     const kernelForgot = delay(this.kernelTtlMs + KERNEL_TTL_MARGIN_MS);
     const info = await head;
     if (!info) throw new FsError('EIO', `object removed while open: ${stale.key}`);
-    if (info.size > stale.size && this.kernelTtlMs > 0) await kernelForgot;
+    if (options.forKernel && info.size > stale.size && this.kernelTtlMs > 0) await kernelForgot;
     return { key: info.key, size: info.size, etag: info.etag };
   }
 }

@@ -2,7 +2,9 @@
 // invalidate acting at once with the default options. Each test mounts its own directory of
 // the bucket and changes it through the SDK, as another machine would.
 import test from 'ava';
-import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { seedClient, startS3Endpoint, testPrefix, type S3Endpoint } from '../../scripts/local-s3.js';
 import { CLI, mountBucket, run, type Mount } from '../helpers/mount.js';
@@ -102,4 +104,58 @@ async function lastModified(key: string): Promise<number | undefined> {
 async function invalidate(t: { is(a: unknown, b: unknown, message?: string): void }, mount: Mount, path: string): Promise<void> {
   const result = await run(process.execPath, [CLI, 'cache', 'invalidate', mount.mountpoint, path]);
   t.is(result.code, 0, result.stderr);
+}
+
+test('10 processes × 20 rounds of cat, rm -f and cp onto 5 names: no error, nothing lost', async (t) => {
+  const PROCESSES = 10;
+  const ROUNDS = 20;
+  const NAMES = 5;
+  await put('churn/.keep', '');
+  const sources = await mkdtemp(join(tmpdir(), 's3mount-churn-'));
+  t.teardown(() => rm(sources, { recursive: true, force: true }));
+  const staging = join(sources, 'staging');
+  const mount = await mountDirectory(t, 'churn', ['--staging-dir', staging]);
+  // Every version has its own content and size, so any mix of two would show.
+  const versionOf = (p: number, r: number) => `process ${p} round ${r} `.repeat(1 + ((p * 7 + r * 3) % 40)) + '\n';
+  for (let p = 0; p < PROCESSES; p++) for (let r = 0; r < ROUNDS; r++) await writeFile(join(sources, `p${p}-r${r}`), versionOf(p, r));
+  // Each process: read a name, remove another, copy a new version onto a third. What a local
+  // disk answers to this workload is allowed, and nothing else: a cat of a name another process
+  // just removed says "No such file or directory", and cp, which creates a name it found
+  // missing with O_EXCL, says "File exists" when another process created it in between.
+  const script = `
+    p=$1; dir=$2; src=$3; fails=0
+    for r in $(seq 0 ${ROUNDS - 1}); do
+      a=$(( (p + r) % ${NAMES} )); b=$(( (p + 2 * r + 1) % ${NAMES} )); c=$(( (3 * p + r + 2) % ${NAMES} ))
+      out=$(cat "$dir/f$a" 2>&1 >/dev/null) || case "$out" in *"No such file or directory") ;; *) echo "cat f$a: $out" >&2; fails=1 ;; esac
+      rm -f "$dir/f$b" || fails=1
+      out=$(cp "$src/p$p-r$r" "$dir/f$c" 2>&1) || case "$out" in *"cannot create regular file"*"File exists") ;; *) echo "cp f$c: $out" >&2; fails=1 ;; esac
+    done
+    exit $fails`;
+  const results = await Promise.all(
+    Array.from({ length: PROCESSES }, (_, p) => run('sh', ['-c', script, 'churn', String(p), mount.mountpoint, sources], { timeoutMs: 240_000 })),
+  );
+  t.deepEqual(results.map((result, p) => `process ${p}: exit ${result.code} ${result.stderr}`.trim()), results.map((_, p) => `process ${p}: exit 0`));
+  // Each name ends as one whole version written to it, or absent; the mount shows the same.
+  for (let n = 0; n < NAMES; n++) {
+    const written = new Set<string>();
+    for (let p = 0; p < PROCESSES; p++) for (let r = 0; r < ROUNDS; r++) if ((3 * p + r + 2) % NAMES === n) written.add(versionOf(p, r));
+    const inBucket = await objectText(`churn/f${n}`);
+    if (inBucket !== undefined) t.true(written.has(inBucket), `f${n} holds a version written to it: ${JSON.stringify(inBucket.slice(0, 60))}`);
+    const seen = await run('cat', [join(mount.mountpoint, `f${n}`)]);
+    t.is(seen.code === 0 ? seen.stdout : undefined, inBucket, `f${n} through the mount`);
+  }
+  t.notRegex(mount.logs(), /"level":(50|60)/, 'no error logged');
+  // Once unmounted, no staged copy or sidecar is left behind.
+  await mount.stop();
+  t.deepEqual(await readdir(staging), []);
+});
+
+async function objectText(key: string): Promise<string | undefined> {
+  try {
+    const out = await client.send(new GetObjectCommand({ Bucket: endpoint.bucket, Key: prefix + key }));
+    return await out.Body?.transformToString();
+  } catch (error) {
+    if ((error as { name?: string }).name === 'NoSuchKey') return undefined;
+    throw error;
+  }
 }
