@@ -16,6 +16,7 @@ import { BlockReader, newReadPattern, type ReadPattern } from './read/reader.js'
 import { ScanAhead } from './read/scan-ahead.js';
 import type { SlabPool } from './read/slab-pool.js';
 import type { StagedFile } from './write/staged-file.js';
+import { LATE_UPLOAD_DELAY_MS, LATE_UPLOAD_MAX_DELAY_MS, LateUploads } from './write/late-uploads.js';
 import { TreeChanges } from './write/tree-changes.js';
 import type { Attr, DirEntry, Filesystem, StatFs } from './types.js';
 import { WriteStage } from './write/write-stage.js';
@@ -59,6 +60,10 @@ interface OpenFile {
   served?: ReadTarget;
   /** Finding out which version replaced `target` (shared by the handle's reads). */
   refreshing?: Promise<ReadTarget>;
+  /** A close() flushed this handle: writes on it now come from a mapping (see write/late-uploads.ts). */
+  flushed?: boolean;
+  /** Wait before uploading this handle's next late writes. */
+  lateDelayMs?: number;
 }
 
 // A handle follows at most this many replacements of its object before its first byte.
@@ -76,6 +81,7 @@ export class S3Filesystem implements Filesystem {
   private readonly invalidation: Invalidation;
   private readonly tree: TreeChanges;
   private readonly versions: ObjectVersions;
+  private readonly lateUploads: LateUploads<StagedFile>;
   private readonly scanAhead: ScanAhead;
   private readonly defaults: AttributeDefaults;
   private readonly handles = new Map<number, OpenFile>();
@@ -108,6 +114,7 @@ export class S3Filesystem implements Filesystem {
     });
     this.defaults = { uid: options.uid, gid: options.gid, fileMode: options.fileMode, dirMode: options.dirMode, mountTime: new Date() };
     this.scanAhead = new ScanAhead((target) => this.reader.prefetchFirstBlock(target), options.blockSize);
+    this.lateUploads = new LateUploads((staged) => this.uploadLate(staged));
     this.versions = new ObjectVersions(this.namespace, this.invalidation, options.kernelTtlMs ?? 0);
     this.tree = new TreeChanges(store, this.namespace, this.stage, this.invalidation, log, this.defaults);
   }
@@ -216,23 +223,39 @@ export class S3Filesystem implements Filesystem {
     const file = this.handleOf(handle);
     if (!file.staged) throw new FsError('EBADF', `${file.path} is not open for writing`);
     const staged = file.staged;
-    return this.guard('write', file.path, () => staged.write(data, position));
+    const written = await this.guard('write', file.path, () => staged.write(data, position));
+    if (file.flushed) {
+      // No close() is left to flush these bytes: upload them once the writes pause.
+      const delay = file.lateDelayMs ?? LATE_UPLOAD_DELAY_MS;
+      file.lateDelayMs = Math.min(delay * 2, LATE_UPLOAD_MAX_DELAY_MS);
+      this.lateUploads.schedule(staged, delay);
+    }
+    return written;
   }
 
   async flush(handle: number): Promise<void> {
     const file = this.handleOf(handle);
-    if (file.staged) await this.upload(file.path, file.staged);
+    if (!file.staged) return;
+    await this.upload(file.path, file.staged);
+    file.flushed = true;
   }
 
   async fsync(handle: number): Promise<void> {
-    return this.flush(handle);
+    // Not a close(): writes after it are ordinary writes.
+    const file = this.handleOf(handle);
+    if (file.staged) await this.upload(file.path, file.staged);
   }
 
   async release(handle: number): Promise<void> {
     const file = this.handles.get(handle);
     this.handles.delete(handle);
     if (file) this.reader.close(file.pattern);
-    if (file?.staged) await this.stage.release(file.staged).catch((error: unknown) => this.log.warn({ path: file.path, err: error }, 'cleanup of a staged copy failed'));
+    if (file?.staged) {
+      const staged = file.staged;
+      await this.stage.release(staged).catch((error: unknown) => this.log.warn({ path: file.path, err: error }, 'cleanup of a staged copy failed'));
+      // Still dirty with no handle left: nothing will flush it any more.
+      if (staged.refs === 0 && staged.dirty && !staged.unlinked) this.lateUploads.schedule(staged, 0);
+    }
   }
 
   async truncate(path: string, size: number): Promise<void> {
@@ -322,6 +345,7 @@ export class S3Filesystem implements Filesystem {
 
   /** Uploads every file still holding unsaved bytes (at unmount); returns what could not be saved. */
   async flushAll(): Promise<string[]> {
+    this.lateUploads.clear();
     return this.stage.flushAll();
   }
 
@@ -366,6 +390,16 @@ export class S3Filesystem implements Filesystem {
     const dirPrefix = dirPrefixOf(this.options.prefix, parent);
     const listing = this.namespace.cachedListing(dirPrefix);
     if (listing) this.scanAhead.opened(dirPrefix, listing, name);
+  }
+
+  /** Uploads a copy no flush will save (see write/late-uploads.ts); a failure leaves it for the next flush or the unmount. */
+  private async uploadLate(staged: StagedFile): Promise<void> {
+    try {
+      await this.upload(staged.key, staged);
+      if (staged.refs === 0 && !staged.dirty) await this.stage.forget(staged);
+    } catch (error) {
+      this.log.warn({ key: staged.key, err: error }, 'upload of bytes written after close() failed; kept staged for the next flush or the unmount');
+    }
   }
 
   private async upload(path: string, staged: StagedFile): Promise<void> {

@@ -3,6 +3,7 @@
 // the bucket and changes it through the SDK, as another machine would.
 import test from 'ava';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -158,4 +159,49 @@ async function objectText(key: string): Promise<string | undefined> {
     if ((error as { name?: string }).name === 'NoSuchKey') return undefined;
     throw error;
   }
+}
+
+// Writes through a MAP_SHARED mapping after close(): the kernel sends them as writes on the
+// mapping's handle when it is unmapped (or msync'ed), after the flush that close() sent.
+const MMAP_SCRIPT = `
+import mmap, sys
+path, mode = sys.argv[1], sys.argv[2]
+with open(path, 'r+b') as f:
+    mapping = mmap.mmap(f.fileno(), 0)
+mapping[0:6] = b'MAPPED'
+if mode == 'msync':
+    mapping.flush()
+if mode != 'munmap':
+    print('written', flush=True)
+    sys.stdin.read()
+mapping.close()
+`;
+
+for (const mode of ['munmap', 'msync', 'writeback'] as const) {
+  test(`pages written through a shared mapping after close() reach S3 (${mode})`, async (t) => {
+    await put(`mmap-${mode}/file.txt`, 'original content\n');
+    const mount = await mountDirectory(t, `mmap-${mode}`);
+    const child = spawn('python3', ['-c', MMAP_SCRIPT, join(mount.mountpoint, 'file.txt'), mode], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const written = new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    t.teardown(() => {
+      child.stdin.end();
+      return exited.then(() => undefined);
+    });
+    if (mode === 'munmap') t.is(await exited, 0, stderr);
+    else await written;
+    // The kernel writes dirty pages back on its own after about 30 s; syncfs asks for it now,
+    // without the fsync of the file that msync sends.
+    if (mode === 'writeback') t.is((await run('sync', ['-f', mount.mountpoint])).code, 0);
+    // The mapping stays open while waiting (msync): the upload may not wait for its release.
+    const deadline = Date.now() + 60_000;
+    let inBucket = await objectText(`mmap-${mode}/file.txt`);
+    while (inBucket !== 'MAPPEDal content\n' && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      inBucket = await objectText(`mmap-${mode}/file.txt`);
+    }
+    t.is(inBucket, 'MAPPEDal content\n');
+  });
 }
