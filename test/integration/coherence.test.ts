@@ -141,7 +141,7 @@ test('10 processes × 20 rounds of cat, rm -f and cp onto 5 names: no error, not
     const written = new Set<string>();
     for (let p = 0; p < PROCESSES; p++) for (let r = 0; r < ROUNDS; r++) if ((3 * p + r + 2) % NAMES === n) written.add(versionOf(p, r));
     const inBucket = await objectText(`churn/f${n}`);
-    if (inBucket !== undefined) t.true(written.has(inBucket), `f${n} holds a version written to it: ${JSON.stringify(inBucket.slice(0, 60))}`);
+    if (inBucket !== undefined) t.true(written.has(inBucket), `f${n} holds a version written to it: ${inBucket.length} bytes ${JSON.stringify(inBucket.slice(0, 60))}…${JSON.stringify(inBucket.slice(-60))}`);
     const seen = await run('cat', [join(mount.mountpoint, `f${n}`)]);
     t.is(seen.code === 0 ? seen.stdout : undefined, inBucket, `f${n} through the mount`);
   }
