@@ -1,53 +1,41 @@
 // The semantics of the mount: paths to keys, handles, reads and staged writes.
 // Not tied to FUSE: test/core drives it directly over the in-memory store.
 import { constants as fsConstants } from 'node:fs';
-import type { ObjectCache } from '../cache/types.js';
 import type { Logger } from '../log.js';
-import type { ObjectStore } from '../s3/object-store.js';
 import { attrOf, attributesOf, modeOf, stagedAttr, PERMISSION_BITS, S_IFREG, type AttributeDefaults } from './attributes.js';
 import { FsError, toFsError } from './errors.js';
-import { Invalidation } from './invalidation.js';
-import { Namespace } from './names/namespace.js';
-import { ObjectVersions } from './object-versions.js';
+import type { Invalidation } from './invalidation.js';
+import type { Namespace } from './names/namespace.js';
+import type { ObjectVersions } from './object-versions.js';
 import { ObjectChangedError } from './read/object-changed.js';
 import type { FsNode, ReadTarget } from './nodes.js';
 import { dirPrefixOf, keyOf, splitPath } from './names/paths.js';
 import { BlockReader, newReadPattern, type ReadPattern } from './read/reader.js';
-import { ScanAhead } from './read/scan-ahead.js';
-import type { SlabPool } from './read/slab-pool.js';
+import type { ScanAhead } from './read/scan-ahead.js';
 import type { StagedFile } from './write/staged-file.js';
 import { LATE_UPLOAD_DELAY_MS, LATE_UPLOAD_MAX_DELAY_MS, LateUploads } from './write/late-uploads.js';
-import { TreeChanges } from './write/tree-changes.js';
+import type { TreeChanges } from './write/tree-changes.js';
 import type { Attr, DirEntry, Filesystem, StatFs } from './types.js';
-import { WriteStage } from './write/write-stage.js';
+import type { WriteStage } from './write/write-stage.js';
+
+/** The parts the filesystem core is made of, built and wired by src/wiring.ts. */
+export interface FilesystemParts {
+  namespace: Namespace;
+  reader: BlockReader;
+  stage: WriteStage;
+  invalidation: Invalidation;
+  tree: TreeChanges;
+  scanAhead: ScanAhead;
+  /** Which version of an object replaced the one a handle read. */
+  versions: ObjectVersions;
+}
 
 export interface FilesystemOptions {
-  bucket: string;
+  /** The mount's root prefix: "" or ending in "/". */
   prefix: string;
-  uid: number;
-  gid: number;
-  fileMode: number;
-  dirMode: number;
-  negativeTtlMs: number;
-  blockSize: number;
-  maxPrefetchBlocks: number;
-  /** Largest GET of a prefetch, in blocks. */
-  maxRequestBlocks?: number;
-  /** Unit of small random reads; divides blockSize. */
-  pieceSize?: number;
-  /** Slabs for large sequential reads, which then bypass the content cache. */
-  slabs?: SlabPool;
-  /** Objects larger than this (bytes) stream through the slabs when read sequentially. */
-  streamAbove?: number;
-  /** The kernel's read-ahead on the mount (bytes): how out of order sequential reads arrive. */
-  readAheadBytes?: number;
+  /** Owner and modes of entries whose metadata does not say. */
+  defaults: AttributeDefaults;
   readOnly: boolean;
-  /** Directory for staged copies of files being written. */
-  stagingDirectory: string;
-  /** Uploads above this size are multipart, in parts of this size. */
-  partSize: number;
-  /** How long the kernel keeps attributes it was given (ms); 0 by default. */
-  kernelTtlMs?: number;
 }
 
 /** An open file: a version of an object being read, or a staged copy being written. */
@@ -89,34 +77,13 @@ export class S3Filesystem implements Filesystem {
   private nextHandle = 1;
 
   constructor(
-    store: ObjectStore,
-    cache: ObjectCache,
-    private readonly log: Logger,
+    parts: FilesystemParts,
     private readonly options: FilesystemOptions,
+    private readonly log: Logger,
   ) {
-    this.namespace = new Namespace(store, cache, log, { bucket: options.bucket, prefix: options.prefix, negativeTtlMs: options.negativeTtlMs });
-    this.reader = new BlockReader(store, cache, log, {
-      bucket: options.bucket,
-      blockSize: options.blockSize,
-      maxPrefetchBlocks: options.maxPrefetchBlocks,
-      maxRequestBlocks: options.maxRequestBlocks,
-      pieceSize: options.pieceSize,
-      slabs: options.slabs,
-      streamAbove: options.streamAbove,
-      readAheadBytes: options.readAheadBytes,
-    });
-    this.invalidation = new Invalidation(cache, options.bucket, options.prefix);
-    this.stage = new WriteStage(store, log, {
-      directory: options.stagingDirectory,
-      bucket: options.bucket,
-      partSize: options.partSize,
-      currentVersion: (stale) => this.versions.current(stale, { forKernel: false }),
-    });
-    this.defaults = { uid: options.uid, gid: options.gid, fileMode: options.fileMode, dirMode: options.dirMode, mountTime: new Date() };
-    this.scanAhead = new ScanAhead((target) => this.reader.prefetchFirstBlock(target), options.blockSize);
+    ({ namespace: this.namespace, reader: this.reader, stage: this.stage, invalidation: this.invalidation, tree: this.tree, scanAhead: this.scanAhead, versions: this.versions } = parts);
+    this.defaults = options.defaults;
     this.lateUploads = new LateUploads((staged) => this.uploadLate(staged));
-    this.versions = new ObjectVersions(this.namespace, this.invalidation, options.kernelTtlMs ?? 0);
-    this.tree = new TreeChanges(store, this.namespace, this.stage, this.invalidation, log, this.defaults);
   }
 
   async getattr(path: string): Promise<Attr> {
@@ -192,22 +159,12 @@ export class S3Filesystem implements Filesystem {
         await existing.truncate(0);
         return this.allocateHandle({ path, staged: existing, pattern: newReadPattern() });
       }
-      const attributes = { mode: S_IFREG | (mode & PERMISSION_BITS), uid: this.options.uid, gid: this.options.gid, mtime: new Date() };
+      const attributes = { mode: S_IFREG | (mode & PERMISSION_BITS), uid: this.defaults.uid, gid: this.defaults.gid, mtime: new Date() };
       const staged = await this.stage.acquire(key, undefined, attributes, { created: true });
       // Another process created the file meanwhile: this create truncates it, as open(O_CREAT|O_TRUNC).
       if (staged.refs > 1) await staged.truncate(0);
       return this.allocateHandle({ path, staged, pattern: newReadPattern() });
     });
-  }
-
-  async read(handle: number, position: number, length: number): Promise<Buffer> {
-    const file = this.handleOf(handle);
-    if (file.staged) {
-      const staged = file.staged;
-      return this.guard('read', file.path, () => staged.read(position, length));
-    }
-    const into = Buffer.allocUnsafe(Math.max(0, length));
-    return into.subarray(0, await this.readInto(handle, position, length, into));
   }
 
   async readInto(handle: number, position: number, length: number, into: Buffer): Promise<number> {
