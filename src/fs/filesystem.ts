@@ -329,7 +329,7 @@ export class S3Filesystem implements Filesystem {
         if (!(error instanceof ObjectChangedError)) throw error;
         if (file.target === target) {
           if (file.served || moves >= MAX_VERSION_MOVES) {
-            this.invalidation.changed(target.key);
+            // The reader has refreshed the key and its listing already (onStale).
             this.log.warn({ path: file.path, key: target.key, etag: target.etag }, 'object changed while open after part of it was read; reopen to read the new version');
             throw error;
           }
