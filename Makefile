@@ -2,6 +2,8 @@
 SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 NODE_TSX := node --import tsx
+# Native addons (fuse-native, zstd-napi) build against the running Node's own headers: nothing is downloaded.
+NODE_PREFIX := $(shell node -p "require('path').resolve(process.execPath, '../..')" 2>/dev/null)
 # The SDK's notice about future versions needing Node 22 (ours is pinned) only adds noise.
 export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED := true
 
@@ -27,7 +29,7 @@ system-deps:
 # Reinstall only when the lock file changed since the last install.
 deps: node_modules/.package-lock.json
 node_modules/.package-lock.json: package-lock.json
-	npm ci --no-audit --no-fund
+	npm_config_nodedir="$(NODE_PREFIX)" npm ci --no-audit --no-fund
 	@touch $@
 
 # fuse-native rebuilt with its utimens fix (see scripts/build-native.sh).

@@ -2,17 +2,20 @@
 // Not tied to FUSE: test/core drives it directly over the in-memory store.
 import { constants as fsConstants } from 'node:fs';
 import type { Logger } from '../log.js';
-import { attrOf, attributesOf, modeOf, stagedAttr, PERMISSION_BITS, S_IFREG, type AttributeDefaults } from './attributes.js';
+import { attrOf, attributesOf, modeOf, stagedAttr, timesOfAttr, PERMISSION_BITS, S_IFREG, type AttributeDefaults } from './attributes.js';
 import { FsError, toFsError } from './errors.js';
 import type { Invalidation } from './invalidation.js';
+import { LocalAttributes } from './local-attributes.js';
+import { specialFileType } from './special-files.js';
+import { now, relatimeAfterRead, resolveRequestedTime, type Timespec } from './times.js';
 import type { Namespace } from './names/namespace.js';
 import type { ObjectVersions } from './object-versions.js';
 import { ObjectChangedError } from './read/object-changed.js';
 import type { FsNode, ReadTarget } from './nodes.js';
-import { dirPrefixOf, keyOf, splitPath } from './names/paths.js';
+import { components, dirPrefixOf, keyOf, splitPath } from './names/paths.js';
 import { BlockReader, newReadPattern, type ReadPattern } from './read/reader.js';
 import type { ScanAhead } from './read/scan-ahead.js';
-import type { StagedFile } from './write/staged-file.js';
+import type { StagedAttributes, StagedFile } from './write/staged-file.js';
 import { LATE_UPLOAD_DELAY_MS, LATE_UPLOAD_MAX_DELAY_MS, LateUploads } from './write/late-uploads.js';
 import type { TreeChanges } from './write/tree-changes.js';
 import type { Attr, DirEntry, Filesystem, StatFs } from './types.js';
@@ -52,6 +55,10 @@ interface OpenFile {
   flushed?: boolean;
   /** Wait before uploading this handle's next late writes. */
   lateDelayMs?: number;
+  /** The attributes the file had when opened for reading (relatime compares with them). */
+  attr?: Attr;
+  /** A read through this handle has had its say on atime (relatime). */
+  atimeNoted?: boolean;
 }
 
 // A handle follows at most this many replacements of its object before its first byte.
@@ -74,6 +81,8 @@ export class S3Filesystem implements Filesystem {
   private readonly defaults: AttributeDefaults;
   private readonly handles = new Map<number, OpenFile>();
   private readonly nodeAttrs = new WeakMap<FsNode, Attr>();
+  /** Attribute changes held in memory (the root's, directories' times, read atimes). */
+  private readonly local = new LocalAttributes();
   private nextHandle = 1;
 
   constructor(
@@ -88,21 +97,23 @@ export class S3Filesystem implements Filesystem {
 
   async getattr(path: string): Promise<Attr> {
     return this.guard('getattr', path, async () => {
-      const staged = this.stage.get(this.keyOf(path));
-      if (staged && !staged.unlinked) return stagedAttr(staged.attributes, staged.size);
-      return attrOf(await this.namespace.resolve(path), this.defaults);
+      const key = this.keyOf(path);
+      const staged = this.stage.get(key);
+      if (staged && !staged.unlinked) return this.local.apply(key, stagedAttr(staged.attributes, staged.size));
+      return this.local.apply(key, attrOf(await this.namespace.resolve(path), this.defaults));
     });
   }
 
   attrIfKnown(path: string): Attr | undefined {
-    const staged = this.stage.get(this.keyOf(path));
-    if (staged) return staged.unlinked ? undefined : stagedAttr(staged.attributes, staged.size);
+    const key = this.keyOf(path);
+    const staged = this.stage.get(key);
+    if (staged) return staged.unlinked ? undefined : this.local.apply(key, stagedAttr(staged.attributes, staged.size));
     const node = this.namespace.resolveIfKnown(path);
     if (!node) return undefined;
     // A cached listing's nodes live as long as the listing: their attributes are worked out once.
     let attr = this.nodeAttrs.get(node);
     if (!attr) this.nodeAttrs.set(node, (attr = attrOf(node, this.defaults)));
-    return attr;
+    return this.local.apply(key, attr);
   }
 
   async readdir(path: string): Promise<DirEntry[]> {
@@ -141,7 +152,7 @@ export class S3Filesystem implements Filesystem {
       const target: ReadTarget = { key: node.key, size: node.size, etag: node.etag };
       if (!writing) {
         this.noteSequentialOpen(path);
-        return this.allocateHandle({ path, target, pattern: newReadPattern() });
+        return this.allocateHandle({ path, target, pattern: newReadPattern(), attr: attrOf(node, this.defaults) });
       }
       const staged = await this.stage.acquire(key, target, attributesOf(node, this.defaults), { created: false });
       if (flags & fsConstants.O_TRUNC) await staged.truncate(0);
@@ -159,16 +170,19 @@ export class S3Filesystem implements Filesystem {
         await existing.truncate(0);
         return this.allocateHandle({ path, staged: existing, pattern: newReadPattern() });
       }
-      const attributes = { mode: S_IFREG | (mode & PERMISSION_BITS), uid: this.defaults.uid, gid: this.defaults.gid, mtime: new Date() };
+      const present = now();
+      const attributes = { mode: S_IFREG | (mode & PERMISSION_BITS), uid: this.defaults.uid, gid: this.defaults.gid, atime: present, mtime: present, ctime: present };
       const staged = await this.stage.acquire(key, undefined, attributes, { created: true });
       // Another process created the file meanwhile: this create truncates it, as open(O_CREAT|O_TRUNC).
       if (staged.refs > 1) await staged.truncate(0);
+      this.entriesChanged(path);
       return this.allocateHandle({ path, staged, pattern: newReadPattern() });
     });
   }
 
   async readInto(handle: number, position: number, length: number, into: Buffer): Promise<number> {
     const file = this.handleOf(handle);
+    this.noteRead(file);
     return this.guard('read', file.path, async () => {
       if (!file.staged) return this.readObject(file, position, length, into);
       const bytes = await file.staged.read(position, Math.min(length, into.length));
@@ -244,38 +258,64 @@ export class S3Filesystem implements Filesystem {
   }
 
   async unlink(path: string): Promise<void> {
-    return this.change('unlink', path, () => this.tree.unlink(path, this.keyOf(path)));
+    return this.change('unlink', path, async () => {
+      await this.tree.unlink(path, this.keyOf(path));
+      this.local.forget(this.keyOf(path));
+      this.entriesChanged(path);
+    });
   }
 
   async mkdir(path: string, mode: number): Promise<void> {
-    return this.change('mkdir', path, () => this.tree.mkdir(path, this.keyOf(path), mode));
+    return this.change('mkdir', path, async () => {
+      await this.tree.mkdir(path, this.keyOf(path), mode);
+      this.entriesChanged(path);
+    });
   }
 
   async rmdir(path: string): Promise<void> {
-    return this.change('rmdir', path, () => this.tree.rmdir(path, this.keyOf(path)));
+    return this.change('rmdir', path, async () => {
+      await this.tree.rmdir(path, this.keyOf(path));
+      this.local.forgetTree(this.keyOf(path));
+      this.entriesChanged(path);
+    });
   }
 
   async rename(from: string, to: string): Promise<void> {
-    return this.change('rename', from, () => this.tree.rename(from, this.keyOf(from), to, this.keyOf(to)));
+    return this.change('rename', from, async () => {
+      await this.tree.rename(from, this.keyOf(from), to, this.keyOf(to));
+      // What was held for the old name now describes the new one (what was held for a replaced
+      // entry goes with it); a rename changes ctime.
+      const held = this.local.get(this.keyOf(from));
+      this.local.forgetTree(this.keyOf(from));
+      this.local.forgetTree(this.keyOf(to));
+      this.local.set(this.keyOf(to), { ...held, ctime: now() });
+      this.entriesChanged(from);
+      this.entriesChanged(to);
+    });
   }
 
   async chmod(path: string, mode: number): Promise<void> {
-    return this.change('chmod', path, () => this.tree.setAttributes(path, this.keyOf(path), (current) => ({ mode: (current.mode & ~PERMISSION_BITS) | (mode & PERMISSION_BITS) })));
+    return this.setAttributes('chmod', path, (current) => ({ mode: (current.mode & ~PERMISSION_BITS) | (mode & PERMISSION_BITS), ctime: now() }));
   }
 
   async chown(path: string, uid: number, gid: number): Promise<void> {
     const unchanged = (id: number) => id === -1 || id === 0xffff_ffff;
-    return this.change('chown', path, () =>
-      this.tree.setAttributes(path, this.keyOf(path), (current) => ({ uid: unchanged(uid) ? current.uid : uid, gid: unchanged(gid) ? current.gid : gid })),
-    );
+    return this.setAttributes('chown', path, (current) => ({ uid: unchanged(uid) ? current.uid : uid, gid: unchanged(gid) ? current.gid : gid, ctime: now() }));
   }
 
-  async utimens(path: string, _atimeMs: number, mtimeMs: number): Promise<void> {
-    return this.change('utimens', path, () => this.tree.setAttributes(path, this.keyOf(path), () => ({ mtime: new Date(mtimeMs) })));
+  async utimens(path: string, atime: Timespec, mtime: Timespec): Promise<void> {
+    return this.setAttributes('utimens', path, (current) => {
+      // UTIME_NOW and UTIME_OMIT arrive as such (flag_utime_omit_ok): one time alone may change.
+      const present = now();
+      return { atime: resolveRequestedTime(atime, current.atime, present), mtime: resolveRequestedTime(mtime, current.mtime, present), ctime: present };
+    });
   }
 
   async symlink(target: string, path: string): Promise<void> {
-    return this.change('symlink', path, () => this.tree.symlink(target, path, this.keyOf(path)));
+    return this.change('symlink', path, async () => {
+      await this.tree.symlink(target, path, this.keyOf(path));
+      this.entriesChanged(path);
+    });
   }
 
   async readlink(path: string): Promise<string> {
@@ -293,6 +333,16 @@ export class S3Filesystem implements Filesystem {
     return this.guard('access', path, async () => {
       if (!this.stage.get(this.keyOf(path))) await this.namespace.resolve(path);
       if (mode & fsConstants.W_OK) this.refuseWhenReadOnly(path);
+    });
+  }
+
+  async mknod(path: string, mode: number, rdev: number): Promise<void> {
+    return this.change('mknod', path, async () => {
+      const type = specialFileType(mode);
+      // Regular files come through create; anything else (or an unknown type) is not stored.
+      if (type === undefined) throw new FsError('EPERM', `${path}: cannot store a node of mode ${mode.toString(8)}`);
+      await this.tree.mknod(path, this.keyOf(path), type | (mode & PERMISSION_BITS), rdev);
+      this.entriesChanged(path);
     });
   }
 
@@ -340,6 +390,40 @@ export class S3Filesystem implements Filesystem {
         if (file.served) throw error;
       }
     }
+  }
+
+  /**
+   * chmod, chown, utimens: on the object (with whatever this mount held in memory for it), or
+   * in memory for the mount root, which has no object.
+   */
+  private async setAttributes(op: string, path: string, change: (current: StagedAttributes) => Partial<StagedAttributes>): Promise<void> {
+    return this.change(op, path, async () => {
+      const key = this.keyOf(path);
+      if (components(path).length === 0) {
+        const attr = await this.getattr(path);
+        this.local.set(key, change({ mode: attr.mode, uid: attr.uid, gid: attr.gid, ...timesOfAttr(attr) }));
+        return;
+      }
+      const held = this.local.get(key) ?? {};
+      await this.tree.setAttributes(path, key, (current) => ({ ...held, ...change({ ...current, ...held }) }));
+      this.local.forget(key);
+    });
+  }
+
+  /** An entry of `path`'s directory came or went: its mtime and ctime move (held in memory). */
+  private entriesChanged(path: string): void {
+    const present = now();
+    this.local.set(this.keyOf(splitPath(path).parent), { mtime: present, ctime: present });
+  }
+
+  /** relatime: the first read through a handle may move the file's atime (held in memory). */
+  private noteRead(file: OpenFile): void {
+    if (file.atimeNoted || !file.attr) return;
+    file.atimeNoted = true;
+    const key = this.keyOf(file.path);
+    const attr = this.local.apply(key, file.attr);
+    const atime = relatimeAfterRead(timesOfAttr(attr), now());
+    if (atime) this.local.set(key, { atime });
   }
 
   private noteSequentialOpen(path: string): void {

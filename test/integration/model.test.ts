@@ -4,7 +4,7 @@
 import test from 'ava';
 import { seededRandom as random } from '../../scripts/seeded-random.js';
 import { randomInt } from 'node:crypto';
-import { mkdir, mkdtemp, open, readdir, readFile, rename, rm, rmdir, stat, truncate, unlink } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, open, readdir, readFile, rename, rm, rmdir, stat, truncate, unlink, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startS3Endpoint, testPrefix, type S3Endpoint } from '../../scripts/local-s3.js';
@@ -42,7 +42,12 @@ function plan(next: () => number): Operation {
   const path = () => [pick(DIRS), pick(NAMES)].filter(Boolean).join('/');
   const bytes = (length: number) => Buffer.from(Array.from({ length }, () => 97 + Math.floor(next() * 26)));
   const size = () => pick([0, 1, 100, 4096, 5000, 70_000]);
-  const kind = pick(['create', 'create', 'write', 'write', 'truncate', 'rename', 'unlink', 'mkdir', 'mkdir', 'rmdir', 'read']);
+  const kind = pick([
+    'create', 'create', 'write', 'write', 'truncate', 'rename', 'unlink', 'mkdir', 'mkdir', 'rmdir', 'read',
+    // Attributes: explicit times (to the nanosecond libuv passes) and permission bits.
+    'utime',
+    'chmod',
+  ]);
   switch (kind) {
     case 'create': {
       const target = path();
@@ -76,6 +81,18 @@ function plan(next: () => number): Operation {
     case 'rmdir': {
       const target = path();
       return { name: `rmdir ${target}`, paths: [target], run: (root) => outcome(rmdir(join(root, target))) };
+    }
+    case 'utime': {
+      const target = path();
+      // Seconds with a fraction, as utimes takes them; both sides get the same timespec from libuv.
+      const atime = pick([1_000_000_000, 1_234_567_890.5, 1_700_000_000.123456]);
+      const mtime = pick([1_100_000_000, 1_300_000_000.25, 1_600_000_000.987654]);
+      return { name: `utime ${target} (${atime}, ${mtime})`, paths: [target], run: (root) => outcome(utimes(join(root, target), atime, mtime).then(() => mtimeOf(join(root, target)))) };
+    }
+    case 'chmod': {
+      const target = path();
+      const mode = pick([0o644, 0o600, 0o755, 0o700, 0o400]);
+      return { name: `chmod ${target} ${mode.toString(8)}`, paths: [target], run: (root) => outcome(chmod(join(root, target), mode).then(() => modeOf(join(root, target)))) };
     }
     default: {
       const target = path();
@@ -117,6 +134,15 @@ function writeAt(path: string, offset: number, data: Buffer): Promise<string> {
       }
     })(),
   );
+}
+
+/** The mtime a stat shows, to the nanosecond. */
+async function mtimeOf(path: string): Promise<string> {
+  return `mtime ${(await stat(path, { bigint: true })).mtimeNs}`;
+}
+
+async function modeOf(path: string): Promise<string> {
+  return `mode ${((await stat(path)).mode & 0o7777).toString(8)}`;
 }
 
 function hash(data: Buffer): string {

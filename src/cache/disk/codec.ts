@@ -1,8 +1,24 @@
 // Compression of stored blocks with zstd (zstd-napi: Node 20's zlib has no zstd). A block is
 // stored compressed only if a sample of it compresses: incompressible data (media, archives,
 // encrypted objects) then costs one small sample, not a whole compression per block.
-import { Compressor, decompress } from 'zstd-napi';
+import { createRequire } from 'node:module';
 import type { Codec, StoredEntry } from './entry-format.js';
+
+type Zstd = typeof import('zstd-napi');
+
+// zstd-napi is an optional dependency (a native build): without it blocks are stored as they
+// are, and blocks stored compressed by another build are dropped and fetched again.
+function loadZstd(): Zstd | undefined {
+  try {
+    return createRequire(import.meta.url)('zstd-napi') as Zstd;
+  } catch {
+    return undefined;
+  }
+}
+const zstd = loadZstd();
+
+/** Whether zstd can be used here. */
+export const zstdAvailable = zstd !== undefined;
 
 export type Compression = 'zstd' | 'none';
 
@@ -13,11 +29,11 @@ const SAMPLE_BYTES = 16 * 1024;
 const WORTH_IT = 0.9;
 
 export class BlockCodec {
-  private readonly compressor?: Compressor;
+  private readonly compressor?: InstanceType<Zstd['Compressor']>;
 
   constructor(readonly compression: Compression) {
-    if (compression === 'zstd') {
-      this.compressor = new Compressor();
+    if (compression === 'zstd' && zstd) {
+      this.compressor = new zstd.Compressor();
       this.compressor.setParameters({ compressionLevel: LEVEL });
     }
   }
@@ -38,8 +54,9 @@ export class BlockCodec {
   /** The block's bytes, or undefined when they do not decompress to what the header says. */
   decode(entry: StoredEntry): Buffer | undefined {
     if (entry.codec === 'raw') return entry.payload;
+    if (!zstd) return undefined;
     try {
-      const bytes = decompress(entry.payload);
+      const bytes = zstd.decompress(entry.payload);
       return bytes.length === entry.logicalLength ? bytes : undefined;
     } catch {
       return undefined;

@@ -3,7 +3,7 @@
 import { statfsSync } from 'node:fs';
 import type { Logger } from '../../log.js';
 import { cacheDirFor, lockCacheDir } from './cache-dir.js';
-import type { Compression } from './codec.js';
+import { zstdAvailable, type Compression } from './codec.js';
 import { DiskBlockTier } from './disk-block-tier.js';
 
 export interface DiskTierSettings {
@@ -40,7 +40,12 @@ export function openDiskTier(settings: DiskTierSettings, log: Logger): OpenDiskT
   } catch (error) {
     log.warn({ err: error, directory }, 'disk cache: cannot read the free space; keeping the configured bound');
   }
-  const tier = new DiskBlockTier({ directory, maxBytes, compression: settings.compression }, log);
+  let compression = settings.compression;
+  if (compression === 'zstd' && !zstdAvailable) {
+    log.warn('disk cache: zstd-napi is not installed (its native build failed); blocks are stored uncompressed');
+    compression = 'none';
+  }
+  const tier = new DiskBlockTier({ directory, maxBytes, compression }, log);
   return {
     tier,
     directory,

@@ -42,23 +42,35 @@ export class SubtreeListings {
   private addOne(object: ObjectInfo): void {
     const parts = object.key.slice(this.root.length).split('/');
     let dir = this.root;
+    let parent: string | undefined;
     for (let i = 0; i < parts.length - 1; i++) {
       const name = parts[i];
       const reason = unusableNameReason(name);
       if (reason) return this.skipped(object.key, reason);
       const child = `${dir}${name}/`;
       this.setDir(dir, name, child);
+      parent = dir;
       dir = child;
       if (!this.listings.has(dir)) this.listings.set(dir, new Map());
     }
-    // A key ending in "/" is the marker of the directory just entered, not an entry.
+    // A key ending in "/" is the marker of the directory just entered, not an entry; its
+    // LastModified is the directory's time when its metadata names none.
     const name = parts[parts.length - 1];
-    if (name === '') return;
+    if (name === '') {
+      if (parent !== undefined) this.markerTime(parent, parts[parts.length - 2], object.lastModified);
+      return;
+    }
     const reason = unusableNameReason(name);
     if (reason) return this.skipped(object.key, reason);
     const entries = this.listings.get(dir) as Map<string, FsNode>;
     if (entries.get(name)?.type === 'dir') return this.skipped(object.key, 'file shadowed by a directory of the same name');
     entries.set(name, fileNode(object));
+  }
+
+  private markerTime(parent: string, name: string, mtime: Date): void {
+    const entries = this.listings.get(parent) as Map<string, FsNode>;
+    const node = entries.get(name);
+    if (node?.type === 'dir') entries.set(name, { ...node, mtime });
   }
 
   private setDir(parent: string, name: string, prefix: string): void {

@@ -3,15 +3,17 @@
 import { open, rm, type FileHandle } from 'node:fs/promises';
 import { isStoreError, type ObjectStore } from '../../s3/object-store.js';
 import type { ReadTarget } from '../nodes.js';
+import { now, type FileTimes } from '../times.js';
 import { WriteGate } from './write-gate.js';
 
 /** File attributes carried by a staged copy, uploaded as s3fs-compatible metadata. */
-export interface StagedAttributes {
+export interface StagedAttributes extends FileTimes {
   /** Type and permission bits. */
   mode: number;
   uid: number;
   gid: number;
-  mtime: Date;
+  /** Device number (character and block devices only). */
+  rdev?: number;
 }
 
 // Editing an existing object copies it into staging in ranges of this size, a few at once.
@@ -168,7 +170,9 @@ export class StagedFile {
   }
 
   private async touch(): Promise<void> {
-    this.attributes = { ...this.attributes, mtime: new Date() };
+    // A write changes the contents: mtime and ctime (POSIX).
+    const present = now();
+    this.attributes = { ...this.attributes, mtime: present, ctime: present };
     await this.changed();
   }
 

@@ -9,6 +9,8 @@ import type { ReadTarget } from '../nodes.js';
 import { StagedFile, type StagedAttributes } from './staged-file.js';
 import { SidecarJournal } from './sidecar-journal.js';
 import { sidecarPath } from './staged-sidecar.js';
+import { formatEpochSeconds } from '../times.js';
+import { contentTypeFor } from './content-type.js';
 
 export interface WriteStageOptions {
   /** Directory for staged copies (created 0700). */
@@ -101,7 +103,7 @@ export class WriteStage {
         const version = file.version;
         const body = await file.prepareUpload();
         try {
-          const { etag } = await this.store.put(file.key, body, { metadata: toMetadata(file.attributes), partSize: this.options.partSize });
+          const { etag } = await this.store.put(file.key, body, { metadata: toMetadata(file.attributes), contentType: contentTypeFor(file.key), partSize: this.options.partSize });
           file.lastUploadError = undefined;
           await file.saved(version);
           return { key: file.key, etag };
@@ -163,12 +165,19 @@ export class WriteStage {
   }
 }
 
-/** s3fs-compatible attribute metadata: mode with type bits and mtime in epoch seconds. */
+/**
+ * s3fs-compatible attribute metadata: mode with type bits, owner, the three times in epoch
+ * seconds (with nine decimals when they have a fraction) and a device's rdev.
+ */
 export function toMetadata(attributes: StagedAttributes): Record<string, string> {
-  return {
+  const metadata: Record<string, string> = {
     mode: String(attributes.mode),
     uid: String(attributes.uid),
     gid: String(attributes.gid),
-    mtime: String(Math.floor(attributes.mtime.getTime() / 1000)),
+    atime: formatEpochSeconds(attributes.atime),
+    mtime: formatEpochSeconds(attributes.mtime),
+    ctime: formatEpochSeconds(attributes.ctime),
   };
+  if (attributes.rdev) metadata.rdev = String(attributes.rdev);
+  return metadata;
 }
