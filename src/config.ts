@@ -28,7 +28,7 @@ export interface Config {
 
   /** Seconds a HEAD or listing answer is trusted. */
   metadataTtlSeconds: number;
-  /** Seconds the kernel keeps attributes and names without asking s3mount (default: the metadata TTL). */
+  /** Seconds the kernel keeps attributes and names without asking s3mount (default: 1, at most the metadata TTL). */
   kernelCacheTtlSeconds: number;
   /** Seconds a "no such key" answer is trusted; 0 turns negative caching off. */
   negativeMetadataTtlSeconds: number;
@@ -72,6 +72,9 @@ export const DEFAULTS = {
   dirMode: 0o755,
   // As mountpoint-s3 with --metadata-ttl: long enough for ls -l / find to be served twice.
   metadataTtlSeconds: 60,
+  // As s3fs and mountpoint-s3: what another writer changed, or `cache invalidate` dropped,
+  // shows within a second even where the kernel already holds attributes and names.
+  kernelCacheTtlSeconds: 1,
   // Short, so that objects created by other writers appear soon.
   negativeMetadataTtlSeconds: 5,
   maxCacheEntries: 100_000,

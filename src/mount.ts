@@ -117,6 +117,7 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
     readOnly: config.readOnly,
     stagingDirectory: config.stagingDir,
     partSize: config.writePartSizeMiB * 1024 * 1024,
+    kernelTtlMs: config.kernelCacheTtlSeconds * 1000,
   });
   const stats = () => collectStats(cache, store, config.kernelCacheTtlSeconds, slabs.stats());
   let metricsServer: MetricsServer | undefined;

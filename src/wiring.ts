@@ -8,6 +8,7 @@ import type { AttributeDefaults } from './fs/attributes.js';
 import { S3Filesystem } from './fs/filesystem.js';
 import { Invalidation } from './fs/invalidation.js';
 import { Namespace } from './fs/names/namespace.js';
+import { ObjectVersions } from './fs/object-versions.js';
 import { BlockReader } from './fs/read/reader.js';
 import { ScanAhead } from './fs/read/scan-ahead.js';
 import type { SlabPool } from './fs/read/slab-pool.js';
@@ -64,6 +65,8 @@ export interface CoreConfig {
   stagingDirectory: string;
   /** Uploads above this size are multipart, in parts of this size. */
   partSize: number;
+  /** How long the kernel keeps attributes it was given (ms; the mount's --kernel-cache-ttl); 0 by default. */
+  kernelTtlMs?: number;
 }
 
 export interface Core {
@@ -88,9 +91,15 @@ export function buildCore(store: ObjectStore, caches: Caches, log: Logger, confi
     readAheadBytes: config.readAheadBytes,
     disk: caches.blockTier,
   });
-  const stage = new WriteStage(store, log, { directory: config.stagingDirectory, bucket, partSize: config.partSize });
+  const versions = new ObjectVersions(namespace, invalidation, config.kernelTtlMs ?? 0);
+  const stage = new WriteStage(store, log, {
+    directory: config.stagingDirectory,
+    bucket,
+    partSize: config.partSize,
+    currentVersion: (stale) => versions.current(stale, { forKernel: false }),
+  });
   const tree = new TreeChanges(store, namespace, stage, invalidation, log, defaults);
   const scanAhead = new ScanAhead((target) => reader.prefetchFirstBlock(target), config.blockSize);
-  const filesystem = new S3Filesystem({ namespace, reader, stage, invalidation, tree, scanAhead }, { prefix, defaults, readOnly: config.readOnly }, log);
+  const filesystem = new S3Filesystem({ namespace, reader, stage, invalidation, tree, scanAhead, versions }, { prefix, defaults, readOnly: config.readOnly }, log);
   return { filesystem, invalidation };
 }

@@ -33,9 +33,11 @@ export async function cacheCommand(args: string[], print: Print = console.log): 
       const path = pathInMount(mountpoint, rest[0]);
       const { dropped } = await ask(mountpoint, { command: 'invalidate', path, recursive: values.recursive === true });
       print(`dropped ${dropped ?? 0} cached entries for ${path}${values.recursive ? ' and everything under it' : ''}`);
+      // The kernel keeps what it was told for --kernel-cache-ttl and cannot be asked to
+      // forget it (libfuse 2): returning once that ran out means the next stat or cat asks
+      // s3mount, whose cache now holds nothing about the path.
       const { stats } = await ask(mountpoint, { command: 'stats' });
-      const kernelTtl = stats?.settings.kernelCacheTtlSeconds ?? 0;
-      if (kernelTtl > 0) print(`the kernel may keep attributes and names it already has for up to ${kernelTtl} s (--kernel-cache-ttl)`);
+      await waitOutKernelCache(stats?.settings.kernelCacheTtlSeconds ?? 0);
       return 0;
     }
     case 'configure': {
@@ -48,6 +50,13 @@ export async function cacheCommand(args: string[], print: Print = console.log): 
     default:
       throw new UsageError(USAGE);
   }
+}
+
+// The kernel counts its timeouts in jiffies from when it got an answer: a little past the TTL.
+const KERNEL_TTL_MARGIN_MS = 50;
+
+async function waitOutKernelCache(seconds: number): Promise<void> {
+  if (seconds > 0) await new Promise((resolve) => setTimeout(resolve, seconds * 1000 + KERNEL_TTL_MARGIN_MS));
 }
 
 async function ask(mountpoint: string, request: ControlRequest): Promise<Extract<ControlResponse, { ok: true }>> {

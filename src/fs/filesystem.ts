@@ -9,11 +9,14 @@ import { LocalAttributes } from './local-attributes.js';
 import { specialFileType } from './special-files.js';
 import { now, relatimeAfterRead, resolveRequestedTime, type Timespec } from './times.js';
 import type { Namespace } from './names/namespace.js';
+import type { ObjectVersions } from './object-versions.js';
+import { ObjectChangedError } from './read/object-changed.js';
 import type { FsNode, ReadTarget } from './nodes.js';
 import { components, dirPrefixOf, keyOf, splitPath } from './names/paths.js';
 import { BlockReader, newReadPattern, type ReadPattern } from './read/reader.js';
 import type { ScanAhead } from './read/scan-ahead.js';
 import type { StagedAttributes, StagedFile } from './write/staged-file.js';
+import { LATE_UPLOAD_DELAY_MS, LATE_UPLOAD_MAX_DELAY_MS, LateUploads } from './write/late-uploads.js';
 import type { TreeChanges } from './write/tree-changes.js';
 import type { Attr, DirEntry, Filesystem, StatFs } from './types.js';
 import type { WriteStage } from './write/write-stage.js';
@@ -26,6 +29,8 @@ export interface FilesystemParts {
   invalidation: Invalidation;
   tree: TreeChanges;
   scanAhead: ScanAhead;
+  /** Which version of an object replaced the one a handle read. */
+  versions: ObjectVersions;
 }
 
 export interface FilesystemOptions {
@@ -42,11 +47,22 @@ interface OpenFile {
   target?: ReadTarget;
   staged?: StagedFile;
   pattern: ReadPattern;
+  /** The version this handle returned bytes of: it never moves to another one. */
+  served?: ReadTarget;
+  /** Finding out which version replaced `target` (shared by the handle's reads). */
+  refreshing?: Promise<ReadTarget>;
+  /** A close() flushed this handle: writes on it now come from a mapping (see write/late-uploads.ts). */
+  flushed?: boolean;
+  /** Wait before uploading this handle's next late writes. */
+  lateDelayMs?: number;
   /** The attributes the file had when opened for reading (relatime compares with them). */
   attr?: Attr;
   /** A read through this handle has had its say on atime (relatime). */
   atimeNoted?: boolean;
 }
+
+// A handle follows at most this many replacements of its object before its first byte.
+const MAX_VERSION_MOVES = 3;
 
 // Linux's O_ACCMODE (Node's fs.constants leaves it out).
 const O_ACCMODE = 3;
@@ -59,6 +75,8 @@ export class S3Filesystem implements Filesystem {
   private readonly stage: WriteStage;
   private readonly invalidation: Invalidation;
   private readonly tree: TreeChanges;
+  private readonly versions: ObjectVersions;
+  private readonly lateUploads: LateUploads<StagedFile>;
   private readonly scanAhead: ScanAhead;
   private readonly defaults: AttributeDefaults;
   private readonly handles = new Map<number, OpenFile>();
@@ -72,8 +90,9 @@ export class S3Filesystem implements Filesystem {
     private readonly options: FilesystemOptions,
     private readonly log: Logger,
   ) {
-    ({ namespace: this.namespace, reader: this.reader, stage: this.stage, invalidation: this.invalidation, tree: this.tree, scanAhead: this.scanAhead } = parts);
+    ({ namespace: this.namespace, reader: this.reader, stage: this.stage, invalidation: this.invalidation, tree: this.tree, scanAhead: this.scanAhead, versions: this.versions } = parts);
     this.defaults = options.defaults;
+    this.lateUploads = new LateUploads((staged) => this.uploadLate(staged));
   }
 
   async getattr(path: string): Promise<Attr> {
@@ -154,6 +173,8 @@ export class S3Filesystem implements Filesystem {
       const present = now();
       const attributes = { mode: S_IFREG | (mode & PERMISSION_BITS), uid: this.defaults.uid, gid: this.defaults.gid, atime: present, mtime: present, ctime: present };
       const staged = await this.stage.acquire(key, undefined, attributes, { created: true });
+      // Another process created the file meanwhile: this create truncates it, as open(O_CREAT|O_TRUNC).
+      if (staged.refs > 1) await staged.truncate(0);
       this.entriesChanged(path);
       return this.allocateHandle({ path, staged, pattern: newReadPattern() });
     });
@@ -163,7 +184,7 @@ export class S3Filesystem implements Filesystem {
     const file = this.handleOf(handle);
     this.noteRead(file);
     return this.guard('read', file.path, async () => {
-      if (!file.staged) return this.reader.readInto(file.target as ReadTarget, file.pattern, position, length, into);
+      if (!file.staged) return this.readObject(file, position, length, into);
       const bytes = await file.staged.read(position, Math.min(length, into.length));
       return bytes.copy(into);
     });
@@ -173,23 +194,39 @@ export class S3Filesystem implements Filesystem {
     const file = this.handleOf(handle);
     if (!file.staged) throw new FsError('EBADF', `${file.path} is not open for writing`);
     const staged = file.staged;
-    return this.guard('write', file.path, () => staged.write(data, position));
+    const written = await this.guard('write', file.path, () => staged.write(data, position));
+    if (file.flushed) {
+      // No close() is left to flush these bytes: upload them once the writes pause.
+      const delay = file.lateDelayMs ?? LATE_UPLOAD_DELAY_MS;
+      file.lateDelayMs = Math.min(delay * 2, LATE_UPLOAD_MAX_DELAY_MS);
+      this.lateUploads.schedule(staged, delay);
+    }
+    return written;
   }
 
   async flush(handle: number): Promise<void> {
     const file = this.handleOf(handle);
-    if (file.staged) await this.upload(file.path, file.staged);
+    if (!file.staged) return;
+    await this.upload(file.path, file.staged);
+    file.flushed = true;
   }
 
   async fsync(handle: number): Promise<void> {
-    return this.flush(handle);
+    // Not a close(): writes after it are ordinary writes.
+    const file = this.handleOf(handle);
+    if (file.staged) await this.upload(file.path, file.staged);
   }
 
   async release(handle: number): Promise<void> {
     const file = this.handles.get(handle);
     this.handles.delete(handle);
     if (file) this.reader.close(file.pattern);
-    if (file?.staged) await this.stage.release(file.staged).catch((error: unknown) => this.log.warn({ path: file.path, err: error }, 'cleanup of a staged copy failed'));
+    if (file?.staged) {
+      const staged = file.staged;
+      await this.stage.release(staged).catch((error: unknown) => this.log.warn({ path: file.path, err: error }, 'cleanup of a staged copy failed'));
+      // Still dirty with no handle left: nothing will flush it any more.
+      if (staged.refs === 0 && staged.dirty && !staged.unlinked) this.lateUploads.schedule(staged, 0);
+    }
   }
 
   async truncate(path: string, size: number): Promise<void> {
@@ -315,12 +352,44 @@ export class S3Filesystem implements Filesystem {
 
   /** Uploads every file still holding unsaved bytes (at unmount); returns what could not be saved. */
   async flushAll(): Promise<string[]> {
+    this.lateUploads.clear();
     return this.stage.flushAll();
   }
 
   /** Open handles right now (for tests and statistics). */
   get openHandles(): number {
     return this.handles.size;
+  }
+
+  /**
+   * Reads the handle's version of the object. When another writer replaced it (S3 answers
+   * 412 to the old ETag), a handle that returned no byte yet moves to the new version, as if
+   * opened now; one that did gets EIO rather than a mix of two versions. Either way the key
+   * and its parent's listing are refreshed, so the next open and stat see the new version.
+   */
+  private async readObject(file: OpenFile, position: number, length: number, into: Buffer): Promise<number> {
+    for (let moves = 0; ; moves++) {
+      const target = file.target as ReadTarget;
+      try {
+        const count = await this.reader.readInto(target, file.pattern, position, length, into);
+        if (count > 0) file.served ??= target;
+        if (file.served !== undefined && file.served !== target) throw new ObjectChangedError(target);
+        return count;
+      } catch (error) {
+        if (!(error instanceof ObjectChangedError)) throw error;
+        if (file.target === target) {
+          if (file.served || moves >= MAX_VERSION_MOVES) {
+            // The reader has refreshed the key and its listing already (onStale).
+            this.log.warn({ path: file.path, key: target.key, etag: target.etag }, 'object changed while open after part of it was read; reopen to read the new version');
+            throw error;
+          }
+          file.refreshing ??= this.versions.current(target).finally(() => (file.refreshing = undefined));
+          const current = await file.refreshing;
+          if (file.target === target) file.target = current;
+        }
+        if (file.served) throw error;
+      }
+    }
   }
 
   /**
@@ -362,6 +431,16 @@ export class S3Filesystem implements Filesystem {
     const dirPrefix = dirPrefixOf(this.options.prefix, parent);
     const listing = this.namespace.cachedListing(dirPrefix);
     if (listing) this.scanAhead.opened(dirPrefix, listing, name);
+  }
+
+  /** Uploads a copy no flush will save (see write/late-uploads.ts); a failure leaves it for the next flush or the unmount. */
+  private async uploadLate(staged: StagedFile): Promise<void> {
+    try {
+      await this.upload(staged.key, staged);
+      if (staged.refs === 0 && !staged.dirty) await this.stage.forget(staged);
+    } catch (error) {
+      this.log.warn({ key: staged.key, err: error }, 'upload of bytes written after close() failed; kept staged for the next flush or the unmount');
+    }
   }
 
   private async upload(path: string, staged: StagedFile): Promise<void> {

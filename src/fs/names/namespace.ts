@@ -115,10 +115,14 @@ export class Namespace {
   /** HEAD of the key and a one-key LIST of `key/` at once: a directory shadows a file. */
   private async lookup(key: string, path: string): Promise<FsNode> {
     const dirPrefix = `${key}/`;
+    const probeKey = { op: 'list' as const, bucket: this.options.bucket, key: dirPrefix, params: 'probe' };
+    // A directory known from its cached probe needs no HEAD of a file it would shadow anyway
+    // (the kernel looks a directory up again every --kernel-cache-ttl).
+    const knownDir = this.cache.peek<ListPage>(probeKey);
     const [info, probe] = await Promise.all([
-      this.headObject(key),
+      knownDir && !isEmpty(knownDir) ? undefined : this.headObject(key),
       this.cache.fetch<ListPage>(
-        { op: 'list', bucket: this.options.bucket, key: dirPrefix, params: 'probe' },
+        probeKey,
         () => this.store.list(dirPrefix, { delimiter: '/', maxKeys: 1 }),
         // An empty probe means "no such directory": trusted only as long as any negative answer.
         { ttlFor: (page) => (isEmpty(page) ? this.options.negativeTtlMs : undefined) },

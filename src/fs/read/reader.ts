@@ -12,7 +12,7 @@ import type { BlockCache, BlockId } from '../../cache/block-cache.js';
 import type { BlockTier } from '../../cache/block-tier.js';
 import type { Logger } from '../../log.js';
 import { isStoreError, type ObjectStore } from '../../s3/object-store.js';
-import { FsError } from '../errors.js';
+import { ObjectChangedError } from './object-changed.js';
 import { BlockStream, type StreamSource } from './block-stream.js';
 import type { Slab, SlabPool } from './slab-pool.js';
 import type { ReadTarget } from '../nodes.js';
@@ -278,10 +278,9 @@ export class BlockReader {
 
   private readError(target: ReadTarget, error: unknown): unknown {
     if (!isStoreError(error, 'PreconditionFailed')) return error;
-    // Another writer replaced the object under an open handle: drop what we knew so the
-    // next open sees the new version, and refuse to mix versions here.
+    // Another writer replaced the object: the filesystem refreshes what it knew and moves
+    // the handle to the new version when it served no byte yet (never mixing versions).
     this.onStale(target.key);
-    this.log.warn({ key: target.key, etag: target.etag }, 'object changed while open; reopen to read the new version');
-    return new FsError('EIO', `object changed while open: ${target.key}`);
+    return new ObjectChangedError(target);
   }
 }

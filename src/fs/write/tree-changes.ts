@@ -30,10 +30,16 @@ export class TreeChanges {
 
   async unlink(path: string, key: string): Promise<void> {
     const staged = this.stage.get(key);
-    if (staged) {
-      // Open handles keep their bytes, but the file is never uploaded again.
+    if (staged && !staged.unlinked) {
+      // Open handles keep their bytes, but the file is never uploaded again. An upload of it
+      // already running ends before the delete, so that it cannot bring the object back.
       staged.unlinked = true;
+      await this.stage.settled(staged);
       if (staged.refs === 0) await this.stage.forget(staged);
+      // What the cache says may predate that upload: the delete is sent either way.
+      await this.store.delete(key);
+      this.invalidation.changed(key);
+      return;
     }
     const node = await this.resolveOrUndefined(path);
     if (!node) {
