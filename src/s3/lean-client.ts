@@ -156,6 +156,7 @@ export function createLeanClient(options: LeanClientOptions, log: Logger): LeanC
         etag: String(response.headers.etag ?? ''),
         lastModified: modified ? new Date(modified) : new Date(0),
         metadata,
+        contentType: typeof response.headers['content-type'] === 'string' ? response.headers['content-type'] : undefined,
       };
     },
 

@@ -119,7 +119,7 @@ export class MemoryStore implements ObjectStore {
   /** What head would answer, without counting a call. */
   info(key: string): ObjectInfo | undefined {
     const object = this.objects.get(key);
-    return object ? { key, size: object.bytes.length, etag: object.etag, lastModified: object.lastModified, metadata: { ...object.metadata } } : undefined;
+    return object ? { key, size: object.bytes.length, etag: object.etag, lastModified: object.lastModified, metadata: { ...object.metadata }, contentType: object.contentType } : undefined;
   }
 
   /** Removes an object directly; true when it existed. */

@@ -276,6 +276,7 @@ export function createSdkStore(options: SdkStoreOptions, log: Logger): SdkStore 
           etag: out.ETag ?? '',
           lastModified: out.LastModified ?? new Date(0),
           metadata: lowerCaseNames(out.Metadata),
+          contentType: out.ContentType,
         };
       });
     },
