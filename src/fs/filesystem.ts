@@ -43,6 +43,8 @@ export interface FilesystemOptions {
   stagingDirectory: string;
   /** Uploads above this size are multipart, in parts of this size. */
   partSize: number;
+  /** false: attributes from listings alone, no HEAD per entry (see NamespaceOptions). Default true. */
+  posixMetadata?: boolean;
 }
 
 /** An open file: a version of an object being read, or a staged copy being written. */
@@ -76,7 +78,7 @@ export class S3Filesystem implements Filesystem {
     private readonly log: Logger,
     private readonly options: FilesystemOptions,
   ) {
-    this.namespace = new Namespace(store, cache, log, { bucket: options.bucket, prefix: options.prefix, negativeTtlMs: options.negativeTtlMs });
+    this.namespace = new Namespace(store, cache, log, { bucket: options.bucket, prefix: options.prefix, negativeTtlMs: options.negativeTtlMs, posixMetadata: options.posixMetadata });
     this.reader = new BlockReader(store, cache, log, {
       bucket: options.bucket,
       blockSize: options.blockSize,
@@ -121,7 +123,14 @@ export class S3Filesystem implements Filesystem {
       const listing = await this.namespace.listDirectory(prefix);
       const self = attrOf(node, this.defaults).mode;
       const entries = new Map<string, number>([['.', self], ['..', self]]);
-      for (const [name, child] of listing.entries) entries.set(name, modeOf(child, this.defaults));
+      // An object whose HEAD is not known yet may be a file, a link or an s3fs directory: it has
+      // no type (DT_UNKNOWN), so programs stat it. A directory's type is never in doubt (the
+      // kernel takes only the type from a listing).
+      for (const [name, child] of listing.entries) {
+        const known = this.namespace.knownNode(child) ?? (child.type === 'dir' ? child : undefined);
+        entries.set(name, known ? modeOf(known, this.defaults) : 0);
+      }
+      this.namespace.headAhead.listed(listing);
       // Files created here but not uploaded yet are not in any listing.
       for (const staged of this.stage.childrenOf(prefix)) {
         if (!staged.unlinked) entries.set(staged.key.slice(prefix.length), staged.attributes.mode);
