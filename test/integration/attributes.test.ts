@@ -7,7 +7,7 @@ import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { seedClient, startS3Endpoint, testPrefix, type S3Endpoint } from '../../scripts/local-s3.js';
-import { mountBucket, run, type Mount } from '../helpers/mount.js';
+import { mountBucket, mountStats, run, type Mount } from '../helpers/mount.js';
 
 let endpoint: S3Endpoint;
 let client: S3Client;
@@ -168,4 +168,20 @@ test.serial("s3fs's older directory formats are directories: an x-directory obje
   t.deepEqual((await ok('find', [listed, '-mindepth', '1', '-type', 'd', '-printf', '%P\n'])).trim().split('\n').sort(), [...dirs].sort());
   t.deepEqual((await ok('find', [listed, '-type', 'f', '-printf', '%P\n'])).trim().split('\n').sort(), ['folderfull/inner.txt', 'plain.txt', 'typedfull/inner.txt']);
   await fresh.stop();
+});
+
+test.serial('--no-posix-metadata serves listings alone: ls -l makes no HEAD per entry, and shows the defaults', async (t) => {
+  for (let i = 0; i < 40; i++) {
+    await client.send(new PutObjectCommand({ Bucket: endpoint.bucket, Key: `${prefix}fast/f${String(i).padStart(2, '0')}`, Body: 'x', ContentLength: 1, Metadata: { mode: String(0o100600) } }));
+  }
+  const mounted = await mountBucket(endpoint, { target: prefix ? `${endpoint.bucket}:${prefix}` : endpoint.bucket, args: ['--no-posix-metadata'] });
+  mounts.push(mounted);
+  const before = await mountStats(mounted.mountpoint);
+  const listed = (await ok('ls', ['-l', join(mounted.mountpoint, 'fast')])).trim().split('\n').filter((line) => line.startsWith('-'));
+  t.is(listed.length, 40);
+  t.true(listed.every((line) => line.startsWith('-rw-r--r--')), 'modes are the defaults: the metadata is not read');
+  const after = await mountStats(mounted.mountpoint);
+  // The lookup of the directory itself only.
+  t.is(after.s3.head.count - before.s3.head.count, 1);
+  await mounted.stop();
 });
