@@ -86,6 +86,6 @@ test('ls of 100,000 keys: each once, 100 LISTs, no HEAD per entry (one batch sen
   t.true(peak < PEAK_RSS_BOUND_MIB, `peak RSS ${peak.toFixed(0)} MiB`);
   t.log(
     `seeded ${COUNT} keys by ${seeded.how} in ${seeded.seconds.toFixed(1)} s; ls | wc -l = ${listing.stdout.trim()} in ${listSeconds.toFixed(1)} s; ` +
-      `${lists} LISTs, ${heads} HEAD; sample of ${SAMPLE.length} found with no HEAD; peak RSS of the mount ${peak.toFixed(0)} MiB (${peakBefore.toFixed(0)} MiB before listing; bound ${PEAK_RSS_BOUND_MIB})`,
+      `${lists} LISTs, ${heads} HEAD; sample of ${SAMPLE.length} found (${sampleHeads} HEADs in all); peak RSS of the mount ${peak.toFixed(0)} MiB (${peakBefore.toFixed(0)} MiB before listing; bound ${PEAK_RSS_BOUND_MIB})`,
   );
 });
