@@ -5,6 +5,8 @@ import { WORKLOADS } from './workloads.js';
 export interface Results {
   /** Seconds per workload, per system, one per round (NaN for a failed round). */
   times: Record<string, Partial<Record<SystemName, number[]>>>;
+  /** MiB/s per fio job, per system, one per round. */
+  fio: Record<string, Partial<Record<SystemName, number[]>>>;
   /** Peak RSS per serving process, MiB. */
   rss: Partial<Record<SystemName, number>>;
   sdk: { whole: number[]; ranges: number[] };
@@ -44,6 +46,16 @@ export function renderTable(results: Results): string {
   }
   lines.push(`| raw SDK: one GetObject of 256 MiB | | | | | ${seconds(median(results.sdk.whole))} | | | | |`);
   lines.push(`| raw SDK: 8 MiB ranges, 8 in flight | | | | | ${seconds(median(results.sdk.ranges))} | | | | |`);
+  if (Object.keys(results.fio).length > 0) {
+    lines.push('', 'fio over the 256 MiB object on a mount that read it once, page cache dropped before each job (MiB/s, higher is better):', '');
+    lines.push('| fio job | s3mount | s3fs | rclone | floor | s3mount ÷ best peer |', '|---|---:|---:|---:|---:|---:|');
+    for (const [job, row] of Object.entries(results.fio)) {
+      const ours = median(row.s3mount);
+      const peers = [median(row.s3fs), median(row.rclone)].filter(Number.isFinite);
+      const mib = (value: number) => (Number.isFinite(value) ? value.toFixed(0) : 'fail');
+      lines.push(`| ${job} | ${mib(ours)} | ${mib(median(row.s3fs))} | ${mib(median(row.rclone))} | ${mib(median(row.floor))} | ${ratio(ours / (peers.length ? Math.max(...peers) : Number.NaN))} |`);
+    }
+  }
   const rss = (name: SystemName) => (results.rss[name] !== undefined ? `${results.rss[name]} MiB` : '-');
   lines.push('', `Peak RSS of the serving process: s3mount ${rss('s3mount')}, s3fs ${rss('s3fs')}, rclone ${rss('rclone')}, floor ${rss('floor')}.`);
   return lines.join('\n');

@@ -3,7 +3,7 @@
 // adapter hook, metered store); cache numbers are read from the cache's own counters at scrape.
 import { constants } from 'node:os';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { CacheStats } from '../cache/types.js';
+import type { CacheStats, TierStats } from '../cache/types.js';
 import { CACHE_OPS } from '../cache/types.js';
 
 // FUSE answers from the cache in tens of microseconds, from S3 in milliseconds to seconds.
@@ -127,6 +127,48 @@ export class MountMetrics {
       collect() {
         this.set(cacheStats().content.bytes);
       },
-    });
+    });    // Per tier (metadata/memory, blocks/memory, blocks/disk): what each holds and, for tiers
+    // below memory, their own lookups.
+    const tierGauges: Array<[string, string, (tier: TierStats) => number | undefined]> = [
+      ['s3mount_cache_tier_entries', 'Entries held, by tier', (tier) => tier.entries],
+      ['s3mount_cache_tier_bytes', 'Bytes held as the objects have them, by tier', (tier) => tier.bytes],
+      ['s3mount_cache_tier_stored_bytes', 'Bytes a tier takes up where it stores entries compressed, by tier', (tier) => tier.storedBytes],
+    ];
+    for (const [name, help, read] of tierGauges) {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['tier'],
+        registers,
+        collect() {
+          this.reset();
+          for (const tier of cacheStats().tiers) {
+            const value = read(tier);
+            if (value !== undefined) this.set({ tier: tier.tier }, value);
+          }
+        },
+      });
+    }
+    const tierCounters: Array<[string, string, (tier: TierStats) => number | undefined]> = [
+      ['s3mount_cache_tier_hits_total', 'Lookups a tier below memory answered', (tier) => tier.hits],
+      ['s3mount_cache_tier_misses_total', 'Lookups a tier below memory did not hold', (tier) => tier.misses],
+      ['s3mount_cache_tier_evictions_total', 'Entries pushed out of a tier by its bound', (tier) => tier.evictions],
+      ['s3mount_cache_tier_errors_total', 'Torn or corrupt entries dropped, and failed reads and writes, by tier', (tier) => tier.errors],
+    ];
+    for (const [name, help, read] of tierCounters) {
+      new Counter({
+        name,
+        help,
+        labelNames: ['tier'],
+        registers,
+        collect() {
+          this.reset();
+          for (const tier of cacheStats().tiers) {
+            const value = read(tier);
+            if (value !== undefined) this.inc({ tier: tier.tier }, value);
+          }
+        },
+      });
+    }
   }
 }

@@ -5,10 +5,10 @@ import { constants } from 'node:fs';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createObjectCache } from '../../src/cache/object-cache.js';
-import { S3Filesystem } from '../../src/fs/filesystem.js';
+import { createMemoryCaches } from '../../src/cache/caches.js';
 import { silentLogger } from '../../src/log.js';
 import { MemoryStore } from '../../src/s3/memory-store.js';
+import { buildCore } from '../../src/wiring.js';
 import { errno, setupCore as setup } from '../helpers/core.js';
 
 const type = (mode: number) => mode & constants.S_IFMT;
@@ -39,8 +39,8 @@ test('an unchanged object is HEADed once, even after its answers expired and it 
   let now = 1_000_000;
   let storeTime = new Date('2026-01-01T00:00:00Z').getTime();
   const store = new MemoryStore('bucket', { now: () => new Date(storeTime) });
-  const cache = createObjectCache({ ttlMs: 60_000, opTtlMs: {}, maxMetadataEntries: 10_000, maxContentBytes: 1 << 20, now: () => now }, silentLogger());
-  const fs = new S3Filesystem(store, cache, silentLogger(), {
+  const caches = createMemoryCaches({ ttlMs: 60_000, opTtlMs: {}, maxMetadataEntries: 10_000, maxContentBytes: 1 << 20, now: () => now }, silentLogger());
+  const { filesystem: fs } = buildCore(store, caches, silentLogger(), {
     bucket: 'bucket', prefix: '', uid: 1000, gid: 1000, fileMode: 0o644, dirMode: 0o755, negativeTtlMs: 0,
     blockSize: 65536, maxPrefetchBlocks: 0, readOnly: false, stagingDirectory: mkdtempSync(join(tmpdir(), 's3mount-core-')), partSize: 5 << 20,
   });

@@ -2,11 +2,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createObjectCache } from '../../src/cache/object-cache.js';
+import { createMemoryCaches } from '../../src/cache/caches.js';
 import { FsError } from '../../src/fs/errors.js';
-import { S3Filesystem, type FilesystemOptions } from '../../src/fs/filesystem.js';
+import type { Filesystem } from '../../src/fs/types.js';
 import { silentLogger } from '../../src/log.js';
 import { MemoryStore } from '../../src/s3/memory-store.js';
+import { buildCore, type CoreConfig } from '../../src/wiring.js';
 
 /** Small blocks so that tests cross block boundaries with little data. */
 export const CORE_BLOCK = 64 * 1024;
@@ -14,12 +15,12 @@ export const CORE_BLOCK = 64 * 1024;
 const stagingDirectories: string[] = [];
 process.once('exit', () => stagingDirectories.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
 
-export function setupCore(options: Partial<FilesystemOptions> = {}) {
+export function setupCore(options: Partial<CoreConfig> = {}) {
   const store = new MemoryStore('bucket');
-  const cache = createObjectCache({ ttlMs: 3_600_000, opTtlMs: {}, maxMetadataEntries: 10_000, maxContentBytes: 64 * CORE_BLOCK }, silentLogger());
+  const cache = createMemoryCaches({ ttlMs: 3_600_000, opTtlMs: {}, maxMetadataEntries: 10_000, maxContentBytes: 64 * CORE_BLOCK }, silentLogger());
   const stagingDirectory = mkdtempSync(join(tmpdir(), 's3mount-core-'));
   stagingDirectories.push(stagingDirectory);
-  const fs = new S3Filesystem(store, cache, silentLogger(), {
+  const { filesystem: fs, invalidation } = buildCore(store, cache, silentLogger(), {
     bucket: 'bucket',
     prefix: '',
     uid: 1000,
@@ -34,7 +35,7 @@ export function setupCore(options: Partial<FilesystemOptions> = {}) {
     partSize: 5 * 1024 * 1024,
     ...options,
   });
-  return { store, cache, fs, stagingDirectory };
+  return { store, cache, fs, invalidation, stagingDirectory };
 }
 
 /** The errno name a call fails with, "no error", or a note that it failed with something else. */
@@ -47,3 +48,9 @@ export async function errno(promise: Promise<unknown>): Promise<string> {
   }
 }
 
+
+/** Bytes [position, position + length) through a handle, as FUSE reads them (into a buffer of its own). */
+export async function readBytes(fs: Filesystem, handle: number, position: number, length: number): Promise<Buffer> {
+  const into = Buffer.alloc(length);
+  return into.subarray(0, await fs.readInto(handle, position, length, into));
+}

@@ -8,7 +8,8 @@
 // the buffers of a large sequential scan. One big read then neither pushes everything else
 // out of the cache nor pays for fresh memory for every block; the kernel's page cache keeps
 // what it read for the next reader.
-import type { ObjectCache } from '../../cache/types.js';
+import type { BlockCache, BlockId } from '../../cache/block-cache.js';
+import type { BlockTier } from '../../cache/block-tier.js';
 import type { Logger } from '../../log.js';
 import { isStoreError, type ObjectStore } from '../../s3/object-store.js';
 import { FsError } from '../errors.js';
@@ -37,6 +38,8 @@ export interface BlockReaderOptions {
   maxRequestBlocks?: number;
   /** Unit of a random read; must divide blockSize. Default: blockSize (no pieces). */
   pieceSize?: number;
+  /** The block cache's tier below memory: streaming reads use it too. */
+  disk?: BlockTier;
   /** Slabs for streaming reads (whole multiples of blockSize); no streaming without. */
   slabs?: SlabPool;
   /** Objects larger than this (bytes) stream when read sequentially. */
@@ -48,8 +51,6 @@ export interface BlockReaderOptions {
 /** A grid of fixed-size units over an object: blocks, or the pieces of a random read. */
 interface Unit {
   size: number;
-  /** Cache parameter of unit `index`. */
-  name(etag: string, index: number): string;
 }
 
 /** Consecutive units missing from the cache, fetched by one GET. */
@@ -92,7 +93,9 @@ export class BlockReader {
 
   constructor(
     private readonly store: ObjectStore,
-    private readonly cache: ObjectCache,
+    private readonly cache: BlockCache,
+    /** Told when an object turned out to have changed under a reader. */
+    private readonly onStale: (key: string) => void,
     private readonly log: Logger,
     private readonly options: BlockReaderOptions,
   ) {
@@ -100,9 +103,11 @@ export class BlockReader {
     if (options.blockSize % pieceSize !== 0) throw new Error(`piece size ${pieceSize} does not divide block size ${options.blockSize}`);
     this.readAhead = options.readAheadBytes ?? DEFAULT_READ_AHEAD;
     this.lateRead = 4 * this.readAhead;
-    this.block = { size: options.blockSize, name: (etag, index) => `${etag}:${index}` };
-    this.piece = { size: pieceSize, name: (etag, index) => `${etag}:${index}/${pieceSize}` };
-    if (options.slabs) this.streamSource = { store, slabs: options.slabs, blockSize: options.blockSize, readError: (target, error) => this.readError(target, error) };
+    this.block = { size: options.blockSize };
+    this.piece = { size: pieceSize };
+    if (options.slabs) {
+      this.streamSource = { store, bucket: options.bucket, disk: options.disk, slabs: options.slabs, blockSize: options.blockSize, readError: (target, error) => this.readError(target, error) };
+    }
   }
 
   /** Bytes [position, position + length) of the object into `into`, clipped at its end; resolves to the count. */
@@ -127,11 +132,6 @@ export class BlockReader {
   }
 
   /** readInto a new buffer. */
-  async read(target: ReadTarget, pattern: ReadPattern, position: number, length: number): Promise<Buffer> {
-    const into = Buffer.allocUnsafe(Math.max(0, Math.min(length, target.size - position)));
-    return into.subarray(0, await this.readInto(target, pattern, position, length, into));
-  }
-
   /** The handle is closed: its streamed blocks go back to the pool. */
   close(pattern: ReadPattern): void {
     pattern.stream?.close();
@@ -226,14 +226,18 @@ export class BlockReader {
   /**
    * Units first..last through the cache; those it neither holds nor is loading come from one
    * ranged GET per run of consecutive missing units, split into units, so that no byte is
-   * asked for twice. The cache calls loaders synchronously inside fetch, so once the loop is
-   * done the missing ones are known and their GETs can start.
+   * asked for twice. The cache calls the loaders of missing units before fetch returns, so once
+   * the loop is done the missing ones are known and their GETs can start.
    */
   private fetchUnits(target: ReadTarget, unit: Unit, first: number, last: number): Array<Promise<Buffer>> {
     const runs: MissingRun[] = [];
     const pending: Array<Promise<Buffer>> = [];
+    let planned = false;
     for (let index = first; index <= last; index++) {
       const load = () => {
+        // Asked for after the GETs were planned (a block the disk tier held but could not
+        // read): a GET of its own.
+        if (planned) return this.getUnits(target, unit, index, index).then((got) => got.get(index) as Buffer);
         let run = runs[runs.length - 1];
         if (run?.last !== index - 1) {
           let deliver!: MissingRun['deliver'];
@@ -246,6 +250,7 @@ export class BlockReader {
       };
       pending.push(this.cached(target, unit, index, load));
     }
+    planned = true;
     for (const run of runs) run.deliver(this.getUnits(target, unit, run.first, run.last));
     return pending;
   }
@@ -259,13 +264,13 @@ export class BlockReader {
     return units;
   }
 
-  private cacheKey(target: ReadTarget, unit: Unit, index: number) {
-    return { op: 'block' as const, bucket: this.options.bucket, key: target.key, params: unit.name(target.etag, index) };
+  private cacheKey(target: ReadTarget, unit: Unit, index: number): BlockId {
+    return { bucket: this.options.bucket, key: target.key, etag: target.etag, unitSize: unit.size, index };
   }
 
   private async cached(target: ReadTarget, unit: Unit, index: number, load: () => Promise<Buffer>): Promise<Buffer> {
     try {
-      return await this.cache.fetch<Buffer>(this.cacheKey(target, unit, index), load, { sizeOf: (bytes) => bytes.length });
+      return await this.cache.fetch(this.cacheKey(target, unit, index), load);
     } catch (error) {
       throw this.readError(target, error);
     }
@@ -275,7 +280,7 @@ export class BlockReader {
     if (!isStoreError(error, 'PreconditionFailed')) return error;
     // Another writer replaced the object under an open handle: drop what we knew so the
     // next open sees the new version, and refuse to mix versions here.
-    this.cache.invalidateKey(this.options.bucket, target.key);
+    this.onStale(target.key);
     this.log.warn({ key: target.key, etag: target.etag }, 'object changed while open; reopen to read the new version');
     return new FsError('EIO', `object changed while open: ${target.key}`);
   }
