@@ -25,6 +25,11 @@ export interface Config {
   gid: number;
   fileMode: number;
   dirMode: number;
+  /**
+   * Attributes from each object's HEAD (mode, owner, times, symbolic links, s3fs directories);
+   * false serves listings alone: faster, but every object is a regular file with the defaults.
+   */
+  posixMetadata: boolean;
 
   /** Seconds a HEAD or listing answer is trusted. */
   metadataTtlSeconds: number;

@@ -106,6 +106,7 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
     gid: config.gid,
     fileMode: config.fileMode,
     dirMode: config.dirMode,
+    posixMetadata: config.posixMetadata,
     negativeTtlMs: config.negativeMetadataTtlSeconds * 1000,
     blockSize: config.blockSizeKiB * 1024,
     maxPrefetchBlocks: MAX_PREFETCH_BLOCKS,

@@ -47,6 +47,8 @@ export interface CoreConfig {
   gid: number;
   fileMode: number;
   dirMode: number;
+  /** false: attributes from listings alone, no HEAD per entry (see NamespaceOptions). Default true. */
+  posixMetadata?: boolean;
   negativeTtlMs: number;
   blockSize: number;
   maxPrefetchBlocks: number;
@@ -79,7 +81,7 @@ export function buildCore(store: ObjectStore, caches: Caches, log: Logger, confi
   const { bucket, prefix } = config;
   const defaults: AttributeDefaults = { uid: config.uid, gid: config.gid, fileMode: config.fileMode, dirMode: config.dirMode, mountTime: new Date() };
   const invalidation = new Invalidation(caches, bucket, prefix);
-  const namespace = new Namespace(store, caches.metadata, log, { bucket, prefix, negativeTtlMs: config.negativeTtlMs });
+  const namespace = new Namespace(store, caches.metadata, log, { bucket, prefix, negativeTtlMs: config.negativeTtlMs, posixMetadata: config.posixMetadata });
   const reader = new BlockReader(store, caches.blocks, (key) => invalidation.changed(key), log, {
     bucket,
     blockSize: config.blockSize,

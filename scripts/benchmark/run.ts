@@ -12,9 +12,13 @@ import { seedDataset } from './seed.js';
 import { mountSystem, SYSTEMS, type SystemName } from './systems.js';
 import { renderTable, type Results } from './table.js';
 import { dropPageCache, FIO_JOBS, runFio, WORKLOADS, type Workload } from './workloads.js';
+import { s3CallsOf } from './s3-calls.js';
 
 const ROUNDS = Number(process.env.BENCH_RUNS ?? 3);
 const only = process.env.BENCH_SYSTEMS?.split(',') as SystemName[] | undefined;
+// BENCH_WORKLOADS=ls runs only the workloads whose name contains one of the words given.
+const onlyWorkloads = process.env.BENCH_WORKLOADS?.split(',');
+const workloads = WORKLOADS.filter((w) => !onlyWorkloads || onlyWorkloads.some((word) => w.name.includes(word)));
 
 async function timed(work: () => Promise<unknown>): Promise<number> {
   const started = performance.now();
@@ -44,8 +48,8 @@ async function sdkRanges(client: S3Client, bucket: string): Promise<void> {
 
 /** Groups of workloads that share one fresh mount: each ownMount workload alone, the rest together, then those timed after a remount. */
 function sessions(): Workload[][] {
-  const plain = WORKLOADS.filter((w) => !w.afterRemount);
-  return [...plain.filter((w) => w.ownMount).map((w) => [w]), plain.filter((w) => !w.ownMount), WORKLOADS.filter((w) => w.afterRemount)];
+  const plain = workloads.filter((w) => !w.afterRemount);
+  return [...plain.filter((w) => w.ownMount).map((w) => [w]), plain.filter((w) => !w.ownMount), workloads.filter((w) => w.afterRemount)].filter((session) => session.length > 0);
 }
 
 async function runSession(system: SystemName, workloads: Workload[], round: number): Promise<void> {
@@ -74,11 +78,19 @@ async function runSession(system: SystemName, workloads: Workload[], round: numb
     for (const workload of workloads) {
       const cell = ((results.times[workload.name] ??= {})[system] ??= []);
       try {
+        // s3mount says what S3 calls each workload made (its cache stats), HEADs in the table.
+        const callsBefore = system === 's3mount' ? await s3CallsOf(mounted.mountpoint) : undefined;
         const started = performance.now();
         const own = await workload.run(mounted.mountpoint, round);
         const seconds = typeof own === 'number' ? own : (performance.now() - started) / 1000;
         cell.push(seconds);
-        console.error(`round ${round} ${system.padEnd(8)} ${workload.name.padEnd(36)} ${seconds.toFixed(3)} s`);
+        let calls = '';
+        if (callsBefore) {
+          const after = await s3CallsOf(mounted.mountpoint);
+          ((results.heads ??= {})[workload.name] ??= []).push(after.head - callsBefore.head);
+          calls = ` (S3: ${after.head - callsBefore.head} HEAD, ${after.list - callsBefore.list} LIST, ${after.getRange - callsBefore.getRange} GET)`;
+        }
+        console.error(`round ${round} ${system.padEnd(8)} ${workload.name.padEnd(36)} ${seconds.toFixed(3)} s${calls}`);
       } catch (error) {
         cell.push(Number.NaN);
         console.error(`round ${round} ${system} ${workload.name}: failed: ${(error as Error).message.split('\n')[0]}`);

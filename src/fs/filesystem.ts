@@ -124,7 +124,14 @@ export class S3Filesystem implements Filesystem {
       const listing = await this.namespace.listDirectory(prefix);
       const self = attrOf(node, this.defaults).mode;
       const entries = new Map<string, number>([['.', self], ['..', self]]);
-      for (const [name, child] of listing.entries) entries.set(name, modeOf(child, this.defaults));
+      // An object whose HEAD is not known yet may be a file, a link or an s3fs directory: it has
+      // no type (DT_UNKNOWN), so programs stat it. A directory's type is never in doubt (the
+      // kernel takes only the type from a listing).
+      for (const [name, child] of listing.entries) {
+        const known = this.namespace.knownNode(child) ?? (child.type === 'dir' ? child : undefined);
+        entries.set(name, known ? modeOf(known, this.defaults) : 0);
+      }
+      this.namespace.headAhead.listed(listing);
       // Files created here but not uploaded yet are not in any listing.
       for (const staged of this.stage.childrenOf(prefix)) {
         if (!staged.unlinked) entries.set(staged.key.slice(prefix.length), staged.attributes.mode);

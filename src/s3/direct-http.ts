@@ -5,6 +5,9 @@
 // 0.14-0.25 s, and the copy, the chunk allocations and their garbage collection were a
 // third of s3mount's CPU on a cold sequential read. Plain http: only (TLS keeps node:https).
 //
+// HEADs go the same way (their answers have a head only): `ls -l` of a directory needs one per
+// entry, and node:http's request and response objects cost more than the rest of a HEAD.
+//
 // It speaks just what S3 GETs need: one request at a time per socket, bodies framed by
 // Content-Length. An error answer's body is kept for its S3 error code (up to 64 KiB);
 // a successful answer without Content-Length is refused with UnsupportedFramingError, so
@@ -12,6 +15,8 @@
 import net from 'node:net';
 
 export interface DirectRequest {
+  /** GET by default; a HEAD's answer has no body, whatever its Content-Length says. */
+  method?: 'GET' | 'HEAD';
   /** Path and query, already encoded. */
   path: string;
   /** Sent as they are; `host` included. */
@@ -109,7 +114,7 @@ class Connection {
     this.headFilled = 0;
     this.socket.ref();
     const { path, headers } = exchange.request;
-    let head = `GET ${path} HTTP/1.1\r\n`;
+    let head = `${exchange.request.method ?? 'GET'} ${path} HTTP/1.1\r\n`;
     for (const [name, value] of Object.entries(headers)) head += `${name}: ${value}\r\n`;
     this.socket.write(`${head}\r\n`, 'latin1');
   }
@@ -187,6 +192,13 @@ class Connection {
     exchange.status = status;
     exchange.headers = headers;
     exchange.closeAfter = /\bclose\b/i.test(headers.connection ?? '');
+    if (exchange.request.method === 'HEAD') {
+      // Anything after a HEAD's answer is a server talking out of turn.
+      if (rest.length > 0) exchange.closeAfter = true;
+      // Complete with no body (bodyLength 0, errorBody empty).
+      exchange.phase = 'error-body';
+      return this.complete(exchange);
+    }
     const lengthHeader = headers['content-length'];
     const length = lengthHeader !== undefined && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : undefined;
     const success = status >= 200 && status < 300;
@@ -336,7 +348,7 @@ export function createDirectHttp(options: DirectHttpOptions): DirectHttpClient {
       });
     } catch (error) {
       // A kept-alive socket the server closed while it was idle: the request never reached
-      // it. Sent again once on a new socket (a GET is idempotent), without using an attempt.
+      // it. Sent again once on a new socket (a GET or HEAD is idempotent), without using an attempt.
       if (reused && !answered() && !request.signal.aborted && isConnectionLoss(error)) return exchangeOn(request, true);
       throw error;
     }

@@ -11,7 +11,7 @@ export interface ObjectInfo {
   lastModified: Date;
   /** User metadata (x-amz-meta-*), lower-case names without the prefix. Absent in listings. */
   metadata?: Record<string, string>;
-  /** Content-Type (HEAD answers only). */
+  /** Content-Type (HEAD only; absent in listings). s3fs marks old-style directories with application/x-directory. */
   contentType?: string;
 }
 

@@ -249,3 +249,22 @@ test('chunked bodies are decoded once complete, trailers included', (t) => {
   t.is(decodeChunked(Buffer.from('zz\r\n')), undefined, 'not a size');
   t.is(decodeChunked(Buffer.from('0\r\n\r\nextra'))?.consumed, 5);
 });
+
+test('a HEAD answer ends with its head, whatever its Content-Length; the socket is kept alive for the next request', async (t) => {
+  const server = await scriptedServer((socket, head) => {
+    const missing = head.includes('/missing');
+    socket.write(`HTTP/1.1 ${missing ? '404 Not Found' : '200 OK'}\r\nContent-Length: 12345\r\nETag: "e"\r\nx-amz-meta-mode: 33188\r\n\r\n`);
+  });
+  const http = client(server.port, { maxSockets: 1 });
+  const found = await http.get({ method: 'HEAD', path: '/bucket/key', headers: { host: 'test' }, into: Buffer.alloc(0), signal: AbortSignal.timeout(5_000) });
+  t.is(found.status, 200);
+  t.is(found.headers['content-length'], '12345');
+  t.is(found.headers['x-amz-meta-mode'], '33188');
+  t.is(found.bodyLength, 0);
+  const missing = await http.get({ method: 'HEAD', path: '/bucket/missing', headers: { host: 'test' }, into: Buffer.alloc(0), signal: AbortSignal.timeout(5_000) });
+  t.is(missing.status, 404);
+  t.true(server.requests[0].head.startsWith('HEAD /bucket/key HTTP/1.1'));
+  t.is(server.connections(), 1, 'one socket for both');
+  http.close();
+  await server.close();
+});

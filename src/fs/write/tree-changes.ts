@@ -65,6 +65,11 @@ export class TreeChanges {
     if (isRoot(path)) throw new FsError('EBUSY', path);
     await this.requireEmpty(path, node.prefix);
     await this.store.delete(node.prefix);
+    // s3fs's older formats: the directory's own object (`dir`, `dir_$folder$`) goes too.
+    if (node.marker && node.marker.key !== node.prefix) {
+      await this.store.delete(node.marker.key);
+      this.invalidation.changed(node.marker.key);
+    }
     this.invalidation.changed(key);
   }
 
