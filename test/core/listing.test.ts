@@ -2,9 +2,9 @@
 // of the subdirectories it holds entirely. Checked against the listing each directory gets
 // on its own (with the delimiter), on random trees with awkward keys, and for LIST counts.
 import test from 'ava';
-import { seededRandom as random } from '../../scripts/seeded-random.js';
+import { seededRandom as random } from '../support/seeded-random.js';
 import { constants } from 'node:fs';
-import { setupCore as setup } from '../helpers/core.js';
+import { setupCore as setup } from '../support/core.js';
 
 const names = (entries: Array<{ name: string }>) => entries.map((e) => e.name).sort();
 

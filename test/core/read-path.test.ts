@@ -1,8 +1,8 @@
 // The filesystem core over the in-memory store: no FUSE, no network.
 import test from 'ava';
 import { constants } from 'node:fs';
-import { CORE_BLOCK, errno, setupCore as setup } from '../helpers/core.js';
-import { patternBytes } from '../helpers/pattern.js';
+import { CORE_BLOCK, errno, setupCore as setup } from '../support/core.js';
+import { patternBytes } from '../support/pattern.js';
 import { SlabPool } from '../../src/fs/read/slab-pool.js';
 
 const BLOCK = CORE_BLOCK;

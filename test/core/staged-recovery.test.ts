@@ -6,7 +6,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { recoverStaged } from '../../src/fs/write/staged-recovery.js';
 import { silentLogger } from '../../src/log.js';
-import { setupCore } from '../helpers/core.js';
+import { setupCore } from '../support/core.js';
 import { constants } from 'node:fs';
 
 /** A pid that surely belongs to no running process: one that just exited. */

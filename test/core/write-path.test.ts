@@ -3,8 +3,8 @@
 import test from 'ava';
 import { constants } from 'node:fs';
 import { readdir } from 'node:fs/promises';
-import { CORE_BLOCK, errno, setupCore as setup } from '../helpers/core.js';
-import { patternBytes } from '../helpers/pattern.js';
+import { CORE_BLOCK, errno, setupCore as setup } from '../support/core.js';
+import { patternBytes } from '../support/pattern.js';
 
 const { O_RDONLY, O_WRONLY, O_RDWR, O_TRUNC } = constants;
 

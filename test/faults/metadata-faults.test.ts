@@ -3,9 +3,9 @@
 // (not hang), and nothing of the failure is cached: the same mount lists once S3 answers.
 import test from 'ava';
 import { join } from 'node:path';
-import type { FaultProxy, OperationClass } from '../../scripts/fault-proxy.js';
-import { run, type CommandResult, type Mount } from '../helpers/mount.js';
-import { mountThroughProxy, type ProxiedMount } from '../helpers/proxied-mount.js';
+import type { FaultProxy, OperationClass } from '../support/fault-proxy.js';
+import { run, type CommandResult, type Mount } from '../support/mount.js';
+import { mountThroughProxy, type ProxiedMount } from '../support/proxied-mount.js';
 
 // The README's bound on one operation with 3 attempts (2 × 3 × 22 s + 10 s = 142 s): a
 // command still running after it is killed, and its test fails.

@@ -4,10 +4,10 @@
 // the server recovers.
 import test from 'ava';
 import { join } from 'node:path';
-import type { FaultProxy } from '../../scripts/fault-proxy.js';
-import { run, type Mount } from '../helpers/mount.js';
-import { mountThroughProxy, type ProxiedMount } from '../helpers/proxied-mount.js';
-import { patternBytes } from '../helpers/pattern.js';
+import type { FaultProxy } from '../support/fault-proxy.js';
+import { run, type Mount } from '../support/mount.js';
+import { mountThroughProxy, type ProxiedMount } from '../support/proxied-mount.js';
+import { patternBytes } from '../support/pattern.js';
 
 const SIZE = 3 * 1024 * 1024 + 17;
 let proxy: FaultProxy;

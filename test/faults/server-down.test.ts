@@ -3,10 +3,10 @@
 // with no remount.
 import test from 'ava';
 import { join } from 'node:path';
-import type { FaultProxy } from '../../scripts/fault-proxy.js';
-import { run, type Mount } from '../helpers/mount.js';
-import { mountThroughProxy, type ProxiedMount } from '../helpers/proxied-mount.js';
-import { patternBytes } from '../helpers/pattern.js';
+import type { FaultProxy } from '../support/fault-proxy.js';
+import { run, type Mount } from '../support/mount.js';
+import { mountThroughProxy, type ProxiedMount } from '../support/proxied-mount.js';
+import { patternBytes } from '../support/pattern.js';
 
 // The README's bound on one operation with 3 attempts (2 × 3 × 22 s + 10 s = 142 s): a
 // command still running after it is killed, and its test fails.

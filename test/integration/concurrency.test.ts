@@ -5,10 +5,10 @@ import test from 'ava';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startFaultProxy, type FaultProxy, type RequestRecord } from '../../scripts/fault-proxy.js';
+import { startFaultProxy, type FaultProxy, type RequestRecord } from '../support/fault-proxy.js';
 import { seedClient, startS3Endpoint, testPrefix, type S3Endpoint } from '../../scripts/local-s3.js';
-import { mountBucket, mountStats, run, type Mount } from '../helpers/mount.js';
-import { patternBytes } from '../helpers/pattern.js';
+import { mountBucket, mountStats, run, type Mount } from '../support/mount.js';
+import { patternBytes } from '../support/pattern.js';
 
 const WORKERS = 16;
 const ROUNDS = 12;

@@ -6,8 +6,8 @@ import test from 'ava';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startS3Endpoint, testPrefix, type S3Endpoint } from '../../scripts/local-s3.js';
-import { mountBucket, mountStats, run, type Mount } from '../helpers/mount.js';
-import { seedObjects, type SeedResult } from '../helpers/seed.js';
+import { mountBucket, mountStats, run, type Mount } from '../support/mount.js';
+import { seedObjects, type SeedResult } from '../support/seed.js';
 
 const COUNT = 100_000;
 const SAMPLE = [0, 1, 999, 1000, 54_321, 77_777, 99_998, 99_999];

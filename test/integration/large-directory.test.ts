@@ -5,7 +5,7 @@ import test from 'ava';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { join } from 'node:path';
 import { seedClient, startS3Endpoint, testPrefix, type S3Endpoint } from '../../scripts/local-s3.js';
-import { mountBucket, mountStats, run, type Mount } from '../helpers/mount.js';
+import { mountBucket, mountStats, run, type Mount } from '../support/mount.js';
 
 const COUNT = 10_000;
 let endpoint: S3Endpoint;

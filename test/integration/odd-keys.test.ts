@@ -5,7 +5,7 @@ import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { join } from 'node:path';
 import { readdir, readFile } from 'node:fs/promises';
 import { seedClient, startS3Endpoint, testPrefix, type S3Endpoint } from '../../scripts/local-s3.js';
-import { mountBucket, run, type Mount } from '../helpers/mount.js';
+import { mountBucket, run, type Mount } from '../support/mount.js';
 
 // Each stays readable as a file of the same name.
 const READABLE = ['with space.txt', 'plus+sign.txt', 'percent%20.txt', 'hash#tag.txt', 'question?.txt', `quote's "double".txt`, 'naïve café.txt', 'emoji 😀🚀.txt', '日本語のファイル.txt', 'x'.repeat(255), 'trailing space ', '-leading-dash', 'semi;colon&amp=.txt'];

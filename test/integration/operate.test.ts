@@ -12,8 +12,8 @@ import { join, resolve } from 'node:path';
 import { seedClient, startS3Endpoint, testPrefix, type S3Endpoint } from '../../scripts/local-s3.js';
 import { unmountWithRetries, waitForMount } from '../../scripts/mounts.js';
 import type { MountStats } from '../../src/stats.js';
-import { CLI, endpointArgs, endpointEnv, isMounted, mountBucket, run, type Mount } from '../helpers/mount.js';
-import { parsePrometheusText, sample } from '../helpers/prometheus.js';
+import { CLI, endpointArgs, endpointEnv, isMounted, mountBucket, run, type Mount } from '../support/mount.js';
+import { parsePrometheusText, sample } from '../support/prometheus.js';
 
 let endpoint: S3Endpoint;
 let client: S3Client;

@@ -7,8 +7,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { seedClient, startS3Endpoint, testPrefix, type S3Endpoint } from '../../scripts/local-s3.js';
-import { patternBytes } from '../helpers/pattern.js';
-import { mountBucket, mountStats, run, type Mount } from '../helpers/mount.js';
+import { patternBytes } from '../support/pattern.js';
+import { mountBucket, mountStats, run, type Mount } from '../support/mount.js';
 
 const BIG_SIZE = 50 * 1024 * 1024;
 const MANY = 2500;

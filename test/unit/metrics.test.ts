@@ -7,7 +7,7 @@ import { isLoopbackHost } from '../../src/metrics/address.js';
 import { meterStore } from '../../src/metrics/metered-store.js';
 import { MountMetrics } from '../../src/metrics/mount-metrics.js';
 import { MemoryStore } from '../../src/s3/memory-store.js';
-import { parsePrometheusText, sample } from '../helpers/prometheus.js';
+import { parsePrometheusText, sample } from '../support/prometheus.js';
 
 function setup() {
   const cache = createObjectCache({ ttlMs: 60_000, opTtlMs: {}, maxMetadataEntries: 100, maxContentBytes: 1 << 20 }, silentLogger());
