@@ -29,26 +29,26 @@ test('files, markers, implicit directories and shadowing', async (t) => {
 });
 
 test('getattr after readdir is answered from the listing: no HEAD', async (t) => {
-  const { store, fs } = setup();
+  const { store, calls, fs } = setup();
   for (let i = 0; i < 2500; i++) store.putObject(`dir/f${i}`, Buffer.from(String(i)));
   await fs.readdir('/dir');
-  const listCalls = store.callCounts.list;
-  const headCalls = store.callCounts.head;
+  const listCalls = calls.list;
+  const headCalls = calls.head;
   for (let i = 0; i < 2500; i += 97) t.is((await fs.getattr(`/dir/f${i}`)).size, String(i).length);
   t.is(await errno(fs.getattr('/dir/missing')), 'ENOENT');
-  t.is(store.callCounts.head, headCalls);
-  t.is(store.callCounts.list, listCalls);
+  t.is(calls.head, headCalls);
+  t.is(calls.list, listCalls);
 });
 
 test('a listing of 2,500 keys takes three pages', async (t) => {
-  const { store, fs } = setup();
+  const { store, calls, fs } = setup();
   for (let i = 0; i < 2500; i++) store.putObject(`dir/f${String(i).padStart(4, '0')}`, Buffer.from('x'));
   store.putObject('dir/sub/deeper', Buffer.from('x'));
-  const before = store.callCounts.list;
+  const before = calls.list;
   const entries = await fs.readdir('/dir');
   t.is(entries.length, 2 + 2500 + 1);
   // The directory's own getattr used a one-key probe; the listing itself three pages.
-  t.is(store.callCounts.list - before, 1 + 3);
+  t.is(calls.list - before, 1 + 3);
   t.is(entries.find((e) => e.name === 'sub')?.mode, 0o040755);
 });
 
@@ -72,37 +72,37 @@ test('a mount prefix is the root', async (t) => {
 });
 
 test('reads return exact bytes across blocks and fetch only the blocks touched', async (t) => {
-  const { store, fs } = setup();
+  const { store, calls, fs } = setup();
   const bytes = patternBytes(10 * BLOCK + 123, 3);
   store.putObject('big', bytes);
   const handle = await fs.open('/big', constants.O_RDONLY);
-  const before = store.callCounts.getRange;
+  const before = calls.getRange;
   const middle = await fs.read(handle, 3 * BLOCK + 10, 2 * BLOCK);
   t.true(middle.equals(bytes.subarray(3 * BLOCK + 10, 5 * BLOCK + 10)));
-  t.is(store.callCounts.getRange - before, 1, 'one GET for the three blocks');
+  t.is(calls.getRange - before, 1, 'one GET for the three blocks');
   const tail = await fs.read(handle, 10 * BLOCK, 4096);
   t.is(tail.length, 123);
   t.true(tail.equals(bytes.subarray(10 * BLOCK)));
   t.is((await fs.read(handle, bytes.length + 10, 10)).length, 0);
   // Blocks already read are served from the cache.
-  const again = store.callCounts.getRange;
+  const again = calls.getRange;
   await fs.read(handle, 3 * BLOCK, BLOCK);
-  t.is(store.callCounts.getRange, again);
+  t.is(calls.getRange, again);
   await fs.release(handle);
   t.is(await errno(fs.read(handle, 0, 1)), 'EBADF');
 });
 
 test('concurrent reads of one block make one GET', async (t) => {
-  const { store, fs } = setup();
+  const { store, calls, fs } = setup();
   store.putObject('f', patternBytes(BLOCK, 1));
   const handle = await fs.open('/f', constants.O_RDONLY);
-  const before = store.callCounts.getRange;
+  const before = calls.getRange;
   await Promise.all(Array.from({ length: 10 }, (_, i) => fs.read(handle, i * 100, 100)));
-  t.is(store.callCounts.getRange - before, 1);
+  t.is(calls.getRange - before, 1);
 });
 
 test('sequential reads prefetch ahead', async (t) => {
-  const { store, fs } = setup({ maxPrefetchBlocks: 4 });
+  const { store, calls, fs } = setup({ maxPrefetchBlocks: 4 });
   const bytes = patternBytes(16 * BLOCK, 9);
   store.putObject('seq', bytes);
   const handle = await fs.open('/seq', constants.O_RDONLY);
@@ -110,8 +110,8 @@ test('sequential reads prefetch ahead', async (t) => {
   for (let offset = 0; offset < bytes.length; offset += 128 * 1024) chunks.push(await fs.read(handle, offset, 128 * 1024));
   t.true(Buffer.concat(chunks).equals(bytes));
   // Prefetches ask for several blocks per GET, and no block is fetched twice.
-  t.true(store.callCounts.getRange < 16, `${store.callCounts.getRange} GETs for 16 blocks`);
-  t.true(store.callCounts.getRange >= 4);
+  t.true(calls.getRange < 16, `${calls.getRange} GETs for 16 blocks`);
+  t.true(calls.getRange >= 4);
 });
 
 test('an object replaced under an open handle is EIO, and the next open sees the new version', async (t) => {
@@ -125,7 +125,7 @@ test('an object replaced under an open handle is EIO, and the next open sees the
 });
 
 test('a read-only mount refuses every change with EROFS', async (t) => {
-  const { store, fs } = setup({ readOnly: true });
+  const { store, calls, fs } = setup({ readOnly: true });
   store.putObject('r', Buffer.from('r'));
   t.is(await errno(fs.open('/r', constants.O_WRONLY)), 'EROFS');
   t.is(await errno(fs.open('/r', constants.O_RDONLY | constants.O_TRUNC)), 'EROFS');
@@ -139,16 +139,16 @@ test('a read-only mount refuses every change with EROFS', async (t) => {
   t.is(await errno(fs.chmod('/r', 0o600)), 'EROFS');
   t.is(await errno(fs.truncate('/r', 0)), 'EROFS');
   t.is(await errno(fs.symlink('r', '/l')), 'EROFS');
-  t.is(store.callCounts.put + store.callCounts.delete + store.callCounts.copy, 0);
+  t.is(calls.put + calls.delete + calls.copy, 0);
 });
 
 test('S3 failures map to errno and are not cached', async (t) => {
-  const { store, fs } = setup();
+  const { store, faults, fs } = setup();
   store.putObject('x', Buffer.from('x'));
-  store.failNext('head', 'AccessDenied');
-  store.failNext('list', 'AccessDenied');
+  faults.failNext('head', 'AccessDenied');
+  faults.failNext('list', 'AccessDenied');
   t.is(await errno(fs.getattr('/x')), 'EACCES');
-  store.failNext('head', 'Other');
+  faults.failNext('head', 'Other');
   t.is(await errno(fs.getattr('/x')), 'EIO');
   t.is((await fs.getattr('/x')).size, 1);
 });
@@ -166,7 +166,7 @@ test('negative answers are cached only when a negative TTL is set', async (t) =>
 });
 
 test('opening a directory\'s files in listing order fetches the next ones ahead', async (t) => {
-  const { store, fs } = setup();
+  const { store, calls, fs } = setup();
   const name = (i: number) => `f${String(i).padStart(3, '0')}`;
   for (let i = 0; i < 100; i++) store.putObject(`scan/${name(i)}`, Buffer.from(`file ${i}`));
   await fs.readdir('/scan');
@@ -178,16 +178,16 @@ test('opening a directory\'s files in listing order fetches the next ones ahead'
   };
   t.is(await read(0), 'file 0');
   t.is(await read(1), 'file 1');
-  t.is(store.callCounts.getRange, 2, 'no prefetch before a streak');
+  t.is(calls.getRange, 2, 'no prefetch before a streak');
   t.is(await read(2), 'file 2');
-  t.is(store.callCounts.getRange, 3 + 64, 'the third open in order fetches the next 64 small files');
+  t.is(calls.getRange, 3 + 64, 'the third open in order fetches the next 64 small files');
   for (let i = 3; i < 10; i++) t.is(await read(i), `file ${i}`);
   // Files 3-9 were hits; each open kept 64 files requested ahead, up to file 73.
-  t.is(store.callCounts.getRange, 3 + 64 + 7);
-  const before = store.callCounts.getRange;
+  t.is(calls.getRange, 3 + 64 + 7);
+  const before = calls.getRange;
   t.is(await read(90), 'file 90');
   t.is(await read(5), 'file 5');
-  t.is(store.callCounts.getRange, before + 1, 'a jump ends the streak: only the file read is fetched');
+  t.is(calls.getRange, before + 1, 'a jump ends the streak: only the file read is fetched');
 });
 
 

@@ -1,4 +1,5 @@
-// The filesystem core over the in-memory store, as unit tests build it.
+// The filesystem core over the in-memory store, as unit tests build it: the filesystem speaks
+// to the memory store through the faulty store (failures, latency, a hook) and the counting one.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,7 +7,10 @@ import { createObjectCache } from '../../src/cache/object-cache.js';
 import { FsError } from '../../src/fs/errors.js';
 import { S3Filesystem, type FilesystemOptions } from '../../src/fs/filesystem.js';
 import { silentLogger } from '../../src/log.js';
+import { instrumentStore, type InstrumentedStore } from '../../src/s3/counting-store.js';
 import { MemoryStore } from '../../src/s3/memory-store.js';
+import type { StoreOperation } from '../../src/s3/object-store.js';
+import { FaultyStore } from './faulty-store.js';
 
 /** Small blocks so that tests cross block boundaries with little data. */
 export const CORE_BLOCK = 64 * 1024;
@@ -14,12 +18,42 @@ export const CORE_BLOCK = 64 * 1024;
 const stagingDirectories: string[] = [];
 process.once('exit', () => stagingDirectories.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
 
+const OPERATIONS: readonly StoreOperation[] = ['checkBucket', 'head', 'list', 'getRange', 'put', 'copy', 'delete'];
+
+/** Calls made so far per operation, failed ones included; read live (each read is the current count). */
+export type CallCounts = Readonly<Record<StoreOperation, number>>;
+
+export function liveCounts(counted: InstrumentedStore): CallCounts {
+  const counts = {};
+  for (const op of OPERATIONS) Object.defineProperty(counts, op, { get: () => counted.calls()[op].count, enumerable: true });
+  return counts as CallCounts;
+}
+
+/**
+ * Resolves once no S3 call is under way (prefetches included), checked after the current
+ * macrotask so that loads just answered have been stored. Fails after `timeoutMs`.
+ */
+export async function settled(counted: InstrumentedStore, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    await new Promise((resolve) => setImmediate(resolve));
+    const calls = counted.calls();
+    if (OPERATIONS.every((op) => calls[op].inFlight === 0)) return;
+    if (Date.now() > deadline) throw new Error(`S3 calls still in flight after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+}
+
 export function setupCore(options: Partial<FilesystemOptions> = {}) {
+  /** Seeding and inspection of the bucket, outside the filesystem's view. */
   const store = new MemoryStore('bucket');
+  /** Failures, latency and a hook before every call the filesystem makes. */
+  const faults = new FaultyStore(store);
+  const counted = instrumentStore(faults, silentLogger());
   const cache = createObjectCache({ ttlMs: 3_600_000, opTtlMs: {}, maxMetadataEntries: 10_000, maxContentBytes: 64 * CORE_BLOCK }, silentLogger());
   const stagingDirectory = mkdtempSync(join(tmpdir(), 's3mount-core-'));
   stagingDirectories.push(stagingDirectory);
-  const fs = new S3Filesystem(store, cache, silentLogger(), {
+  const fs = new S3Filesystem(counted, cache, silentLogger(), {
     bucket: 'bucket',
     prefix: '',
     uid: 1000,
@@ -34,7 +68,7 @@ export function setupCore(options: Partial<FilesystemOptions> = {}) {
     partSize: 5 * 1024 * 1024,
     ...options,
   });
-  return { store, cache, fs, stagingDirectory };
+  return { store, faults, calls: liveCounts(counted), settled: () => settled(counted), cache, fs, stagingDirectory };
 }
 
 /** The errno name a call fails with, "no error", or a note that it failed with something else. */
