@@ -102,13 +102,15 @@ test('concurrent reads of one block make one GET', async (t) => {
 });
 
 test('sequential reads prefetch ahead', async (t) => {
-  const { store, calls, fs } = setup({ maxPrefetchBlocks: 4 });
+  const { store, calls, settled, fs } = setup({ maxPrefetchBlocks: 4 });
   const bytes = patternBytes(16 * BLOCK, 9);
   store.putObject('seq', bytes);
   const handle = await fs.open('/seq', constants.O_RDONLY);
   const chunks: Buffer[] = [];
   for (let offset = 0; offset < bytes.length; offset += 128 * 1024) chunks.push(await fs.read(handle, offset, 128 * 1024));
   t.true(Buffer.concat(chunks).equals(bytes));
+  // Counted once the prefetches the reads started are over, not while they may still be going.
+  await settled();
   // Prefetches ask for several blocks per GET, and no block is fetched twice.
   t.true(calls.getRange < 16, `${calls.getRange} GETs for 16 blocks`);
   t.true(calls.getRange >= 4);
@@ -166,7 +168,7 @@ test('negative answers are cached only when a negative TTL is set', async (t) =>
 });
 
 test('opening a directory\'s files in listing order fetches the next ones ahead', async (t) => {
-  const { store, calls, fs } = setup();
+  const { store, calls, settled, fs } = setup();
   const name = (i: number) => `f${String(i).padStart(3, '0')}`;
   for (let i = 0; i < 100; i++) store.putObject(`scan/${name(i)}`, Buffer.from(`file ${i}`));
   await fs.readdir('/scan');
@@ -178,15 +180,20 @@ test('opening a directory\'s files in listing order fetches the next ones ahead'
   };
   t.is(await read(0), 'file 0');
   t.is(await read(1), 'file 1');
+  // Each count is taken once the prefetches started so far are over.
+  await settled();
   t.is(calls.getRange, 2, 'no prefetch before a streak');
   t.is(await read(2), 'file 2');
+  await settled();
   t.is(calls.getRange, 3 + 64, 'the third open in order fetches the next 64 small files');
   for (let i = 3; i < 10; i++) t.is(await read(i), `file ${i}`);
+  await settled();
   // Files 3-9 were hits; each open kept 64 files requested ahead, up to file 73.
   t.is(calls.getRange, 3 + 64 + 7);
   const before = calls.getRange;
   t.is(await read(90), 'file 90');
   t.is(await read(5), 'file 5');
+  await settled();
   t.is(calls.getRange, before + 1, 'a jump ends the streak: only the file read is fetched');
 });
 
@@ -212,7 +219,7 @@ function recordGets(store: ReturnType<typeof setup>['store'], delayMs = 0) {
 
 test('a small read at a random offset fetches only the pieces it touches', async (t) => {
   const PIECE = BLOCK / 8;
-  const { store, fs } = setup({ pieceSize: PIECE, maxPrefetchBlocks: 4 });
+  const { store, settled, fs } = setup({ pieceSize: PIECE, maxPrefetchBlocks: 4 });
   // Far enough apart that no read looks like the continuation of another.
   // Reads more than 4 MiB apart (the default read-ahead is 1 MiB): none looks like the
   // continuation of another.
@@ -234,6 +241,7 @@ test('a small read at a random offset fetches only the pieces it touches', async
   const chunks: Buffer[] = [];
   for (let offset = 0; offset < bytes.length; offset += 16 * 1024) chunks.push(await fs.read(sequential, offset, 16 * 1024));
   t.true(Buffer.concat(chunks).equals(bytes));
+  await settled();
   for (const [start, end] of gets.ranges.slice(2)) t.true(start % BLOCK === 0 && (end - start) % BLOCK === 0, `block-aligned GET ${start}-${end}`);
   // Once a whole block is cached, a random read inside it uses it.
   const count = gets.ranges.length;
@@ -242,7 +250,7 @@ test('a small read at a random offset fetches only the pieces it touches', async
 });
 
 test('a sequential reader keeps several GETs of a few blocks in flight', async (t) => {
-  const { store, fs } = setup({ maxPrefetchBlocks: 8, maxRequestBlocks: 2 });
+  const { store, settled, fs } = setup({ maxPrefetchBlocks: 8, maxRequestBlocks: 2 });
   const bytes = patternBytes(32 * BLOCK, 8);
   store.putObject('s', bytes);
   const gets = recordGets(store, 5);
@@ -250,6 +258,7 @@ test('a sequential reader keeps several GETs of a few blocks in flight', async (
   const chunks: Buffer[] = [];
   for (let offset = 0; offset < bytes.length; offset += 32 * 1024) chunks.push(await fs.read(handle, offset, 32 * 1024));
   t.true(Buffer.concat(chunks).equals(bytes));
+  await settled();
   t.true(gets.most >= 3, `${gets.most} GETs in flight at most`);
   for (const [start, end] of gets.ranges) t.true(end - start <= 2 * BLOCK, `GET ${start}-${end} within 2 blocks`);
   const fetched = gets.ranges.reduce((sum, [start, end]) => sum + end - start, 0);
@@ -258,7 +267,7 @@ test('a sequential reader keeps several GETs of a few blocks in flight', async (
 
 test('a large object read sequentially streams through reusable slabs, not the cache', async (t) => {
   const slabs = new SlabPool(4 * BLOCK, 16 * BLOCK);
-  const { store, fs, cache } = setup({ maxPrefetchBlocks: 8, maxRequestBlocks: 4, slabs, streamAbove: 8 * BLOCK, readAheadBytes: BLOCK / 2 });
+  const { store, settled, fs, cache } = setup({ maxPrefetchBlocks: 8, maxRequestBlocks: 4, slabs, streamAbove: 8 * BLOCK, readAheadBytes: BLOCK / 2 });
   const bytes = patternBytes(64 * BLOCK + 100, 4);
   store.putObject('big', bytes);
   store.putObject('small', bytes.subarray(0, 8 * BLOCK));
@@ -267,6 +276,8 @@ test('a large object read sequentially streams through reusable slabs, not the c
   const chunks: Buffer[] = [];
   for (let offset = 0; offset < bytes.length; offset += 32 * 1024) chunks.push(await fs.read(handle, offset, 32 * 1024));
   t.true(Buffer.concat(chunks).equals(bytes), 'bytes exact');
+  // Counted, and the slabs checked, once no GET of the stream is under way.
+  await settled();
   const fetched = gets.ranges.reduce((sum, [start, end]) => sum + end - start, 0);
   t.is(fetched, bytes.length, 'every byte fetched once');
   for (const [start, end] of gets.ranges) t.true(end - start <= 4 * BLOCK, `GET ${start}-${end} fits a slab`);
@@ -297,7 +308,7 @@ test('blocks missing on both sides of one being loaded take a GET each: no byte 
 
 test('reads arriving out of order, as the kernel sends them, stay one stream: no block fetched twice', async (t) => {
   const slabs = new SlabPool(4 * BLOCK, 24 * BLOCK);
-  const { store, fs, cache } = setup({ maxPrefetchBlocks: 8, maxRequestBlocks: 4, slabs, streamAbove: 8 * BLOCK, readAheadBytes: BLOCK });
+  const { store, settled, fs, cache } = setup({ maxPrefetchBlocks: 8, maxRequestBlocks: 4, slabs, streamAbove: 8 * BLOCK, readAheadBytes: BLOCK });
   const bytes = patternBytes(48 * BLOCK, 6);
   store.putObject('shuffled', bytes);
   const gets = recordGets(store, 1);
@@ -312,6 +323,7 @@ test('reads arriving out of order, as the kernel sends them, stay one stream: no
     await Promise.all(order.map(async (offset) => (await fs.read(handle, offset, CHUNK)).copy(out, offset)));
   }
   t.true(out.equals(bytes));
+  await settled();
   const fetched = gets.ranges.reduce((sum, [start, end]) => sum + end - start, 0);
   t.is(fetched, bytes.length, 'every byte fetched once');
   t.is(cache.stats().content.entries, 0, 'nothing of it in the cache');
