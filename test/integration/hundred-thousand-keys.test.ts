@@ -6,7 +6,7 @@ import test from 'ava';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startS3Endpoint, testPrefix, type S3Endpoint } from '../../scripts/local-s3.js';
-import { mountBucket, mountStats, run, type Mount } from '../support/mount.js';
+import { mountBucket, quiescentStats, run, type Mount } from '../support/mount.js';
 import { seedObjects, type SeedResult } from '../support/seed.js';
 
 const COUNT = 100_000;
@@ -51,7 +51,7 @@ async function peakRssMiB(pid: number): Promise<number> {
 
 test('ls of 100,000 keys: each once, 100 LISTs, no HEAD per entry, peak RSS bounded', async (t) => {
   const dir = join(mount.mountpoint, 'huge');
-  const before = await mountStats(mount.mountpoint);
+  const before = await quiescentStats(mount.mountpoint);
   const peakBefore = await peakRssMiB(mount.child.pid as number);
   const started = performance.now();
   const listing = await run('ls', ['-1', dir], { timeoutMs: 150_000 });
@@ -61,7 +61,7 @@ test('ls of 100,000 keys: each once, 100 LISTs, no HEAD per entry, peak RSS boun
   const listed = listing.stdout.split('\n').filter(Boolean);
   t.is(listed.length, COUNT);
   t.deepEqual(listed.sort(), Array.from({ length: COUNT }, (_, i) => name(i)), 'every name once, nothing else');
-  const afterListing = await mountStats(mount.mountpoint);
+  const afterListing = await quiescentStats(mount.mountpoint);
   const lists = afterListing.s3.list.count - before.s3.list.count;
   const heads = afterListing.s3.head.count - before.s3.head.count;
   // The directory's lookup is one HEAD and a one-key LIST; then one LIST per 1,000 keys.
@@ -77,7 +77,7 @@ test('ls of 100,000 keys: each once, 100 LISTs, no HEAD per entry, peak RSS boun
   const read = await run('cat', sample);
   t.is(read.code, 0, read.stderr);
   t.is(read.stdout, SAMPLE.map((i) => name(i)).join(''));
-  const afterSample = await mountStats(mount.mountpoint);
+  const afterSample = await quiescentStats(mount.mountpoint);
   t.is(afterSample.s3.head.count - afterListing.s3.head.count, 0, 'the sample is answered from the listing: no HEAD');
 
   const peak = await peakRssMiB(mount.child.pid as number);
