@@ -32,7 +32,11 @@ test.before(async () => {
   seeded = await seedObjects(endpoint, keys, (key) => Buffer.from(key.slice(-7)));
   mount = await mountBucket(endpoint, {
     target: prefix ? `${endpoint.bucket}:${prefix}` : endpoint.bucket,
-    args: ['--max-cache-entries', '20000', '--max-cache-size', '64'],
+    // Nothing the counts rely on may expire during the test. The kernel may forget the entry
+    // of the directory (its TTL runs from the lookup before a listing that took tens of
+    // seconds under load, or the dentry is reclaimed) and look it up again: with the default
+    // 60 s and 5 s TTLs that lookup was a HEAD of "huge" while the listing was still cached.
+    args: ['--max-cache-entries', '20000', '--max-cache-size', '64', '--metadata-ttl', '3600', '--negative-metadata-ttl', '3600'],
   });
 });
 
