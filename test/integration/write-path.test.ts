@@ -16,7 +16,8 @@ let mount: Mount;
 let scratch: string;
 
 const target = () => (prefix ? `${endpoint.bucket}:${prefix}` : endpoint.bucket);
-const mountArgs = ['--metadata-ttl', '3600'];
+// Long TTLs, negative ones too: S3 counts must not depend on the kernel keeping a directory's entry.
+const mountArgs = ['--metadata-ttl', '3600', '--negative-metadata-ttl', '3600'];
 
 test.before(async () => {
   endpoint = await startS3Endpoint();
