@@ -9,11 +9,19 @@ export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED := true
 
 setup: system-deps deps native build
 
-# fuse-native loads Debian's libfuse.so.2 and needs fusermount (from fuse3) to mount and unmount.
+# fuse-native loads libfuse.so.2 (Debian 12's libfuse2; libfuse2t64 on Debian 13 and Ubuntu 24.04)
+# and needs fusermount (from fuse3) to mount and unmount; scripts/build-native.sh compiles it
+# with g++, make and python3.
 system-deps:
-	@if ! ldconfig -p | grep -q 'libfuse.so.2 ' || ! command -v fusermount >/dev/null; then \
-	  echo "installing libfuse2 and fuse3"; \
-	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libfuse2 fuse3; \
+	@missing=""; \
+	ldconfig -p | grep -q 'libfuse.so.2 ' || missing="$$missing libfuse2"; \
+	command -v fusermount >/dev/null || missing="$$missing fuse3"; \
+	for tool in g++ make python3; do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then \
+	  $(SUDO) apt-get update -qq; \
+	  if apt-cache policy libfuse2t64 2>/dev/null | grep -q 'Candidate: [^(]'; then missing=$${missing/libfuse2/libfuse2t64}; fi; \
+	  echo "installing$$missing"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
 # Reinstall only when the lock file changed since the last install.

@@ -1,9 +1,8 @@
-// Wiring of one mount: object store → cache → filesystem core → FUSE session, and its lifetime.
-import { createObjectCache } from './cache/object-cache.js';
+// One mount's lifetime: object store, caches and core (built by src/wiring.ts), FUSE session,
+// control socket and metrics, and the order in which they start and stop.
 import type { Config } from './config.js';
-import { configureCache, invalidatePath } from './control/cache-control.js';
+import { configureCache } from './control/cache-control.js';
 import { ControlServer } from './control/server.js';
-import { S3Filesystem } from './fs/filesystem.js';
 import { SlabPool } from './fs/read/slab-pool.js';
 import { recoverStaged } from './fs/write/staged-recovery.js';
 import { createFuseOperations } from './fuse/adapter.js';
@@ -16,30 +15,16 @@ import { MountMetrics } from './metrics/mount-metrics.js';
 import { serveMetrics, type MetricsServer } from './metrics/server.js';
 import { instrumentStore } from './s3/counting-store.js';
 import { isStoreError } from './s3/object-store.js';
+import { profileEndpoint } from './s3/profile-endpoint.js';
 import { createSdkStore } from './s3/sdk-store.js';
 import { collectStats, type MountStats } from './stats.js';
+import { fuseOperationTimeoutMs, MAX_PREFETCH_BLOCKS, MAX_REQUEST_BLOCKS, MAX_STREAM_BYTES, PIECE_SIZE, REQUEST_TIMEOUT_MS, STREAM_ABOVE_CACHE_SHARE } from './tuning.js';
+import { buildCaches, buildCore } from './wiring.js';
 
 /** A failure before the mount is ready, with a message meant for the person who typed the command. */
 export class StartupError extends Error {
   override name = 'StartupError';
 }
-
-// Each S3 attempt must answer within this; a call's deadline is its attempts times this.
-const REQUEST_TIMEOUT_MS = 20_000;
-// Allowance per retry for the SDK's backoff.
-const RETRY_BACKOFF_MS = 2_000;
-// Blocks prefetched ahead of a sequential reader: 32 MiB requested ahead at most per reader,
-// as GETs of 4 blocks; a cold 256 MiB read with 8 MiB ahead in 4 MiB GETs spent most of its
-// time waiting for S3 once GETs became cheap.
-const MAX_PREFETCH_BLOCKS = 32;
-const MAX_REQUEST_BLOCKS = 4;
-// A small read away from the sequence fetches 128 KiB pieces (FUSE's largest request), not a
-// whole block: 200 random 4 KiB reads fetched 200 MiB with whole blocks.
-const PIECE_SIZE = 128 * 1024;
-// Objects larger than this share of the content cache stream through reusable slabs when
-// read sequentially, and the slabs of all such reads together stay within the other bound.
-const STREAM_ABOVE_CACHE_SHARE = 1 / 4;
-const MAX_STREAM_BYTES = 64 * 1024 * 1024;
 
 export interface RunningMount {
   stats(): MountStats;
@@ -49,12 +34,15 @@ export interface RunningMount {
 }
 
 export async function startMount(config: Config, log: Logger): Promise<RunningMount> {
+  // An endpoint_url in the AWS profile is a custom endpoint as --endpoint-url is, and implies
+  // path style as it does.
+  const endpoint = config.endpointUrl ?? (await profileEndpoint(config.profile));
   const sdkStore = createSdkStore(
     {
       bucket: config.bucket,
       region: config.region,
-      endpoint: config.endpointUrl,
-      forcePathStyle: config.forcePathStyle,
+      endpoint,
+      forcePathStyle: config.forcePathStyle || endpoint !== undefined,
       profile: config.profile,
       maxAttempts: config.maxAttempts,
       requestTimeoutMs: REQUEST_TIMEOUT_MS,
@@ -81,19 +69,10 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
   const recovery = await recoverStaged(config.stagingDir, store, log);
   for (const kept of recovery.kept) process.stderr.write(`s3mount: unsaved data kept: ${kept}\n`);
 
-  const cache = createObjectCache(
-    {
-      ttlMs: config.metadataTtlSeconds * 1000,
-      // Content blocks are keyed by ETag, so they never go stale: only the bound pushes them out.
-      opTtlMs: { block: 24 * 3600 * 1000 },
-      maxMetadataEntries: config.maxCacheEntries,
-      maxContentBytes: config.maxCacheSizeMiB * 1024 * 1024,
-    },
-    log,
-  );
+  const cache = buildCaches(config, log);
   const slabs = new SlabPool(MAX_REQUEST_BLOCKS * config.blockSizeKiB * 1024, MAX_STREAM_BYTES);
   slabs.reserve();
-  const filesystem = new S3Filesystem(store, cache, log, {
+  const { filesystem, invalidation } = buildCore(store, cache, log, {
     bucket: config.bucket,
     prefix: config.prefix,
     uid: config.uid,
@@ -133,9 +112,7 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
       // Our own creates go through the kernel, which drops its negative entry itself. A lower
       // kernel TTL, asked for so that `cache invalidate` acts at once, caps this one too.
       negativeTimeoutSeconds: Math.min(config.negativeMetadataTtlSeconds, config.kernelCacheTtlSeconds),
-      // A lookup makes at most two S3 calls one after the other; FUSE must never time out
-      // before our own deadlines answer EIO.
-      operationTimeoutMs: 2 * config.maxAttempts * (REQUEST_TIMEOUT_MS + RETRY_BACKOFF_MS) + 10_000,
+      operationTimeoutMs: fuseOperationTimeoutMs(config.maxAttempts),
     },
     log,
   );
@@ -146,13 +123,12 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
     await metricsServer?.close();
     throw new StartupError(`cannot mount ${config.mountpoint}: ${(error as Error).message}`);
   }
-  const target = { bucket: config.bucket, prefix: config.prefix };
   const control = new ControlServer(
     config.mountpoint,
     {
       stats,
-      clear: () => cache.clear(),
-      invalidate: (path, recursive) => invalidatePath(cache, target, path, recursive),
+      clear: () => invalidation.clear('control'),
+      invalidate: (path, recursive) => invalidation.changedPath(path, recursive, 'control'),
       configure: (change) => configureCache(cache, change),
     },
     log,

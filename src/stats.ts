@@ -1,5 +1,6 @@
 // One snapshot of a mount's statistics: the cache's counters and the S3 calls behind them.
-import type { CacheConfig, CacheStats, ObjectCache } from './cache/types.js';
+import type { Caches } from './cache/caches.js';
+import type { CacheConfig, CacheStats } from './cache/types.js';
 import type { SlabPoolStats } from './fs/read/slab-pool.js';
 import type { InstrumentedStore, OperationCalls } from './s3/counting-store.js';
 import type { StoreOperation } from './s3/object-store.js';
@@ -30,7 +31,7 @@ export function cacheSettingsOf(config: Readonly<CacheConfig>): CacheSettings {
   return { metadataTtlSeconds: config.ttlMs / 1000, maxCacheEntries: config.maxMetadataEntries, maxCacheSizeMiB: config.maxContentBytes / 1048576 };
 }
 
-export function collectStats(cache: ObjectCache, store: InstrumentedStore, kernelCacheTtlSeconds: number, streaming: SlabPoolStats): MountStats {
+export function collectStats(cache: Pick<Caches, 'stats' | 'config'>, store: InstrumentedStore, kernelCacheTtlSeconds: number, streaming: SlabPoolStats): MountStats {
   const cacheStats = cache.stats();
   const s3 = store.calls();
   const s3Calls = Object.values(s3).reduce((sum, op) => sum + op.count, 0);
@@ -58,6 +59,10 @@ export function formatStats(stats: MountStats): string {
   const { metadata, content } = stats.cache;
   lines.push(`settings   ${formatSettings(stats.settings)}`);
   lines.push(`cache      entries ${metadata.entries}/${metadata.maxEntries} metadata, ${content.entries} blocks, ${mib(content.bytes)}/${mib(content.maxBytes)} content`);
+  for (const tier of stats.cache.tiers ?? []) {
+    const bound = tier.maxBytes !== undefined ? `${mib(tier.bytes)}/${mib(tier.maxBytes)}` : `${tier.entries}/${tier.maxEntries ?? '-'} entries`;
+    lines.push(`tier       ${tier.tier.padEnd(16)} ${String(tier.entries).padStart(8)} entries  ${bound}  evictions ${tier.evictions}, expired ${tier.expired}`);
+  }
   lines.push(pad(['op', 'hits', 'misses', 'hit rate', 'coalesced', 'expired', 'evictions', 'errors']));
   for (const [op, s] of Object.entries(stats.cache.byOp)) {
     lines.push(pad([op, s.hits, s.misses, rate(s.hits + s.coalesced, s.misses), s.coalesced, s.expired, s.evictions, s.loadErrors]));

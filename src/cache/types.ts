@@ -1,6 +1,5 @@
-// The contract of the cache that sits between the filesystem and S3.
-// Everything the filesystem keeps from S3 lives here, under one key scheme,
-// so that invalidation, bounds and statistics have one home.
+// Types shared by the caches between the filesystem and S3: what identifies an entry, how
+// long it lives, and the statistics every cache and tier reports.
 
 /**
  * What a cached value came from.
@@ -9,7 +8,8 @@
  * - dir:   a whole directory assembled from its pages (key: the directory prefix)
  * - block: a fixed-size block of object content (params: ETag and block index)
  */
-export type CacheOp = 'head' | 'list' | 'dir' | 'block';
+export type CacheOp = MetadataOp | 'block';
+export type MetadataOp = 'head' | 'list' | 'dir';
 
 export const CACHE_OPS: readonly CacheOp[] = ['head', 'list', 'dir', 'block'];
 
@@ -60,6 +60,19 @@ export interface OpStats {
   loadErrors: number;
 }
 
+/** What one tier holds and has done; a disk or shared tier reports its own. */
+export interface TierStats {
+  /** Which cache and where: "metadata/memory", "blocks/memory", later "blocks/disk". */
+  tier: string;
+  entries: number;
+  /** Bytes held (logical, before any compression). */
+  bytes: number;
+  maxEntries?: number;
+  maxBytes?: number;
+  evictions: number;
+  expired: number;
+}
+
 export interface CacheStats {
   /** Entries and bytes held right now, per cache. */
   metadata: { entries: number; maxEntries: number };
@@ -68,42 +81,7 @@ export interface CacheStats {
   totals: OpStats;
   /** Internal cache failures that were bypassed (the filesystem call went on without the cache). */
   bypassed: number;
+  /** Per tier, top first. */
+  tiers: TierStats[];
 }
 
-export type InvalidationScope = { kind: 'key'; bucket: string; key: string } | { kind: 'prefix'; bucket: string; prefix: string } | { kind: 'bucket'; bucket: string } | { kind: 'all' };
-
-export interface ObjectCache {
-  /**
-   * The cached value for `key`, or the loader's result, stored under the TTL rules.
-   * Concurrent calls for one key share one loader call. A loader's error is rethrown
-   * to every waiter and never stored. A failure of the cache itself is logged and
-   * bypassed by calling the loader directly.
-   */
-  fetch<T extends object>(key: CacheKey, load: () => Promise<T>, options?: CacheFetchOptions<T>): Promise<T>;
-  /** The cached value if present and fresh, without loading. Counts a hit when found (a miss is counted by the fetch that follows, if any). */
-  peek<T extends object>(key: CacheKey): T | undefined;
-  /**
-   * Whether fetch would answer without calling its loader: a fresh value is cached, or a load
-   * is in flight to join. Counts neither a hit nor a miss.
-   */
-  has(key: CacheKey): boolean;
-  /** Store a value directly (e.g. metadata learned from a listing or an upload). */
-  set<T extends object>(key: CacheKey, value: T, options?: Omit<CacheFetchOptions<T>, 'ttlFor'>): void;
-  /** Drop every entry (any op) whose key equals `key`. Returns how many were dropped. */
-  invalidateKey(bucket: string, key: string): number;
-  /** Drop every entry whose key starts with `prefix`. */
-  invalidatePrefix(bucket: string, prefix: string): number;
-  /** Drop every entry of one bucket. */
-  invalidateBucket(bucket: string): number;
-  clear(): void;
-  /**
-   * How many invalidations (of any scope, clear included) there have been. A caller that
-   * stores values derived from an answer checks it did not change while the answer was on
-   * its way, as fetch does for the value it loads.
-   */
-  readonly invalidations: number;
-  stats(): CacheStats;
-  /** Change TTLs or bounds at run time; shrinking a bound evicts at once. */
-  configure(changes: Partial<Omit<CacheConfig, 'now'>>): void;
-  readonly config: Readonly<CacheConfig>;
-}

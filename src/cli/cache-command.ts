@@ -5,14 +5,9 @@ import { parseArgs } from 'node:util';
 import { sendControl } from '../control/client.js';
 import type { ControlRequest, ControlResponse } from '../control/protocol.js';
 import { formatSettings, formatStats, type CacheSettings } from '../stats.js';
-import { UsageError } from './options.js';
+import { parseArgsErrorLine, UsageError } from './options.js';
 
-const USAGE = [
-  'usage: s3mount cache stats MOUNTPOINT [--json]',
-  '       s3mount cache clear MOUNTPOINT',
-  '       s3mount cache invalidate MOUNTPOINT PATH [--recursive]',
-  '       s3mount cache configure MOUNTPOINT [--metadata-ttl SECONDS] [--max-cache-entries N] [--max-cache-size MIB]',
-].join('\n');
+const USAGE = 'usage: s3mount cache stats|clear|invalidate|configure MOUNTPOINT ... (see s3mount --help)';
 
 type Print = (line: string) => void;
 
@@ -62,20 +57,17 @@ async function ask(mountpoint: string, request: ControlRequest): Promise<Extract
 }
 
 function parseCacheArguments(args: string[]) {
+  const options = {
+    json: { type: 'boolean' },
+    recursive: { type: 'boolean', short: 'r' },
+    'metadata-ttl': { type: 'string' },
+    'max-cache-entries': { type: 'string' },
+    'max-cache-size': { type: 'string' },
+  } as const;
   try {
-    return parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        json: { type: 'boolean' },
-        recursive: { type: 'boolean', short: 'r' },
-        'metadata-ttl': { type: 'string' },
-        'max-cache-entries': { type: 'string' },
-        'max-cache-size': { type: 'string' },
-      },
-    });
+    return parseArgs({ args, allowPositionals: true, options });
   } catch (error) {
-    throw new UsageError(`${(error as Error).message}\n${USAGE}`);
+    throw new UsageError(parseArgsErrorLine(error, args, options));
   }
 }
 
@@ -92,7 +84,7 @@ function settingsChange(values: Record<string, string | boolean | undefined>): P
     if (!/^\d+$/.test(value) || Number(value) < min) throw new UsageError(`--${flag} must be a whole number of at least ${min}, not "${value}"`);
     change[field] = Number(value);
   }
-  if (Object.keys(change).length === 0) throw new UsageError(`cache configure needs at least one setting\n${USAGE}`);
+  if (Object.keys(change).length === 0) throw new UsageError('cache configure needs at least one setting: --metadata-ttl SECONDS, --max-cache-entries N or --max-cache-size MIB');
   return change;
 }
 

@@ -1,48 +1,36 @@
 // The semantics of the mount: paths to keys, handles, reads and staged writes.
 // Not tied to FUSE: test/core drives it directly over the in-memory store.
 import { constants as fsConstants } from 'node:fs';
-import type { ObjectCache } from '../cache/types.js';
 import type { Logger } from '../log.js';
-import type { ObjectStore } from '../s3/object-store.js';
 import { attrOf, attributesOf, modeOf, stagedAttr, PERMISSION_BITS, S_IFREG, type AttributeDefaults } from './attributes.js';
 import { FsError, toFsError } from './errors.js';
-import { Invalidation } from './invalidation.js';
-import { Namespace } from './names/namespace.js';
+import type { Invalidation } from './invalidation.js';
+import type { Namespace } from './names/namespace.js';
 import type { FsNode, ReadTarget } from './nodes.js';
 import { dirPrefixOf, keyOf, splitPath } from './names/paths.js';
 import { BlockReader, newReadPattern, type ReadPattern } from './read/reader.js';
-import { ScanAhead } from './read/scan-ahead.js';
-import type { SlabPool } from './read/slab-pool.js';
+import type { ScanAhead } from './read/scan-ahead.js';
 import type { StagedFile } from './write/staged-file.js';
-import { TreeChanges } from './write/tree-changes.js';
+import type { TreeChanges } from './write/tree-changes.js';
 import type { Attr, DirEntry, Filesystem, StatFs } from './types.js';
-import { WriteStage } from './write/write-stage.js';
+import type { WriteStage } from './write/write-stage.js';
+
+/** The parts the filesystem core is made of, built and wired by src/wiring.ts. */
+export interface FilesystemParts {
+  namespace: Namespace;
+  reader: BlockReader;
+  stage: WriteStage;
+  invalidation: Invalidation;
+  tree: TreeChanges;
+  scanAhead: ScanAhead;
+}
 
 export interface FilesystemOptions {
-  bucket: string;
+  /** The mount's root prefix: "" or ending in "/". */
   prefix: string;
-  uid: number;
-  gid: number;
-  fileMode: number;
-  dirMode: number;
-  negativeTtlMs: number;
-  blockSize: number;
-  maxPrefetchBlocks: number;
-  /** Largest GET of a prefetch, in blocks. */
-  maxRequestBlocks?: number;
-  /** Unit of small random reads; divides blockSize. */
-  pieceSize?: number;
-  /** Slabs for large sequential reads, which then bypass the content cache. */
-  slabs?: SlabPool;
-  /** Objects larger than this (bytes) stream through the slabs when read sequentially. */
-  streamAbove?: number;
-  /** The kernel's read-ahead on the mount (bytes): how out of order sequential reads arrive. */
-  readAheadBytes?: number;
+  /** Owner and modes of entries whose metadata does not say. */
+  defaults: AttributeDefaults;
   readOnly: boolean;
-  /** Directory for staged copies of files being written. */
-  stagingDirectory: string;
-  /** Uploads above this size are multipart, in parts of this size. */
-  partSize: number;
 }
 
 /** An open file: a version of an object being read, or a staged copy being written. */
@@ -71,27 +59,12 @@ export class S3Filesystem implements Filesystem {
   private nextHandle = 1;
 
   constructor(
-    store: ObjectStore,
-    cache: ObjectCache,
-    private readonly log: Logger,
+    parts: FilesystemParts,
     private readonly options: FilesystemOptions,
+    private readonly log: Logger,
   ) {
-    this.namespace = new Namespace(store, cache, log, { bucket: options.bucket, prefix: options.prefix, negativeTtlMs: options.negativeTtlMs });
-    this.reader = new BlockReader(store, cache, log, {
-      bucket: options.bucket,
-      blockSize: options.blockSize,
-      maxPrefetchBlocks: options.maxPrefetchBlocks,
-      maxRequestBlocks: options.maxRequestBlocks,
-      pieceSize: options.pieceSize,
-      slabs: options.slabs,
-      streamAbove: options.streamAbove,
-      readAheadBytes: options.readAheadBytes,
-    });
-    this.stage = new WriteStage(store, log, { directory: options.stagingDirectory, bucket: options.bucket, partSize: options.partSize });
-    this.invalidation = new Invalidation(cache, options.bucket, options.prefix);
-    this.defaults = { uid: options.uid, gid: options.gid, fileMode: options.fileMode, dirMode: options.dirMode, mountTime: new Date() };
-    this.scanAhead = new ScanAhead((target) => this.reader.prefetchFirstBlock(target), options.blockSize);
-    this.tree = new TreeChanges(store, this.namespace, this.stage, this.invalidation, log, this.defaults);
+    ({ namespace: this.namespace, reader: this.reader, stage: this.stage, invalidation: this.invalidation, tree: this.tree, scanAhead: this.scanAhead } = parts);
+    this.defaults = options.defaults;
   }
 
   async getattr(path: string): Promise<Attr> {
@@ -167,15 +140,10 @@ export class S3Filesystem implements Filesystem {
         await existing.truncate(0);
         return this.allocateHandle({ path, staged: existing, pattern: newReadPattern() });
       }
-      const attributes = { mode: S_IFREG | (mode & PERMISSION_BITS), uid: this.options.uid, gid: this.options.gid, mtime: new Date() };
+      const attributes = { mode: S_IFREG | (mode & PERMISSION_BITS), uid: this.defaults.uid, gid: this.defaults.gid, mtime: new Date() };
       const staged = await this.stage.acquire(key, undefined, attributes, { created: true });
       return this.allocateHandle({ path, staged, pattern: newReadPattern() });
     });
-  }
-
-  async read(handle: number, position: number, length: number): Promise<Buffer> {
-    const file = this.handleOf(handle);
-    return this.guard('read', file.path, () => (file.staged ? file.staged.read(position, length) : this.reader.read(file.target as ReadTarget, file.pattern, position, length)));
   }
 
   async readInto(handle: number, position: number, length: number, into: Buffer): Promise<number> {

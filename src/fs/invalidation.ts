@@ -1,28 +1,94 @@
-// The design's invalidation rule made exact: a change drops the key, its parent
-// directory's listing and the mount root's listing, and nothing else.
-import type { ObjectCache } from '../cache/types.js';
+// The one invalidation path. Every change, whatever its origin (this mount's own writes,
+// `s3mount cache invalidate`, a remote channel, an S3 event), comes here; the rule is applied
+// once (the key, the same name as a directory, its parent's listing and the mount root's
+// listing; everything under a prefix when a whole tree changed), and subscribers hear of it.
+import type { Caches } from '../cache/caches.js';
+import { keyOf } from './names/paths.js';
+
+/** Where a change was learned. A channel that forwards changes skips what it delivered itself. */
+export type InvalidationOrigin = 'local' | 'control' | 'remote';
+
+/** What changed, as subscribers see it. */
+export type InvalidationEvent =
+  /** A file or directory at `key` (no trailing slash) was created, changed or removed. */
+  | { kind: 'key'; bucket: string; key: string; origin: InvalidationOrigin }
+  /** Everything under `prefix` (ending in "/", or "" for the bucket) may have changed. */
+  | { kind: 'prefix'; bucket: string; prefix: string; origin: InvalidationOrigin }
+  /** Everything cached was dropped. */
+  | { kind: 'clear'; bucket: string; origin: InvalidationOrigin };
+
+export type InvalidationListener = (event: InvalidationEvent) => void;
+
+/** The caches an invalidation drops entries from. */
+export type InvalidatedCaches = Pick<Caches, 'invalidateKey' | 'invalidatePrefix' | 'clear'>;
 
 export class Invalidation {
+  private readonly listeners = new Set<InvalidationListener>();
+
   constructor(
-    private readonly cache: ObjectCache,
+    private readonly caches: InvalidatedCaches,
     private readonly bucket: string,
     /** The mount's root prefix ("" or ending in "/"). */
     private readonly rootPrefix: string,
   ) {}
 
-  /** A file or directory at `key` (no trailing slash) was created, changed or removed. */
-  changed(key: string): void {
-    this.cache.invalidateKey(this.bucket, key);
-    // The same name as a directory: its probe, listing pages and assembled listing.
-    this.cache.invalidateKey(this.bucket, `${key}/`);
-    this.cache.invalidateKey(this.bucket, parentPrefix(key));
-    this.cache.invalidateKey(this.bucket, this.rootPrefix);
+  /** A file or directory at `key` (no trailing slash) changed. Returns the entries dropped. */
+  changed(key: string, origin: InvalidationOrigin = 'local'): number {
+    const dropped = this.dropKey(key);
+    this.emit({ kind: 'key', bucket: this.bucket, key, origin });
+    return dropped;
   }
 
-  /** Everything under the directory `key/` changed (a directory rename). */
-  changedTree(key: string): void {
-    this.cache.invalidatePrefix(this.bucket, `${key}/`);
-    this.changed(key);
+  /** Everything under the directory `key/` changed too (a directory rename, a recursive invalidation). */
+  changedTree(key: string, origin: InvalidationOrigin = 'local'): number {
+    const dropped = this.caches.invalidatePrefix(this.bucket, `${key}/`) + this.dropKey(key);
+    this.emit({ kind: 'prefix', bucket: this.bucket, prefix: `${key}/`, origin });
+    return dropped;
+  }
+
+  /**
+   * What `path` (inside the mount) names changed: its HEAD answer and content, its listing
+   * when it is a directory, its parent's and the root's listings; with `recursive`, everything
+   * under it. The mount root itself: its listing, or with `recursive` everything.
+   */
+  changedPath(path: string, recursive: boolean, origin: InvalidationOrigin): number {
+    const key = keyOf(this.rootPrefix, path);
+    if (key !== this.rootPrefix) return recursive ? this.changedTree(key, origin) : this.changed(key, origin);
+    if (!recursive) {
+      const dropped = this.caches.invalidateKey(this.bucket, this.rootPrefix);
+      this.emit({ kind: 'key', bucket: this.bucket, key: this.rootPrefix, origin });
+      return dropped;
+    }
+    const dropped = this.caches.invalidatePrefix(this.bucket, this.rootPrefix);
+    this.emit({ kind: 'prefix', bucket: this.bucket, prefix: this.rootPrefix, origin });
+    return dropped;
+  }
+
+  /** Everything cached is dropped. */
+  clear(origin: InvalidationOrigin): void {
+    this.caches.clear();
+    this.emit({ kind: 'clear', bucket: this.bucket, origin });
+  }
+
+  /** Hears every change from now on; returns the function that stops it. */
+  subscribe(listener: InvalidationListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private dropKey(key: string): number {
+    const { caches, bucket } = this;
+    // The same name as a directory: its probe, listing pages and assembled listing.
+    return (
+      caches.invalidateKey(bucket, key) +
+      caches.invalidateKey(bucket, `${key}/`) +
+      caches.invalidateKey(bucket, parentPrefix(key)) +
+      (parentPrefix(key) === this.rootPrefix ? 0 : caches.invalidateKey(bucket, this.rootPrefix))
+    );
+  }
+
+  private emit(event: InvalidationEvent): void {
+    for (const listener of this.listeners) listener(event);
   }
 }
 

@@ -48,11 +48,10 @@ export interface Filesystem {
   open(path: string, flags: number): Promise<number>;
   /** Creates and opens a new file; returns its handle. */
   create(path: string, mode: number): Promise<number>;
-  /** Exactly `length` bytes unless the file ends first. */
-  read(handle: number, position: number, length: number): Promise<Buffer>;
   /**
-   * The same bytes written into `into` (FUSE's own buffer), resolving to their count: the core
-   * copies out of its blocks itself, so nothing it holds outlives the call.
+   * Bytes [position, position + length) written into `into` (FUSE's own buffer), resolving to
+   * their count: exactly `length` unless the file ends first. The core copies out of its
+   * blocks itself, so nothing it holds outlives the call.
    */
   readInto(handle: number, position: number, length: number, into: Buffer): Promise<number>;
   /** Bytes written (all of them, or a failure). */

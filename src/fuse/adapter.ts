@@ -1,6 +1,6 @@
 // FUSE handlers: argument shapes in, the core called, exactly one numeric reply out.
 // fuse-native hangs the caller forever when a callback gets a non-number (see
-// shared/fuse-native-notes.md), so every reply goes through `settle`.
+// docs/notes/fuse-native.md), so every reply goes through `settle`.
 import type { Callback } from 'fuse-native';
 import type { Attr, Filesystem } from '../fs/types.js';
 import type { Logger } from '../log.js';

@@ -1,6 +1,6 @@
 // The kernel's read-ahead window for one mount, in /sys/class/bdi/<major:minor>/read_ahead_kb.
 // A larger window keeps more 128 KiB reads in flight for a sequential reader, which hides
-// S3's per-request latency (measured in shared/fuse-native-notes.md).
+// S3's per-request latency (measured in docs/notes/fuse-native.md).
 import { readFile, writeFile } from 'node:fs/promises';
 
 /** Sets the window; returns false when the mount is not found or the file is not writable (not root). */

@@ -37,7 +37,7 @@ export class FuseSession {
     const fuseOptions: FuseOptions = {
       fsname: options.fsname,
       // fuse-native joins options unescaped; this is how big_writes (128 KiB writes instead
-      // of 4 KiB, see shared/fuse-native-notes.md) and negative_timeout, which it does not
+      // of 4 KiB, see docs/notes/fuse-native.md) and negative_timeout, which it does not
       // expose, reach libfuse.
       subtype: `s3mount,big_writes,negative_timeout=${options.negativeTimeoutSeconds}`,
       allowOther: options.allowOther,

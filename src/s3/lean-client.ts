@@ -124,7 +124,6 @@ export function createLeanClient(options: LeanClientOptions, log: Logger): LeanC
       if (listOptions.delimiter) query.delimiter = listOptions.delimiter;
       if (listOptions.maxKeys !== undefined) query['max-keys'] = String(listOptions.maxKeys);
       if (listOptions.continuationToken) query['continuation-token'] = listOptions.continuationToken;
-      if (listOptions.startAfter) query['start-after'] = listOptions.startAfter;
       const path = `${basePath}/${options.bucket}`;
       const headers = await sign({ method: 'GET', url: base, path, query });
       const response = await send('GET', `${path}?${queryString(query)}`, headers, signal);

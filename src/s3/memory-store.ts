@@ -148,8 +148,6 @@ export class MemoryStore implements ObjectStore {
     const keys = this.sorted();
     let index = prefix === '' ? 0 : lowerBound(keys, prefix);
     if (resume) index = Math.max(index, upperBound(keys, resume.after));
-    // As in S3, StartAfter counts only on a first page; a token carries its own position.
-    else if (options.startAfter !== undefined) index = Math.max(index, upperBound(keys, options.startAfter));
 
     const page: ListPage = { objects: [], commonPrefixes: [] };
     let returned = 0;

@@ -1,6 +1,6 @@
 // The one door to object storage. The filesystem and the caches speak only this
-// interface; src/s3/sdk-store.ts is the only importer of @aws-sdk/*, and
-// src/s3/memory-store.ts is the in-memory twin used by unit and model tests.
+// interface; only src/s3/ imports @aws-sdk/* (sdk-store.ts, and list-xml.ts for error
+// answers), and src/s3/memory-store.ts is the in-memory twin used by core tests.
 
 /** What S3 tells us about one object (HeadObject, or one entry of a listing). */
 export interface ObjectInfo {
@@ -20,8 +20,6 @@ export interface ListOptions {
   continuationToken?: string;
   /** Page size; S3 caps it at 1000. */
   maxKeys?: number;
-  /** List only keys after this one (ignored with a continuation token, as in S3). */
-  startAfter?: string;
 }
 
 /** One page of ListObjectsV2. */

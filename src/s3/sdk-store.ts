@@ -1,7 +1,8 @@
 // The ObjectStore over real S3 (or any S3-compatible endpoint) through AWS SDK v3.
-// This is the only module that imports @aws-sdk/*: every SDK error leaves it as a StoreError.
+// With list-xml.ts (whose error answers go through the SDK's XML parser) the only module that imports
+// @aws-sdk/*: every SDK error leaves it as a StoreError.
 //
-// Connection hygiene (see the SDK notes): keep-alive agents with a bounded socket pool, a
+// Connection hygiene (see docs/notes/fuse-native.md, "AWS SDK v3 facts"): keep-alive agents with a bounded socket pool, a
 // connection timeout, a per-attempt timeout up to the response headers, an idle-socket timeout
 // while a body streams, and a deadline per call (all attempts and the body read included)
 // through abortSignal. GetObject bodies are always read to the end or destroyed.
@@ -25,6 +26,7 @@ import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { Logger } from '../log.js';
+import { callDeadlineMs, MAX_CONNECT_TIMEOUT_MS, REQUEST_TIMEOUT_MS, RETRY_BACKOFF_MS } from '../tuning.js';
 import { checkContentRange, createLeanClient, readBody, type LeanClient } from './lean-client.js';
 import {
   StoreError,
@@ -43,14 +45,14 @@ export interface SdkStoreOptions {
   bucket: string;
   /** Default: AWS_REGION, AWS_DEFAULT_REGION, the profile's region, else us-east-1. */
   region?: string;
-  /** Default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, the profile's endpoint_url, else AWS. */
+  /** Default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else AWS. A profile's endpoint_url counts as custom only when given here (see profile-endpoint.ts). */
   endpoint?: string;
   forcePathStyle?: boolean;
   /** Shared config/credentials profile; default AWS_PROFILE or "default". */
   profile?: string;
   /** Attempts per request, the first one included (SDK standard retry). Default 3. */
   maxAttempts?: number;
-  /** Per attempt: time to response headers, and longest silence while a body streams. Default 30 s. */
+  /** Per attempt: time to response headers, and longest silence while a body streams. Default REQUEST_TIMEOUT_MS (src/tuning.ts). */
   requestTimeoutMs?: number;
   /** Sockets per host in the keep-alive pool. Default 64. */
   maxSockets?: number;
@@ -71,11 +73,7 @@ export type SdkStore = ObjectStore & {
 export const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
 const DEFAULT_REGION = 'us-east-1';
 const DEFAULT_MAX_ATTEMPTS = 3;
-const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 const DEFAULT_MAX_SOCKETS = 64;
-const MAX_CONNECT_TIMEOUT_MS = 10_000;
-// Room for the retry strategy's backoff between attempts, on top of the attempts themselves.
-const BACKOFF_ALLOWANCE_MS = 2_000;
 const UPLOAD_QUEUE_SIZE = 4;
 // S3's limit for one CopyObject; above it, UploadPartCopy in parts of 512 MiB, 4 at a time.
 const MAX_SINGLE_COPY_BYTES = 5 * 1024 ** 3;
@@ -89,9 +87,9 @@ export function createSdkStore(options: SdkStoreOptions, log: Logger): SdkStore 
   const endpoint = options.endpoint || (ignoreEnvironmentEndpoints ? undefined : process.env.AWS_ENDPOINT_URL_S3 || process.env.AWS_ENDPOINT_URL) || undefined;
   const customEndpoint = endpoint !== undefined;
   const maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
-  const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const requestTimeoutMs = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
   const maxSockets = options.maxSockets ?? DEFAULT_MAX_SOCKETS;
-  const deadlineMs = maxAttempts * requestTimeoutMs + (maxAttempts - 1) * BACKOFF_ALLOWANCE_MS;
+  const deadlineMs = callDeadlineMs(maxAttempts, requestTimeoutMs);
   const checksums = options.checksums ?? (customEndpoint ? 'when-required' : undefined);
   const checksumSetting = checksums === undefined ? undefined : checksums === 'when-required' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED';
   const region = options.region || process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || sharedConfigRegion(options.profile);
@@ -240,7 +238,7 @@ export function createSdkStore(options: SdkStoreOptions, log: Logger): SdkStore 
             // knows whether the deadline or the caller ended the call.
             const retryable = error instanceof StoreError ? error.kind === 'Network' || error.kind === 'Throttled' || (error.status ?? 0) >= 500 : true;
             if (!retryable || attemptNumber >= maxAttempts || abortSignal.aborted) throw error;
-            await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(BACKOFF_ALLOWANCE_MS, 100 * 2 ** attemptNumber)));
+            await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(RETRY_BACKOFF_MS, 100 * 2 ** attemptNumber)));
           }
         }
       },
@@ -290,7 +288,6 @@ export function createSdkStore(options: SdkStoreOptions, log: Logger): SdkStore 
             Delimiter: listOptions.delimiter || undefined,
             ContinuationToken: listOptions.continuationToken || undefined,
             MaxKeys: listOptions.maxKeys,
-            StartAfter: listOptions.startAfter || undefined,
           }),
           { abortSignal },
         );

@@ -1,7 +1,7 @@
 // Walks a directory tree with bounded concurrency so that a mount's caches fill: every
 // directory is listed and every entry stat'ed (and, asked for, every file read to its end).
 // It only does what any program does through the mount, so it must never run inside the
-// process serving that mount (synchronous or not, see shared/fuse-native-notes.md).
+// process serving that mount (synchronous or not, see docs/notes/fuse-native.md).
 import type { Stats } from 'node:fs';
 import { lstat, open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';

@@ -1,7 +1,7 @@
 // The filesystem core over the in-memory store: no FUSE, no network.
 import test from 'ava';
 import { constants } from 'node:fs';
-import { CORE_BLOCK, errno, setupCore as setup } from '../support/core.js';
+import { CORE_BLOCK, errno, readBytes, setupCore as setup } from '../support/core.js';
 import { patternBytes } from '../support/pattern.js';
 import { SlabPool } from '../../src/fs/read/slab-pool.js';
 
@@ -68,7 +68,7 @@ test('a mount prefix is the root', async (t) => {
   store.putObject('p/out.txt', Buffer.from('out'));
   t.deepEqual(names(await fs.readdir('/')), ['.', '..', 'in.txt']);
   const handle = await fs.open('/in.txt', constants.O_RDONLY);
-  t.is((await fs.read(handle, 0, 100)).toString(), 'in');
+  t.is((await readBytes(fs, handle, 0, 100)).toString(), 'in');
 });
 
 test('reads return exact bytes across blocks and fetch only the blocks touched', async (t) => {
@@ -77,19 +77,19 @@ test('reads return exact bytes across blocks and fetch only the blocks touched',
   store.putObject('big', bytes);
   const handle = await fs.open('/big', constants.O_RDONLY);
   const before = calls.getRange;
-  const middle = await fs.read(handle, 3 * BLOCK + 10, 2 * BLOCK);
+  const middle = await readBytes(fs, handle, 3 * BLOCK + 10, 2 * BLOCK);
   t.true(middle.equals(bytes.subarray(3 * BLOCK + 10, 5 * BLOCK + 10)));
   t.is(calls.getRange - before, 1, 'one GET for the three blocks');
-  const tail = await fs.read(handle, 10 * BLOCK, 4096);
+  const tail = await readBytes(fs, handle, 10 * BLOCK, 4096);
   t.is(tail.length, 123);
   t.true(tail.equals(bytes.subarray(10 * BLOCK)));
-  t.is((await fs.read(handle, bytes.length + 10, 10)).length, 0);
+  t.is((await readBytes(fs, handle, bytes.length + 10, 10)).length, 0);
   // Blocks already read are served from the cache.
   const again = calls.getRange;
-  await fs.read(handle, 3 * BLOCK, BLOCK);
+  await readBytes(fs, handle, 3 * BLOCK, BLOCK);
   t.is(calls.getRange, again);
   await fs.release(handle);
-  t.is(await errno(fs.read(handle, 0, 1)), 'EBADF');
+  t.is(await errno(readBytes(fs, handle, 0, 1)), 'EBADF');
 });
 
 test('concurrent reads of one block make one GET', async (t) => {
@@ -97,7 +97,7 @@ test('concurrent reads of one block make one GET', async (t) => {
   store.putObject('f', patternBytes(BLOCK, 1));
   const handle = await fs.open('/f', constants.O_RDONLY);
   const before = calls.getRange;
-  await Promise.all(Array.from({ length: 10 }, (_, i) => fs.read(handle, i * 100, 100)));
+  await Promise.all(Array.from({ length: 10 }, (_, i) => readBytes(fs, handle, i * 100, 100)));
   t.is(calls.getRange - before, 1);
 });
 
@@ -107,7 +107,7 @@ test('sequential reads prefetch ahead', async (t) => {
   store.putObject('seq', bytes);
   const handle = await fs.open('/seq', constants.O_RDONLY);
   const chunks: Buffer[] = [];
-  for (let offset = 0; offset < bytes.length; offset += 128 * 1024) chunks.push(await fs.read(handle, offset, 128 * 1024));
+  for (let offset = 0; offset < bytes.length; offset += 128 * 1024) chunks.push(await readBytes(fs, handle, offset, 128 * 1024));
   t.true(Buffer.concat(chunks).equals(bytes));
   // Counted once the prefetches the reads started are over, not while they may still be going.
   await settled();
@@ -121,9 +121,9 @@ test('an object replaced under an open handle is EIO, and the next open sees the
   store.putObject('v', Buffer.from('version one'));
   const handle = await fs.open('/v', constants.O_RDONLY);
   store.putObject('v', Buffer.from('version two!'));
-  t.is(await errno(fs.read(handle, 0, 100)), 'EIO');
+  t.is(await errno(readBytes(fs, handle, 0, 100)), 'EIO');
   const reopened = await fs.open('/v', constants.O_RDONLY);
-  t.is((await fs.read(reopened, 0, 100)).toString(), 'version two!');
+  t.is((await readBytes(fs, reopened, 0, 100)).toString(), 'version two!');
 });
 
 test('a read-only mount refuses every change with EROFS', async (t) => {
@@ -174,7 +174,7 @@ test('opening a directory\'s files in listing order fetches the next ones ahead'
   await fs.readdir('/scan');
   const read = async (i: number) => {
     const handle = await fs.open(`/scan/${name(i)}`, constants.O_RDONLY);
-    const data = await fs.read(handle, 0, 100);
+    const data = await readBytes(fs, handle, 0, 100);
     await fs.release(handle);
     return data.toString();
   };
@@ -228,24 +228,24 @@ test('a small read at a random offset fetches only the pieces it touches', async
   const gets = recordGets(store);
   const handle = await fs.open('/r', constants.O_RDONLY);
   const at = 40 * BLOCK + 3 * PIECE + 100;
-  t.true((await fs.read(handle, at, 4096)).equals(bytes.subarray(at, at + 4096)));
+  t.true((await readBytes(fs, handle, at, 4096)).equals(bytes.subarray(at, at + 4096)));
   t.deepEqual(gets.ranges, [[40 * BLOCK + 3 * PIECE, 40 * BLOCK + 4 * PIECE]], 'one GET of one piece');
   // Across a piece boundary: both pieces in one GET.
   const across = 120 * BLOCK + 2 * PIECE - 10;
-  t.true((await fs.read(handle, across, 20)).equals(bytes.subarray(across, across + 20)));
+  t.true((await readBytes(fs, handle, across, 20)).equals(bytes.subarray(across, across + 20)));
   t.deepEqual(gets.ranges[1], [120 * BLOCK + PIECE, 120 * BLOCK + 3 * PIECE]);
-  t.true((await fs.read(handle, at + 10, 100)).equals(bytes.subarray(at + 10, at + 110)));
+  t.true((await readBytes(fs, handle, at + 10, 100)).equals(bytes.subarray(at + 10, at + 110)));
   t.is(gets.ranges.length, 2, 'the first piece is cached');
   // A handle reading from the start takes whole blocks.
   const sequential = await fs.open('/r', constants.O_RDONLY);
   const chunks: Buffer[] = [];
-  for (let offset = 0; offset < bytes.length; offset += 16 * 1024) chunks.push(await fs.read(sequential, offset, 16 * 1024));
+  for (let offset = 0; offset < bytes.length; offset += 16 * 1024) chunks.push(await readBytes(fs, sequential, offset, 16 * 1024));
   t.true(Buffer.concat(chunks).equals(bytes));
   await settled();
   for (const [start, end] of gets.ranges.slice(2)) t.true(start % BLOCK === 0 && (end - start) % BLOCK === 0, `block-aligned GET ${start}-${end}`);
   // Once a whole block is cached, a random read inside it uses it.
   const count = gets.ranges.length;
-  t.true((await fs.read(handle, 150 * BLOCK + 7, 50)).equals(bytes.subarray(150 * BLOCK + 7, 150 * BLOCK + 57)));
+  t.true((await readBytes(fs, handle, 150 * BLOCK + 7, 50)).equals(bytes.subarray(150 * BLOCK + 7, 150 * BLOCK + 57)));
   t.is(gets.ranges.length, count);
 });
 
@@ -256,7 +256,7 @@ test('a sequential reader keeps several GETs of a few blocks in flight', async (
   const gets = recordGets(store, 5);
   const handle = await fs.open('/s', constants.O_RDONLY);
   const chunks: Buffer[] = [];
-  for (let offset = 0; offset < bytes.length; offset += 32 * 1024) chunks.push(await fs.read(handle, offset, 32 * 1024));
+  for (let offset = 0; offset < bytes.length; offset += 32 * 1024) chunks.push(await readBytes(fs, handle, offset, 32 * 1024));
   t.true(Buffer.concat(chunks).equals(bytes));
   await settled();
   t.true(gets.most >= 3, `${gets.most} GETs in flight at most`);
@@ -274,7 +274,7 @@ test('a large object read sequentially streams through reusable slabs, not the c
   const gets = recordGets(store, 1);
   const handle = await fs.open('/big', constants.O_RDONLY);
   const chunks: Buffer[] = [];
-  for (let offset = 0; offset < bytes.length; offset += 32 * 1024) chunks.push(await fs.read(handle, offset, 32 * 1024));
+  for (let offset = 0; offset < bytes.length; offset += 32 * 1024) chunks.push(await readBytes(fs, handle, offset, 32 * 1024));
   t.true(Buffer.concat(chunks).equals(bytes), 'bytes exact');
   // Counted, and the slabs checked, once no GET of the stream is under way.
   await settled();
@@ -287,7 +287,7 @@ test('a large object read sequentially streams through reusable slabs, not the c
   t.is(slabs.stats().idle, slabs.stats().slabs, 'every slab is back in the pool once the handle is closed');
   // An object within the bound still goes through the cache.
   const small = await fs.open('/small', constants.O_RDONLY);
-  t.true((await fs.read(small, 0, 8 * BLOCK)).equals(bytes.subarray(0, 8 * BLOCK)));
+  t.true((await readBytes(fs, small, 0, 8 * BLOCK)).equals(bytes.subarray(0, 8 * BLOCK)));
   t.true(cache.stats().content.entries > 0);
 });
 
@@ -299,8 +299,8 @@ test('blocks missing on both sides of one being loaded take a GET each: no byte 
   const one = await fs.open('/gap', constants.O_RDONLY);
   const two = await fs.open('/gap', constants.O_RDONLY);
   // Block 2 starts loading for one handle; the other then asks for blocks 1-3.
-  const middle = fs.read(one, 2 * BLOCK + 10, 10);
-  const around = fs.read(two, BLOCK, 3 * BLOCK);
+  const middle = readBytes(fs, one, 2 * BLOCK + 10, 10);
+  const around = readBytes(fs, two, BLOCK, 3 * BLOCK);
   t.true((await middle).equals(bytes.subarray(2 * BLOCK + 10, 2 * BLOCK + 20)));
   t.true((await around).equals(bytes.subarray(BLOCK, 4 * BLOCK)));
   t.deepEqual(gets.ranges.sort((a, b) => a[0] - b[0]), [[BLOCK, 2 * BLOCK], [2 * BLOCK, 3 * BLOCK], [3 * BLOCK, 4 * BLOCK]]);
@@ -320,7 +320,7 @@ test('reads arriving out of order, as the kernel sends them, stay one stream: no
   for (let group = 0; group < offsets.length; group += 8) {
     const batch = offsets.slice(group, group + 8);
     const order = [batch[3], batch[0], batch[7], batch[1], batch[5], batch[2], batch[6], batch[4]].filter((o) => o !== undefined);
-    await Promise.all(order.map(async (offset) => (await fs.read(handle, offset, CHUNK)).copy(out, offset)));
+    await Promise.all(order.map(async (offset) => (await readBytes(fs, handle, offset, CHUNK)).copy(out, offset)));
   }
   t.true(out.equals(bytes));
   await settled();

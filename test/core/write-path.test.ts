@@ -3,7 +3,7 @@
 import test from 'ava';
 import { constants } from 'node:fs';
 import { readdir } from 'node:fs/promises';
-import { CORE_BLOCK, errno, setupCore as setup } from '../support/core.js';
+import { CORE_BLOCK, errno, readBytes, setupCore as setup } from '../support/core.js';
 import { patternBytes } from '../support/pattern.js';
 
 const { O_RDONLY, O_WRONLY, O_RDWR, O_TRUNC } = constants;
@@ -11,7 +11,7 @@ const { O_RDONLY, O_WRONLY, O_RDWR, O_TRUNC } = constants;
 async function readAll(fs: ReturnType<typeof setup>['fs'], path: string): Promise<Buffer> {
   const handle = await fs.open(path, O_RDONLY);
   const size = (await fs.getattr(path)).size;
-  const data = await fs.read(handle, 0, size + 1);
+  const data = await readBytes(fs, handle, 0, size + 1);
   await fs.release(handle);
   return data;
 }
@@ -97,9 +97,9 @@ test('two handles on one file share one staged copy', async (t) => {
   const writer = await fs.create('/shared', 0o644);
   await fs.write(writer, Buffer.from('abc'), 0);
   const reader = await fs.open('/shared', O_RDWR);
-  t.is((await fs.read(reader, 0, 10)).toString(), 'abc');
+  t.is((await readBytes(fs, reader, 0, 10)).toString(), 'abc');
   await fs.write(reader, Buffer.from('Z'), 1);
-  t.is((await fs.read(writer, 0, 10)).toString(), 'aZc');
+  t.is((await readBytes(fs, writer, 0, 10)).toString(), 'aZc');
   await fs.flush(writer);
   await fs.release(writer);
   await fs.release(reader);
@@ -266,4 +266,31 @@ test('changes show at once with a long TTL, and unrelated cache entries stay hit
   t.is((await fs.getattr('/keep/cached.txt')).size, 4);
   t.is(calls.list, listsBefore, 'the unrelated directory is still cached');
   t.true(cache.stats().totals.hits > hitsBefore);
+});
+
+test('every change of the mount goes through the one invalidation path and is heard by subscribers', async (t) => {
+  const { fs, invalidation, cache } = setup();
+  const events: string[] = [];
+  invalidation.subscribe((event) => events.push(event.kind === 'clear' ? `clear ${event.origin}` : `${event.kind} ${'key' in event ? event.key : event.prefix} ${event.origin}`));
+  await fs.mkdir('/d', 0o755);
+  await writeFile(fs, '/d/a.txt', 'a');
+  await fs.readdir('/d');
+  await fs.readdir('/');
+  t.true(cache.metadata.has({ op: 'dir', bucket: 'bucket', key: 'd/' }), 'the listing of d is cached');
+  await fs.rename('/d/a.txt', '/d/b.txt');
+  t.false(cache.metadata.has({ op: 'dir', bucket: 'bucket', key: 'd/' }), 'a change drops the parent listing');
+  t.false(cache.metadata.has({ op: 'dir', bucket: 'bucket', key: '' }), 'and the root listing');
+  await fs.rename('/d', '/e');
+  await fs.unlink('/e/b.txt');
+  invalidation.clear('control');
+  t.deepEqual(events, [
+    'key d local',
+    'key d/a.txt local',
+    'key d/a.txt local',
+    'key d/b.txt local',
+    'prefix d/ local',
+    'prefix e/ local',
+    'key e/b.txt local',
+    'clear control',
+  ]);
 });

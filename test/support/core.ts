@@ -3,13 +3,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createObjectCache } from '../../src/cache/object-cache.js';
+import { createMemoryCaches } from '../../src/cache/caches.js';
 import { FsError } from '../../src/fs/errors.js';
-import { S3Filesystem, type FilesystemOptions } from '../../src/fs/filesystem.js';
+import type { Filesystem } from '../../src/fs/types.js';
 import { silentLogger } from '../../src/log.js';
 import { instrumentStore, type InstrumentedStore } from '../../src/s3/counting-store.js';
 import { MemoryStore } from '../../src/s3/memory-store.js';
 import type { StoreOperation } from '../../src/s3/object-store.js';
+import { buildCore, type CoreConfig } from '../../src/wiring.js';
 import { FaultyStore } from './faulty-store.js';
 
 /** Small blocks so that tests cross block boundaries with little data. */
@@ -44,16 +45,16 @@ export async function settled(counted: InstrumentedStore, timeoutMs = 10_000): P
   }
 }
 
-export function setupCore(options: Partial<FilesystemOptions> = {}) {
+export function setupCore(options: Partial<CoreConfig> = {}) {
   /** Seeding and inspection of the bucket, outside the filesystem's view. */
   const store = new MemoryStore('bucket');
   /** Failures, latency and a hook before every call the filesystem makes. */
   const faults = new FaultyStore(store);
   const counted = instrumentStore(faults, silentLogger());
-  const cache = createObjectCache({ ttlMs: 3_600_000, opTtlMs: {}, maxMetadataEntries: 10_000, maxContentBytes: 64 * CORE_BLOCK }, silentLogger());
+  const cache = createMemoryCaches({ ttlMs: 3_600_000, opTtlMs: {}, maxMetadataEntries: 10_000, maxContentBytes: 64 * CORE_BLOCK }, silentLogger());
   const stagingDirectory = mkdtempSync(join(tmpdir(), 's3mount-core-'));
   stagingDirectories.push(stagingDirectory);
-  const fs = new S3Filesystem(counted, cache, silentLogger(), {
+  const { filesystem: fs, invalidation } = buildCore(counted, cache, silentLogger(), {
     bucket: 'bucket',
     prefix: '',
     uid: 1000,
@@ -68,7 +69,7 @@ export function setupCore(options: Partial<FilesystemOptions> = {}) {
     partSize: 5 * 1024 * 1024,
     ...options,
   });
-  return { store, faults, calls: liveCounts(counted), settled: () => settled(counted), cache, fs, stagingDirectory };
+  return { store, faults, calls: liveCounts(counted), settled: () => settled(counted), cache, fs, invalidation, stagingDirectory };
 }
 
 /** The errno name a call fails with, "no error", or a note that it failed with something else. */
@@ -81,3 +82,8 @@ export async function errno(promise: Promise<unknown>): Promise<string> {
   }
 }
 
+/** Bytes [position, position + length) through a handle, as FUSE reads them (into a buffer of its own). */
+export async function readBytes(fs: Filesystem, handle: number, position: number, length: number): Promise<Buffer> {
+  const into = Buffer.alloc(length);
+  return into.subarray(0, await fs.readInto(handle, position, length, into));
+}

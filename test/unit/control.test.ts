@@ -5,51 +5,59 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathInMount } from '../../src/cli/cache-command.js';
-import { configureCache, invalidatePath } from '../../src/control/cache-control.js';
+import { configureCache } from '../../src/control/cache-control.js';
 import { sendControl } from '../../src/control/client.js';
 import { validateRequest } from '../../src/control/protocol.js';
 import { ControlServer } from '../../src/control/server.js';
+import { Invalidation, type InvalidationEvent } from '../../src/fs/invalidation.js';
 import { silentLogger } from '../../src/log.js';
 import type { MountStats } from '../../src/stats.js';
-import { cacheWith, key } from './cache/fixture.js';
+import { block, cacheWith, key } from './cache/fixture.js';
 
 async function fill(cache: ReturnType<typeof cacheWith>['cache']) {
   const value = async () => ({ v: 1 });
-  await cache.fetch(key('head', 'root/dir/a'), value);
-  await cache.fetch(key('block', 'root/dir/a', 'e1:0'), async () => Buffer.from('a'));
-  await cache.fetch(key('head', 'root/dir/b'), value);
-  await cache.fetch(key('dir', 'root/dir/'), value);
-  await cache.fetch(key('list', 'root/dir/', ''), value);
-  await cache.fetch(key('head', 'root/dir/sub/c'), value);
-  await cache.fetch(key('dir', 'root/dir/sub/'), value);
-  await cache.fetch(key('dir', 'root/'), value);
-  await cache.fetch(key('head', 'root/other'), value);
+  await cache.metadata.fetch(key('head', 'root/dir/a'), value);
+  await cache.blocks.fetch(block('root/dir/a', 'e1', 0), async () => Buffer.from('a'));
+  await cache.metadata.fetch(key('head', 'root/dir/b'), value);
+  await cache.metadata.fetch(key('dir', 'root/dir/'), value);
+  await cache.metadata.fetch(key('list', 'root/dir/', ''), value);
+  await cache.metadata.fetch(key('head', 'root/dir/sub/c'), value);
+  await cache.metadata.fetch(key('dir', 'root/dir/sub/'), value);
+  await cache.metadata.fetch(key('dir', 'root/'), value);
+  await cache.metadata.fetch(key('head', 'root/other'), value);
 }
 
-const target = { bucket: 'b', prefix: 'root/' };
+/** `s3mount cache invalidate` as the control socket runs it: through the mount's one Invalidation. */
+function invalidatePath(cache: ReturnType<typeof cacheWith>['cache'], path: string, recursive: boolean, events: InvalidationEvent[] = []): number {
+  const invalidation = new Invalidation(cache, 'b', 'root/');
+  invalidation.subscribe((event) => events.push(event));
+  return invalidation.changedPath(path, recursive, 'control');
+}
 
-test('invalidating a file drops its metadata, its content and its directory listing only', async (t) => {
+test('invalidating a file drops its metadata, its content, its directory listing and the root listing only', async (t) => {
   const { cache } = cacheWith();
   await fill(cache);
-  t.is(invalidatePath(cache, target, '/dir/a', false), 4);
-  t.is(cache.peek(key('head', 'root/dir/a')), undefined);
-  t.is(cache.peek(key('block', 'root/dir/a', 'e1:0')), undefined);
-  t.is(cache.peek(key('dir', 'root/dir/')), undefined, 'the listing describes the file too');
-  t.truthy(cache.peek(key('head', 'root/dir/b')));
-  t.truthy(cache.peek(key('dir', 'root/dir/sub/')));
-  t.truthy(cache.peek(key('dir', 'root/')));
+  const events: InvalidationEvent[] = [];
+  t.is(invalidatePath(cache, '/dir/a', false, events), 5);
+  t.deepEqual(events, [{ kind: 'key', bucket: 'b', key: 'root/dir/a', origin: 'control' }]);
+  t.is(cache.metadata.peek(key('head', 'root/dir/a')), undefined);
+  t.false(cache.blocks.has(block('root/dir/a', 'e1', 0)));
+  t.is(cache.metadata.peek(key('dir', 'root/dir/')), undefined, 'the listing describes the file too');
+  t.truthy(cache.metadata.peek(key('head', 'root/dir/b')));
+  t.truthy(cache.metadata.peek(key('dir', 'root/dir/sub/')));
+  t.is(cache.metadata.peek(key('dir', 'root/')), undefined, 'the same rule as the mount\'s own changes: the root listing too');
 });
 
 test('invalidating a directory recursively drops everything under it', async (t) => {
   const { cache } = cacheWith();
   await fill(cache);
-  t.is(invalidatePath(cache, target, '/dir', false), 3, 'its listing (two entries) and its entry in the parent listing');
-  t.truthy(cache.peek(key('head', 'root/dir/sub/c')), 'without --recursive the children stay');
-  t.is(invalidatePath(cache, target, '/dir', true), 5);
-  t.is(cache.peek(key('head', 'root/dir/sub/c')), undefined);
-  t.truthy(cache.peek(key('head', 'root/other')));
-  t.is(invalidatePath(cache, target, '/', true), 1, 'the root recursively is everything under the mount prefix');
-  t.is(cache.peek(key('head', 'root/other')), undefined);
+  t.is(invalidatePath(cache, '/dir', false), 3, 'its listing (two entries) and its entry in the parent listing');
+  t.truthy(cache.metadata.peek(key('head', 'root/dir/sub/c')), 'without --recursive the children stay');
+  t.is(invalidatePath(cache, '/dir', true), 5);
+  t.is(cache.metadata.peek(key('head', 'root/dir/sub/c')), undefined);
+  t.truthy(cache.metadata.peek(key('head', 'root/other')));
+  t.is(invalidatePath(cache, '/', true), 1, 'the root recursively is everything under the mount prefix');
+  t.is(cache.metadata.peek(key('head', 'root/other')), undefined);
 });
 
 test('configure changes the TTL and bounds of a running cache', async (t) => {

@@ -1,7 +1,7 @@
 // Prometheus metrics of a mount: what the hooks count, how the store decorator labels calls,
 // and the exposition text they produce.
 import test from 'ava';
-import { createObjectCache } from '../../src/cache/object-cache.js';
+import { createMemoryCaches } from '../../src/cache/caches.js';
 import { silentLogger } from '../../src/log.js';
 import { isLoopbackHost } from '../../src/metrics/address.js';
 import { meterStore } from '../../src/metrics/metered-store.js';
@@ -11,7 +11,7 @@ import { FaultyStore } from '../support/faulty-store.js';
 import { parsePrometheusText, sample } from '../support/prometheus.js';
 
 function setup() {
-  const cache = createObjectCache({ ttlMs: 60_000, opTtlMs: {}, maxMetadataEntries: 100, maxContentBytes: 1 << 20 }, silentLogger());
+  const cache = createMemoryCaches({ ttlMs: 60_000, opTtlMs: {}, maxMetadataEntries: 100, maxContentBytes: 1 << 20 }, silentLogger());
   const metrics = new MountMetrics(() => cache.stats());
   const memory = new MemoryStore('bucket');
   const faults = new FaultyStore(memory);
@@ -63,9 +63,9 @@ test('S3 calls are counted by operation and outcome, uploads while they run', as
 test('cache numbers are read from the cache at each scrape', async (t) => {
   const { cache, metrics } = setup();
   const head = { op: 'head' as const, bucket: 'bucket', key: 'k' };
-  await cache.fetch(head, async () => ({ size: 1 }));
-  await cache.fetch(head, async () => ({ size: 1 }));
-  await cache.fetch({ op: 'block', bucket: 'bucket', key: 'k', params: 'e:0' }, async () => Buffer.alloc(1000));
+  await cache.metadata.fetch(head, async () => ({ size: 1 }));
+  await cache.metadata.fetch(head, async () => ({ size: 1 }));
+  await cache.blocks.fetch({ bucket: 'bucket', key: 'k', etag: 'e', unitSize: 1000, index: 0 }, async () => Buffer.alloc(1000));
   let samples = (await scrape(metrics)).samples;
   t.is(sample(samples, 's3mount_cache_hits_total', { cache: 'head' }), 1);
   t.is(sample(samples, 's3mount_cache_misses_total', { cache: 'head' }), 1);

@@ -1,6 +1,6 @@
 // Lookup of names: which keys are files, which prefixes are directories, answered
 // from cached listings first, then from cached HEAD and one-key LIST answers.
-import type { ObjectCache } from '../../cache/types.js';
+import type { MetadataCache } from '../../cache/metadata-cache.js';
 import type { Logger } from '../../log.js';
 import { isStoreError, type ListPage, type ObjectInfo, type ObjectStore } from '../../s3/object-store.js';
 import { FsError } from '../errors.js';
@@ -28,7 +28,7 @@ export class Namespace {
 
   constructor(
     private readonly store: ObjectStore,
-    private readonly cache: ObjectCache,
+    private readonly cache: MetadataCache,
     private readonly log: Logger,
     private readonly options: NamespaceOptions,
   ) {}

@@ -8,7 +8,7 @@
 // the buffers of a large sequential scan. One big read then neither pushes everything else
 // out of the cache nor pays for fresh memory for every block; the kernel's page cache keeps
 // what it read for the next reader.
-import type { ObjectCache } from '../../cache/types.js';
+import type { BlockCache, BlockId } from '../../cache/block-cache.js';
 import type { Logger } from '../../log.js';
 import { isStoreError, type ObjectStore } from '../../s3/object-store.js';
 import { FsError } from '../errors.js';
@@ -48,8 +48,6 @@ export interface BlockReaderOptions {
 /** A grid of fixed-size units over an object: blocks, or the pieces of a random read. */
 interface Unit {
   size: number;
-  /** Cache parameter of unit `index`. */
-  name(etag: string, index: number): string;
 }
 
 /** Consecutive units missing from the cache, fetched by one GET. */
@@ -92,7 +90,9 @@ export class BlockReader {
 
   constructor(
     private readonly store: ObjectStore,
-    private readonly cache: ObjectCache,
+    private readonly cache: BlockCache,
+    /** Told when an object turned out to have changed under a reader. */
+    private readonly onStale: (key: string) => void,
     private readonly log: Logger,
     private readonly options: BlockReaderOptions,
   ) {
@@ -100,8 +100,8 @@ export class BlockReader {
     if (options.blockSize % pieceSize !== 0) throw new Error(`piece size ${pieceSize} does not divide block size ${options.blockSize}`);
     this.readAhead = options.readAheadBytes ?? DEFAULT_READ_AHEAD;
     this.lateRead = 4 * this.readAhead;
-    this.block = { size: options.blockSize, name: (etag, index) => `${etag}:${index}` };
-    this.piece = { size: pieceSize, name: (etag, index) => `${etag}:${index}/${pieceSize}` };
+    this.block = { size: options.blockSize };
+    this.piece = { size: pieceSize };
     if (options.slabs) this.streamSource = { store, slabs: options.slabs, blockSize: options.blockSize, readError: (target, error) => this.readError(target, error) };
   }
 
@@ -127,11 +127,6 @@ export class BlockReader {
   }
 
   /** readInto a new buffer. */
-  async read(target: ReadTarget, pattern: ReadPattern, position: number, length: number): Promise<Buffer> {
-    const into = Buffer.allocUnsafe(Math.max(0, Math.min(length, target.size - position)));
-    return into.subarray(0, await this.readInto(target, pattern, position, length, into));
-  }
-
   /** The handle is closed: its streamed blocks go back to the pool. */
   close(pattern: ReadPattern): void {
     pattern.stream?.close();
@@ -259,13 +254,13 @@ export class BlockReader {
     return units;
   }
 
-  private cacheKey(target: ReadTarget, unit: Unit, index: number) {
-    return { op: 'block' as const, bucket: this.options.bucket, key: target.key, params: unit.name(target.etag, index) };
+  private cacheKey(target: ReadTarget, unit: Unit, index: number): BlockId {
+    return { bucket: this.options.bucket, key: target.key, etag: target.etag, unitSize: unit.size, index };
   }
 
   private async cached(target: ReadTarget, unit: Unit, index: number, load: () => Promise<Buffer>): Promise<Buffer> {
     try {
-      return await this.cache.fetch<Buffer>(this.cacheKey(target, unit, index), load, { sizeOf: (bytes) => bytes.length });
+      return await this.cache.fetch(this.cacheKey(target, unit, index), load);
     } catch (error) {
       throw this.readError(target, error);
     }
@@ -275,7 +270,7 @@ export class BlockReader {
     if (!isStoreError(error, 'PreconditionFailed')) return error;
     // Another writer replaced the object under an open handle: drop what we knew so the
     // next open sees the new version, and refuse to mix versions here.
-    this.cache.invalidateKey(this.options.bucket, target.key);
+    this.onStale(target.key);
     this.log.warn({ key: target.key, etag: target.etag }, 'object changed while open; reopen to read the new version');
     return new FsError('EIO', `object changed while open: ${target.key}`);
   }

@@ -1,0 +1,186 @@
+// The one place where cached loads happen: look in the tiers, else call the loader once for
+// all concurrent callers (single flight), keep what it answers under the TTL rules, and never
+// keep an error or an answer that an invalidation overtook. The metadata cache and the block
+// cache are each one of these over their own tiers.
+import type { Logger } from '../log.js';
+import type { CacheTier } from './cache-tier.js';
+import { OpCounters } from './op-stats.js';
+import type { CacheFetchOptions, CacheKey, CacheOp, TierStats } from './types.js';
+
+interface Load {
+  promise: Promise<object>;
+  indexKey: string;
+  /** Set when the key is invalidated while loading: the result is returned but not kept. */
+  cancelled: boolean;
+}
+
+// A separator that cannot occur in bucket names and that S3 keys do not use.
+const SEPARATOR = '\u0000';
+
+export function indexKeyOf(bucket: string, key: string): string {
+  return bucket + SEPARATOR + key;
+}
+
+function cacheKeyOf(key: CacheKey): string {
+  return key.op + SEPARATOR + indexKeyOf(key.bucket, key.key) + SEPARATOR + (key.params ?? '');
+}
+
+export interface TtlRules {
+  /** Default TTL in ms. */
+  ttlMs: number;
+  /** Per-operation overrides in ms. */
+  opTtlMs: Partial<Record<CacheOp, number>>;
+}
+
+export class TieredCache {
+  private readonly loads = new Map<string, Load>();
+  private readonly debug: boolean;
+  private invalidationCount = 0;
+
+  /** `tiers` top first: today the memory tier alone; a disk or shared tier goes below it. */
+  constructor(
+    private readonly tiers: readonly CacheTier[],
+    readonly ttl: TtlRules,
+    private readonly counters: OpCounters,
+    private readonly log: Logger,
+  ) {
+    this.debug = log.isLevelEnabled('debug');
+  }
+
+  async fetch<T extends object>(key: CacheKey, load: () => Promise<T>, options: CacheFetchOptions<T> = {}): Promise<T> {
+    const cacheKey = cacheKeyOf(key);
+    const counters = this.counters.byOp[key.op];
+    let cached: object | undefined;
+    try {
+      cached = this.lookup(cacheKey);
+    } catch (error) {
+      return this.bypass(key, error, load);
+    }
+    if (cached) {
+      counters.hits++;
+      if (this.debug) this.log.debug({ cache: key.op, key: key.key, params: key.params }, 'cache hit');
+      return cached as T;
+    }
+    const inFlight = this.loads.get(cacheKey);
+    if (inFlight) {
+      counters.coalesced++;
+      if (this.debug) this.log.debug({ cache: key.op, key: key.key, params: key.params }, 'cache miss joined a load in flight');
+      return inFlight.promise as Promise<T>;
+    }
+    counters.misses++;
+    if (this.debug) this.log.debug({ cache: key.op, key: key.key, params: key.params }, 'cache miss');
+    const indexKey = indexKeyOf(key.bucket, key.key);
+    const entry: Load = { promise: Promise.resolve({}), indexKey, cancelled: false };
+    entry.promise = (async () => {
+      try {
+        const value = await load();
+        if (!entry.cancelled) this.store(key, cacheKey, indexKey, value, options);
+        return value;
+      } catch (error) {
+        counters.loadErrors++;
+        throw error;
+      } finally {
+        if (this.loads.get(cacheKey) === entry) this.loads.delete(cacheKey);
+      }
+    })();
+    this.loads.set(cacheKey, entry);
+    return entry.promise as Promise<T>;
+  }
+
+  peek<T extends object>(key: CacheKey): T | undefined {
+    try {
+      const cached = this.lookup(cacheKeyOf(key));
+      if (!cached) return undefined;
+      this.counters.byOp[key.op].hits++;
+      return cached as T;
+    } catch (error) {
+      this.counters.bypassed++;
+      this.log.warn({ err: error, cache: key.op, key: key.key }, 'cache lookup failed; going on without it');
+      return undefined;
+    }
+  }
+
+  has(key: CacheKey): boolean {
+    try {
+      const cacheKey = cacheKeyOf(key);
+      return this.loads.has(cacheKey) || this.tiers.some((tier) => tier.has(cacheKey));
+    } catch {
+      return false;
+    }
+  }
+
+  set<T extends object>(key: CacheKey, value: T, options: Omit<CacheFetchOptions<T>, 'ttlFor'> = {}): void {
+    this.store(key, cacheKeyOf(key), indexKeyOf(key.bucket, key.key), value, options);
+  }
+
+  get invalidations(): number {
+    return this.invalidationCount;
+  }
+
+  /** Drops every entry (any op, any parameters) of `key`; returns how many. */
+  invalidateKey(bucket: string, key: string): number {
+    this.invalidationCount++;
+    const indexKey = indexKeyOf(bucket, key);
+    this.cancelLoads((load) => load.indexKey === indexKey);
+    return this.tiers.reduce((dropped, tier) => dropped + tier.dropIndexKey(indexKey), 0);
+  }
+
+  /** Drops every entry whose key starts with `prefix`; returns how many. */
+  invalidatePrefix(bucket: string, prefix: string): number {
+    this.invalidationCount++;
+    const indexPrefix = indexKeyOf(bucket, prefix);
+    this.cancelLoads((load) => load.indexKey.startsWith(indexPrefix));
+    return this.tiers.reduce((dropped, tier) => dropped + tier.dropUnder(indexPrefix), 0);
+  }
+
+  clear(): void {
+    this.invalidationCount++;
+    this.cancelLoads(() => true);
+    for (const tier of this.tiers) tier.clear();
+  }
+
+  /** Loads in flight right now (background prefetches included). */
+  get loading(): number {
+    return this.loads.size;
+  }
+
+  tierStats(): TierStats[] {
+    return this.tiers.map((tier) => tier.stats());
+  }
+
+  /** A value from the first tier that holds it. */
+  private lookup(cacheKey: string): object | undefined {
+    for (let i = 0; i < this.tiers.length; i++) {
+      const value = this.tiers[i].get(cacheKey);
+      if (value !== undefined) return value;
+    }
+    return undefined;
+  }
+
+  private store<T extends object>(key: CacheKey, cacheKey: string, indexKey: string, value: T, options: CacheFetchOptions<T>): void {
+    try {
+      const ttl = options.ttlFor?.(value) ?? options.ttlMs ?? this.ttl.opTtlMs[key.op] ?? this.ttl.ttlMs;
+      if (ttl <= 0) return;
+      const size = options.sizeOf ? options.sizeOf(value) : Buffer.isBuffer(value) ? value.length : 1;
+      for (const tier of this.tiers) tier.set(cacheKey, indexKey, key.op, value, ttl, size);
+    } catch (error) {
+      this.counters.bypassed++;
+      this.log.warn({ err: error, cache: key.op, key: key.key }, 'cache store failed; going on without it');
+    }
+  }
+
+  private async bypass<T>(key: CacheKey, error: unknown, load: () => Promise<T>): Promise<T> {
+    this.counters.bypassed++;
+    this.log.warn({ err: error, cache: key.op, key: key.key }, 'cache lookup failed; going on without it');
+    return load();
+  }
+
+  private cancelLoads(matches: (load: Load) => boolean): void {
+    for (const [cacheKey, load] of this.loads) {
+      if (!matches(load)) continue;
+      load.cancelled = true;
+      // A later fetch must not join a load whose answer may predate the change.
+      this.loads.delete(cacheKey);
+    }
+  }
+}

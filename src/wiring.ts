@@ -1,0 +1,93 @@
+// The one place that builds the parts of a mount's core and wires them together: caches,
+// invalidation, names, reader, write stage, tree changes, scan-ahead, filesystem. Each part
+// gets its own small config; src/mount.ts adds the lifetime (FUSE, control socket, metrics),
+// and test/ builds the same core over the in-memory store.
+import { createMemoryCaches, type Caches } from './cache/caches.js';
+import type { AttributeDefaults } from './fs/attributes.js';
+import { S3Filesystem } from './fs/filesystem.js';
+import { Invalidation } from './fs/invalidation.js';
+import { Namespace } from './fs/names/namespace.js';
+import { BlockReader } from './fs/read/reader.js';
+import { ScanAhead } from './fs/read/scan-ahead.js';
+import type { SlabPool } from './fs/read/slab-pool.js';
+import { TreeChanges } from './fs/write/tree-changes.js';
+import { WriteStage } from './fs/write/write-stage.js';
+import type { Logger } from './log.js';
+import type { ObjectStore } from './s3/object-store.js';
+import { BLOCK_TTL_MS } from './tuning.js';
+
+export interface CacheBounds {
+  /** Seconds a HEAD or listing answer is trusted. */
+  metadataTtlSeconds: number;
+  maxCacheEntries: number;
+  maxCacheSizeMiB: number;
+}
+
+/** The mount's caches: in memory today; further tiers are stacked here. */
+export function buildCaches(bounds: CacheBounds, log: Logger): Caches {
+  return createMemoryCaches(
+    {
+      ttlMs: bounds.metadataTtlSeconds * 1000,
+      opTtlMs: { block: BLOCK_TTL_MS },
+      maxMetadataEntries: bounds.maxCacheEntries,
+      maxContentBytes: bounds.maxCacheSizeMiB * 1024 * 1024,
+    },
+    log,
+  );
+}
+
+export interface CoreConfig {
+  bucket: string;
+  /** The mount's root prefix: "" or ending in "/". */
+  prefix: string;
+  uid: number;
+  gid: number;
+  fileMode: number;
+  dirMode: number;
+  negativeTtlMs: number;
+  blockSize: number;
+  maxPrefetchBlocks: number;
+  /** Largest GET of a prefetch, in blocks. */
+  maxRequestBlocks?: number;
+  /** Unit of small random reads; divides blockSize. */
+  pieceSize?: number;
+  /** Slabs for large sequential reads, which then bypass the content cache. */
+  slabs?: SlabPool;
+  /** Objects larger than this (bytes) stream through the slabs when read sequentially. */
+  streamAbove?: number;
+  /** The kernel's read-ahead on the mount (bytes): how out of order sequential reads arrive. */
+  readAheadBytes?: number;
+  readOnly: boolean;
+  /** Directory for staged copies of files being written. */
+  stagingDirectory: string;
+  /** Uploads above this size are multipart, in parts of this size. */
+  partSize: number;
+}
+
+export interface Core {
+  filesystem: S3Filesystem;
+  /** Every change goes through it; subscribe to hear of them. */
+  invalidation: Invalidation;
+}
+
+export function buildCore(store: ObjectStore, caches: Caches, log: Logger, config: CoreConfig): Core {
+  const { bucket, prefix } = config;
+  const defaults: AttributeDefaults = { uid: config.uid, gid: config.gid, fileMode: config.fileMode, dirMode: config.dirMode, mountTime: new Date() };
+  const invalidation = new Invalidation(caches, bucket, prefix);
+  const namespace = new Namespace(store, caches.metadata, log, { bucket, prefix, negativeTtlMs: config.negativeTtlMs });
+  const reader = new BlockReader(store, caches.blocks, (key) => invalidation.changed(key), log, {
+    bucket,
+    blockSize: config.blockSize,
+    maxPrefetchBlocks: config.maxPrefetchBlocks,
+    maxRequestBlocks: config.maxRequestBlocks,
+    pieceSize: config.pieceSize,
+    slabs: config.slabs,
+    streamAbove: config.streamAbove,
+    readAheadBytes: config.readAheadBytes,
+  });
+  const stage = new WriteStage(store, log, { directory: config.stagingDirectory, bucket, partSize: config.partSize });
+  const tree = new TreeChanges(store, namespace, stage, invalidation, log, defaults);
+  const scanAhead = new ScanAhead((target) => reader.prefetchFirstBlock(target), config.blockSize);
+  const filesystem = new S3Filesystem({ namespace, reader, stage, invalidation, tree, scanAhead }, { prefix, defaults, readOnly: config.readOnly }, log);
+  return { filesystem, invalidation };
+}
