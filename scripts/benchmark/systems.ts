@@ -28,7 +28,7 @@ async function plan(system: SystemName, endpoint: S3Endpoint, mountpoint: string
     case 's3mount':
       return {
         command: resolve('bin/s3mount'),
-        args: [endpoint.bucket, mountpoint, '-f', '--endpoint-url', endpoint.endpoint, '--force-path-style', '--metadata-ttl', '60', '--staging-dir', join(scratch, 'staging'), '--cache-dir', join(scratch, 's3mount-cache')],
+        args: [endpoint.bucket, mountpoint, '-f', '--endpoint-url', endpoint.endpoint, '--force-path-style', '--metadata-ttl', '60', '--staging-dir', join(scratch, 'staging'), '--cache-dir', join(scratch, 's3mount-cache'), ...(process.env.BENCH_S3MOUNT_ARGS?.split(' ').filter(Boolean) ?? [])],
         env: { ...process.env, ...credentials },
       };
     case 's3fs': {

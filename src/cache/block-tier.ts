@@ -11,12 +11,16 @@ export interface BlockTier {
   probe(id: BlockId): boolean;
   /**
    * The bytes of `id`, checked against what was stored; undefined when missing, torn or
-   * corrupt (such an entry is dropped, never returned). With `into`, the bytes are copied
-   * there and the returned buffer is a view of it.
+   * corrupt (such an entry is dropped, never returned). With `into`, the bytes are placed
+   * there and the returned buffer is a view of it; after undefined, `into` may hold anything.
    */
   read(id: BlockId, into?: Buffer): Promise<Buffer | undefined>;
-  /** Keeps a copy of `bytes` (taken before returning, so the caller may reuse them); stored in the background. */
-  write(id: BlockId, bytes: Buffer): void;
+  /**
+   * Stores `bytes` in the background, without copying them: they must not change until
+   * `release` is called (a slab about to be reused); without `release` the caller gives them
+   * up (a block of the memory cache, which never changes).
+   */
+  write(id: BlockId, bytes: Buffer, release?: () => void): void;
   /** Drops every block of one object key; returns how many. */
   invalidateKey(bucket: string, key: string): number;
   /** Drops every block of every key starting with `prefix`; returns how many. */

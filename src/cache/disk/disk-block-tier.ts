@@ -4,14 +4,14 @@
 // restarts. Writes go to a temporary name and are renamed into place, so a file is whole or
 // absent; a checksum over identity and payload catches what the disk or a person changed.
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../log.js';
 import type { BlockId } from '../block-cache.js';
 import type { BlockTier } from '../block-tier.js';
 import type { TierStats } from '../types.js';
 import { BlockCodec, type Compression } from './codec.js';
-import { decodeEntry, encodeEntry } from './entry-format.js';
+import { checkEntry, encodeHead, headLength } from './entry-format.js';
 
 export interface DiskBlockTierOptions {
   /** This mount's cache directory (locked by the caller); blocks go under `blocks/`. */
@@ -110,43 +110,65 @@ export class DiskBlockTier implements BlockTier {
       return undefined;
     }
     this.touch(rel, entry);
-    let file: Buffer;
+    const identity = identityOf(id);
+    let checked: ReturnType<typeof checkEntry>;
     try {
-      file = await readFile(this.pathOf(entry));
+      checked = await this.readEntry(this.pathOf(entry), identity, into);
     } catch (error) {
       this.dropBlock(rel, 'unreadable', error);
       return undefined;
     }
-    const decoded = decodeEntry(identityOf(id), file);
-    const bytes = typeof decoded === 'string' ? undefined : this.codec.decode(decoded);
+    const bytes = typeof checked === 'string' ? undefined : this.codec.decode(checked);
     if (!bytes) {
-      this.dropBlock(rel, typeof decoded === 'string' ? decoded : 'does not decompress');
+      this.dropBlock(rel, typeof checked === 'string' ? checked : 'does not decompress');
       return undefined;
     }
     this.counts.hits++;
-    if (!into) return bytes;
+    if (!into || (bytes.buffer === into.buffer && bytes.byteOffset === into.byteOffset)) return bytes;
     bytes.copy(into);
     return into.subarray(0, bytes.length);
   }
 
-  write(id: BlockId, bytes: Buffer): void {
+  /**
+   * A file's entry, checked. A raw payload is read straight into `into` when it fits, so a
+   * block read from disk into a slab is not copied once more.
+   */
+  private async readEntry(path: string, identity: string, into?: Buffer): Promise<ReturnType<typeof checkEntry>> {
+    const handle = await open(path, 'r');
+    try {
+      const { size } = await handle.stat();
+      const head = Buffer.allocUnsafe(Math.min(size, headLength(identity)));
+      await handle.read(head, 0, head.length, 0);
+      const payloadLength = Math.max(0, size - head.length);
+      const raw = head.length >= 6 && head.readUInt8(5) === 0;
+      const payload = raw && into && into.length >= payloadLength ? into.subarray(0, payloadLength) : Buffer.allocUnsafe(payloadLength);
+      const { bytesRead } = await handle.read(payload, 0, payloadLength, head.length);
+      return checkEntry(identity, head, payload.subarray(0, bytesRead), size);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  write(id: BlockId, bytes: Buffer, release?: () => void): void {
     const rel = relOf(id);
-    if (this.entries.has(rel)) return;
-    if (this.now() < this.backoffUntil || this.pendingBytes + bytes.length > MAX_PENDING_BYTES) {
-      this.counts.skipped++;
+    if (this.entries.has(rel) || this.now() < this.backoffUntil || this.pendingBytes + bytes.length > MAX_PENDING_BYTES) {
+      if (!this.entries.has(rel)) this.counts.skipped++;
+      release?.();
       return;
     }
-    // Encoding copies the bytes: the caller's buffer (a slab, a block) is free once this returns.
+    // A raw payload is the caller's buffer itself, written as is: it must not change until release.
     const stored = this.codec.encode(bytes);
-    const file = encodeEntry(identityOf(id), stored);
+    const head = encodeHead(identityOf(id), stored);
     const objectHash = objectHashOf(id.bucket, id.key);
-    const entry: DiskEntry = { objectHash, file: `${blockNameOf(id)}-L${stored.logicalLength}`, storedBytes: file.length, logicalBytes: stored.logicalLength, touchedMs: this.now() };
-    this.pendingBytes += file.length;
+    const storedBytes = head.length + stored.payload.length;
+    const entry: DiskEntry = { objectHash, file: `${blockNameOf(id)}-L${stored.logicalLength}`, storedBytes, logicalBytes: stored.logicalLength, touchedMs: this.now() };
+    this.pendingBytes += storedBytes;
     const generation = this.generation;
-    const write = this.store(id, rel, entry, file, generation)
+    const write = this.store(id, rel, entry, [head, stored.payload], generation)
       .catch((error: unknown) => this.writeFailed(error))
       .finally(() => {
-        this.pendingBytes -= file.length;
+        this.pendingBytes -= storedBytes;
+        release?.();
         this.writes.delete(write);
       });
     this.writes.add(write);
@@ -209,7 +231,7 @@ export class DiskBlockTier implements BlockTier {
     while (this.writes.size > 0) await Promise.allSettled([...this.writes]);
   }
 
-  private async store(id: BlockId, rel: string, entry: DiskEntry, file: Buffer, generation: number): Promise<void> {
+  private async store(id: BlockId, rel: string, entry: DiskEntry, parts: Buffer[], generation: number): Promise<void> {
     const dir = join(this.blocksDir, entry.objectHash.slice(0, 2), entry.objectHash);
     if (!this.knownDirs.has(dir)) {
       await mkdir(dir, { recursive: true, mode: 0o700 });
@@ -219,7 +241,12 @@ export class DiskBlockTier implements BlockTier {
     }
     const path = join(dir, entry.file);
     const temporary = `${path}.tmp-${process.pid}`;
-    await writeFile(temporary, file, { mode: 0o600 });
+    const handle = await open(temporary, 'w', 0o600);
+    try {
+      await handle.writev(parts);
+    } finally {
+      await handle.close();
+    }
     await rename(temporary, path);
     // Cleared or invalidated while on its way: the file must not outlive what dropped it.
     if (generation !== this.generation || !this.knownDirs.has(dir)) {

@@ -17,36 +17,54 @@ export interface StoredEntry {
   payload: Buffer;
 }
 
-/** The file's bytes: header, identity, payload. */
-export function encodeEntry(identity: string, entry: StoredEntry): Buffer {
+/**
+ * The head of the file (header and identity); the payload follows it as is, so a payload is
+ * written without being copied.
+ */
+export function encodeHead(identity: string, entry: StoredEntry): Buffer {
   const id = Buffer.from(identity);
-  const file = Buffer.allocUnsafe(HEADER_BYTES + id.length + entry.payload.length);
-  file.writeUInt32BE(MAGIC, 0);
-  file.writeUInt8(VERSION, 4);
-  file.writeUInt8(CODEC_IDS[entry.codec], 5);
-  file.writeUInt16BE(id.length, 6);
-  file.writeUInt32BE(entry.logicalLength, 8);
-  file.writeUInt32BE(entry.payload.length, 12);
-  id.copy(file, HEADER_BYTES);
-  entry.payload.copy(file, HEADER_BYTES + id.length);
-  file.writeUInt32BE(crc32(file.subarray(HEADER_BYTES)), 16);
-  return file;
+  const head = Buffer.allocUnsafe(HEADER_BYTES + id.length);
+  head.writeUInt32BE(MAGIC, 0);
+  head.writeUInt8(VERSION, 4);
+  head.writeUInt8(CODEC_IDS[entry.codec], 5);
+  head.writeUInt16BE(id.length, 6);
+  head.writeUInt32BE(entry.logicalLength, 8);
+  head.writeUInt32BE(entry.payload.length, 12);
+  id.copy(head, HEADER_BYTES);
+  head.writeUInt32BE(crc32(entry.payload, crc32(id)), 16);
+  return head;
 }
 
-/** The entry a file holds, or the reason it cannot be trusted. */
-export function decodeEntry(identity: string, file: Buffer): StoredEntry | string {
-  if (file.length < HEADER_BYTES) return 'shorter than a header';
-  if (file.readUInt32BE(0) !== MAGIC) return 'not a block file';
-  if (file.readUInt8(4) !== VERSION) return `format version ${file.readUInt8(4)}`;
-  const codecId = file.readUInt8(5);
+/** Bytes of the head of a file for `identity` (what precedes its payload). */
+export function headLength(identity: string): number {
+  return HEADER_BYTES + Buffer.byteLength(identity);
+}
+
+/**
+ * Checks a head read on its own against `identity` and the payload that followed it (read
+ * into the caller's buffer). Returns the entry or the reason it cannot be trusted.
+ */
+export function checkEntry(identity: string, head: Buffer, payload: Buffer, fileLength: number): StoredEntry | string {
+  if (head.length < HEADER_BYTES) return 'shorter than a header';
+  if (head.readUInt32BE(0) !== MAGIC) return 'not a block file';
+  if (head.readUInt8(4) !== VERSION) return `format version ${head.readUInt8(4)}`;
+  const codecId = head.readUInt8(5);
   const codec = (Object.keys(CODEC_IDS) as Codec[]).find((name) => CODEC_IDS[name] === codecId);
   if (!codec) return `unknown codec ${codecId}`;
-  const idLength = file.readUInt16BE(6);
-  const logicalLength = file.readUInt32BE(8);
-  const payloadLength = file.readUInt32BE(12);
-  if (file.length !== HEADER_BYTES + idLength + payloadLength) return `length ${file.length}, header says ${HEADER_BYTES + idLength + payloadLength}`;
-  if (crc32(file.subarray(HEADER_BYTES)) !== file.readUInt32BE(16)) return 'checksum mismatch';
-  if (file.toString('utf8', HEADER_BYTES, HEADER_BYTES + idLength) !== identity) return 'another block';
+  const idLength = head.readUInt16BE(6);
+  const logicalLength = head.readUInt32BE(8);
+  const payloadLength = head.readUInt32BE(12);
+  if (fileLength !== HEADER_BYTES + idLength + payloadLength || payload.length !== payloadLength) return `length ${fileLength}, header says ${HEADER_BYTES + idLength + payloadLength}`;
+  const id = head.subarray(HEADER_BYTES, HEADER_BYTES + idLength);
+  if (crc32(payload, crc32(id)) !== head.readUInt32BE(16)) return 'checksum mismatch';
+  if (id.toString('utf8') !== identity) return 'another block';
   if (codec === 'raw' && payloadLength !== logicalLength) return 'raw length differs from the logical length';
-  return { codec, logicalLength, payload: file.subarray(HEADER_BYTES + idLength) };
+  return { codec, logicalLength, payload };
+}
+
+/** The entry a whole file holds, or the reason it cannot be trusted. */
+export function decodeEntry(identity: string, file: Buffer): StoredEntry | string {
+  if (file.length < HEADER_BYTES) return 'shorter than a header';
+  const idLength = file.readUInt16BE(6);
+  return checkEntry(identity, file.subarray(0, HEADER_BYTES + idLength), file.subarray(HEADER_BYTES + idLength), file.length);
 }

@@ -80,7 +80,14 @@ export class BlockStream {
       if (read.every((bytes, i) => bytes?.length === Math.min(blockSize, end - (first + i) * blockSize))) return slab.buffer.subarray(0, end - first * blockSize);
     }
     const bytes = await store.getRange(target.key, first * blockSize, end, { ifMatch: target.etag, into: slab.buffer });
-    if (disk) ids.forEach((id, i) => disk.write(id, bytes.subarray(i * blockSize, (i + 1) * blockSize)));
+    if (disk) {
+      const { slabs } = this.source;
+      // The slab stays held until the disk has its bytes: they are written without a copy.
+      ids.forEach((id, i) => {
+        slabs.hold(slab);
+        disk.write(id, bytes.subarray(i * blockSize, (i + 1) * blockSize), () => slabs.release(slab));
+      });
+    }
     return bytes;
   }
 
