@@ -82,7 +82,7 @@ export function buildCore(store: ObjectStore, caches: Caches, log: Logger, confi
   const defaults: AttributeDefaults = { uid: config.uid, gid: config.gid, fileMode: config.fileMode, dirMode: config.dirMode, mountTime: new Date() };
   const invalidation = new Invalidation(caches, bucket, prefix);
   const namespace = new Namespace(store, caches.metadata, log, { bucket, prefix, negativeTtlMs: config.negativeTtlMs, posixMetadata: config.posixMetadata });
-  const reader = new BlockReader(store, caches.blocks, (key) => invalidation.changed(key), log, {
+  const reader = new BlockReader(store, caches.blocks, (key) => invalidation.changed(key), {
     bucket,
     blockSize: config.blockSize,
     maxPrefetchBlocks: config.maxPrefetchBlocks,

@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { cpus, totalmem } from 'node:os';
-import { seedClient, startS3Endpoint, type S3Endpoint } from '../local-s3.js';
+import { seedClient, startS3Endpoint, } from '../local-s3.js';
 import { BIG_KEY, BIG_SIZE } from './dataset.js';
 import { seedDataset } from './seed.js';
 import { mountSystem, SYSTEMS, type SystemName } from './systems.js';
@@ -54,7 +54,7 @@ function sessions(): Workload[][] {
 
 async function runSession(system: SystemName, workloads: Workload[], round: number): Promise<void> {
   await dropPageCache();
-  let mounted;
+  let mounted: Awaited<ReturnType<typeof mountSystem>>;
   try {
     const remount = workloads.some((w) => w.afterRemount);
     mounted = await mountSystem(system, endpoint, { keepScratch: remount });
@@ -112,7 +112,7 @@ async function hasFio(): Promise<boolean> {
 
 /** fio jobs on one mount of each system that read the big object once; the page cache dropped before each job. */
 async function runFioJobs(system: SystemName, round: number): Promise<void> {
-  let mounted;
+  let mounted: Awaited<ReturnType<typeof mountSystem>>;
   try {
     mounted = await mountSystem(system, endpoint);
   } catch (error) {

@@ -21,7 +21,7 @@ export interface Workload {
    * directories, times the workload.
    */
   afterRemount?: { prepare(mountpoint: string): Promise<unknown> };
-  run(mountpoint: string, round: number): Promise<number | void>;
+  run(mountpoint: string, round: number): Promise<number | undefined>;
 }
 
 const shell = (script: string) => run('sh', ['-c', script], { timeout: TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024 });

@@ -4,7 +4,7 @@
 // cache are each one of these over their own tiers.
 import type { Logger } from '../log.js';
 import type { CacheTier } from './cache-tier.js';
-import { OpCounters } from './op-stats.js';
+import type { OpCounters } from './op-stats.js';
 import type { CacheFetchOptions, CacheKey, CacheOp, TierStats } from './types.js';
 
 interface Load {

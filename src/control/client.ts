@@ -9,7 +9,7 @@ export async function sendControl(mountpoint: string, request: ControlRequest): 
     const socket = createConnection(path);
     let output = '';
     socket.setEncoding('utf8');
-    socket.on('connect', () => socket.write(JSON.stringify(request) + '\n'));
+    socket.on('connect', () => socket.write(`${JSON.stringify(request)}\n`));
     socket.on('data', (chunk: string) => (output += chunk));
     socket.on('end', () => {
       try {

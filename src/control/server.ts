@@ -61,7 +61,7 @@ export class ControlServer {
         return;
       }
       const end = input.indexOf('\n');
-      if (end >= 0) socket.end(JSON.stringify(this.answer(input.slice(0, end))) + '\n');
+      if (end >= 0) socket.end(`${JSON.stringify(this.answer(input.slice(0, end)))}\n`);
     });
     socket.on('error', () => undefined);
   }

@@ -13,7 +13,7 @@ import type { ObjectVersions } from './object-versions.js';
 import { ObjectChangedError } from './read/object-changed.js';
 import type { FsNode, ReadTarget } from './nodes.js';
 import { components, dirPrefixOf, keyOf, splitPath } from './names/paths.js';
-import { BlockReader, newReadPattern, type ReadPattern } from './read/reader.js';
+import { type BlockReader, newReadPattern, type ReadPattern } from './read/reader.js';
 import type { ScanAhead } from './read/scan-ahead.js';
 import type { StagedAttributes, StagedFile } from './write/staged-file.js';
 import { LATE_UPLOAD_DELAY_MS, LATE_UPLOAD_MAX_DELAY_MS, LateUploads } from './write/late-uploads.js';

@@ -59,7 +59,7 @@ export function createFuseOperations(fs: Filesystem, log: Logger, hooks: Adapter
       replied = true;
       const ms = performance.now() - started;
       if (debug) log.debug({ fuse: op, path, ms: Math.round(ms * 1000) / 1000, result: code }, 'fuse operation');
-      hooks.onOperation?.(op, ms, code < 0 ? code : 0, code > 0 ? code : 0);
+      hooks.onOperation?.(op, ms, Math.min(code , 0), Math.max(code , 0));
       cb(code, ...values);
     };
     let pending: Promise<T>;

@@ -28,7 +28,7 @@ export async function prepareMountpoint(mountpoint: string, options: { allowNonE
     log.warn({ mountpoint, state: health }, 'cleaning up a stale mount left by a process that died');
     await run('fusermount', ['-uz', mountpoint]).catch(() => run('umount', ['-l', mountpoint]));
   }
-  let info;
+  let info: Awaited<ReturnType<typeof stat>>;
   try {
     info = await stat(mountpoint);
   } catch (error) {

@@ -17,7 +17,7 @@ export function parseMountInfo(text: string): MountEntry[] {
     const fields = line.split(' ');
     const separator = fields.indexOf('-');
     if (fields.length < 5 || separator < 0) continue;
-    entries.push({ mountpoint: unescape(fields[4]), fstype: unescape(fields[separator + 1] ?? ''), source: unescape(fields[separator + 2] ?? '') });
+    entries.push({ mountpoint: unescapeField(fields[4]), fstype: unescapeField(fields[separator + 1] ?? ''), source: unescapeField(fields[separator + 2] ?? '') });
   }
   return entries;
 }
@@ -37,6 +37,6 @@ export async function readMountTable(): Promise<MountEntry[]> {
 }
 
 // mountinfo writes space, tab, newline and backslash as octal escapes.
-function unescape(field: string): string {
+function unescapeField(field: string): string {
   return field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
 }

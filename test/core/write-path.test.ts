@@ -53,7 +53,7 @@ test('an empty file created and closed exists', async (t) => {
 });
 
 test('flush uploads only when dirty, once per change', async (t) => {
-  const { store, calls, fs } = setup();
+  const { calls, fs } = setup();
   const handle = await fs.create('/f', 0o644);
   await fs.write(handle, Buffer.from('x'), 0);
   await fs.flush(handle);
@@ -237,7 +237,7 @@ test('a failed upload is EIO at flush, keeps the bytes staged, and a later flush
 });
 
 test('flushAll names what it could not save', async (t) => {
-  const { store, faults, fs } = setup();
+  const { faults, fs } = setup();
   const handle = await fs.create('/stuck', 0o644);
   await fs.write(handle, Buffer.from('x'), 0);
   faults.failNext('put', 'Other');

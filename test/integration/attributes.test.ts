@@ -87,7 +87,7 @@ test.serial('a symbolic link to a directory unpacked by tar: os.walk sees a link
   mounted = await mount();
   const remounted = join(mounted.mountpoint, 'untarred');
   t.is(await ok('python3', ['-c', WALK, remounted]), expected, 'os.walk after a remount');
-  t.deepEqual(await stats(remounted, ['link', 'filelink']), ['link|symbolic link|777|3|' + (await mtimeOf(remounted, 'link')), 'filelink|symbolic link|777|7|' + (await mtimeOf(remounted, 'filelink'))]);
+  t.deepEqual(await stats(remounted, ['link', 'filelink']), [`link|symbolic link|777|3|${await mtimeOf(remounted, 'link')}`, `filelink|symbolic link|777|7|${await mtimeOf(remounted, 'filelink')}`]);
   t.is((await ok('readlink', [join(remounted, 'link')])).trim(), 'sub');
   t.is((await ok('cat', [join(remounted, 'link', 'file.txt')])).trim(), 'inside');
   await mounted.stop();

@@ -117,7 +117,7 @@ test('10 processes × 20 rounds of cat, rm -f and cp onto 5 names: no error, not
   const staging = join(sources, 'staging');
   const mount = await mountDirectory(t, 'churn', ['--staging-dir', staging]);
   // Every version has its own content and size, so any mix of two would show.
-  const versionOf = (p: number, r: number) => `process ${p} round ${r} `.repeat(1 + ((p * 7 + r * 3) % 40)) + '\n';
+  const versionOf = (p: number, r: number) => `${`process ${p} round ${r} `.repeat(1 + ((p * 7 + r * 3) % 40))}\n`;
   for (let p = 0; p < PROCESSES; p++) for (let r = 0; r < ROUNDS; r++) await writeFile(join(sources, `p${p}-r${r}`), versionOf(p, r));
   // Each process: read a name, remove another, copy a new version onto a third. What a local
   // disk answers to this workload is allowed, and nothing else: a cat of a name another process

@@ -17,7 +17,9 @@ import { FaultyStore } from './faulty-store.js';
 export const CORE_BLOCK = 64 * 1024;
 
 const stagingDirectories: string[] = [];
-process.once('exit', () => stagingDirectories.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+process.once('exit', () => {
+  for (const dir of stagingDirectories) rmSync(dir, { recursive: true, force: true });
+});
 
 const OPERATIONS: readonly StoreOperation[] = ['checkBucket', 'head', 'list', 'getRange', 'put', 'copy', 'delete'];
 

@@ -32,7 +32,7 @@ function heads() {
     });
   const answerAll = async () => {
     while (pending.length > 0) {
-      pending.splice(0).forEach((answer) => answer());
+      for (const answer of pending.splice(0)) answer();
       await new Promise((resolve) => setImmediate(resolve));
     }
   };

@@ -7,7 +7,9 @@ const MiB = 1024 * 1024;
 
 function listing(sizes: number[]): DirListing {
   const entries = new Map<string, FsNode>();
-  sizes.forEach((size, i) => entries.set(`f${i}`, { type: 'file', key: `d/f${i}`, size, etag: '"e"', mtime: new Date(0) }));
+  sizes.forEach((size, i) => {
+    entries.set(`f${i}`, { type: 'file', key: `d/f${i}`, size, etag: '"e"', mtime: new Date(0) });
+  });
   entries.set('sub', { type: 'dir', prefix: 'd/sub/' });
   return { entries };
 }

@@ -78,7 +78,7 @@ export class DiskBlockTier implements BlockTier {
   private readonly now: () => number;
 
   constructor(
-    private readonly options: DiskBlockTierOptions,
+    options: DiskBlockTierOptions,
     private readonly log: Logger,
   ) {
     this.blocksDir = join(options.directory, 'blocks');

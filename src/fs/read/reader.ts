@@ -10,7 +10,6 @@
 // what it read for the next reader.
 import type { BlockCache, BlockId } from '../../cache/block-cache.js';
 import type { BlockTier } from '../../cache/block-tier.js';
-import type { Logger } from '../../log.js';
 import { isStoreError, type ObjectStore } from '../../s3/object-store.js';
 import { ObjectChangedError } from './object-changed.js';
 import { BlockStream, type StreamSource } from './block-stream.js';
@@ -96,7 +95,6 @@ export class BlockReader {
     private readonly cache: BlockCache,
     /** Told when an object turned out to have changed under a reader. */
     private readonly onStale: (key: string) => void,
-    private readonly log: Logger,
     private readonly options: BlockReaderOptions,
   ) {
     const pieceSize = options.pieceSize ?? options.blockSize;

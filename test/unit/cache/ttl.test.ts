@@ -1,5 +1,5 @@
 import test from 'ava';
-import { block, cacheWith, countingLoader, key } from './fixture.js';
+import { cacheWith, countingLoader, key } from './fixture.js';
 
 test('entries live for the default TTL, then load again and count as expired', async (t) => {
   const { cache, clock } = cacheWith({ ttlMs: 1_000 });
