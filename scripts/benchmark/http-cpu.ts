@@ -38,7 +38,7 @@ if (process.argv[2] === '--server') {
       let status = 0;
       let filled = 0;
       pool.dispatch(
-        { method: 'GET', path: '/bench/big', headers: headers(start), signal: AbortSignal.timeout(20_000) },
+        { method: 'GET', path: '/bench/big', headers: headers(start) },
         {
           onConnect() {},
           onHeaders(statusCode) {
