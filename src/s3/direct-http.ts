@@ -23,7 +23,7 @@ export interface DirectRequest {
 
 export interface DirectResponse {
   status: number;
-  /** Lower-case names; the last value of a repeated header. */
+  /** Lower-case names; the values of a repeated header joined with ", ". */
   headers: Record<string, string>;
   /** Body bytes written into `into` (2xx answers). */
   bodyLength: number;
@@ -171,24 +171,26 @@ class Connection {
 
   private startBody(exchange: Exchange, headText: string, rest: Buffer): void {
     const lines = headText.split('\r\n');
-    const statusMatch = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0]);
+    const statusMatch = /^HTTP\/1\.([01]) (\d{3})(?: |$)/.exec(lines[0]);
     if (!statusMatch) return this.fail(networkError(`not an HTTP answer: ${JSON.stringify(lines[0].slice(0, 80))}`, 'EPROTO'));
-    const status = Number(statusMatch[1]);
-    if (status === 100) {
-      // An interim answer: the real one follows, perhaps already in what arrived.
+    const status = Number(statusMatch[2]);
+    if (status === 101) return this.fail(networkError('HTTP 101: the server switched protocols, which was never asked', 'EPROTO'));
+    if (status < 200) {
+      // An interim answer (100 Continue, 102 Processing, 103 Early Hints...): the final one
+      // follows, perhaps already in what arrived.
       this.headFilled = rest.copy(this.head);
       return this.scanHead(exchange, 0);
     }
-    const headers: Record<string, string> = {};
-    for (const line of lines.slice(1)) {
-      const colon = line.indexOf(':');
-      if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
-    }
+    const headers = parseHeaderLines(lines);
+    if (typeof headers === 'string') return this.fail(networkError(headers, 'EPROTO'));
     exchange.status = status;
     exchange.headers = headers;
-    exchange.closeAfter = /\bclose\b/i.test(headers.connection ?? '');
+    const connection = headers.connection ?? '';
+    // HTTP/1.0 closes after each answer unless it says keep-alive.
+    exchange.closeAfter = /\bclose\b/i.test(connection) || (statusMatch[1] === '0' && !/\bkeep-alive\b/i.test(connection));
     const lengthHeader = headers['content-length'];
-    const length = lengthHeader !== undefined && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : undefined;
+    const length = lengthHeader !== undefined && /^\d{1,15}$/.test(lengthHeader) ? Number(lengthHeader) : undefined;
+    if (lengthHeader !== undefined && length === undefined) return this.fail(networkError(`invalid Content-Length ${JSON.stringify(lengthHeader.slice(0, 40))}`, 'EPROTO'));
     const success = status >= 200 && status < 300;
     if (length === undefined || headers['transfer-encoding'] !== undefined) {
       if (success) return this.fail(new UnsupportedFramingError(`HTTP ${status} without Content-Length framing`));
@@ -283,7 +285,8 @@ export function createDirectHttp(options: DirectHttpOptions): DirectHttpClient {
     }
   };
 
-  async function connection(fresh: boolean): Promise<Connection> {
+  /** A connection for one request: an idle one, a new one within maxSockets, else the next one freed (or an abort). */
+  async function connection(fresh: boolean, signal: AbortSignal): Promise<Connection> {
     if (closed) throw networkError('client closed', 'ECONNABORTED');
     if (!fresh) {
       const reused = idle.pop();
@@ -294,16 +297,31 @@ export function createDirectHttp(options: DirectHttpOptions): DirectHttpClient {
       all.add(created);
       return created;
     }
-    return new Promise((resolve) => waiting.push(resolve));
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        const at = waiting.indexOf(take);
+        if (at >= 0) waiting.splice(at, 1);
+        reject(abortReason(signal));
+      };
+      const take = (connection: Connection) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(connection);
+      };
+      if (signal.aborted) return reject(abortReason(signal));
+      signal.addEventListener('abort', onAbort, { once: true });
+      waiting.push(take);
+    });
   }
 
   async function exchangeOn(request: DirectRequest, fresh: boolean): Promise<DirectResponse> {
-    const conn = await connection(fresh);
+    checkRequestHeaders(request.headers);
+    if (!/^[\x21-\x7e]+$/.test(request.path)) throw Object.assign(new TypeError(`invalid request path ${JSON.stringify(request.path.slice(0, 80))}`), { code: 'ERR_UNESCAPED_CHARACTERS' });
+    const conn = await connection(fresh, request.signal);
     const reused = conn.reused;
     let answered = () => false;
     try {
       return await new Promise<DirectResponse>((resolve, reject) => {
-        const aborted = () => (request.signal.reason instanceof Error ? request.signal.reason : networkError('aborted', 'ABORT_ERR'));
+        const aborted = () => abortReason(request.signal);
         const onAbort = () => conn.fail(aborted());
         const settle =
           <T>(done: (value: T) => void) =>
@@ -382,7 +400,52 @@ export function decodeChunked(raw: Buffer): { body: Buffer; consumed: number } |
   }
 }
 
+function abortReason(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : networkError('aborted', 'ABORT_ERR');
+}
+
 function isConnectionLoss(error: unknown): boolean {
   const code = (error as { code?: string }).code;
   return code === 'ECONNRESET' || code === 'EPIPE';
+}
+
+// RFC 9110 token characters: what a header name may hold.
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// A field value: visible characters, spaces and tabs (and obs-text); never CR, LF or NUL.
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+/**
+ * The header lines of an answer as lower-case names and values, or why they are refused: a
+ * name that is not a token (a space before the colon included), a line without a colon, a
+ * folded line, or Content-Length given twice with different values (request smuggling and
+ * desynchronised keep-alive sockets start there). Repeated headers are joined with ", ".
+ */
+export function parseHeaderLines(lines: string[]): Record<string, string> | string {
+  const headers: Record<string, string> = {};
+  for (const line of lines.slice(1)) {
+    const colon = line.indexOf(':');
+    if (colon <= 0) return `invalid header line ${JSON.stringify(line.slice(0, 80))}`;
+    const name = line.slice(0, colon);
+    if (!TOKEN.test(name)) return `invalid header name ${JSON.stringify(name.slice(0, 80))}`;
+    const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '');
+    if (!FIELD_VALUE.test(value)) return `invalid value of header ${name}`;
+    const lower = name.toLowerCase();
+    headers[lower] = headers[lower] === undefined ? value : `${headers[lower]}, ${value}`;
+  }
+  const length = headers['content-length'];
+  if (length !== undefined && length.includes(',')) {
+    // The same length repeated is harmless (RFC 9110 8.6); different lengths are not.
+    const values = new Set(length.split(',').map((v) => v.trim()));
+    if (values.size !== 1) return `conflicting Content-Length values ${JSON.stringify(length.slice(0, 80))}`;
+    headers['content-length'] = [...values][0];
+  }
+  return headers;
+}
+
+/** Refuses a request header that would not go onto the wire as one header line. */
+export function checkRequestHeaders(headers: Record<string, string>): void {
+  for (const [name, value] of Object.entries(headers)) {
+    if (!TOKEN.test(name)) throw Object.assign(new TypeError(`invalid header name ${JSON.stringify(name)}`), { code: 'ERR_INVALID_HTTP_TOKEN' });
+    if (typeof value !== 'string' || !FIELD_VALUE.test(value)) throw Object.assign(new TypeError(`invalid character in the value of header ${name}`), { code: 'ERR_INVALID_CHAR' });
+  }
 }
