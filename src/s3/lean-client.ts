@@ -130,7 +130,7 @@ export function createLeanClient(options: LeanClientOptions, log: Logger): LeanC
       const body = (await readAll(response)).toString('utf8');
       if (response.statusCode !== 200) throw statusError('list', prefix, response.statusCode ?? 0, body);
       try {
-        return parseListPage(body);
+        return parseListPage(body, (reason) => log.debug({ prefix, reason }, 'listing page read by the full XML parser'));
       } catch (error) {
         throw new StoreError('Other', `list ${prefix}: unreadable answer: ${(error as Error).message}`, 'MalformedXML', response.statusCode);
       }
