@@ -7,6 +7,7 @@
 // retries them); anything else, programming errors (TypeError, RangeError...) first, fails at once.
 import { StandardRetryStrategy } from '@smithy/core/retry';
 import type { RetryErrorType, RetryStrategyV2, RetryToken } from '@smithy/types';
+import { RETRY_BACKOFF_MS } from '../tuning.js';
 import { StoreError } from './object-store.js';
 
 /** The status codes the SDK itself treats as transient. */
@@ -44,7 +45,27 @@ export function retryErrorType(error: unknown, classify: ErrorClassifier): Retry
   return undefined;
 }
 
-export function createRetryPolicy(maxAttempts: number, classify: ErrorClassifier, strategy: RetryStrategyV2 = new StandardRetryStrategy(maxAttempts)): RetryPolicy {
+/**
+ * The SDK's backoff (full jitter over base × 2^retry; the base is 50 ms, 1 s after throttling),
+ * capped at RETRY_BACKOFF_MS, the room the call deadline leaves between attempts (tuning.ts).
+ */
+export function cappedBackoff(capMs = RETRY_BACKOFF_MS) {
+  let base = 50;
+  return {
+    setDelayBase(delay: number) {
+      base = delay;
+    },
+    computeNextBackoffDelay(retries: number) {
+      return Math.floor(Math.random() * Math.min(base * 2 ** retries, capMs));
+    },
+  };
+}
+
+export function createRetryPolicy(
+  maxAttempts: number,
+  classify: ErrorClassifier,
+  strategy: RetryStrategyV2 = new StandardRetryStrategy({ maxAttempts, backoff: cappedBackoff() }),
+): RetryPolicy {
   const capacity = () => (strategy as { getCapacity?: () => number }).getCapacity?.() ?? Number.NaN;
   return {
     strategy,

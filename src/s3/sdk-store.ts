@@ -2,6 +2,10 @@
 // With list-xml.ts (whose error answers go through the SDK's XML parser) the only module that imports
 // @aws-sdk/*: every SDK error leaves it as a StoreError.
 //
+// One retry policy (retry-policy.ts): the SDK's StandardRetryStrategy, one quota of retry
+// tokens, shared by the SDK client and the reads (lean or SDK) whose attempts include their
+// bodies; programming errors are never retried.
+//
 // Connection hygiene (see docs/notes/fuse-native.md, "AWS SDK v3 facts"): keep-alive agents with a bounded socket pool, a
 // connection timeout, a per-attempt timeout up to the response headers, an idle-socket timeout
 // while a body streams, and a deadline per call (all attempts and the body read included)

@@ -3,7 +3,7 @@
 import test from 'ava';
 import { StandardRetryStrategy } from '@smithy/core/retry';
 import { StoreError } from '../../src/s3/object-store.js';
-import { createRetryPolicy, retryErrorType } from '../../src/s3/retry-policy.js';
+import { cappedBackoff, createRetryPolicy, retryErrorType } from '../../src/s3/retry-policy.js';
 import { toStoreError } from '../../src/s3/sdk-store.js';
 
 const classify = (error: unknown) => toStoreError(error, { operation: 'getRange', bucket: 'b', key: 'k', deadlineMs: 1000 });
@@ -78,16 +78,28 @@ test('retries draw on one quota: once it is spent, calls get one attempt until s
 });
 
 test('an abort ends the wait between attempts and no further attempt is made', async (t) => {
-  // The SDK's own backoff, with a throttling base of 1 s: long enough to abort inside.
-  const slow = createRetryPolicy(3, classify);
+  // A backoff of a minute: only the abort can end the wait before the second attempt.
+  const minute = { computeNextBackoffDelay: () => 60_000, setDelayBase: () => undefined };
+  const slow = createRetryPolicy(3, classify, new StandardRetryStrategy({ maxAttempts: 3, backoff: minute }));
   const controller = new AbortController();
   let attempts = 0;
   const error = new StoreError('Throttled', 'slow down', 'SlowDown', 503);
   const running = slow.run(async () => {
     attempts++;
-    if (attempts === 1) queueMicrotask(() => controller.abort(new Error('deadline')));
+    if (attempts === 1) setImmediate(() => controller.abort(new Error('deadline')));
     throw error;
   }, controller.signal);
-  t.is(await t.throwsAsync(running), error);
+  t.is(await t.throwsAsync(running), error, "the attempt's own error tells why");
   t.is(attempts, 1);
+});
+
+test('the backoff follows the SDK\'s (full jitter, base doubling per retry) within RETRY_BACKOFF_MS', (t) => {
+  const backoff = cappedBackoff(2_000);
+  for (let i = 0; i < 200; i++) {
+    backoff.setDelayBase(1_000);
+    const delay = backoff.computeNextBackoffDelay(5);
+    t.true(delay >= 0 && delay < 2_000, String(delay));
+    backoff.setDelayBase(50);
+    t.true(backoff.computeNextBackoffDelay(0) < 50);
+  }
 });
