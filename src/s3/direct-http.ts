@@ -3,7 +3,7 @@
 // then be copied and collected: for 256 MiB of ranged GETs from an emulator on loopback it
 // spent 0.28-0.57 s of CPU, where reading with `onread` into the destination took
 // 0.14-0.25 s, and the copy, the chunk allocations and their garbage collection were a
-// third of s3mount's CPU on a cold sequential read. Plain http: only (TLS keeps node:https).
+// third of s3mount's CPU on a cold sequential read. Over TLS the same (tls.connect takes `onread` too).
 // undici 7.30 (Pool + dispatch, onData copying into the same buffers) was measured against it
 // (scripts/benchmark/http-cpu.ts: 256 MiB from fauxqs in 4 MiB ranges, 4 in flight, client
 // CPU only, 7 runs each): this client 0.037-0.062 s (median 0.050 s), undici 0.180-0.313 s
@@ -16,6 +16,7 @@
 // a successful answer without Content-Length is refused with UnsupportedFramingError, so
 // that the caller can fall back to node:http.
 import net from 'node:net';
+import tls from 'node:tls';
 
 export interface DirectRequest {
   /** Path and query, already encoded. */
@@ -40,6 +41,10 @@ export interface DirectResponse {
 export interface DirectHttpOptions {
   host: string;
   port: number;
+  /** HTTPS: TLS with the host's certificate checked against Node's CAs (NODE_EXTRA_CA_CERTS included). */
+  secure?: boolean;
+  /** Certificates to trust instead of Node's own (tests). */
+  ca?: string | Buffer;
   maxSockets: number;
   /** Longest wait for the first byte of an answer, and longest silence inside one (ms). */
   timeoutMs: number;
@@ -95,12 +100,19 @@ class Connection {
     private readonly onFree: (connection: Connection) => void,
     private readonly onGone: (connection: Connection) => void,
   ) {
-    this.socket = net.connect({
-      host: options.host,
-      port: options.port,
-      noDelay: true,
-      onread: { buffer: () => this.readBuffer(), callback: (bytes: number) => this.received(bytes) },
-    } as net.NetConnectOpts);
+    const onread = { buffer: () => this.readBuffer(), callback: (bytes: number) => this.received(bytes) };
+    this.socket = options.secure
+      ? tls.connect({
+          host: options.host,
+          port: options.port,
+          // SNI takes a name, never an address.
+          servername: net.isIP(options.host) ? undefined : options.host,
+          ca: options.ca,
+          ALPNProtocols: ['http/1.1'],
+          onread,
+        } as tls.ConnectionOptions)
+      : net.connect({ host: options.host, port: options.port, noDelay: true, onread } as net.NetConnectOpts);
+    if (options.secure) this.socket.setNoDelay(true);
     this.socket.setTimeout(options.timeoutMs, () => this.fail(networkError(`no data for ${options.timeoutMs} ms`, 'ETIMEDOUT')));
     this.socket.on('error', (error) => this.fail(error));
     this.socket.on('end', () => this.ended());

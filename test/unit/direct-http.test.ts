@@ -2,7 +2,13 @@
 // scripts it: bodies in odd pieces, keep-alive reuse, error answers, unsupported framing,
 // connections lost at every point, silence and aborts.
 import test from 'ava';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import net, { type AddressInfo, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import tls from 'node:tls';
+import { promisify } from 'node:util';
 import { createDirectHttp, decodeChunked, UnsupportedFramingError, type DirectHttpClient } from '../../src/s3/direct-http.js';
 
 type Answer = (socket: Socket, request: string, connection: number) => void;
@@ -15,11 +21,11 @@ interface ScriptedServer {
   close(): Promise<void>;
 }
 
-async function scriptedServer(answer: Answer): Promise<ScriptedServer> {
+async function scriptedServer(answer: Answer, secure?: { key: Buffer; cert: Buffer }): Promise<ScriptedServer> {
   const requests: ScriptedServer['requests'] = [];
   const sockets = new Set<Socket>();
   let connections = 0;
-  const server = net.createServer((socket) => {
+  const onConnection = (socket: Socket) => {
     const connection = ++connections;
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
@@ -35,7 +41,9 @@ async function scriptedServer(answer: Answer): Promise<ScriptedServer> {
       }
     });
     socket.on('error', () => undefined);
-  });
+  };
+  const server = secure ? tls.createServer(secure, onConnection) : net.createServer(onConnection);
+  server.on('tlsClientError', () => undefined);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     port: (server.address() as AddressInfo).port,
@@ -360,4 +368,32 @@ test('an HTTP/1.0 answer closes the connection unless it says keep-alive', async
   await get(http, '/b/keep', 2);
   await get(http, '/b/keep', 2);
   t.is(server.connections(), 3, 'HTTP/1.0 with keep-alive keeps its connection');
+});
+
+test('over TLS: bodies land in the caller\'s buffer on a kept-alive connection; the certificate is checked', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 's3mount-direct-tls-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await promisify(execFile)('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']);
+  const key = await readFile(join(dir, 'key.pem'));
+  const cert = await readFile(join(dir, 'cert.pem'));
+  const body = pattern(200_000, 3);
+  const server = await scriptedServer((socket) => {
+    socket.write(`HTTP/1.1 103 Early Hints\r\n\r\nHTTP/1.1 206 Partial Content\r\nContent-Length: ${body.length}\r\n\r\n`);
+    socket.write(body);
+  }, { key, cert });
+  t.teardown(() => server.close());
+  const https = createDirectHttp({ host: '127.0.0.1', port: server.port, secure: true, ca: cert, maxSockets: 2, timeoutMs: 5_000 });
+  t.teardown(() => https.close());
+  for (let round = 0; round < 3; round++) {
+    const into = Buffer.alloc(body.length);
+    const response = await https.get({ path: '/b/k', headers: { host: 'test' }, into, signal: AbortSignal.timeout(10_000) });
+    t.is(response.status, 206);
+    t.true(into.equals(body), `round ${round}`);
+  }
+  t.is(server.connections(), 1);
+  // Node's own CAs do not know this certificate.
+  const untrusted = createDirectHttp({ host: '127.0.0.1', port: server.port, secure: true, maxSockets: 1, timeoutMs: 5_000 });
+  t.teardown(() => untrusted.close());
+  const error = await t.throwsAsync(untrusted.get({ path: '/b/k', headers: { host: 'test' }, into: Buffer.alloc(body.length), signal: AbortSignal.timeout(10_000) }));
+  t.regex(String((error as { code?: string }).code), /SELF_SIGNED|UNABLE_TO_VERIFY/);
 });
