@@ -1,20 +1,22 @@
-// A keep-alive HTTP/1.1 client for GETs whose body goes straight from the socket into the
-// caller's buffer. Node's http module hands a body over in fresh 64 KiB chunks that must
-// then be copied and collected: for 256 MiB of ranged GETs from an emulator on loopback it
-// spent 0.28-0.57 s of CPU, where reading with `onread` into the destination took
-// 0.14-0.25 s, and the copy, the chunk allocations and their garbage collection were a
-// third of s3mount's CPU on a cold sequential read. Over TLS the same (tls.connect takes `onread` too).
-// undici 7.30 (Pool + dispatch, onData copying into the same buffers) was measured against it
-// (scripts/benchmark/http-cpu.ts: 256 MiB from fauxqs in 4 MiB ranges, 4 in flight, client
-// CPU only, 7 runs each): this client 0.037-0.062 s (median 0.050 s), undici 0.180-0.313 s
-// (median 0.221 s), 4.4 times as much: this client stays.
+// A keep-alive HTTP/1.1 client, plain or over TLS, for GETs whose body goes straight from
+// the socket into the caller's buffer (`onread`, which tls.connect takes too). Node's http
+// module hands a body over in fresh 64 KiB chunks that must then be copied and collected; the
+// copy, the chunk allocations and their garbage collection were a third of s3mount's CPU on a
+// cold sequential read.
+//
+// Measured against node:http(s) and undici 7.30 (Pool + dispatch, onData copying into the
+// same buffers) by scripts/benchmark/http-cpu.ts: client CPU to read 256 MiB from fauxqs in
+// 4 MiB ranges, 4 in flight, medians of 7 runs. Over http: this client 0.056 s, undici
+// 0.209 s, node:http 0.339 s. Over TLS: this client 0.165 s, undici 0.319 s, node:https
+// 0.493 s. Undici costs 2-4 times the CPU: this client stays.
 //
 // It speaks just what S3 GETs need: one request at a time per socket, bodies framed by
 // Content-Length, interim (1xx) answers skipped, HTTP/1.0 answers closing their connection.
 // It refuses what a strict parser refuses: header lines that are not `token: value`,
-// conflicting Content-Length values, and request headers that would not stay one line. An error answer's body is kept for its S3 error code (up to 64 KiB);
-// a successful answer without Content-Length is refused with UnsupportedFramingError, so
-// that the caller can fall back to node:http.
+// conflicting Content-Length values, and request headers that would not stay one line. An
+// error answer's body is kept for its S3 error code (up to 64 KiB); a successful answer
+// without Content-Length is refused with UnsupportedFramingError, so that the caller can fall
+// back to node:http(s).
 import net from 'node:net';
 import tls from 'node:tls';
 
