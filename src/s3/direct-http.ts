@@ -71,6 +71,7 @@ function networkError(message: string, code: string): Error {
 const HEAD_BUFFER_BYTES = 16 * 1024;
 const MAX_HEAD_BYTES = 256 * 1024;
 const MAX_ERROR_BODY_BYTES = 64 * 1024;
+const MAX_INTERIM_ANSWERS = 16;
 const HEAD_END = Buffer.from('\r\n\r\n');
 
 interface Exchange {
@@ -87,6 +88,8 @@ interface Exchange {
   errorChunks: Buffer[];
   errorBytes: number;
   closeAfter: boolean;
+  /** Interim (1xx) answers skipped so far. */
+  interim: number;
 }
 
 class Connection {
@@ -197,7 +200,8 @@ class Connection {
     if (status === 101) return this.fail(networkError('HTTP 101: the server switched protocols, which was never asked', 'EPROTO'));
     if (status < 200) {
       // An interim answer (100 Continue, 102 Processing, 103 Early Hints...): the final one
-      // follows, perhaps already in what arrived.
+      // follows, perhaps already in what arrived. A server that sends only these is broken.
+      if (++exchange.interim > MAX_INTERIM_ANSWERS) return this.fail(networkError(`more than ${MAX_INTERIM_ANSWERS} interim answers`, 'EPROTO'));
       this.headFilled = rest.copy(this.head);
       return this.scanHead(exchange, 0);
     }
@@ -362,6 +366,7 @@ export function createDirectHttp(options: DirectHttpOptions): DirectHttpClient {
           errorChunks: [],
           errorBytes: 0,
           closeAfter: false,
+          interim: 0,
         };
         answered = () => exchange.answered;
         if (request.signal.aborted) {

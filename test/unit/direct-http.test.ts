@@ -281,6 +281,15 @@ test('interim answers other than 100 (103 Early Hints, 102) are skipped, whole o
   t.is((error as { code?: string }).code, 'EPROTO');
 });
 
+test('a server that sends nothing but interim answers is a protocol error, not an endless wait', async (t) => {
+  const server = await scriptedServer((socket) => socket.write(`${'HTTP/1.1 103 Early Hints\r\n\r\n'.repeat(17)}HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok`));
+  t.teardown(() => server.close());
+  const http = client(server.port);
+  t.teardown(() => http.close());
+  const error = await t.throwsAsync(get(http, '/b/k', 2));
+  t.is((error as { code?: string }).code, 'EPROTO');
+});
+
 test('a request aborted while it waits for a free socket is rejected at once, not when a socket frees', async (t) => {
   // The server never answers: the first request holds the only socket until its own signal ends it.
   const server = await scriptedServer(() => undefined);
