@@ -13,7 +13,7 @@ import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
-import { Agent, Pool } from 'undici';
+import { Pool } from 'undici';
 import { createDirectHttp } from '../../src/s3/direct-http.js';
 
 const MiB = 1024 * 1024;
@@ -64,7 +64,6 @@ if (process.argv[2] === '--server') {
   };
 
   const pool = new Pool(endpoint, { connections: PARALLEL, pipelining: 1, connect: ca ? { ca } : undefined });
-  void Agent;
   const readUndici = (slab: Buffer, start: number) =>
     new Promise<void>((resolve, reject) => {
       let status = 0;

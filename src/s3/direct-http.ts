@@ -458,7 +458,7 @@ export function parseHeaderLines(lines: string[]): Record<string, string> | stri
     headers[lower] = headers[lower] === undefined ? value : `${headers[lower]}, ${value}`;
   }
   const length = headers['content-length'];
-  if (length !== undefined && length.includes(',')) {
+  if (length?.includes(',')) {
     // The same length repeated is harmless (RFC 9110 8.6); different lengths are not.
     const values = new Set(length.split(',').map((v) => v.trim()));
     if (values.size !== 1) return `conflicting Content-Length values ${JSON.stringify(length.slice(0, 80))}`;
