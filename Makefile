@@ -2,6 +2,8 @@
 SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 NODE_TSX := node --import tsx
+# Native addons (fuse-native, zstd-napi) build against the running Node's own headers: nothing is downloaded.
+NODE_PREFIX := $(shell node -p "require('path').resolve(process.execPath, '../..')" 2>/dev/null)
 # The SDK's notice about future versions needing Node 22 (ours is pinned) only adds noise.
 export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED := true
 
@@ -9,17 +11,25 @@ export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED := true
 
 setup: system-deps deps native build
 
-# fuse-native loads Debian's libfuse.so.2 and needs fusermount (from fuse3) to mount and unmount.
+# fuse-native loads libfuse.so.2 (Debian 12's libfuse2; libfuse2t64 on Debian 13 and Ubuntu 24.04)
+# and needs fusermount (from fuse3) to mount and unmount; scripts/build-native.sh compiles it
+# with g++, make and python3.
 system-deps:
-	@if ! ldconfig -p | grep -q 'libfuse.so.2 ' || ! command -v fusermount >/dev/null; then \
-	  echo "installing libfuse2 and fuse3"; \
-	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libfuse2 fuse3; \
+	@missing=""; \
+	ldconfig -p | grep -q 'libfuse.so.2 ' || missing="$$missing libfuse2"; \
+	command -v fusermount >/dev/null || missing="$$missing fuse3"; \
+	for tool in g++ make python3; do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then \
+	  $(SUDO) apt-get update -qq; \
+	  if apt-cache policy libfuse2t64 2>/dev/null | grep -q 'Candidate: [^(]'; then missing=$${missing/libfuse2/libfuse2t64}; fi; \
+	  echo "installing$$missing"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
 # Reinstall only when the lock file changed since the last install.
 deps: node_modules/.package-lock.json
 node_modules/.package-lock.json: package-lock.json
-	npm ci --no-audit --no-fund
+	npm_config_nodedir="$(NODE_PREFIX)" npm ci --no-audit --no-fund
 	@touch $@
 
 # fuse-native rebuilt with its utimens fix (see scripts/build-native.sh).
@@ -52,8 +62,8 @@ test: setup test-deps typecheck
 
 # Peers for the benchmark only, never dependencies of s3mount.
 bench-deps:
-	@if ! command -v s3fs >/dev/null || ! command -v rclone >/dev/null; then \
-	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq s3fs rclone; \
+	@if ! command -v s3fs >/dev/null || ! command -v rclone >/dev/null || ! command -v fio >/dev/null; then \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq s3fs rclone fio; \
 	fi
 
 # s3mount against s3fs, rclone mount, the fuse-native floor and the raw SDK (minutes; not part of test).

@@ -30,8 +30,10 @@ for (let i = 0; i < smallFiles.length; i += 200) await Promise.all(smallFiles.sl
 console.log(`seeded ${smallFiles.length + 6} objects`);
 
 const mountpoint = await mkdtemp(join(tmpdir(), 's3mount-demo-'));
+// The emulator listens on a new port each run: a cache of its own, removed with the demo.
+const cacheDir = await mkdtemp(join(tmpdir(), 's3mount-demo-cache-'));
 const env = { ...process.env, AWS_ACCESS_KEY_ID: endpoint.accessKeyId, AWS_SECRET_ACCESS_KEY: endpoint.secretAccessKey, AWS_REGION: endpoint.region };
-const server = spawn(s3mount, [endpoint.bucket, mountpoint, '-f', '--endpoint-url', endpoint.endpoint, '--force-path-style', '--log-level', 'warn'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+const server = spawn(s3mount, [endpoint.bucket, mountpoint, '-f', '--endpoint-url', endpoint.endpoint, '--force-path-style', '--log-level', 'warn', '--cache-dir', cacheDir], { env, stdio: ['ignore', 'inherit', 'inherit'] });
 const serverExited = new Promise((done) => server.once('exit', done));
 
 let cleaned = false;
@@ -41,6 +43,7 @@ async function cleanUp(): Promise<void> {
   await unmountWithRetries(mountpoint);
   await serverExited;
   await rm(mountpoint, { recursive: true, force: true });
+  await rm(cacheDir, { recursive: true, force: true });
   await endpoint.stop();
 }
 

@@ -37,6 +37,8 @@ export interface RequestRecord {
   fault?: Fault['kind'];
   /** The UploadId a successful CreateMultipartUpload answered. */
   uploadId?: string;
+  /** The Content-Type header sent, when there was one. */
+  contentType?: string;
 }
 
 export interface FaultProxy {
@@ -132,6 +134,7 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
     const query = Object.fromEntries(url.searchParams);
     const method = incoming.method ?? 'GET';
     const record: RequestRecord = { method, path: url.pathname, query, range: incoming.headers.range, operation: operationOf(method, query, incoming.headers), status: 0 };
+    if (incoming.headers['content-type'] !== undefined) record.contentType = incoming.headers['content-type'];
     records.push(record);
     const fault = pickFault(record.operation);
     if (fault) {

@@ -37,7 +37,7 @@ export interface S3Endpoint {
    * The emulator only: puts an object straight into its in-memory store, as a PUT would
    * (ETag, LastModified), without HTTP. Absent for an external endpoint.
    */
-  putDirect?(key: string, body: Buffer): void;
+  putDirect?(key: string, body: Buffer, options?: { lastModified?: Date; metadata?: Record<string, string> }): void;
 }
 
 function randomSuffix(): string {
@@ -83,7 +83,10 @@ export async function startS3Endpoint(options: { bucket?: string } = {}): Promis
     forcePathStyle: true,
     external: false,
     stop: () => (stopped ??= app.close().then(() => undefined)),
-    putDirect: (key, body) => void s3Store.putObject(ep.bucket, key, body),
+    putDirect: (key, body, options = {}) => {
+      const stored = s3Store.putObject(ep.bucket, key, body, undefined, options.metadata);
+      if (options.lastModified) stored.lastModified = options.lastModified;
+    },
   };
   const client = seedClient(ep);
   try {

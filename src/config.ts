@@ -25,10 +25,15 @@ export interface Config {
   gid: number;
   fileMode: number;
   dirMode: number;
+  /**
+   * Attributes from each object's HEAD (mode, owner, times, symbolic links, s3fs directories);
+   * false serves listings alone: faster, but every object is a regular file with the defaults.
+   */
+  posixMetadata: boolean;
 
   /** Seconds a HEAD or listing answer is trusted. */
   metadataTtlSeconds: number;
-  /** Seconds the kernel keeps attributes and names without asking s3mount (default: the metadata TTL). */
+  /** Seconds the kernel keeps attributes and names without asking s3mount (default: 1, at most the metadata TTL). */
   kernelCacheTtlSeconds: number;
   /** Seconds a "no such key" answer is trusted; 0 turns negative caching off. */
   negativeMetadataTtlSeconds: number;
@@ -38,6 +43,19 @@ export interface Config {
   maxCacheSizeMiB: number;
   /** Size of one cached content block, in KiB. */
   blockSizeKiB: number;
+  /** Keep content blocks on local disk too, across remounts. */
+  diskCache: boolean;
+  /** Root of disk caches; each bucket and prefix gets a directory under it (created 0700). */
+  cacheDir: string;
+  /**
+   * The root was chosen (--cache-dir or its variable): a directory another mount holds is then
+   * refused. The default root is shared by every mount of a user: one that finds its directory
+   * held goes on without a disk tier.
+   */
+  cacheDirChosen: boolean;
+  /** Bound on the disk cache, in MiB (lowered to half the free space at mount time). */
+  maxDiskCacheSizeMiB: number;
+  diskCacheCompression: 'zstd' | 'none';
   /** Directory for staged copies of files being written (created 0700). */
   stagingDir: string;
   /** Uploads above this size are multipart, in parts of this size (MiB). */
@@ -59,10 +77,15 @@ export const DEFAULTS = {
   dirMode: 0o755,
   // As mountpoint-s3 with --metadata-ttl: long enough for ls -l / find to be served twice.
   metadataTtlSeconds: 60,
+  // As s3fs and mountpoint-s3: what another writer changed, or `cache invalidate` dropped,
+  // shows within a second even where the kernel already holds attributes and names.
+  kernelCacheTtlSeconds: 1,
   // Short, so that objects created by other writers appear soon.
   negativeMetadataTtlSeconds: 5,
   maxCacheEntries: 100_000,
   maxCacheSizeMiB: 256,
+  // Enough for a working set of large files on a laptop; never more than half the free space.
+  maxDiskCacheSizeMiB: 4096,
   // 1 MiB: eight 128 KiB kernel reads per S3 GET, small enough for random reads.
   blockSizeKiB: 1024,
   // S3's multipart minimum is 5 MiB; 8 MiB parts keep single PUTs under fauxqs's 11 MiB limit.

@@ -1,6 +1,8 @@
 // One mount's lifetime: object store, caches and core (built by src/wiring.ts), FUSE session,
 // control socket and metrics, and the order in which they start and stop.
 import type { Config } from './config.js';
+import { CacheDirInUse } from './cache/disk/cache-dir.js';
+import { openDiskTier, type OpenDiskTier } from './cache/disk/open-disk-tier.js';
 import { configureCache } from './control/cache-control.js';
 import { ControlServer } from './control/server.js';
 import { SlabPool } from './fs/read/slab-pool.js';
@@ -15,6 +17,7 @@ import { MountMetrics } from './metrics/mount-metrics.js';
 import { serveMetrics, type MetricsServer } from './metrics/server.js';
 import { instrumentStore } from './s3/counting-store.js';
 import { isStoreError } from './s3/object-store.js';
+import { profileEndpoint } from './s3/profile-endpoint.js';
 import { createSdkStore } from './s3/sdk-store.js';
 import { collectStats, type MountStats } from './stats.js';
 import { fuseOperationTimeoutMs, MAX_PREFETCH_BLOCKS, MAX_REQUEST_BLOCKS, MAX_STREAM_BYTES, PIECE_SIZE, REQUEST_TIMEOUT_MS, STREAM_ABOVE_CACHE_SHARE } from './tuning.js';
@@ -33,12 +36,15 @@ export interface RunningMount {
 }
 
 export async function startMount(config: Config, log: Logger): Promise<RunningMount> {
+  // An endpoint_url in the AWS profile is a custom endpoint as --endpoint-url is, and implies
+  // path style as it does.
+  const endpoint = config.endpointUrl ?? (await profileEndpoint(config.profile));
   const sdkStore = createSdkStore(
     {
       bucket: config.bucket,
       region: config.region,
-      endpoint: config.endpointUrl,
-      forcePathStyle: config.forcePathStyle,
+      endpoint,
+      forcePathStyle: config.forcePathStyle || endpoint !== undefined,
       profile: config.profile,
       maxAttempts: config.maxAttempts,
       requestTimeoutMs: REQUEST_TIMEOUT_MS,
@@ -61,11 +67,36 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
     throw new StartupError((error as Error).message);
   }
 
+  let disk: OpenDiskTier | undefined;
+  if (config.diskCache) {
+    try {
+      disk = openDiskTier(
+        {
+          cacheRoot: config.cacheDir,
+          endpoint: config.endpointUrl,
+          bucket: config.bucket,
+          prefix: config.prefix,
+          maxBytes: config.maxDiskCacheSizeMiB * 1024 * 1024,
+          compression: config.diskCacheCompression,
+        },
+        log,
+      );
+    } catch (error) {
+      if (error instanceof CacheDirInUse && !config.cacheDirChosen) {
+        process.stderr.write(`s3mount: disk cache off for this mount: ${error.message}\n`);
+        log.warn({ err: error }, 'disk cache off for this mount');
+      } else {
+        sdkStore.close();
+        throw new StartupError(error instanceof CacheDirInUse ? error.message : `cannot use cache directory under ${config.cacheDir}: ${(error as Error).message}`);
+      }
+    }
+  }
+
   // Bytes a killed predecessor staged but never uploaded are saved before anything else.
   const recovery = await recoverStaged(config.stagingDir, store, log);
   for (const kept of recovery.kept) process.stderr.write(`s3mount: unsaved data kept: ${kept}\n`);
 
-  const cache = buildCaches(config, log);
+  const cache = buildCaches(config, log, disk?.tier);
   const slabs = new SlabPool(MAX_REQUEST_BLOCKS * config.blockSizeKiB * 1024, MAX_STREAM_BYTES);
   slabs.reserve();
   const { filesystem, invalidation } = buildCore(store, cache, log, {
@@ -75,6 +106,7 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
     gid: config.gid,
     fileMode: config.fileMode,
     dirMode: config.dirMode,
+    posixMetadata: config.posixMetadata,
     negativeTtlMs: config.negativeMetadataTtlSeconds * 1000,
     blockSize: config.blockSizeKiB * 1024,
     maxPrefetchBlocks: MAX_PREFETCH_BLOCKS,
@@ -86,6 +118,7 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
     readOnly: config.readOnly,
     stagingDirectory: config.stagingDir,
     partSize: config.writePartSizeMiB * 1024 * 1024,
+    kernelTtlMs: config.kernelCacheTtlSeconds * 1000,
   });
   const stats = () => collectStats(cache, store, config.kernelCacheTtlSeconds, slabs.stats());
   let metricsServer: MetricsServer | undefined;
@@ -94,6 +127,7 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
       metricsServer = await serveMetrics(config.metricsAddress, metrics, log);
     } catch (error) {
       sdkStore.close();
+      await disk?.close();
       throw new StartupError(`cannot serve metrics on ${formatAddress(config.metricsAddress)}: ${(error as Error).message}`);
     }
   }
@@ -117,6 +151,7 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
   } catch (error) {
     sdkStore.close();
     await metricsServer?.close();
+    await disk?.close();
     throw new StartupError(`cannot mount ${config.mountpoint}: ${(error as Error).message}`);
   }
   const control = new ControlServer(
@@ -147,6 +182,7 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
       for (const upload of await sdkStore.finish()) {
         log.error({ upload }, 'a failed multipart upload could not be aborted; its parts stay in the bucket until aborted (an AbortIncompleteMultipartUpload lifecycle rule removes them)');
       }
+      await disk?.close();
       log.info({ stats: stats() }, 'final statistics');
       sdkStore.close();
     })();

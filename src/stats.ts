@@ -1,6 +1,6 @@
 // One snapshot of a mount's statistics: the cache's counters and the S3 calls behind them.
 import type { Caches } from './cache/caches.js';
-import type { CacheConfig, CacheStats } from './cache/types.js';
+import type { CacheStats } from './cache/types.js';
 import type { SlabPoolStats } from './fs/read/slab-pool.js';
 import type { InstrumentedStore } from './s3/counting-store.js';
 import type { StoreOperation } from './s3/object-store.js';
@@ -10,6 +10,8 @@ export interface CacheSettings {
   metadataTtlSeconds: number;
   maxCacheEntries: number;
   maxCacheSizeMiB: number;
+  /** Present when the mount has a disk tier. */
+  maxDiskCacheSizeMiB?: number;
 }
 
 export interface MountStats {
@@ -27,17 +29,21 @@ export interface MountStats {
   memory: { rss: number; heapUsed: number; external: number; arrayBuffers: number };
 }
 
-export function cacheSettingsOf(config: Readonly<CacheConfig>): CacheSettings {
-  return { metadataTtlSeconds: config.ttlMs / 1000, maxCacheEntries: config.maxMetadataEntries, maxCacheSizeMiB: config.maxContentBytes / 1048576 };
+export function cacheSettingsOf(caches: Pick<Caches, 'config' | 'blockTier'>): CacheSettings {
+  const { config } = caches;
+  const settings: CacheSettings = { metadataTtlSeconds: config.ttlMs / 1000, maxCacheEntries: config.maxMetadataEntries, maxCacheSizeMiB: config.maxContentBytes / 1048576 };
+  const diskBytes = caches.blockTier?.stats().maxBytes;
+  if (diskBytes !== undefined) settings.maxDiskCacheSizeMiB = Math.floor(diskBytes / 1048576);
+  return settings;
 }
 
-export function collectStats(cache: Pick<Caches, 'stats' | 'config'>, store: InstrumentedStore, kernelCacheTtlSeconds: number, streaming: SlabPoolStats): MountStats {
+export function collectStats(cache: Pick<Caches, 'stats' | 'config' | 'blockTier'>, store: InstrumentedStore, kernelCacheTtlSeconds: number, streaming: SlabPoolStats): MountStats {
   const cacheStats = cache.stats();
   const s3 = store.calls();
   const s3Calls = Object.values(s3).reduce((sum, op) => sum + op.count, 0);
   const { rss, heapUsed, external, arrayBuffers } = process.memoryUsage();
   return {
-    settings: { ...cacheSettingsOf(cache.config), kernelCacheTtlSeconds },
+    settings: { ...cacheSettingsOf(cache), kernelCacheTtlSeconds },
     cache: cacheStats,
     s3,
     s3Calls,
@@ -50,7 +56,8 @@ export function collectStats(cache: Pick<Caches, 'stats' | 'config'>, store: Ins
 /** One line describing settings, as `cache configure` and `cache stats` print them. */
 export function formatSettings(settings: CacheSettings & { kernelCacheTtlSeconds?: number }): string {
   const kernel = settings.kernelCacheTtlSeconds === undefined ? '' : ` (kernel ${settings.kernelCacheTtlSeconds} s)`;
-  return `metadata TTL ${settings.metadataTtlSeconds} s${kernel}, at most ${settings.maxCacheEntries} metadata entries and ${settings.maxCacheSizeMiB} MiB of content`;
+  const disk = settings.maxDiskCacheSizeMiB === undefined ? '' : `, ${settings.maxDiskCacheSizeMiB} MiB on disk`;
+  return `metadata TTL ${settings.metadataTtlSeconds} s${kernel}, at most ${settings.maxCacheEntries} metadata entries and ${settings.maxCacheSizeMiB} MiB of content${disk}`;
 }
 
 /** A table for people: one line per cache operation, then the S3 calls. */
@@ -60,8 +67,10 @@ export function formatStats(stats: MountStats): string {
   lines.push(`settings   ${formatSettings(stats.settings)}`);
   lines.push(`cache      entries ${metadata.entries}/${metadata.maxEntries} metadata, ${content.entries} blocks, ${mib(content.bytes)}/${mib(content.maxBytes)} content`);
   for (const tier of stats.cache.tiers ?? []) {
-    const bound = tier.maxBytes !== undefined ? `${mib(tier.bytes)}/${mib(tier.maxBytes)}` : `${tier.entries}/${tier.maxEntries ?? '-'} entries`;
-    lines.push(`tier       ${tier.tier.padEnd(16)} ${String(tier.entries).padStart(8)} entries  ${bound}  evictions ${tier.evictions}, expired ${tier.expired}`);
+    const held = tier.maxBytes !== undefined ? `${mib(tier.bytes)}/${mib(tier.maxBytes)}` : `${tier.entries}/${tier.maxEntries ?? '-'} entries`;
+    const stored = tier.storedBytes !== undefined ? `, stored ${mib(tier.storedBytes)} (${tier.storedBytes > 0 ? (tier.bytes / tier.storedBytes).toFixed(2) : '-'}x)` : '';
+    const lookups = tier.hits !== undefined ? `, hits ${tier.hits}, misses ${tier.misses ?? 0}, hit rate ${rate(tier.hits, tier.misses ?? 0)}, errors ${tier.errors ?? 0}` : '';
+    lines.push(`tier       ${tier.tier.padEnd(16)} ${String(tier.entries).padStart(8)} entries, ${held}${stored}, evictions ${tier.evictions}, expired ${tier.expired}${lookups}`);
   }
   lines.push(pad(['op', 'hits', 'misses', 'hit rate', 'coalesced', 'expired', 'evictions', 'errors']));
   for (const [op, s] of Object.entries(stats.cache.byOp)) {

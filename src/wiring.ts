@@ -2,11 +2,13 @@
 // invalidation, names, reader, write stage, tree changes, scan-ahead, filesystem. Each part
 // gets its own small config; src/mount.ts adds the lifetime (FUSE, control socket, metrics),
 // and test/ builds the same core over the in-memory store.
-import { createMemoryCaches, type Caches } from './cache/caches.js';
+import type { BlockTier } from './cache/block-tier.js';
+import { createCaches, type Caches } from './cache/caches.js';
 import type { AttributeDefaults } from './fs/attributes.js';
 import { S3Filesystem } from './fs/filesystem.js';
 import { Invalidation } from './fs/invalidation.js';
 import { Namespace } from './fs/names/namespace.js';
+import { ObjectVersions } from './fs/object-versions.js';
 import { BlockReader } from './fs/read/reader.js';
 import { ScanAhead } from './fs/read/scan-ahead.js';
 import type { SlabPool } from './fs/read/slab-pool.js';
@@ -23,9 +25,9 @@ export interface CacheBounds {
   maxCacheSizeMiB: number;
 }
 
-/** The mount's caches: in memory today; further tiers are stacked here. */
-export function buildCaches(bounds: CacheBounds, log: Logger): Caches {
-  return createMemoryCaches(
+/** The mount's caches: in memory, with blocks also in `blockTier` (local disk) when given. */
+export function buildCaches(bounds: CacheBounds, log: Logger, blockTier?: BlockTier): Caches {
+  return createCaches(
     {
       ttlMs: bounds.metadataTtlSeconds * 1000,
       opTtlMs: { block: BLOCK_TTL_MS },
@@ -33,6 +35,7 @@ export function buildCaches(bounds: CacheBounds, log: Logger): Caches {
       maxContentBytes: bounds.maxCacheSizeMiB * 1024 * 1024,
     },
     log,
+    blockTier,
   );
 }
 
@@ -44,6 +47,8 @@ export interface CoreConfig {
   gid: number;
   fileMode: number;
   dirMode: number;
+  /** false: attributes from listings alone, no HEAD per entry (see NamespaceOptions). Default true. */
+  posixMetadata?: boolean;
   negativeTtlMs: number;
   blockSize: number;
   maxPrefetchBlocks: number;
@@ -62,6 +67,8 @@ export interface CoreConfig {
   stagingDirectory: string;
   /** Uploads above this size are multipart, in parts of this size. */
   partSize: number;
+  /** How long the kernel keeps attributes it was given (ms; the mount's --kernel-cache-ttl); 0 by default. */
+  kernelTtlMs?: number;
 }
 
 export interface Core {
@@ -74,7 +81,7 @@ export function buildCore(store: ObjectStore, caches: Caches, log: Logger, confi
   const { bucket, prefix } = config;
   const defaults: AttributeDefaults = { uid: config.uid, gid: config.gid, fileMode: config.fileMode, dirMode: config.dirMode, mountTime: new Date() };
   const invalidation = new Invalidation(caches, bucket, prefix);
-  const namespace = new Namespace(store, caches.metadata, log, { bucket, prefix, negativeTtlMs: config.negativeTtlMs });
+  const namespace = new Namespace(store, caches.metadata, log, { bucket, prefix, negativeTtlMs: config.negativeTtlMs, posixMetadata: config.posixMetadata });
   const reader = new BlockReader(store, caches.blocks, (key) => invalidation.changed(key), log, {
     bucket,
     blockSize: config.blockSize,
@@ -84,10 +91,17 @@ export function buildCore(store: ObjectStore, caches: Caches, log: Logger, confi
     slabs: config.slabs,
     streamAbove: config.streamAbove,
     readAheadBytes: config.readAheadBytes,
+    disk: caches.blockTier,
   });
-  const stage = new WriteStage(store, log, { directory: config.stagingDirectory, bucket, partSize: config.partSize });
+  const versions = new ObjectVersions(namespace, invalidation, config.kernelTtlMs ?? 0);
+  const stage = new WriteStage(store, log, {
+    directory: config.stagingDirectory,
+    bucket,
+    partSize: config.partSize,
+    currentVersion: (stale) => versions.current(stale, { forKernel: false }),
+  });
   const tree = new TreeChanges(store, namespace, stage, invalidation, log, defaults);
   const scanAhead = new ScanAhead((target) => reader.prefetchFirstBlock(target), config.blockSize);
-  const filesystem = new S3Filesystem({ namespace, reader, stage, invalidation, tree, scanAhead }, { prefix, defaults, readOnly: config.readOnly }, log);
+  const filesystem = new S3Filesystem({ namespace, reader, stage, invalidation, tree, scanAhead, versions }, { prefix, defaults, readOnly: config.readOnly }, log);
   return { filesystem, invalidation };
 }

@@ -29,7 +29,7 @@ const profileDir = await mkdtemp(join(tmpdir(), 's3mount-profile-'));
 const endpoint = await startS3Endpoint({ bucket: 'bench' });
 await seedDataset(seedClient(endpoint), endpoint.bucket);
 await dropPageCache();
-const mounted = await mountSystem('s3mount', endpoint, ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]);
+const mounted = await mountSystem('s3mount', endpoint, { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] });
 // V8 stamps samples with the monotonic clock in µs, as process.hrtime does: only samples
 // taken while a workload ran are counted, not the mount's start or its unmount.
 const windows: Array<[number, number]> = [];

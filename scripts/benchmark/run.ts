@@ -2,17 +2,23 @@
 // in one run on one emulator, medians of BENCH_RUNS rounds (default 3). Prints a markdown
 // table and writes it to scripts/benchmark/last-result.md.
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { cpus, totalmem } from 'node:os';
 import { seedClient, startS3Endpoint, type S3Endpoint } from '../local-s3.js';
 import { BIG_KEY, BIG_SIZE } from './dataset.js';
 import { seedDataset } from './seed.js';
 import { mountSystem, SYSTEMS, type SystemName } from './systems.js';
 import { renderTable, type Results } from './table.js';
-import { dropPageCache, WORKLOADS, type Workload } from './workloads.js';
+import { dropPageCache, FIO_JOBS, runFio, WORKLOADS, type Workload } from './workloads.js';
+import { s3CallsOf } from './s3-calls.js';
 
 const ROUNDS = Number(process.env.BENCH_RUNS ?? 3);
 const only = process.env.BENCH_SYSTEMS?.split(',') as SystemName[] | undefined;
+// BENCH_WORKLOADS=ls runs only the workloads whose name contains one of the words given.
+const onlyWorkloads = process.env.BENCH_WORKLOADS?.split(',');
+const workloads = WORKLOADS.filter((w) => !onlyWorkloads || onlyWorkloads.some((word) => w.name.includes(word)));
 
 async function timed(work: () => Promise<unknown>): Promise<number> {
   const started = performance.now();
@@ -40,16 +46,30 @@ async function sdkRanges(client: S3Client, bucket: string): Promise<void> {
   );
 }
 
-/** Groups of workloads that share one fresh mount: each ownMount workload alone, the rest together. */
+/** Groups of workloads that share one fresh mount: each ownMount workload alone, the rest together, then those timed after a remount. */
 function sessions(): Workload[][] {
-  return [...WORKLOADS.filter((w) => w.ownMount).map((w) => [w]), WORKLOADS.filter((w) => !w.ownMount)];
+  const plain = workloads.filter((w) => !w.afterRemount);
+  return [...plain.filter((w) => w.ownMount).map((w) => [w]), plain.filter((w) => !w.ownMount), workloads.filter((w) => w.afterRemount)].filter((session) => session.length > 0);
 }
 
 async function runSession(system: SystemName, workloads: Workload[], round: number): Promise<void> {
   await dropPageCache();
   let mounted;
   try {
-    mounted = await mountSystem(system, endpoint);
+    const remount = workloads.some((w) => w.afterRemount);
+    mounted = await mountSystem(system, endpoint, { keepScratch: remount });
+    if (remount) {
+      // The first mount reads what the workloads will read; the second, over the same caches
+      // with the page cache dropped, is timed.
+      const first = mounted;
+      try {
+        for (const workload of workloads) await workload.afterRemount?.prepare(first.mountpoint);
+      } finally {
+        await first.stop();
+      }
+      await dropPageCache();
+      mounted = await mountSystem(system, endpoint, { scratch: first.scratch });
+    }
   } catch (error) {
     console.error(`round ${round}: ${(error as Error).message}`);
     return;
@@ -58,11 +78,19 @@ async function runSession(system: SystemName, workloads: Workload[], round: numb
     for (const workload of workloads) {
       const cell = ((results.times[workload.name] ??= {})[system] ??= []);
       try {
+        // s3mount says what S3 calls each workload made (its cache stats), HEADs in the table.
+        const callsBefore = system === 's3mount' ? await s3CallsOf(mounted.mountpoint) : undefined;
         const started = performance.now();
         const own = await workload.run(mounted.mountpoint, round);
         const seconds = typeof own === 'number' ? own : (performance.now() - started) / 1000;
         cell.push(seconds);
-        console.error(`round ${round} ${system.padEnd(8)} ${workload.name.padEnd(36)} ${seconds.toFixed(3)} s`);
+        let calls = '';
+        if (callsBefore) {
+          const after = await s3CallsOf(mounted.mountpoint);
+          ((results.heads ??= {})[workload.name] ??= []).push(after.head - callsBefore.head);
+          calls = ` (S3: ${after.head - callsBefore.head} HEAD, ${after.list - callsBefore.list} LIST, ${after.getRange - callsBefore.getRange} GET)`;
+        }
+        console.error(`round ${round} ${system.padEnd(8)} ${workload.name.padEnd(36)} ${seconds.toFixed(3)} s${calls}`);
       } catch (error) {
         cell.push(Number.NaN);
         console.error(`round ${round} ${system} ${workload.name}: failed: ${(error as Error).message.split('\n')[0]}`);
@@ -74,17 +102,55 @@ async function runSession(system: SystemName, workloads: Workload[], round: numb
   }
 }
 
+const runFile = promisify(execFile);
+
+async function hasFio(): Promise<boolean> {
+  const found = await runFile('fio', ['--version']).then(() => true, () => false);
+  if (!found) console.error('fio is not installed (make bench-deps installs it): the fio jobs are left out');
+  return found;
+}
+
+/** fio jobs on one mount of each system that read the big object once; the page cache dropped before each job. */
+async function runFioJobs(system: SystemName, round: number): Promise<void> {
+  let mounted;
+  try {
+    mounted = await mountSystem(system, endpoint);
+  } catch (error) {
+    console.error(`round ${round}: ${(error as Error).message}`);
+    return;
+  }
+  try {
+    await runFile('sh', ['-c', `cat ${mounted.mountpoint}/${BIG_KEY} > /dev/null`], { timeout: 300_000 });
+    for (const job of FIO_JOBS) {
+      await dropPageCache();
+      const cell = ((results.fio[job.name] ??= {})[system] ??= []);
+      try {
+        const mibPerSecond = await runFio(job, `${mounted.mountpoint}/${BIG_KEY}`);
+        cell.push(mibPerSecond);
+        console.error(`round ${round} ${system.padEnd(8)} ${job.name.padEnd(44)} ${mibPerSecond.toFixed(0)} MiB/s`);
+      } catch (error) {
+        cell.push(Number.NaN);
+        console.error(`round ${round} ${system} ${job.name}: failed: ${(error as Error).message.split('\n')[0]}`);
+      }
+    }
+  } finally {
+    await mounted.stop();
+  }
+}
+
 const endpoint = await startS3Endpoint({ bucket: 'bench' });
 const client = seedClient(endpoint);
 console.error(`seeding ${endpoint.endpoint} ...`);
 await seedDataset(client, endpoint.bucket);
 
-const results: Results = { times: {}, rss: {}, sdk: { whole: [], ranges: [] } };
+const results: Results = { times: {}, fio: {}, rss: {}, sdk: { whole: [], ranges: [] } };
+const fio = await hasFio();
 for (let round = 1; round <= ROUNDS; round++) {
   results.sdk.whole.push(await timed(() => sdkWhole(client, endpoint.bucket)));
   results.sdk.ranges.push(await timed(() => sdkRanges(client, endpoint.bucket)));
   for (const system of SYSTEMS.filter((name) => !only || only.includes(name))) {
     for (const session of sessions()) await runSession(system, session, round);
+    if (fio) await runFioJobs(system, round);
   }
 }
 await endpoint.stop();

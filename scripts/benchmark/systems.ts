@@ -28,7 +28,7 @@ async function plan(system: SystemName, endpoint: S3Endpoint, mountpoint: string
     case 's3mount':
       return {
         command: resolve('bin/s3mount'),
-        args: [endpoint.bucket, mountpoint, '-f', '--endpoint-url', endpoint.endpoint, '--force-path-style', '--metadata-ttl', '60', '--staging-dir', join(scratch, 'staging')],
+        args: [endpoint.bucket, mountpoint, '-f', '--endpoint-url', endpoint.endpoint, '--force-path-style', '--metadata-ttl', '60', '--staging-dir', join(scratch, 'staging'), '--cache-dir', join(scratch, 's3mount-cache')],
         env: { ...process.env, ...credentials },
       };
     case 's3fs': {
@@ -57,12 +57,21 @@ async function plan(system: SystemName, endpoint: S3Endpoint, mountpoint: string
   }
 }
 
-/** Mounts a fresh instance (fresh mountpoint and caches: every first read is cold). */
-/** `nodeArgs` (s3mount only) runs the CLI under node with those flags, as bin/s3mount would run it. */
-export async function mountSystem(system: SystemName, endpoint: S3Endpoint, nodeArgs: string[] = []): Promise<MountedSystem> {
-  const scratch = await mkdtemp(join(tmpdir(), `bench-${system}-`));
+export interface MountChoices {
+  /** `nodeArgs` (s3mount only) runs the CLI under node with those flags, as bin/s3mount would run it. */
+  nodeArgs?: string[];
+  /** Mount over the caches of an earlier instance (its scratch directory) instead of fresh ones. */
+  scratch?: string;
+  /** Leave the scratch directory (and the caches in it) at stop, for a remount. */
+  keepScratch?: boolean;
+}
+
+/** Mounts an instance: by default with a fresh mountpoint and caches, so every first read is cold. */
+export async function mountSystem(system: SystemName, endpoint: S3Endpoint, choices: MountChoices = {}): Promise<MountedSystem & { scratch: string }> {
+  const nodeArgs = choices.nodeArgs ?? [];
+  const scratch = choices.scratch ?? (await mkdtemp(join(tmpdir(), `bench-${system}-`)));
   const mountpoint = join(scratch, 'mnt');
-  await mkdir(mountpoint);
+  await mkdir(mountpoint, { recursive: true });
   let { command, args, env } = await plan(system, endpoint, mountpoint, scratch);
   if (system === 's3mount' && nodeArgs.length > 0) {
     [command, args, env] = [process.execPath, [...nodeArgs, resolve('dist/cli.js'), ...args], { ...env, GLIBC_TUNABLES: 'glibc.malloc.hugetlb=1' }];
@@ -79,6 +88,7 @@ export async function mountSystem(system: SystemName, endpoint: S3Endpoint, node
   }
   return {
     mountpoint,
+    scratch,
     peakRssMiB: async () => {
       const status = await readFile(`/proc/${child.pid}/status`, 'utf8').catch(() => '');
       const kib = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
@@ -91,7 +101,7 @@ export async function mountSystem(system: SystemName, endpoint: S3Endpoint, node
       const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
       await exited;
       clearTimeout(killer);
-      await rm(scratch, { recursive: true, force: true });
+      if (!choices.keepScratch) await rm(scratch, { recursive: true, force: true });
     },
   };
 }

@@ -15,6 +15,12 @@ export interface Workload {
   ownMount?: boolean;
   /** Compared with the raw SDK fetch of the big object. */
   sdkRow?: boolean;
+  /**
+   * Runs after a remount with the page cache dropped: the first mount runs `prepare` (which
+   * reads what the workload will read again), the second mount, over the same cache
+   * directories, times the workload.
+   */
+  afterRemount?: { prepare(mountpoint: string): Promise<unknown> };
   run(mountpoint: string, round: number): Promise<number | void>;
 }
 
@@ -60,7 +66,45 @@ export const WORKLOADS: Workload[] = [
   { name: 'cat 1,000 files of 4 KiB, again', run: (m) => shell(`cat ${m}/small/* > /dev/null`).then(() => undefined) },
   { name: '5,000 stat calls, warm', run: (m) => node(STAT_SCRIPT, `${m}/wide`, String(WIDE_COUNT)) },
   { name: 'write 8 × 8 MiB with fsync', run: (m, round) => node(WRITE_SCRIPT, m, String(round)) },
+  {
+    name: 'sequential read 256 MiB, after remount',
+    afterRemount: { prepare: (m) => shell(`cat ${m}/${BIG_KEY} > /dev/null`) },
+    run: (m) => shell(`cat ${m}/${BIG_KEY} > /dev/null`).then(() => undefined),
+  },
+  {
+    name: 'cat 1,000 files of 4 KiB, after remount',
+    afterRemount: { prepare: (m) => shell(`cat ${m}/small/* > /dev/null`) },
+    run: (m) => shell(`cat ${m}/small/* > /dev/null`).then(() => undefined),
+  },
+  {
+    name: 'ls -l 5,000 entries, after remount',
+    afterRemount: { prepare: (m) => shell(`ls -l ${m}/wide > /dev/null`) },
+    run: (m) => shell(`ls -l ${m}/wide > /dev/null`).then(() => undefined),
+  },
 ];
+
+/** fio jobs over the big object, on one mount that read it once, the page cache dropped before each. */
+export interface FioJob {
+  name: string;
+  args: string[];
+}
+
+export const FIO_JOBS: FioJob[] = [
+  { name: 'fio sequential 256 KiB reads, 1 thread', args: ['--rw=read', '--numjobs=1'] },
+  { name: 'fio sequential 256 KiB reads, 4 threads', args: ['--rw=read', '--numjobs=4'] },
+  { name: 'fio random 256 KiB reads, 10 s', args: ['--rw=randread', '--numjobs=1', '--time_based', '--runtime=10'] },
+];
+
+/** Runs one fio job over `file` (read only); resolves to the throughput, MiB/s. */
+export async function runFio(job: FioJob, file: string): Promise<number> {
+  const { stdout } = await run(
+    'fio',
+    ['--name=bench', `--filename=${file}`, '--readonly', '--bs=256k', '--ioengine=psync', '--group_reporting', '--output-format=json', ...job.args],
+    { timeout: TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 },
+  );
+  const report = JSON.parse(stdout) as { jobs: Array<{ read: { bw_bytes: number } }> };
+  return report.jobs.reduce((sum, one) => sum + one.read.bw_bytes, 0) / (1024 * 1024);
+}
 
 /** Drops the kernel's page cache where allowed, so "cold" is cold for every system. */
 export async function dropPageCache(): Promise<void> {

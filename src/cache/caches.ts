@@ -2,6 +2,7 @@
 // over its own tiers, with the settings, statistics and invalidations that span both.
 import type { Logger } from '../log.js';
 import { blockParams, type BlockCache, type BlockId } from './block-cache.js';
+import type { BlockTier } from './block-tier.js';
 import { MemoryTier } from './memory-tier.js';
 import type { MetadataCache } from './metadata-cache.js';
 import { OpCounters } from './op-stats.js';
@@ -11,6 +12,8 @@ import type { CacheConfig, CacheStats } from './types.js';
 export interface Caches {
   readonly metadata: MetadataCache;
   readonly blocks: BlockCache;
+  /** The block tier below memory (local disk), when the mount has one. */
+  readonly blockTier?: BlockTier;
   /** Drops every entry of one object key, in both caches; returns how many. */
   invalidateKey(bucket: string, key: string): number;
   /** Drops every entry under a key prefix, in both caches; returns how many. */
@@ -24,7 +27,12 @@ export interface Caches {
   readonly config: Readonly<CacheConfig>;
 }
 
-/** Both caches in memory, on lru-cache. */
+/** Both caches in memory, on lru-cache, with blocks also on `blockTier` when given. */
+export function createCaches(config: CacheConfig, log: Logger, blockTier?: BlockTier): Caches {
+  return new MountCaches(config, log, blockTier);
+}
+
+/** Both caches in memory only. */
 export function createMemoryCaches(config: CacheConfig, log: Logger): Caches {
   return new MountCaches(config, log);
 }
@@ -35,21 +43,25 @@ class MountCaches implements Caches {
   private readonly blockLoads: TieredCache;
   private readonly counters = new OpCounters();
   private readonly metadataTier: MemoryTier;
-  private readonly blockTier: MemoryTier;
+  private readonly blockMemory: MemoryTier;
   private currentConfig: CacheConfig;
 
-  constructor(config: CacheConfig, log: Logger) {
+  constructor(
+    config: CacheConfig,
+    log: Logger,
+    readonly blockTier?: BlockTier,
+  ) {
     this.currentConfig = { ...config, opTtlMs: { ...config.opTtlMs } };
     const onDrop = (op: keyof OpCounters['byOp'], reason: 'evict' | 'expire') => {
       if (reason === 'evict') this.counters.byOp[op].evictions++;
       else this.counters.byOp[op].expired++;
     };
     this.metadataTier = new MemoryTier({ name: 'metadata/memory', boundBy: 'entries', bound: config.maxMetadataEntries, now: config.now, onDrop });
-    this.blockTier = new MemoryTier({ name: 'blocks/memory', boundBy: 'bytes', bound: config.maxContentBytes, now: config.now, onDrop });
+    this.blockMemory = new MemoryTier({ name: 'blocks/memory', boundBy: 'bytes', bound: config.maxContentBytes, now: config.now, onDrop });
     // Both read the TTL rules from here, so configure() reaches them.
     this.metadata = new TieredCache([this.metadataTier], this.currentConfig, this.counters, log);
-    this.blockLoads = new TieredCache([this.blockTier], this.currentConfig, this.counters, log);
-    this.blocks = blockCacheOver(this.blockLoads);
+    this.blockLoads = new TieredCache([this.blockMemory], this.currentConfig, this.counters, log);
+    this.blocks = blockCacheOver(this.blockLoads, blockTier);
   }
 
   get config(): Readonly<CacheConfig> {
@@ -61,29 +73,30 @@ class MountCaches implements Caches {
   }
 
   invalidateKey(bucket: string, key: string): number {
-    return this.metadata.invalidateKey(bucket, key) + this.blockLoads.invalidateKey(bucket, key);
+    return this.metadata.invalidateKey(bucket, key) + this.blockLoads.invalidateKey(bucket, key) + (this.blockTier?.invalidateKey(bucket, key) ?? 0);
   }
 
   invalidatePrefix(bucket: string, prefix: string): number {
-    return this.metadata.invalidatePrefix(bucket, prefix) + this.blockLoads.invalidatePrefix(bucket, prefix);
+    return this.metadata.invalidatePrefix(bucket, prefix) + this.blockLoads.invalidatePrefix(bucket, prefix) + (this.blockTier?.invalidatePrefix(bucket, prefix) ?? 0);
   }
 
   clear(): void {
     this.metadata.clear();
     this.blockLoads.clear();
+    this.blockTier?.clear();
   }
 
   stats(): CacheStats {
     const { byOp, totals } = this.counters.snapshot();
     const metadata = this.metadataTier.stats();
-    const content = this.blockTier.stats();
+    const content = this.blockMemory.stats();
     return {
       metadata: { entries: metadata.entries, maxEntries: this.currentConfig.maxMetadataEntries },
       content: { entries: content.entries, bytes: content.bytes, maxBytes: this.currentConfig.maxContentBytes },
       byOp,
       totals,
       bypassed: this.counters.bypassed,
-      tiers: [...this.metadata.tierStats(), ...this.blockLoads.tierStats()],
+      tiers: [...this.metadata.tierStats(), ...this.blockLoads.tierStats(), ...(this.blockTier ? [this.blockTier.stats()] : [])],
     };
   }
 
@@ -98,15 +111,37 @@ class MountCaches implements Caches {
     }
     if (changes.maxContentBytes !== undefined) {
       config.maxContentBytes = changes.maxContentBytes;
-      this.blockTier.resize(changes.maxContentBytes);
+      this.blockMemory.resize(changes.maxContentBytes);
     }
   }
 }
 
-function blockCacheOver(loads: TieredCache): BlockCache {
+/**
+ * The block cache: memory first (with single flight), then the tier below, then the loader.
+ * When the tier below does not hold a block, the loader is called before fetch returns, as
+ * BlockCache promises; only a block the tier held but could not read (torn, corrupt) is
+ * loaded later.
+ */
+function blockCacheOver(loads: TieredCache, below?: BlockTier): BlockCache {
   const keyOf = (id: BlockId) => ({ op: 'block' as const, bucket: id.bucket, key: id.key, params: blockParams(id) });
+  const sizeOf = (bytes: Buffer) => bytes.length;
+  if (!below) {
+    return {
+      fetch: (id, load) => loads.fetch<Buffer>(keyOf(id), load, { sizeOf }),
+      has: (id) => loads.has(keyOf(id)),
+    };
+  }
+  const loadAndKeep = (id: BlockId, load: () => Promise<Buffer>) =>
+    load().then((bytes) => {
+      below.write(id, bytes);
+      return bytes;
+    });
+  const fromBelow = (id: BlockId, load: () => Promise<Buffer>): Promise<Buffer> => {
+    if (!below.probe(id)) return loadAndKeep(id, load);
+    return below.read(id).then((bytes) => bytes ?? loadAndKeep(id, load));
+  };
   return {
-    fetch: (id, load) => loads.fetch<Buffer>(keyOf(id), load, { sizeOf: (bytes) => bytes.length }),
-    has: (id) => loads.has(keyOf(id)),
+    fetch: (id, load) => loads.fetch<Buffer>(keyOf(id), () => fromBelow(id, load), { sizeOf }),
+    has: (id) => loads.has(keyOf(id)) || below.has(id),
   };
 }

@@ -71,6 +71,13 @@ export interface TierStats {
   maxBytes?: number;
   evictions: number;
   expired: number;
+  /** A tier that stores entries compressed: the bytes it takes up (bytes above is what they hold). */
+  storedBytes?: number;
+  /** A tier below memory counts its own lookups: found, not found. */
+  hits?: number;
+  misses?: number;
+  /** Entries found torn or corrupt (dropped and fetched again), and reads or writes that failed. */
+  errors?: number;
 }
 
 export interface CacheStats {

@@ -10,7 +10,8 @@ export type ReadyMessage = { type: 'ready' } | { type: 'failed'; message: string
 
 export async function startInBackground(script: string, args: string[], logFile: string | undefined): Promise<ReadyMessage> {
   const output = logFile ? openSync(logFile, 'a') : 'ignore';
-  const child = spawn(process.execPath, [...process.execArgv, script, ...args, '--foreground'], {
+  // `args` include --foreground: the child serves the mount itself.
+  const child = spawn(process.execPath, [...process.execArgv, script, ...args], {
     detached: true,
     stdio: ['ignore', output, output, 'ipc'],
     env: { ...process.env, [BACKGROUND_CHILD_VARIABLE]: '1' },

@@ -5,14 +5,9 @@ import { parseArgs } from 'node:util';
 import { sendControl } from '../control/client.js';
 import type { ControlRequest, ControlResponse } from '../control/protocol.js';
 import { formatSettings, formatStats, type CacheSettings } from '../stats.js';
-import { UsageError } from './options.js';
+import { parseArgsErrorLine, UsageError } from './options.js';
 
-const USAGE = [
-  'usage: s3mount cache stats MOUNTPOINT [--json]',
-  '       s3mount cache clear MOUNTPOINT',
-  '       s3mount cache invalidate MOUNTPOINT PATH [--recursive]',
-  '       s3mount cache configure MOUNTPOINT [--metadata-ttl SECONDS] [--max-cache-entries N] [--max-cache-size MIB]',
-].join('\n');
+const USAGE = 'usage: s3mount cache stats|clear|invalidate|configure MOUNTPOINT ... (see s3mount --help)';
 
 type Print = (line: string) => void;
 
@@ -38,9 +33,11 @@ export async function cacheCommand(args: string[], print: Print = console.log): 
       const path = pathInMount(mountpoint, rest[0]);
       const { dropped } = await ask(mountpoint, { command: 'invalidate', path, recursive: values.recursive === true });
       print(`dropped ${dropped ?? 0} cached entries for ${path}${values.recursive ? ' and everything under it' : ''}`);
+      // The kernel keeps what it was told for --kernel-cache-ttl and cannot be asked to
+      // forget it (libfuse 2): returning once that ran out means the next stat or cat asks
+      // s3mount, whose cache now holds nothing about the path.
       const { stats } = await ask(mountpoint, { command: 'stats' });
-      const kernelTtl = stats?.settings.kernelCacheTtlSeconds ?? 0;
-      if (kernelTtl > 0) print(`the kernel may keep attributes and names it already has for up to ${kernelTtl} s (--kernel-cache-ttl)`);
+      await waitOutKernelCache(stats?.settings.kernelCacheTtlSeconds ?? 0);
       return 0;
     }
     case 'configure': {
@@ -55,6 +52,13 @@ export async function cacheCommand(args: string[], print: Print = console.log): 
   }
 }
 
+// The kernel counts its timeouts in jiffies from when it got an answer: a little past the TTL.
+const KERNEL_TTL_MARGIN_MS = 50;
+
+async function waitOutKernelCache(seconds: number): Promise<void> {
+  if (seconds > 0) await new Promise((resolve) => setTimeout(resolve, seconds * 1000 + KERNEL_TTL_MARGIN_MS));
+}
+
 async function ask(mountpoint: string, request: ControlRequest): Promise<Extract<ControlResponse, { ok: true }>> {
   const response = await sendControl(mountpoint, request);
   if (!response.ok) throw new Error(response.error);
@@ -62,20 +66,18 @@ async function ask(mountpoint: string, request: ControlRequest): Promise<Extract
 }
 
 function parseCacheArguments(args: string[]) {
+  const options = {
+    json: { type: 'boolean' },
+    recursive: { type: 'boolean', short: 'r' },
+    'metadata-ttl': { type: 'string' },
+    'max-cache-entries': { type: 'string' },
+    'max-cache-size': { type: 'string' },
+    'max-disk-cache-size': { type: 'string' },
+  } as const;
   try {
-    return parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        json: { type: 'boolean' },
-        recursive: { type: 'boolean', short: 'r' },
-        'metadata-ttl': { type: 'string' },
-        'max-cache-entries': { type: 'string' },
-        'max-cache-size': { type: 'string' },
-      },
-    });
+    return parseArgs({ args, allowPositionals: true, options });
   } catch (error) {
-    throw new UsageError(`${(error as Error).message}\n${USAGE}`);
+    throw new UsageError(parseArgsErrorLine(error, args, options));
   }
 }
 
@@ -85,6 +87,7 @@ function settingsChange(values: Record<string, string | boolean | undefined>): P
     ['metadata-ttl', 'metadataTtlSeconds', 0],
     ['max-cache-entries', 'maxCacheEntries', 1],
     ['max-cache-size', 'maxCacheSizeMiB', 1],
+    ['max-disk-cache-size', 'maxDiskCacheSizeMiB', 1],
   ];
   for (const [flag, field, min] of fields) {
     const value = values[flag];
@@ -92,7 +95,7 @@ function settingsChange(values: Record<string, string | boolean | undefined>): P
     if (!/^\d+$/.test(value) || Number(value) < min) throw new UsageError(`--${flag} must be a whole number of at least ${min}, not "${value}"`);
     change[field] = Number(value);
   }
-  if (Object.keys(change).length === 0) throw new UsageError(`cache configure needs at least one setting\n${USAGE}`);
+  if (Object.keys(change).length === 0) throw new UsageError('cache configure needs at least one setting: --metadata-ttl SECONDS, --max-cache-entries N or --max-cache-size MIB');
   return change;
 }
 

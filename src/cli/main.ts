@@ -15,11 +15,13 @@ const EXIT_USAGE = 2;
 
 export async function main(script: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   try {
-    if (args.includes('-h') || args.includes('--help')) {
+    // Options end at `--`: what follows is positional, even "-h".
+    const options = args.includes('--') ? args.slice(0, args.indexOf('--')) : args;
+    if (options.includes('-h') || options.includes('--help')) {
       console.log(helpText());
       return 0;
     }
-    if (args.includes('--version')) {
+    if (options.includes('--version')) {
       console.log(version());
       return 0;
     }
@@ -42,8 +44,8 @@ async function mountCommand(script: string, args: string[], env: NodeJS.ProcessE
     await mkdir(dirname(logFile), { recursive: true, mode: 0o700 }).catch((error: Error) => {
       throw new StartupError(`cannot create the log directory ${dirname(logFile)}: ${error.message} (use --log-file)`);
     });
-    const childArgs = config.logFile ? args : [...args, '--log-file', logFile];
-    const outcome = await startInBackground(script, childArgs, logFile);
+    const childArgs = config.logFile ? args : withOptions(args, ['--log-file', logFile]);
+    const outcome = await startInBackground(script, withOptions(childArgs, ['--foreground']), logFile);
     if (outcome.type === 'failed') throw new StartupError(outcome.message);
     return 0;
   }
@@ -61,6 +63,16 @@ async function mountCommand(script: string, args: string[], env: NodeJS.ProcessE
   process.on('SIGUSR1', () => statsLog.info({ stats: mount.stats() }, 'statistics'));
   await mount.finished;
   return 0;
+}
+
+/**
+ * `args` with `options` added where they win over the user's (last wins) and are still options:
+ * before `--` when there is one. The first `--` always ends the options, since parsing refuses
+ * a separate value that starts with "-".
+ */
+export function withOptions(args: string[], options: string[]): string[] {
+  const end = args.indexOf('--');
+  return end < 0 ? [...args, ...options] : [...args.slice(0, end), ...options, ...args.slice(end)];
 }
 
 function version(): string {

@@ -21,29 +21,23 @@ export class MountOptionError extends Error {
   override name = 'MountOptionError';
 }
 
-/** Replaces every `-o LIST` / `-oLIST` in `args` by the equivalent `--flag[=value]` arguments. */
-export function expandMountOptions(args: readonly string[], kindOf: (flag: string) => FlagKind): string[] {
-  const expanded: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    if (arg !== '-o' && !(arg.startsWith('-o') && !arg.startsWith('--'))) {
-      expanded.push(arg);
-      continue;
-    }
-    let list = arg.slice(2);
-    if (list === '') {
-      if (i + 1 >= args.length) throw new MountOptionError('option -o needs a list of options: -o opt[,opt...]');
-      list = args[++i];
-    }
-    for (const option of list.split(',')) {
-      const flag = toFlag(option, kindOf);
-      if (flag) expanded.push(flag);
-    }
-  }
-  return expanded;
+/** One long option an `-o` list names: a switch has no value, or "true" or "false". */
+export interface MountOption {
+  flag: string;
+  value?: string;
 }
 
-function toFlag(option: string, kindOf: (flag: string) => FlagKind): string | undefined {
+/** The long options of one `-o` list, in order; options meant for mount itself are dropped. */
+export function mountOptionList(list: string, kindOf: (flag: string) => FlagKind): MountOption[] {
+  const options: MountOption[] = [];
+  for (const option of list.split(',')) {
+    const flag = toFlag(option, kindOf);
+    if (flag) options.push(flag);
+  }
+  return options;
+}
+
+function toFlag(option: string, kindOf: (flag: string) => FlagKind): MountOption | undefined {
   if (option === '') return undefined;
   const equals = option.indexOf('=');
   const rawName = equals < 0 ? option : option.slice(0, equals);
@@ -52,11 +46,11 @@ function toFlag(option: string, kindOf: (flag: string) => FlagKind): string | un
   const name = ALIASES[rawName] ?? rawName.replaceAll('_', '-');
   switch (kindOf(name)) {
     case 'switch':
-      if (value !== undefined) throw new MountOptionError(`mount option ${rawName} takes no value (in -o ${option})`);
-      return `--${name}`;
+      if (value !== undefined && value !== 'true' && value !== 'false') throw new MountOptionError(`mount option ${rawName} takes no value, or true or false, not "${value}" (in -o ${option})`);
+      return { flag: name, value };
     case 'value':
       if (value === undefined || value === '') throw new MountOptionError(`mount option ${rawName} needs a value: -o ${rawName}=...`);
-      return `--${name}=${value}`;
+      return { flag: name, value };
     default:
       throw new MountOptionError(`unknown mount option ${rawName} in -o (see s3mount --help)`);
   }

@@ -2,11 +2,13 @@
 // option's flag, environment variable, default and meaning, and parsing follows it.
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { LevelWithSilent } from 'pino';
 import { DEFAULTS, type Config } from '../config.js';
+import { defaultCacheRoot } from '../cache/disk/cache-dir.js';
 import { normalizePrefix } from '../fs/names/paths.js';
 import { isLoopbackHost, parseMetricsAddress } from '../metrics/address.js';
-import { expandMountOptions, MountOptionError, type FlagKind } from './mount-options.js';
+import { mountOptionList, MountOptionError, type FlagKind } from './mount-options.js';
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -33,7 +35,7 @@ function switchOption(flag: string, help: string, apply: (draft: Draft) => void,
 }
 
 export const OPTIONS: OptionSpec[] = [
-  { flag: 'endpoint-url', value: 'URL', default: 'AWS S3 in the region', env: ['AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL'], help: 'S3 endpoint (for S3-compatible servers)', apply: (d, v) => (d.endpointUrl = parseUrl(v)) },
+  { flag: 'endpoint-url', value: 'URL', default: "the profile's endpoint_url, else AWS S3 in the region", env: ['AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL'], help: 'S3 endpoint (for S3-compatible servers); a custom one implies --force-path-style', apply: (d, v) => (d.endpointUrl = parseUrl(v)) },
   { flag: 'region', value: 'REGION', env: ['AWS_REGION', 'AWS_DEFAULT_REGION'], default: DEFAULTS.region, help: 'AWS region', apply: (d, v) => (d.region = v) },
   { flag: 'profile', value: 'NAME', default: 'the default credential chain', env: ['AWS_PROFILE'], help: 'profile of ~/.aws/credentials and ~/.aws/config', apply: (d, v) => (d.profile = v) },
   switchOption('force-path-style', 'address the bucket as ENDPOINT/BUCKET instead of BUCKET.ENDPOINT', (d) => (d.forcePathStyle = true)),
@@ -48,11 +50,16 @@ export const OPTIONS: OptionSpec[] = [
   { flag: 'gid', value: 'GID', default: "the mounting user's group", help: 'group of every file and directory', apply: (d, v) => (d.gid = parseInteger('gid', v, 0)) },
   { flag: 'file-mode', value: 'OCTAL', default: '0644', help: 'permission bits of files', apply: (d, v) => (d.fileMode = parseMode('file-mode', v)) },
   { flag: 'dir-mode', value: 'OCTAL', default: '0755', help: 'permission bits of directories', apply: (d, v) => (d.dirMode = parseMode('dir-mode', v)) },
+  switchOption('no-posix-metadata', 'attributes from listings alone, no HEAD per entry: faster cold ls -l/find, but every object shows as a regular file with --file-mode, the mounting user and S3\'s time (symbolic links, chmod, touch -d and s3fs directory objects are not seen)', (d) => (d.posixMetadata = false)),
   { flag: 'metadata-ttl', value: 'SECONDS', env: ['S3MOUNT_METADATA_TTL'], default: String(DEFAULTS.metadataTtlSeconds), help: 'how long HEAD and listing answers are trusted', apply: (d, v) => (d.metadataTtlSeconds = parseInteger('metadata-ttl', v, 0)) },
-  { flag: 'kernel-cache-ttl', value: 'SECONDS', env: ['S3MOUNT_KERNEL_CACHE_TTL'], default: 'the metadata TTL', help: 'how long the kernel keeps attributes and names without asking s3mount (also caps its negative entries)', apply: (d, v) => (d.kernelCacheTtlSeconds = parseInteger('kernel-cache-ttl', v, 0)) },
+  { flag: 'kernel-cache-ttl', value: 'SECONDS', env: ['S3MOUNT_KERNEL_CACHE_TTL'], default: `${DEFAULTS.kernelCacheTtlSeconds} (at most the metadata TTL)`, help: 'how long the kernel keeps attributes and names without asking s3mount (also caps its negative entries)', apply: (d, v) => (d.kernelCacheTtlSeconds = parseInteger('kernel-cache-ttl', v, 0)) },
   { flag: 'negative-metadata-ttl', value: 'SECONDS', env: ['S3MOUNT_NEGATIVE_METADATA_TTL'], default: String(DEFAULTS.negativeMetadataTtlSeconds), help: 'how long "no such key" is trusted; 0 turns it off', apply: (d, v) => (d.negativeMetadataTtlSeconds = parseInteger('negative-metadata-ttl', v, 0)) },
   { flag: 'max-cache-entries', value: 'N', env: ['S3MOUNT_MAX_CACHE_ENTRIES'], default: String(DEFAULTS.maxCacheEntries), help: 'bound on cached metadata entries', apply: (d, v) => (d.maxCacheEntries = parseInteger('max-cache-entries', v, 1)) },
   { flag: 'max-cache-size', value: 'MIB', env: ['S3MOUNT_MAX_CACHE_SIZE'], default: String(DEFAULTS.maxCacheSizeMiB), help: 'bound on cached object content, in MiB', apply: (d, v) => (d.maxCacheSizeMiB = parseInteger('max-cache-size', v, 1)) },
+  switchOption('no-disk-cache', 'keep cached content in memory only (no disk tier)', (d) => (d.diskCache = false)),
+  { flag: 'cache-dir', value: 'DIR', env: ['S3MOUNT_CACHE_DIR'], default: '$XDG_CACHE_HOME/s3mount (root: /var/cache/s3mount)', help: 'where content is cached on disk across remounts, a directory per bucket and prefix (created 0700; it holds object data)', apply: (d, v) => (d.cacheDir = resolve(v)) },
+  { flag: 'max-disk-cache-size', value: 'MIB', env: ['S3MOUNT_MAX_DISK_CACHE_SIZE'], default: `${DEFAULTS.maxDiskCacheSizeMiB}, at most half the free space`, help: 'bound on the disk cache, in MiB', apply: (d, v) => (d.maxDiskCacheSizeMiB = parseInteger('max-disk-cache-size', v, 1)) },
+  { flag: 'disk-cache-compression', value: 'CODEC', env: ['S3MOUNT_DISK_CACHE_COMPRESSION'], default: 'zstd', help: 'zstd (blocks that compress are stored compressed) or none', apply: (d, v) => (d.diskCacheCompression = parseChoice('disk-cache-compression', v, ['zstd', 'none'] as const)) },
   { flag: 'staging-dir', value: 'DIR', env: ['S3MOUNT_STAGING_DIR'], default: '$TMPDIR/s3mount-UID/staging', help: 'where files being written are staged (created 0700)', apply: (d, v) => (d.stagingDir = resolve(v)) },
   { flag: 'write-part-size', value: 'MIB', env: ['S3MOUNT_WRITE_PART_SIZE'], default: String(DEFAULTS.writePartSizeMiB), help: 'uploads above this size are multipart, in parts of this size', apply: (d, v) => (d.writePartSizeMiB = parseInteger('write-part-size', v, 5)) },
   { flag: 'log-level', value: 'LEVEL', env: ['S3MOUNT_LOG_LEVEL'], default: DEFAULTS.logLevel, help: LOG_LEVELS.join(', '), apply: (d, v) => (d.logLevel = parseLevel(v)) },
@@ -76,31 +83,26 @@ export interface ParseContext {
 
 /** Parses mount arguments into a validated Config; the environment fills what flags leave unset. */
 export function parseMountArguments(givenArgs: string[], env: NodeJS.ProcessEnv, context: ParseContext = {}): Config {
-  const args = expandOptionLists(givenArgs);
+  const { given, positionals } = readArguments(givenArgs);
   const draft: Draft = {};
-  const positionals: string[] = [];
-  const fromFlags = new Set<string>();
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    if (!arg.startsWith('-') || arg === '-') {
-      positionals.push(arg);
-      continue;
-    }
-    const [name, inlineValue] = arg.startsWith('--') ? splitInline(arg.slice(2)) : [arg.slice(1), undefined];
-    const spec = OPTIONS.find((option) => option.flag === name || option.short === name);
-    if (!spec) throw new UsageError(`unknown option ${arg} (see s3mount --help)`);
-    let value = inlineValue ?? '';
-    if (spec.value && inlineValue === undefined) {
-      if (i + 1 >= args.length) throw new UsageError(`option --${spec.flag} needs a value ${spec.value}`);
-      value = args[++i];
-    }
-    spec.apply(draft, value);
-    fromFlags.add(spec.flag);
+  // Each option counts once, at its last occurrence: later wins, and a switch given false
+  // is as if left out (env included). Values are checked at every occurrence.
+  const last = new Map<OptionSpec, string | boolean>();
+  for (const { spec, value } of given) {
+    if (typeof value === 'string') spec.apply({}, value);
+    last.delete(spec);
+    last.set(spec, value);
+  }
+  for (const [spec, value] of last) {
+    if (value !== false) spec.apply(draft, value === true ? '' : value);
   }
   for (const option of OPTIONS) {
-    if (fromFlags.has(option.flag)) continue;
-    const value = option.env?.map((variable) => env[variable]).find((found) => found !== undefined && found !== '');
-    if (value !== undefined) option.apply(draft, value);
+    if (last.has(option)) continue;
+    const variable = option.env?.find((name) => env[name] !== undefined && env[name] !== '');
+    if (variable === undefined) continue;
+    const value = env[variable] as string;
+    if (option.value) option.apply(draft, value);
+    else if (switchValue(value, variable)) option.apply(draft, '');
   }
   if (positionals.length !== 2) throw new UsageError('usage: s3mount [options] BUCKET[:PREFIX] MOUNTPOINT (see s3mount --help)');
 
@@ -140,12 +142,18 @@ export function parseMountArguments(givenArgs: string[], env: NodeJS.ProcessEnv,
     gid: draft.gid ?? gid,
     fileMode: draft.fileMode ?? DEFAULTS.fileMode,
     dirMode: draft.dirMode ?? DEFAULTS.dirMode,
+    posixMetadata: draft.posixMetadata ?? true,
     metadataTtlSeconds,
-    kernelCacheTtlSeconds: draft.kernelCacheTtlSeconds ?? metadataTtlSeconds,
+    kernelCacheTtlSeconds: draft.kernelCacheTtlSeconds ?? Math.min(DEFAULTS.kernelCacheTtlSeconds, metadataTtlSeconds),
     negativeMetadataTtlSeconds: draft.negativeMetadataTtlSeconds ?? DEFAULTS.negativeMetadataTtlSeconds,
     maxCacheEntries: draft.maxCacheEntries ?? DEFAULTS.maxCacheEntries,
     maxCacheSizeMiB: draft.maxCacheSizeMiB ?? DEFAULTS.maxCacheSizeMiB,
     blockSizeKiB: DEFAULTS.blockSizeKiB,
+    diskCache: draft.diskCache ?? true,
+    cacheDir: draft.cacheDir ?? defaultCacheRoot(env, uid),
+    cacheDirChosen: draft.cacheDir !== undefined,
+    maxDiskCacheSizeMiB: draft.maxDiskCacheSizeMiB ?? DEFAULTS.maxDiskCacheSizeMiB,
+    diskCacheCompression: draft.diskCacheCompression ?? 'zstd',
     stagingDir: draft.stagingDir ?? join(tmpdir(), `s3mount-${uid}`, 'staging'),
     writePartSizeMiB: draft.writePartSizeMiB ?? DEFAULTS.writePartSizeMiB,
     logLevel: draft.logLevel ?? DEFAULTS.logLevel,
@@ -156,6 +164,110 @@ export function parseMountArguments(givenArgs: string[], env: NodeJS.ProcessEnv,
   };
 }
 
+interface GivenOption {
+  spec: OptionSpec;
+  /** A switch: true or false; an option with a value: the value. */
+  value: string | boolean;
+}
+
+// The key under which parseArgs reports -o lists; only the short form is accepted.
+const OPTION_LIST_KEY = 'o';
+
+/**
+ * Reads the command line with util.parseArgs (strict) over the options table: long options as
+ * --flag VALUE or --flag=VALUE, switches as --flag, --flag=true|false or --no-flag, short
+ * options clustered as getopt does (-fo LIST is -f -o LIST), -- ending the options. A value
+ * that looks like an option is refused unless attached (--region=-x). `-o` lists expand in place.
+ */
+function readArguments(args: string[]): { given: GivenOption[]; positionals: string[] } {
+  const options: NonNullable<ParseArgsConfig['options']> = { [OPTION_LIST_KEY]: { type: 'string', short: 'o', multiple: true } };
+  for (const option of OPTIONS) options[option.flag] = { type: option.value ? 'string' : 'boolean', ...(option.short ? { short: option.short } : {}) };
+  let parsed: ReturnType<typeof parseArgs<{ options: typeof options; tokens: true; allowPositionals: true; strict: true; allowNegative: true }>>;
+  try {
+    parsed = parseArgs({ args: switchValuesAsNegation(args), options, strict: true, allowPositionals: true, allowNegative: true, tokens: true });
+  } catch (error) {
+    throw new UsageError(parseArgsErrorLine(error, args, options));
+  }
+  const given: GivenOption[] = [];
+  for (const token of parsed.tokens) {
+    if (token.kind !== 'option') continue;
+    if (token.name === OPTION_LIST_KEY) {
+      if (token.rawName !== '-o') throw new UsageError(`unknown option ${token.rawName} (see s3mount --help)`);
+      for (const { flag, value } of expandOptionList(token.value ?? '')) {
+        const spec = OPTIONS.find((option) => option.flag === flag) as OptionSpec;
+        given.push({ spec, value: spec.value ? (value as string) : value !== 'false' });
+      }
+      continue;
+    }
+    const spec = OPTIONS.find((option) => option.flag === token.name);
+    if (!spec) {
+      // A switch whose own name starts with "no-" (--no-disk-cache): parseArgs reads it as the
+      // negation of a switch that does not exist.
+      const named = OPTIONS.find((option) => option.flag === `no-${token.name}` && !option.value);
+      if (!named || !token.rawName.startsWith('--no-')) throw new UsageError(`unknown option ${token.rawName} (see s3mount --help)`);
+      given.push({ spec: named, value: true });
+      continue;
+    }
+    given.push({ spec, value: spec.value ? (token.value ?? '') : !token.rawName.startsWith('--no-') });
+  }
+  return { given, positionals: parsed.positionals };
+}
+
+/**
+ * `--switch=true` becomes `--switch` and `--switch=false` `--no-switch` (parseArgs takes no
+ * value after a boolean), up to `--`. No value is lost: parseArgs refuses every argument that
+ * starts with "-" as the value of the option before it.
+ */
+function switchValuesAsNegation(args: string[]): string[] {
+  const end = args.includes('--') ? args.indexOf('--') : args.length;
+  const isSwitch = (flag: string) => OPTIONS.some((option) => option.flag === flag && !option.value);
+  const rewritten = args.slice(0, end).map((arg) => {
+    const [, flag, value] = /^--([^=]+)=(.*)$/s.exec(arg) ?? [];
+    if (flag === undefined) return arg;
+    if (isSwitch(flag)) return switchValue(value, `--${flag}`) ? `--${flag}` : `--no-${flag}`;
+    if (flag.startsWith('no-') && isSwitch(flag.slice(3))) throw new UsageError(`option --${flag} takes no value`);
+    return arg;
+  });
+  return [...rewritten, ...args.slice(end)];
+}
+
+/** A switch's value: true or false, nothing else (so that "no" or "0" cannot turn it on). */
+function switchValue(value: string, where: string): boolean {
+  if (value === 'true' || value === 'false') return value === 'true';
+  throw new UsageError(`${where} takes true or false, not "${value}"`);
+}
+
+function expandOptionList(list: string) {
+  try {
+    return mountOptionList(list, flagKind);
+  } catch (error) {
+    if (error instanceof MountOptionError) throw new UsageError(error.message);
+    throw error;
+  }
+}
+
+/** One line for what util.parseArgs refused (its own messages span lines and name internals). */
+export function parseArgsErrorLine(thrown: unknown, args: string[], options: NonNullable<ParseArgsConfig['options']>): string {
+  const error = thrown as Error & { code?: string };
+  const quoted = /'([^']*)'/.exec(error.message)?.[1] ?? '';
+  const name = quoted.replace(/ <value>$/, '').replace(/^-\w, /, '');
+  const spec = OPTIONS.find((option) => `--${option.flag}` === name);
+  const shown = name === `--${OPTION_LIST_KEY}` || name === `-${OPTION_LIST_KEY}` ? '-o' : name;
+  if (error.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return `unknown option ${quoted} (see s3mount --help)`;
+  if (error.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+    if (/argument missing/.test(error.message)) return shown === '-o' ? 'option -o needs a list of options: -o opt[,opt...]' : `option ${shown} needs a value${spec?.value ? ` ${spec.value}` : ''}`;
+    if (/ambiguous/.test(error.message)) {
+      // Read again leniently to name the value that was refused.
+      const { tokens } = parseArgs({ args, options, strict: false, allowPositionals: true, tokens: true });
+      const refused = tokens.find((token) => token.kind === 'option' && token.inlineValue === false && typeof token.value === 'string' && token.value.length > 1 && token.value.startsWith('-'));
+      const value = refused?.kind === 'option' ? refused.value : '-...';
+      return `option ${shown} needs a value, and "${value}" looks like an option (a value starting with "-" is written ${shown === '-o' ? '-o' : `${shown}=`}${value})`;
+    }
+    if (/does not take an argument/.test(error.message)) return `option ${shown} takes no value`;
+  }
+  return error.message.split('\n')[0];
+}
+
 export function helpText(): string {
   const lines = [
     'usage: s3mount [options] BUCKET[:PREFIX] MOUNTPOINT',
@@ -163,7 +275,7 @@ export function helpText(): string {
     '       s3mount cache stats MOUNTPOINT [--json]',
     '       s3mount cache clear MOUNTPOINT',
     '       s3mount cache invalidate MOUNTPOINT PATH [--recursive]',
-    '       s3mount cache configure MOUNTPOINT [--metadata-ttl SECONDS] [--max-cache-entries N] [--max-cache-size MIB]',
+    '       s3mount cache configure MOUNTPOINT [--metadata-ttl SECONDS] [--max-cache-entries N] [--max-cache-size MIB] [--max-disk-cache-size MIB]',
     '       s3mount warm PATH [--content] [--concurrency N]',
     '',
     'Mounts an S3 bucket (or the keys under PREFIX) at MOUNTPOINT. Returns once the mount is ready,',
@@ -171,6 +283,11 @@ export function helpText(): string {
     'Credentials come from the standard AWS chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, ...).',
     '',
     'options:',
+    '  --flag VALUE or --flag=VALUE; a value starting with "-" only as --flag=-VALUE. Switches: --flag,',
+    '  --flag=true or --flag=false (only these two words), --no-flag; false is the same as leaving the',
+    '  switch out. The last occurrence of an option wins. -- ends the options. Short options cluster',
+    '  as with getopt: -fo LIST is -f -o LIST.',
+    '',
   ];
   for (const option of OPTIONS) {
     const flag = `${option.short ? `-${option.short}, ` : '    '}--${option.flag}${option.value ? ` ${option.value}` : ''}`;
@@ -179,7 +296,7 @@ export function helpText(): string {
     lines.push(`  ${flag.padEnd(36)} ${option.help}${extras ? ` (${extras})` : ''}`);
   }
   lines.push(
-    `  ${'-o OPT[,OPT...]'.padEnd(36)} options as mount(8) passes them: any long option above as name or name=value`,
+    `  ${'-o OPT[,OPT...]'.padEnd(36)} options as mount(8) passes them: any long option above as name or name=value (a switch: name=true or name=false)`,
     `  ${''.padEnd(36)} (allow_other, endpoint-url=URL, metadata_ttl=5, ...), ro = --read-only, nonempty = --allow-non-empty;`,
     `  ${''.padEnd(36)} rw, defaults, _netdev, nofail, auto, noauto, user(s), (no)exec, (no)suid, (no)dev, x-* are ignored`,
     `  ${'-h, --help'.padEnd(36)} show this help`,
@@ -189,8 +306,8 @@ export function helpText(): string {
     '',
     'cache commands talk to the running mount over its control socket (only its owner can connect):',
     '  invalidate PATH  drops what s3mount cached about PATH (relative paths are inside MOUNTPOINT), with',
-    '                   --recursive everything under it; the kernel may keep attributes it already has',
-    '                   until --kernel-cache-ttl runs out',
+    '                   --recursive everything under it; returns once the kernel\'s copy (--kernel-cache-ttl)',
+    '                   ran out, so the next stat or read shows what S3 holds',
     '  configure        changes the cache at once, without remounting; entries already cached keep the TTL',
     '                   they were stored with (cache clear drops them)',
     'warm walks a directory of a mount and fills listings and attributes (and content with --content).',
@@ -205,26 +322,12 @@ export function helpText(): string {
   return lines.join('\n');
 }
 
-function expandOptionLists(args: string[]): string[] {
-  try {
-    return expandMountOptions(args, flagKind);
-  } catch (error) {
-    if (error instanceof MountOptionError) throw new UsageError(error.message);
-    throw error;
-  }
-}
-
 function parseAddress(value: string): { host: string; port: number } {
   try {
     return parseMetricsAddress(value);
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
-}
-
-function splitInline(text: string): [string, string | undefined] {
-  const equals = text.indexOf('=');
-  return equals < 0 ? [text, undefined] : [text.slice(0, equals), text.slice(equals + 1)];
 }
 
 function parseInteger(name: string, value: string, min: number): number {

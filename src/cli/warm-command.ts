@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { ProgressReporter, summaryLine } from '../warm/progress.js';
 import { mountOf, readMountTable } from '../warm/mount-of.js';
 import { warmTree } from '../warm/walker.js';
-import { UsageError } from './options.js';
+import { parseArgsErrorLine, UsageError } from './options.js';
 
 const USAGE = 'usage: s3mount warm PATH [--content] [--concurrency N]';
 const DEFAULT_CONCURRENCY = 16;
@@ -41,13 +41,15 @@ export async function warmCommand(args: string[]): Promise<number> {
 }
 
 function parseWarmArguments(args: string[]): { path: string; content: boolean; concurrency: number } {
-  let parsed;
-  try {
-    parsed = parseArgs({ args, allowPositionals: true, options: { content: { type: 'boolean' }, concurrency: { type: 'string' } } });
-  } catch (error) {
-    throw new UsageError(`${(error as Error).message}\n${USAGE}`);
-  }
-  const { values, positionals } = parsed;
+  const options = { content: { type: 'boolean' }, concurrency: { type: 'string' } } as const;
+  const read = () => {
+    try {
+      return parseArgs({ args, allowPositionals: true, options });
+    } catch (error) {
+      throw new UsageError(`${parseArgsErrorLine(error, args, options)}; ${USAGE}`);
+    }
+  };
+  const { values, positionals } = read();
   if (positionals.length !== 1) throw new UsageError(USAGE);
   const concurrencyText = values.concurrency ?? String(DEFAULT_CONCURRENCY);
   if (!/^\d+$/.test(concurrencyText) || Number(concurrencyText) < 1 || Number(concurrencyText) > 256) {

@@ -33,7 +33,7 @@ export function validateRequest(value: unknown): ControlRequest {
   }
 }
 
-const SETTING_MINIMUMS: Record<keyof CacheSettings, number> = { metadataTtlSeconds: 0, maxCacheEntries: 1, maxCacheSizeMiB: 1 };
+const SETTING_MINIMUMS: Record<keyof CacheSettings, number> = { metadataTtlSeconds: 0, maxCacheEntries: 1, maxCacheSizeMiB: 1, maxDiskCacheSizeMiB: 1 };
 
 function validateSettings(value: unknown): Partial<CacheSettings> {
   if (typeof value !== 'object' || value === null) throw new Error('configure needs settings');

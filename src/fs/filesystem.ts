@@ -2,15 +2,21 @@
 // Not tied to FUSE: test/core drives it directly over the in-memory store.
 import { constants as fsConstants } from 'node:fs';
 import type { Logger } from '../log.js';
-import { attrOf, attributesOf, modeOf, stagedAttr, PERMISSION_BITS, S_IFREG, type AttributeDefaults } from './attributes.js';
+import { attrOf, attributesOf, modeOf, stagedAttr, timesOfAttr, PERMISSION_BITS, S_IFREG, type AttributeDefaults } from './attributes.js';
 import { FsError, toFsError } from './errors.js';
 import type { Invalidation } from './invalidation.js';
+import { LocalAttributes } from './local-attributes.js';
+import { specialFileType } from './special-files.js';
+import { now, relatimeAfterRead, resolveRequestedTime, type Timespec } from './times.js';
 import type { Namespace } from './names/namespace.js';
+import type { ObjectVersions } from './object-versions.js';
+import { ObjectChangedError } from './read/object-changed.js';
 import type { FsNode, ReadTarget } from './nodes.js';
-import { dirPrefixOf, keyOf, splitPath } from './names/paths.js';
+import { components, dirPrefixOf, keyOf, splitPath } from './names/paths.js';
 import { BlockReader, newReadPattern, type ReadPattern } from './read/reader.js';
 import type { ScanAhead } from './read/scan-ahead.js';
-import type { StagedFile } from './write/staged-file.js';
+import type { StagedAttributes, StagedFile } from './write/staged-file.js';
+import { LATE_UPLOAD_DELAY_MS, LATE_UPLOAD_MAX_DELAY_MS, LateUploads } from './write/late-uploads.js';
 import type { TreeChanges } from './write/tree-changes.js';
 import type { Attr, DirEntry, Filesystem, StatFs } from './types.js';
 import type { WriteStage } from './write/write-stage.js';
@@ -23,6 +29,8 @@ export interface FilesystemParts {
   invalidation: Invalidation;
   tree: TreeChanges;
   scanAhead: ScanAhead;
+  /** Which version of an object replaced the one a handle read. */
+  versions: ObjectVersions;
 }
 
 export interface FilesystemOptions {
@@ -39,7 +47,22 @@ interface OpenFile {
   target?: ReadTarget;
   staged?: StagedFile;
   pattern: ReadPattern;
+  /** The version this handle returned bytes of: it never moves to another one. */
+  served?: ReadTarget;
+  /** Finding out which version replaced `target` (shared by the handle's reads). */
+  refreshing?: Promise<ReadTarget>;
+  /** A close() flushed this handle: writes on it now come from a mapping (see write/late-uploads.ts). */
+  flushed?: boolean;
+  /** Wait before uploading this handle's next late writes. */
+  lateDelayMs?: number;
+  /** The attributes the file had when opened for reading (relatime compares with them). */
+  attr?: Attr;
+  /** A read through this handle has had its say on atime (relatime). */
+  atimeNoted?: boolean;
 }
+
+// A handle follows at most this many replacements of its object before its first byte.
+const MAX_VERSION_MOVES = 3;
 
 // Linux's O_ACCMODE (Node's fs.constants leaves it out).
 const O_ACCMODE = 3;
@@ -52,10 +75,14 @@ export class S3Filesystem implements Filesystem {
   private readonly stage: WriteStage;
   private readonly invalidation: Invalidation;
   private readonly tree: TreeChanges;
+  private readonly versions: ObjectVersions;
+  private readonly lateUploads: LateUploads<StagedFile>;
   private readonly scanAhead: ScanAhead;
   private readonly defaults: AttributeDefaults;
   private readonly handles = new Map<number, OpenFile>();
   private readonly nodeAttrs = new WeakMap<FsNode, Attr>();
+  /** Attribute changes held in memory (the root's, directories' times, read atimes). */
+  private readonly local = new LocalAttributes();
   private nextHandle = 1;
 
   constructor(
@@ -63,27 +90,30 @@ export class S3Filesystem implements Filesystem {
     private readonly options: FilesystemOptions,
     private readonly log: Logger,
   ) {
-    ({ namespace: this.namespace, reader: this.reader, stage: this.stage, invalidation: this.invalidation, tree: this.tree, scanAhead: this.scanAhead } = parts);
+    ({ namespace: this.namespace, reader: this.reader, stage: this.stage, invalidation: this.invalidation, tree: this.tree, scanAhead: this.scanAhead, versions: this.versions } = parts);
     this.defaults = options.defaults;
+    this.lateUploads = new LateUploads((staged) => this.uploadLate(staged));
   }
 
   async getattr(path: string): Promise<Attr> {
     return this.guard('getattr', path, async () => {
-      const staged = this.stage.get(this.keyOf(path));
-      if (staged && !staged.unlinked) return stagedAttr(staged.attributes, staged.size);
-      return attrOf(await this.namespace.resolve(path), this.defaults);
+      const key = this.keyOf(path);
+      const staged = this.stage.get(key);
+      if (staged && !staged.unlinked) return this.local.apply(key, stagedAttr(staged.attributes, staged.size));
+      return this.local.apply(key, attrOf(await this.namespace.resolve(path), this.defaults));
     });
   }
 
   attrIfKnown(path: string): Attr | undefined {
-    const staged = this.stage.get(this.keyOf(path));
-    if (staged) return staged.unlinked ? undefined : stagedAttr(staged.attributes, staged.size);
+    const key = this.keyOf(path);
+    const staged = this.stage.get(key);
+    if (staged) return staged.unlinked ? undefined : this.local.apply(key, stagedAttr(staged.attributes, staged.size));
     const node = this.namespace.resolveIfKnown(path);
     if (!node) return undefined;
     // A cached listing's nodes live as long as the listing: their attributes are worked out once.
     let attr = this.nodeAttrs.get(node);
     if (!attr) this.nodeAttrs.set(node, (attr = attrOf(node, this.defaults)));
-    return attr;
+    return this.local.apply(key, attr);
   }
 
   async readdir(path: string): Promise<DirEntry[]> {
@@ -94,7 +124,14 @@ export class S3Filesystem implements Filesystem {
       const listing = await this.namespace.listDirectory(prefix);
       const self = attrOf(node, this.defaults).mode;
       const entries = new Map<string, number>([['.', self], ['..', self]]);
-      for (const [name, child] of listing.entries) entries.set(name, modeOf(child, this.defaults));
+      // An object whose HEAD is not known yet may be a file, a link or an s3fs directory: it has
+      // no type (DT_UNKNOWN), so programs stat it. A directory's type is never in doubt (the
+      // kernel takes only the type from a listing).
+      for (const [name, child] of listing.entries) {
+        const known = this.namespace.knownNode(child) ?? (child.type === 'dir' ? child : undefined);
+        entries.set(name, known ? modeOf(known, this.defaults) : 0);
+      }
+      this.namespace.headAhead.listed(listing);
       // Files created here but not uploaded yet are not in any listing.
       for (const staged of this.stage.childrenOf(prefix)) {
         if (!staged.unlinked) entries.set(staged.key.slice(prefix.length), staged.attributes.mode);
@@ -122,7 +159,7 @@ export class S3Filesystem implements Filesystem {
       const target: ReadTarget = { key: node.key, size: node.size, etag: node.etag };
       if (!writing) {
         this.noteSequentialOpen(path);
-        return this.allocateHandle({ path, target, pattern: newReadPattern() });
+        return this.allocateHandle({ path, target, pattern: newReadPattern(), attr: attrOf(node, this.defaults) });
       }
       const staged = await this.stage.acquire(key, target, attributesOf(node, this.defaults), { created: false });
       if (flags & fsConstants.O_TRUNC) await staged.truncate(0);
@@ -140,16 +177,21 @@ export class S3Filesystem implements Filesystem {
         await existing.truncate(0);
         return this.allocateHandle({ path, staged: existing, pattern: newReadPattern() });
       }
-      const attributes = { mode: S_IFREG | (mode & PERMISSION_BITS), uid: this.defaults.uid, gid: this.defaults.gid, mtime: new Date() };
+      const present = now();
+      const attributes = { mode: S_IFREG | (mode & PERMISSION_BITS), uid: this.defaults.uid, gid: this.defaults.gid, atime: present, mtime: present, ctime: present };
       const staged = await this.stage.acquire(key, undefined, attributes, { created: true });
+      // Another process created the file meanwhile: this create truncates it, as open(O_CREAT|O_TRUNC).
+      if (staged.refs > 1) await staged.truncate(0);
+      this.entriesChanged(path);
       return this.allocateHandle({ path, staged, pattern: newReadPattern() });
     });
   }
 
   async readInto(handle: number, position: number, length: number, into: Buffer): Promise<number> {
     const file = this.handleOf(handle);
+    this.noteRead(file);
     return this.guard('read', file.path, async () => {
-      if (!file.staged) return this.reader.readInto(file.target as ReadTarget, file.pattern, position, length, into);
+      if (!file.staged) return this.readObject(file, position, length, into);
       const bytes = await file.staged.read(position, Math.min(length, into.length));
       return bytes.copy(into);
     });
@@ -159,23 +201,39 @@ export class S3Filesystem implements Filesystem {
     const file = this.handleOf(handle);
     if (!file.staged) throw new FsError('EBADF', `${file.path} is not open for writing`);
     const staged = file.staged;
-    return this.guard('write', file.path, () => staged.write(data, position));
+    const written = await this.guard('write', file.path, () => staged.write(data, position));
+    if (file.flushed) {
+      // No close() is left to flush these bytes: upload them once the writes pause.
+      const delay = file.lateDelayMs ?? LATE_UPLOAD_DELAY_MS;
+      file.lateDelayMs = Math.min(delay * 2, LATE_UPLOAD_MAX_DELAY_MS);
+      this.lateUploads.schedule(staged, delay);
+    }
+    return written;
   }
 
   async flush(handle: number): Promise<void> {
     const file = this.handleOf(handle);
-    if (file.staged) await this.upload(file.path, file.staged);
+    if (!file.staged) return;
+    await this.upload(file.path, file.staged);
+    file.flushed = true;
   }
 
   async fsync(handle: number): Promise<void> {
-    return this.flush(handle);
+    // Not a close(): writes after it are ordinary writes.
+    const file = this.handleOf(handle);
+    if (file.staged) await this.upload(file.path, file.staged);
   }
 
   async release(handle: number): Promise<void> {
     const file = this.handles.get(handle);
     this.handles.delete(handle);
     if (file) this.reader.close(file.pattern);
-    if (file?.staged) await this.stage.release(file.staged).catch((error: unknown) => this.log.warn({ path: file.path, err: error }, 'cleanup of a staged copy failed'));
+    if (file?.staged) {
+      const staged = file.staged;
+      await this.stage.release(staged).catch((error: unknown) => this.log.warn({ path: file.path, err: error }, 'cleanup of a staged copy failed'));
+      // Still dirty with no handle left: nothing will flush it any more.
+      if (staged.refs === 0 && staged.dirty && !staged.unlinked) this.lateUploads.schedule(staged, 0);
+    }
   }
 
   async truncate(path: string, size: number): Promise<void> {
@@ -207,38 +265,64 @@ export class S3Filesystem implements Filesystem {
   }
 
   async unlink(path: string): Promise<void> {
-    return this.change('unlink', path, () => this.tree.unlink(path, this.keyOf(path)));
+    return this.change('unlink', path, async () => {
+      await this.tree.unlink(path, this.keyOf(path));
+      this.local.forget(this.keyOf(path));
+      this.entriesChanged(path);
+    });
   }
 
   async mkdir(path: string, mode: number): Promise<void> {
-    return this.change('mkdir', path, () => this.tree.mkdir(path, this.keyOf(path), mode));
+    return this.change('mkdir', path, async () => {
+      await this.tree.mkdir(path, this.keyOf(path), mode);
+      this.entriesChanged(path);
+    });
   }
 
   async rmdir(path: string): Promise<void> {
-    return this.change('rmdir', path, () => this.tree.rmdir(path, this.keyOf(path)));
+    return this.change('rmdir', path, async () => {
+      await this.tree.rmdir(path, this.keyOf(path));
+      this.local.forgetTree(this.keyOf(path));
+      this.entriesChanged(path);
+    });
   }
 
   async rename(from: string, to: string): Promise<void> {
-    return this.change('rename', from, () => this.tree.rename(from, this.keyOf(from), to, this.keyOf(to)));
+    return this.change('rename', from, async () => {
+      await this.tree.rename(from, this.keyOf(from), to, this.keyOf(to));
+      // What was held for the old name now describes the new one (what was held for a replaced
+      // entry goes with it); a rename changes ctime.
+      const held = this.local.get(this.keyOf(from));
+      this.local.forgetTree(this.keyOf(from));
+      this.local.forgetTree(this.keyOf(to));
+      this.local.set(this.keyOf(to), { ...held, ctime: now() });
+      this.entriesChanged(from);
+      this.entriesChanged(to);
+    });
   }
 
   async chmod(path: string, mode: number): Promise<void> {
-    return this.change('chmod', path, () => this.tree.setAttributes(path, this.keyOf(path), (current) => ({ mode: (current.mode & ~PERMISSION_BITS) | (mode & PERMISSION_BITS) })));
+    return this.setAttributes('chmod', path, (current) => ({ mode: (current.mode & ~PERMISSION_BITS) | (mode & PERMISSION_BITS), ctime: now() }));
   }
 
   async chown(path: string, uid: number, gid: number): Promise<void> {
     const unchanged = (id: number) => id === -1 || id === 0xffff_ffff;
-    return this.change('chown', path, () =>
-      this.tree.setAttributes(path, this.keyOf(path), (current) => ({ uid: unchanged(uid) ? current.uid : uid, gid: unchanged(gid) ? current.gid : gid })),
-    );
+    return this.setAttributes('chown', path, (current) => ({ uid: unchanged(uid) ? current.uid : uid, gid: unchanged(gid) ? current.gid : gid, ctime: now() }));
   }
 
-  async utimens(path: string, _atimeMs: number, mtimeMs: number): Promise<void> {
-    return this.change('utimens', path, () => this.tree.setAttributes(path, this.keyOf(path), () => ({ mtime: new Date(mtimeMs) })));
+  async utimens(path: string, atime: Timespec, mtime: Timespec): Promise<void> {
+    return this.setAttributes('utimens', path, (current) => {
+      // UTIME_NOW and UTIME_OMIT arrive as such (flag_utime_omit_ok): one time alone may change.
+      const present = now();
+      return { atime: resolveRequestedTime(atime, current.atime, present), mtime: resolveRequestedTime(mtime, current.mtime, present), ctime: present };
+    });
   }
 
   async symlink(target: string, path: string): Promise<void> {
-    return this.change('symlink', path, () => this.tree.symlink(target, path, this.keyOf(path)));
+    return this.change('symlink', path, async () => {
+      await this.tree.symlink(target, path, this.keyOf(path));
+      this.entriesChanged(path);
+    });
   }
 
   async readlink(path: string): Promise<string> {
@@ -259,12 +343,23 @@ export class S3Filesystem implements Filesystem {
     });
   }
 
+  async mknod(path: string, mode: number, rdev: number): Promise<void> {
+    return this.change('mknod', path, async () => {
+      const type = specialFileType(mode);
+      // Regular files come through create; anything else (or an unknown type) is not stored.
+      if (type === undefined) throw new FsError('EPERM', `${path}: cannot store a node of mode ${mode.toString(8)}`);
+      await this.tree.mknod(path, this.keyOf(path), type | (mode & PERMISSION_BITS), rdev);
+      this.entriesChanged(path);
+    });
+  }
+
   async unsupported(path: string): Promise<void> {
     throw new FsError(this.options.readOnly ? 'EROFS' : 'EPERM', path);
   }
 
   /** Uploads every file still holding unsaved bytes (at unmount); returns what could not be saved. */
   async flushAll(): Promise<string[]> {
+    this.lateUploads.clear();
     return this.stage.flushAll();
   }
 
@@ -273,11 +368,86 @@ export class S3Filesystem implements Filesystem {
     return this.handles.size;
   }
 
+  /**
+   * Reads the handle's version of the object. When another writer replaced it (S3 answers
+   * 412 to the old ETag), a handle that returned no byte yet moves to the new version, as if
+   * opened now; one that did gets EIO rather than a mix of two versions. Either way the key
+   * and its parent's listing are refreshed, so the next open and stat see the new version.
+   */
+  private async readObject(file: OpenFile, position: number, length: number, into: Buffer): Promise<number> {
+    for (let moves = 0; ; moves++) {
+      const target = file.target as ReadTarget;
+      try {
+        const count = await this.reader.readInto(target, file.pattern, position, length, into);
+        if (count > 0) file.served ??= target;
+        if (file.served !== undefined && file.served !== target) throw new ObjectChangedError(target);
+        return count;
+      } catch (error) {
+        if (!(error instanceof ObjectChangedError)) throw error;
+        if (file.target === target) {
+          if (file.served || moves >= MAX_VERSION_MOVES) {
+            // The reader has refreshed the key and its listing already (onStale).
+            this.log.warn({ path: file.path, key: target.key, etag: target.etag }, 'object changed while open after part of it was read; reopen to read the new version');
+            throw error;
+          }
+          file.refreshing ??= this.versions.current(target).finally(() => (file.refreshing = undefined));
+          const current = await file.refreshing;
+          if (file.target === target) file.target = current;
+        }
+        if (file.served) throw error;
+      }
+    }
+  }
+
+  /**
+   * chmod, chown, utimens: on the object (with whatever this mount held in memory for it), or
+   * in memory for the mount root, which has no object.
+   */
+  private async setAttributes(op: string, path: string, change: (current: StagedAttributes) => Partial<StagedAttributes>): Promise<void> {
+    return this.change(op, path, async () => {
+      const key = this.keyOf(path);
+      if (components(path).length === 0) {
+        const attr = await this.getattr(path);
+        this.local.set(key, change({ mode: attr.mode, uid: attr.uid, gid: attr.gid, ...timesOfAttr(attr) }));
+        return;
+      }
+      const held = this.local.get(key) ?? {};
+      await this.tree.setAttributes(path, key, (current) => ({ ...held, ...change({ ...current, ...held }) }));
+      this.local.forget(key);
+    });
+  }
+
+  /** An entry of `path`'s directory came or went: its mtime and ctime move (held in memory). */
+  private entriesChanged(path: string): void {
+    const present = now();
+    this.local.set(this.keyOf(splitPath(path).parent), { mtime: present, ctime: present });
+  }
+
+  /** relatime: the first read through a handle may move the file's atime (held in memory). */
+  private noteRead(file: OpenFile): void {
+    if (file.atimeNoted || !file.attr) return;
+    file.atimeNoted = true;
+    const key = this.keyOf(file.path);
+    const attr = this.local.apply(key, file.attr);
+    const atime = relatimeAfterRead(timesOfAttr(attr), now());
+    if (atime) this.local.set(key, { atime });
+  }
+
   private noteSequentialOpen(path: string): void {
     const { parent, name } = splitPath(path);
     const dirPrefix = dirPrefixOf(this.options.prefix, parent);
     const listing = this.namespace.cachedListing(dirPrefix);
     if (listing) this.scanAhead.opened(dirPrefix, listing, name);
+  }
+
+  /** Uploads a copy no flush will save (see write/late-uploads.ts); a failure leaves it for the next flush or the unmount. */
+  private async uploadLate(staged: StagedFile): Promise<void> {
+    try {
+      await this.upload(staged.key, staged);
+      if (staged.refs === 0 && !staged.dirty) await this.stage.forget(staged);
+    } catch (error) {
+      this.log.warn({ key: staged.key, err: error }, 'upload of bytes written after close() failed; kept staged for the next flush or the unmount');
+    }
   }
 
   private async upload(path: string, staged: StagedFile): Promise<void> {

@@ -18,6 +18,11 @@ export interface DirNode {
   /** From the `dir/` marker when one exists. */
   mtime?: Date;
   metadata?: Record<string, string>;
+  /**
+   * The object holding the directory's attributes, as a listing showed it (`dir/`, or s3fs's
+   * `dir_$folder$`); null when the listing shows there is none; undefined when not known.
+   */
+  marker?: ObjectInfo | null;
 }
 
 export type FsNode = FileNode | DirNode;

@@ -1,8 +1,9 @@
 // The filesystem core's contract with the FUSE adapter: paths in, attributes,
 // names and bytes out, failures as FsError. Nothing here knows about FUSE.
+import type { Timespec } from './times.js';
 
 export interface Attr {
-  /** Type bits included (0o100000 file, 0o040000 directory, 0o120000 link). */
+  /** Type bits included (0o100000 file, 0o040000 directory, 0o120000 link, FIFOs, sockets, devices). */
   mode: number;
   size: number;
   uid: number;
@@ -11,6 +12,12 @@ export interface Attr {
   mtime: Date;
   atime: Date;
   ctime: Date;
+  /** Nanoseconds past each time's millisecond (0..999,999); absent means 0. */
+  atimeNs?: number;
+  mtimeNs?: number;
+  ctimeNs?: number;
+  /** Device number of a character or block device. */
+  rdev?: number;
 }
 
 export interface DirEntry {
@@ -70,11 +77,14 @@ export interface Filesystem {
   chmod(path: string, mode: number): Promise<void>;
   /** -1 (or 0xffffffff) leaves that id unchanged. */
   chown(path: string, uid: number, gid: number): Promise<void>;
-  utimens(path: string, atimeMs: number, mtimeMs: number): Promise<void>;
+  /** Each time as given, or with nsec UTIME_NOW (the present) or UTIME_OMIT (left as it is). */
+  utimens(path: string, atime: Timespec, mtime: Timespec): Promise<void>;
   symlink(target: string, path: string): Promise<void>;
   readlink(path: string): Promise<string>;
   statfs(path: string): Promise<StatFs>;
   access(path: string, mode: number): Promise<void>;
-  /** Operations s3mount never supports (hard links, device nodes). */
+  /** A FIFO, socket or (given the right) device node; `rdev` matters for devices only. */
+  mknod(path: string, mode: number, rdev: number): Promise<void>;
+  /** Operations s3mount never supports (hard links). */
   unsupported(path: string): Promise<void>;
 }

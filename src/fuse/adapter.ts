@@ -2,6 +2,7 @@
 // fuse-native hangs the caller forever when a callback gets a non-number (see
 // docs/notes/fuse-native.md), so every reply goes through `settle`.
 import type { Callback } from 'fuse-native';
+import type { Timespec } from '../fs/times.js';
 import type { Attr, Filesystem } from '../fs/types.js';
 import type { Logger } from '../log.js';
 import { errnoOf } from './errno.js';
@@ -12,7 +13,11 @@ const ok: Reply<unknown> = () => [0];
 // The same Attr (a cached listing entry's) is asked for again and again: its stat is made once.
 const stats = new WeakMap<Attr, object>();
 
-/** fuse-native's stat: our Attr plus the block count `du` needs. */
+/**
+ * fuse-native's stat: our Attr plus the block count `du` needs. Times go as Dates plus the
+ * nanoseconds past their millisecond (atimeNs…: read by our patched binding, see
+ * scripts/patch-fuse-native.mjs).
+ */
 function toStat(attr: Attr) {
   let stat = stats.get(attr);
   if (!stat) stats.set(attr, (stat = makeStat(attr)));
@@ -20,8 +25,8 @@ function toStat(attr: Attr) {
 }
 
 function makeStat(attr: Attr) {
-  const { mode, size, uid, gid, nlink, mtime, atime, ctime } = attr;
-  return { mode, size, uid, gid, nlink, mtime, atime, ctime, blocks: Math.ceil(size / 512), blksize: 4096 };
+  const { mode, size, uid, gid, nlink, mtime, atime, ctime, atimeNs = 0, mtimeNs = 0, ctimeNs = 0, rdev = 0 } = attr;
+  return { mode, size, uid, gid, nlink, mtime, atime, ctime, atimeNs, mtimeNs, ctimeNs, rdev, blocks: Math.ceil(size / 512), blksize: 4096 };
 }
 
 /**
@@ -115,11 +120,12 @@ export function createFuseOperations(fs: Filesystem, log: Logger, hooks: Adapter
     rename: (from: string, to: string, cb: Callback) => settle('rename', from, cb, () => fs.rename(from, to), ok),
     chmod: (path: string, mode: number, cb: Callback) => settle('chmod', path, cb, () => fs.chmod(path, mode), ok),
     chown: (path: string, uid: number, gid: number, cb: Callback) => settle('chown', path, cb, () => fs.chown(path, uid, gid), ok),
-    utimens: (path: string, atime: number, mtime: number, cb: Callback) => settle('utimens', path, cb, () => fs.utimens(path, atime, mtime), ok),
+    // Our patched binding passes { sec, nsec } for each time, UTIME_NOW and UTIME_OMIT included.
+    utimens: (path: string, atime: Timespec, mtime: Timespec, cb: Callback) => settle('utimens', path, cb, () => fs.utimens(path, atime, mtime), ok),
     symlink: (target: string, path: string, cb: Callback) => settle('symlink', path, cb, () => fs.symlink(target, path), ok),
     readlink: (path: string, cb: Callback) => settle('readlink', path, cb, () => fs.readlink(path), (target) => [0, target]),
     link: (_from: string, to: string, cb: Callback) => settle('link', to, cb, () => fs.unsupported(to), ok),
-    mknod: (path: string, _mode: number, _dev: number, cb: Callback) => settle('mknod', path, cb, () => fs.unsupported(path), ok),
+    mknod: (path: string, mode: number, dev: number, cb: Callback) => settle('mknod', path, cb, () => fs.mknod(path, mode, dev), ok),
     statfs: (path: string, cb: Callback) => settle('statfs', path, cb, () => fs.statfs(path), (stat) => [0, stat]),
     access: (path: string, mode: number, cb: Callback) => settle('access', path, cb, () => fs.access(path, mode), ok),
   };

@@ -3,7 +3,7 @@
 // adapter hook, metered store); cache numbers are read from the cache's own counters at scrape.
 import { constants } from 'node:os';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { CacheStats } from '../cache/types.js';
+import type { CacheStats, TierStats } from '../cache/types.js';
 import { CACHE_OPS } from '../cache/types.js';
 
 // FUSE answers from the cache in tens of microseconds, from S3 in milliseconds to seconds.
@@ -128,5 +128,42 @@ export class MountMetrics {
         this.set(cacheStats().content.bytes);
       },
     });
+    // Per tier (metadata/memory, blocks/memory, blocks/disk): what each holds and, for tiers
+    // below memory, their own lookups. The tiers keep their own totals: mirror them.
+    const perTier: Array<['gauge' | 'counter', string, string, (tier: TierStats) => number | undefined]> = [
+      ['gauge', 's3mount_cache_tier_entries', 'Entries held, by tier', (tier) => tier.entries],
+      ['gauge', 's3mount_cache_tier_bytes', 'Bytes held as the objects have them, by tier', (tier) => tier.bytes],
+      ['gauge', 's3mount_cache_tier_stored_bytes', 'Bytes a tier takes up where it stores entries compressed, by tier', (tier) => tier.storedBytes],
+      ['counter', 's3mount_cache_tier_hits_total', 'Lookups a tier below memory answered', (tier) => tier.hits],
+      ['counter', 's3mount_cache_tier_misses_total', 'Lookups a tier below memory did not hold', (tier) => tier.misses],
+      ['counter', 's3mount_cache_tier_evictions_total', 'Entries pushed out of a tier by its bound', (tier) => tier.evictions],
+      ['counter', 's3mount_cache_tier_errors_total', 'Torn or corrupt entries dropped, and failed reads and writes, by tier', (tier) => tier.errors],
+    ];
+    const eachTier = (read: (tier: TierStats) => number | undefined, apply: (labels: { tier: string }, value: number) => void) => {
+      for (const tier of cacheStats().tiers) {
+        const value = read(tier);
+        if (value !== undefined) apply({ tier: tier.tier }, value);
+      }
+    };
+    for (const [kind, name, help, read] of perTier) {
+      const options = { name, help, labelNames: ['tier'], registers };
+      if (kind === 'gauge') {
+        new Gauge({
+          ...options,
+          collect() {
+            this.reset();
+            eachTier(read, (labels, value) => this.set(labels, value));
+          },
+        });
+      } else {
+        new Counter({
+          ...options,
+          collect() {
+            this.reset();
+            eachTier(read, (labels, value) => this.inc(labels, value));
+          },
+        });
+      }
+    }
   }
 }

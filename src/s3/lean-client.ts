@@ -91,6 +91,12 @@ export function createLeanClient(options: LeanClientOptions, log: Logger): LeanC
     return into;
   }
 
+  async function headDirect(client: DirectHttpClient, path: string, headers: Record<string, string>, key: string, signal: AbortSignal): Promise<ObjectInfo> {
+    const response = await client.get({ method: 'HEAD', path, headers, into: NO_BODY, signal });
+    if (response.status !== 200) throw statusError('head', key, response.status, '');
+    return headInfo(key, response.headers);
+  }
+
   async function getRangeNode(path: string, headers: Record<string, string>, key: string, start: number, end: number, rangeOptions: LeanRangeOptions): Promise<Buffer> {
     const response = await send('GET', path, headers, rangeOptions.signal);
     const status = response.statusCode ?? 0;
@@ -143,23 +149,13 @@ export function createLeanClient(options: LeanClientOptions, log: Logger): LeanC
     async head(key, signal) {
       const path = objectPath(key);
       const headers = await sign({ method: 'HEAD', url: base, path });
+      if (direct) return headDirect(direct, path, headers, key, signal);
       const response = await send('HEAD', path, headers, signal);
       response.resume();
       const status = response.statusCode ?? 0;
       // A HEAD answer has no body, so no error code: the status says it all.
       if (status !== 200) throw statusError('head', key, status, '');
-      const metadata: Record<string, string> = {};
-      for (const [name, value] of Object.entries(response.headers)) {
-        if (name.startsWith('x-amz-meta-') && value !== undefined) metadata[name.slice('x-amz-meta-'.length)] = Array.isArray(value) ? value.join(',') : value;
-      }
-      const modified = response.headers['last-modified'];
-      return {
-        key,
-        size: Number(response.headers['content-length'] ?? 0),
-        etag: String(response.headers.etag ?? ''),
-        lastModified: modified ? new Date(modified) : new Date(0),
-        metadata,
-      };
+      return headInfo(key, response.headers);
     },
 
     close() {
@@ -170,6 +166,30 @@ export function createLeanClient(options: LeanClientOptions, log: Logger): LeanC
 }
 
 /** Classified as a network failure, like a socket timeout. */
+// A HEAD's answer has no body: the direct client writes nothing here.
+const NO_BODY = Buffer.alloc(0);
+
+/** What a HEAD answer's headers say (lower-case names, node:http's or the direct client's). */
+function headInfo(key: string, headers: Record<string, string | string[] | undefined>): ObjectInfo {
+  const metadata: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (name.startsWith('x-amz-meta-') && value !== undefined) metadata[name.slice('x-amz-meta-'.length)] = Array.isArray(value) ? value.join(',') : value;
+  }
+  const one = (name: string) => {
+    const value = headers[name];
+    return Array.isArray(value) ? value[0] : value;
+  };
+  const modified = one('last-modified');
+  return {
+    key,
+    size: Number(one('content-length') ?? 0),
+    etag: one('etag') ?? '',
+    lastModified: modified ? new Date(modified) : new Date(0),
+    metadata,
+    contentType: one('content-type'),
+  };
+}
+
 function timeoutError(message: string): Error {
   return Object.assign(new Error(message), { code: 'ETIMEDOUT' });
 }

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import {
   StoreError,
+  type CopyOptions,
   type GetRangeOptions,
   type ListOptions,
   type ListPage,
@@ -23,6 +24,8 @@ export const STORE_OPERATIONS: readonly StoreOperation[] = ['checkBucket', 'head
 /** S3's cap on a listing page, and the default page size. */
 export const MAX_LIST_KEYS = 1000;
 const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
+/** What S3 answers for an object stored without a Content-Type. */
+const DEFAULT_CONTENT_TYPE = 'binary/octet-stream';
 
 export type BeforeCallHook = (operation: StoreOperation, key: string) => void | Promise<void>;
 
@@ -119,7 +122,7 @@ export class MemoryStore implements ObjectStore {
   /** What head would answer, without counting a call. */
   info(key: string): ObjectInfo | undefined {
     const object = this.objects.get(key);
-    return object ? { key, size: object.bytes.length, etag: object.etag, lastModified: object.lastModified, metadata: { ...object.metadata } } : undefined;
+    return object ? { key, size: object.bytes.length, etag: object.etag, lastModified: object.lastModified, metadata: { ...object.metadata }, contentType: object.contentType ?? DEFAULT_CONTENT_TYPE } : undefined;
   }
 
   /** Removes an object directly; true when it existed. */
@@ -260,14 +263,16 @@ export class MemoryStore implements ObjectStore {
     return { etag };
   }
 
-  async copy(sourceKey: string, destinationKey: string, options: { metadata?: Record<string, string> } = {}): Promise<{ etag: string }> {
+  async copy(sourceKey: string, destinationKey: string, options: CopyOptions = {}): Promise<{ etag: string }> {
     await this.enter('copy', destinationKey);
     const source = this.objects.get(sourceKey);
     if (!source) throw new StoreError('NotFound', `copy ${sourceKey} -> ${destinationKey}: no such source key`, 'NoSuchKey', 404);
     // A copy is stored in one piece: its ETag is the plain MD5, as S3 gives for CopyObject.
     const etag = s3Etag(source.bytes);
     const metadata = options.metadata ? lowerCaseNames(options.metadata) : { ...source.metadata };
-    this.store(destinationKey, { bytes: source.bytes, etag, lastModified: this.now(), metadata, contentType: source.contentType });
+    // As S3: a REPLACE copy takes the Content-Type it names (or the default), a COPY keeps the source's.
+    const contentType = options.metadata ? options.contentType : source.contentType;
+    this.store(destinationKey, { bytes: source.bytes, etag, lastModified: this.now(), metadata, contentType });
     return { etag };
   }
 

@@ -11,6 +11,18 @@ export interface ObjectInfo {
   lastModified: Date;
   /** User metadata (x-amz-meta-*), lower-case names without the prefix. Absent in listings. */
   metadata?: Record<string, string>;
+  /** Content-Type (HEAD only; absent in listings). s3fs marks old-style directories with application/x-directory. */
+  contentType?: string;
+}
+
+/** Options of a server-side copy. */
+export interface CopyOptions {
+  /** Replaces the source's metadata (MetadataDirective REPLACE) when given. */
+  metadata?: Record<string, string>;
+  /** Content-Type of the copy; only with `metadata` (a REPLACE copy that names none gets S3's default). */
+  contentType?: string;
+  /** The source's size when known (copies above 5 GiB go part by part). */
+  size?: number;
 }
 
 export interface ListOptions {
@@ -64,7 +76,7 @@ export interface ObjectStore {
    * Server-side copy; `metadata` replaces the source's when given. `size` (the source's, when
    * known) lets a store copy objects above S3's 5 GiB CopyObject limit part by part.
    */
-  copy(sourceKey: string, destinationKey: string, options?: { metadata?: Record<string, string>; size?: number }): Promise<{ etag: string }>;
+  copy(sourceKey: string, destinationKey: string, options?: CopyOptions): Promise<{ etag: string }>;
   /** Deleting a missing key succeeds, as in S3. */
   delete(key: string): Promise<void>;
 }

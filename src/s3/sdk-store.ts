@@ -34,6 +34,7 @@ import { callDeadlineMs, MAX_CONNECT_TIMEOUT_MS, REQUEST_TIMEOUT_MS } from '../t
 import { checkContentRange, createLeanClient, readBody, type LeanClient } from './lean-client.js';
 import {
   StoreError,
+  type CopyOptions,
   type GetRangeOptions,
   type ListOptions,
   type ListPage,
@@ -50,7 +51,7 @@ export interface SdkStoreOptions {
   bucket: string;
   /** Default: AWS_REGION, AWS_DEFAULT_REGION, the profile's region, else us-east-1. */
   region?: string;
-  /** Default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, the profile's endpoint_url, else AWS. */
+  /** Default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else AWS. A profile's endpoint_url counts as custom only when given here (see profile-endpoint.ts). */
   endpoint?: string;
   forcePathStyle?: boolean;
   /** Shared config/credentials profile; default AWS_PROFILE or "default". */
@@ -195,10 +196,10 @@ export function createSdkStore(options: SdkStoreOptions, log: Logger): SdkStore 
    * The source's metadata and content type are carried over unless new metadata is given,
    * as CopyObject's COPY directive would. A failure aborts the upload, leaving no parts (or remembers it, see abortUpload).
    */
-  async function multipartCopy(sourceKey: string, destinationKey: string, size: number, metadata?: Record<string, string>): Promise<{ etag: string }> {
+  async function multipartCopy(sourceKey: string, destinationKey: string, size: number, metadata?: Record<string, string>, contentType?: string): Promise<{ etag: string }> {
     const source = metadata ? undefined : await send('head', sourceKey, (abortSignal) => client.send(new HeadObjectCommand({ Bucket: bucket, Key: sourceKey }), { abortSignal }));
     const created = await send('copy', destinationKey, (abortSignal) =>
-      client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: destinationKey, Metadata: metadata ?? source?.Metadata, ContentType: source?.ContentType }), { abortSignal }),
+      client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: destinationKey, Metadata: metadata ?? source?.Metadata, ContentType: metadata ? contentType : source?.ContentType }), { abortSignal }),
     );
     const uploadId = created.UploadId as string;
     try {
@@ -279,6 +280,7 @@ export function createSdkStore(options: SdkStoreOptions, log: Logger): SdkStore 
           etag: out.ETag ?? '',
           lastModified: out.LastModified ?? new Date(0),
           metadata: lowerCaseNames(out.Metadata),
+          contentType: out.ContentType,
         };
       });
     },
@@ -375,8 +377,8 @@ export function createSdkStore(options: SdkStoreOptions, log: Logger): SdkStore 
       }
     },
 
-    copy(sourceKey: string, destinationKey: string, copyOptions: { metadata?: Record<string, string>; size?: number } = {}): Promise<{ etag: string }> {
-      if ((copyOptions.size ?? 0) > MAX_SINGLE_COPY_BYTES) return multipartCopy(sourceKey, destinationKey, copyOptions.size as number, copyOptions.metadata);
+    copy(sourceKey: string, destinationKey: string, copyOptions: CopyOptions = {}): Promise<{ etag: string }> {
+      if ((copyOptions.size ?? 0) > MAX_SINGLE_COPY_BYTES) return multipartCopy(sourceKey, destinationKey, copyOptions.size as number, copyOptions.metadata, copyOptions.contentType);
       return send('copy', destinationKey, async (abortSignal) => {
         const out = await client.send(
           new CopyObjectCommand({
@@ -385,6 +387,7 @@ export function createSdkStore(options: SdkStoreOptions, log: Logger): SdkStore 
             CopySource: copySource(bucket, sourceKey),
             MetadataDirective: copyOptions.metadata ? 'REPLACE' : 'COPY',
             Metadata: copyOptions.metadata,
+            ContentType: copyOptions.metadata ? copyOptions.contentType : undefined,
           }),
           { abortSignal },
         );

@@ -158,6 +158,7 @@ for (const backend of [memory, sdk]) {
     t.is(info.etag, etag);
     t.true(info.lastModified instanceof Date && !Number.isNaN(info.lastModified.getTime()));
     t.deepEqual(info.metadata, { mode: '33188', uid: '1000' }, 'metadata names come back lower-case');
+    t.is(info.contentType, 'application/x-test', 'HEAD tells the Content-Type (s3fs marks old directories with it)');
     t.true((await store.getRange(key, 0, data.length)).equals(data));
     t.true((await store.getRange(key, 1000, 5000)).equals(data.subarray(1000, 5000)));
     t.true((await store.getRange(key, data.length - 1, data.length)).equals(data.subarray(data.length - 1)));
@@ -471,7 +472,7 @@ test('sdk: requests on the wire: no checksums on a custom endpoint, Range, If-Ma
   t.deepEqual(await store.put('dir/a b', Buffer.from('hello'), { metadata: { Mode: '1' } }), { etag: '"p"' });
   t.is((await store.getRange('dir/a b', 2, 6, { ifMatch: '"g"' })).toString(), 'abcd');
   t.deepEqual(await store.copy('dir/naïve +%.txt', 'dest'), { etag: '"c"' });
-  await store.copy('src', 'dest2', { metadata: { mode: '2' } });
+  await store.copy('src', 'dest2', { metadata: { mode: '2' }, contentType: 'text/html' });
 
   const [put, get, copy, copyReplace] = seen;
   t.is(put.url.split('?')[0], '/wire/dir/a%20b');
@@ -486,6 +487,7 @@ test('sdk: requests on the wire: no checksums on a custom endpoint, Range, If-Ma
   t.is(copy.headers['x-amz-metadata-directive'], 'COPY');
   t.is(copyReplace.headers['x-amz-metadata-directive'], 'REPLACE');
   t.is(copyReplace.headers['x-amz-meta-mode'], '2');
+  t.is(copyReplace.headers['content-type'], 'text/html', 'a REPLACE copy names its Content-Type');
   t.is(seen.length, 4, 'the empty range asked nothing');
   t.is((await store.getRange('dir/a b', 3, 3)).length, 0);
   t.is(seen.length, 4, 'the empty range asked nothing');

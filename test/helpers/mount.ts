@@ -2,6 +2,7 @@
 // process must never touch its own mount), and tests drive it with coreutils as
 // further child processes.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -39,10 +40,30 @@ export async function run(command: string, args: string[], options: { env?: Node
 
 /** Environment that gives s3mount the endpoint's credentials and nothing from the developer's own AWS setup. */
 export function endpointEnv(endpoint: S3Endpoint): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, AWS_ACCESS_KEY_ID: endpoint.accessKeyId, AWS_SECRET_ACCESS_KEY: endpoint.secretAccessKey, AWS_REGION: endpoint.region };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    AWS_ACCESS_KEY_ID: endpoint.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: endpoint.secretAccessKey,
+    AWS_REGION: endpoint.region,
+    // Mounts started by hand in tests cache on disk under the test process's own directory
+    // (as their default root, so that two of them on one bucket behave as a user's would).
+    XDG_CACHE_HOME: testCacheRoot(),
+  };
   delete env.AWS_PROFILE;
   delete env.AWS_SESSION_TOKEN;
   return env;
+}
+
+let cacheRoot: string | undefined;
+
+/** A disk-cache root for this test process, removed when it exits. */
+function testCacheRoot(): string {
+  if (!cacheRoot) {
+    const root = mkdtempSync(join(tmpdir(), 's3mount-test-cache-'));
+    process.once('exit', () => rmSync(root, { recursive: true, force: true }));
+    cacheRoot = root;
+  }
+  return cacheRoot;
 }
 
 export function endpointArgs(endpoint: S3Endpoint): string[] {
@@ -62,13 +83,21 @@ export interface MountOptions {
   /** BUCKET or BUCKET:PREFIX; defaults to the endpoint's bucket. */
   target?: string;
   args?: string[];
+  /**
+   * Root of the disk cache (--cache-dir). Default: a fresh directory for this mount alone,
+   * removed at stop, so that no test sees another's cached blocks; pass one to share it
+   * across a remount.
+   */
+  cacheDir?: string;
 }
 
 /** Mounts in the foreground in a child process and waits until the kernel shows the mount. */
 export async function mountBucket(endpoint: S3Endpoint, options: MountOptions = {}): Promise<Mount> {
   const mountpoint = await mkdtemp(join(tmpdir(), 's3mount-it-'));
   const target = options.target ?? endpoint.bucket;
-  const child = spawn(process.execPath, [CLI, target, mountpoint, '-f', ...endpointArgs(endpoint), ...(options.args ?? [])], {
+  const ownCacheDir = options.cacheDir === undefined ? await mkdtemp(join(tmpdir(), 's3mount-it-cache-')) : undefined;
+  const cacheArgs = ['--cache-dir', options.cacheDir ?? (ownCacheDir as string)];
+  const child = spawn(process.execPath, [CLI, target, mountpoint, '-f', ...endpointArgs(endpoint), ...cacheArgs, ...(options.args ?? [])], {
     env: endpointEnv(endpoint),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -82,6 +111,7 @@ export async function mountBucket(endpoint: S3Endpoint, options: MountOptions = 
   } catch (error) {
     child.kill('SIGKILL');
     await rm(mountpoint, { recursive: true, force: true });
+    if (ownCacheDir) await rm(ownCacheDir, { recursive: true, force: true });
     throw new Error(`${(error as Error).message}: ${logs}`);
   }
 
@@ -93,6 +123,7 @@ export async function mountBucket(endpoint: S3Endpoint, options: MountOptions = 
       await exited;
       clearTimeout(timer);
       await rm(mountpoint, { recursive: true, force: true });
+      if (ownCacheDir) await rm(ownCacheDir, { recursive: true, force: true });
     })());
   return { mountpoint, child, logs: () => logs, stop };
 }

@@ -1,7 +1,7 @@
 // The command line as a user meets it: background start, one-line failures, stale mountpoints.
 import test from 'ava';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFaultProxy } from '../../scripts/fault-proxy.js';
@@ -128,4 +128,78 @@ test('a mountpoint left stale by a killed process is cleaned and mounted again',
   t.teardown(() => unmount(first.mountpoint));
   t.is(result.code, 0, result.stderr);
   t.is((await run('cat', [join(first.mountpoint, 'greeting.txt')])).stdout, 'hi\n');
+});
+
+/** The options the kernel shows for the mount at `mountpoint` (/proc/self/mounts). */
+async function kernelMountOptions(mountpoint: string): Promise<string[]> {
+  const line = (await readFile('/proc/self/mounts', 'utf8')).split('\n').find((entry) => entry.split(' ')[1] === mountpoint);
+  return line ? line.split(' ')[3].split(',') : [];
+}
+
+// Issue 14: --allow-other=false mounted with allow_other (switches ignored their values).
+test('a switch given false stays off: --allow-other=false mounts without allow_other', async (t) => {
+  const off = await mountBucket(endpoint, { target: target(), args: ['--allow-other=false'] });
+  t.teardown(() => off.stop());
+  t.false((await kernelMountOptions(off.mountpoint)).includes('allow_other'), (await kernelMountOptions(off.mountpoint)).join(','));
+  await off.stop();
+  // The same check sees allow_other when it is asked for.
+  const on = await mountBucket(endpoint, { target: target(), args: ['--allow-other=true'] });
+  t.teardown(() => on.stop());
+  t.true((await kernelMountOptions(on.mountpoint)).includes('allow_other'), (await kernelMountOptions(on.mountpoint)).join(','));
+});
+
+test('-- ends the options, also for the background process that serves the mount', async (t) => {
+  const mountpoint = await freshMountpoint('after-terminator');
+  t.teardown(() => unmount(mountpoint));
+  const start = await run(process.execPath, [CLI, ...endpointArgs(endpoint), '--log-file', join(scratch, 'terminator.log'), '--', target(), mountpoint], { env: endpointEnv(endpoint) });
+  t.is(start.code, 0, start.stderr);
+  t.is((await run('cat', [join(mountpoint, 'greeting.txt')])).stdout, 'hi\n');
+});
+
+test('bad command lines exit 2 with one line and mount nothing', async (t) => {
+  const cases: Array<[string[], string]> = [
+    [['--region', '--foreground'], 's3mount: option --region needs a value, and "--foreground" looks like an option (a value starting with "-" is written --region=--foreground)'],
+    [['--read-only=no'], 's3mount: --read-only takes true or false, not "no"'],
+    [['--bogus'], 's3mount: unknown option --bogus (see s3mount --help)'],
+    [['--log-level'], 's3mount: option --log-level needs a value LEVEL'],
+    [['-fo'], 's3mount: option -o needs a list of options: -o opt[,opt...]'],
+  ];
+  for (const [flags, message] of cases) {
+    const mountpoint = await freshMountpoint(`bad-line-${cases.findIndex(([f]) => f === flags)}`);
+    t.teardown(() => unmount(mountpoint));
+    const result = await run(process.execPath, [CLI, target(), mountpoint, ...endpointArgs(endpoint), '--log-file', join(scratch, 'bad-line.log'), ...flags], { env: endpointEnv(endpoint) });
+    t.is(result.code, 2, `${flags.join(' ')}: ${result.stderr}`);
+    t.is(result.stderr, `${message}\n`, flags.join(' '));
+    t.false(await isMounted(mountpoint), flags.join(' '));
+  }
+});
+
+// Issue 14: an endpoint_url from the AWS profile got AWS's checksums and virtual-hosted
+// addressing (BUCKET.localhost, which does not resolve). It now counts as --endpoint-url does.
+test('an endpoint_url in the AWS profile is a custom endpoint: the mount works, path style', async (t) => {
+  const proxy = await startFaultProxy(endpoint.endpoint);
+  t.teardown(() => proxy.stop());
+  // A host name, not an IP address: the SDK addresses IP endpoints path style by itself.
+  const url = new URL(proxy.url);
+  url.hostname = 'localhost';
+  const configFile = join(scratch, 'aws-config');
+  await writeFile(configFile, `[default]\nendpoint_url = ${url.origin}\n\n[profile s3mount-test]\nservices = local\naws_access_key_id = ${endpoint.accessKeyId}\naws_secret_access_key = ${endpoint.secretAccessKey}\n\n[services local]\ns3 =\n  endpoint_url = ${url.origin}\n`);
+  const env: NodeJS.ProcessEnv = { ...endpointEnv(endpoint), AWS_CONFIG_FILE: configFile, AWS_SHARED_CREDENTIALS_FILE: join(scratch, 'no-credentials') };
+  delete env.AWS_ENDPOINT_URL;
+  delete env.AWS_ENDPOINT_URL_S3;
+  for (const profile of [[], ['--profile', 's3mount-test']]) {
+    // A named profile takes its credentials from the profile, not from the environment.
+    const what = profile.length ? 'named profile, services section' : 'default profile';
+    const mountpoint = await freshMountpoint(`profile-endpoint-${profile.length}`);
+    t.teardown(() => unmount(mountpoint));
+    const start = await run(process.execPath, [CLI, target(), mountpoint, ...profile, '--log-file', join(scratch, 'profile-endpoint.log')], { env });
+    t.is(start.code, 0, `${what}: ${start.stderr}`);
+    t.is((await run('cat', [join(mountpoint, 'greeting.txt')])).stdout, 'hi\n', what);
+    t.is((await run('cp', [configFile, join(mountpoint, `written-${profile.length}.txt`)])).code, 0, what);
+    t.is((await run('cat', [join(mountpoint, `written-${profile.length}.txt`)])).stdout, await readFile(configFile, 'utf8'), what);
+    t.is((await run('fusermount', ['-u', mountpoint])).code, 0, what);
+  }
+  const paths = proxy.log().map((record) => record.path);
+  t.true(paths.length > 0);
+  t.deepEqual(paths.filter((path) => !path.startsWith(`/${endpoint.bucket}`)), [], 'every request names the bucket in its path');
 });

@@ -4,7 +4,7 @@
 import test from 'ava';
 import { seededRandom as random } from '../../scripts/seeded-random.js';
 import { randomInt } from 'node:crypto';
-import { mkdir, mkdtemp, open, readdir, readFile, rename, rm, rmdir, stat, truncate, unlink } from 'node:fs/promises';
+import { chmod, lstat, mkdir, mkdtemp, open, readdir, readFile, readlink, rename, rm, rmdir, stat, symlink, truncate, unlink, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startS3Endpoint, testPrefix, type S3Endpoint } from '../../scripts/local-s3.js';
@@ -17,15 +17,25 @@ const FULL_COMPARE_EVERY = 50;
 
 const DIRS = ['', 'd1', 'd1/d2', 'e'];
 const NAMES = ['a', 'b', 'c', 'd1', 'd2', 'e'];
+// Operations on attributes and links, and what links point to (dangling ones included).
+const ATTRIBUTE_KINDS = ['chmod', 'symlink'];
+const LINK_TARGETS = ['a', 'b', 'd1', 'missing', '../a', 'd1/a'];
+// Halfway through, the mount is remounted: from then on nothing is cached, and every mode and
+// link must come back from S3 as it was.
+const REMOUNT_AT = Math.floor(STEPS / 2);
 
 let endpoint: S3Endpoint;
 let mount: Mount;
 let local: string;
 
+const mountModel = () => {
+  const prefix = testPrefix(endpoint);
+  return mountBucket(endpoint, { target: prefix ? `${endpoint.bucket}:${prefix}` : endpoint.bucket, args: ['--metadata-ttl', '3600'] });
+};
+
 test.before(async () => {
   endpoint = await startS3Endpoint();
-  const prefix = testPrefix(endpoint);
-  mount = await mountBucket(endpoint, { target: prefix ? `${endpoint.bucket}:${prefix}` : endpoint.bucket, args: ['--metadata-ttl', '3600'] });
+  mount = await mountModel();
   local = await mkdtemp(join(tmpdir(), 's3mount-model-'));
 });
 
@@ -42,8 +52,24 @@ function plan(next: () => number): Operation {
   const path = () => [pick(DIRS), pick(NAMES)].filter(Boolean).join('/');
   const bytes = (length: number) => Buffer.from(Array.from({ length }, () => 97 + Math.floor(next() * 26)));
   const size = () => pick([0, 1, 100, 4096, 5000, 70_000]);
-  const kind = pick(['create', 'create', 'write', 'write', 'truncate', 'rename', 'unlink', 'mkdir', 'mkdir', 'rmdir', 'read']);
+  const kind = pick([
+    'create', 'create', 'write', 'write', 'truncate', 'rename', 'unlink', 'mkdir', 'mkdir', 'rmdir', 'read',
+    // Explicit times, to the nanosecond libuv passes.
+    'utime',
+    ...ATTRIBUTE_KINDS,
+  ]);
   switch (kind) {
+    // Attributes and links (what a listing cannot tell, so what a remount must not lose).
+    case 'chmod': {
+      const target = path();
+      const mode = pick([0o400, 0o600, 0o640, 0o644, 0o700, 0o755]);
+      return { name: `chmod ${target} ${mode.toString(8)}`, paths: [target], run: (root) => outcome(chmod(join(root, target), mode).then(() => modeOf(join(root, target)))) };
+    }
+    case 'symlink': {
+      const target = path();
+      const to = pick(LINK_TARGETS);
+      return { name: `symlink ${target} -> ${to}`, paths: [target], run: (root) => outcome(symlink(to, join(root, target))) };
+    }
     case 'create': {
       const target = path();
       const data = bytes(size());
@@ -76,6 +102,13 @@ function plan(next: () => number): Operation {
     case 'rmdir': {
       const target = path();
       return { name: `rmdir ${target}`, paths: [target], run: (root) => outcome(rmdir(join(root, target))) };
+    }
+    case 'utime': {
+      const target = path();
+      // Seconds with a fraction, as utimes takes them; both sides get the same timespec from libuv.
+      const atime = pick([1_000_000_000, 1_234_567_890.5, 1_700_000_000.123456]);
+      const mtime = pick([1_100_000_000, 1_300_000_000.25, 1_600_000_000.987654]);
+      return { name: `utime ${target} (${atime}, ${mtime})`, paths: [target], run: (root) => outcome(utimes(join(root, target), atime, mtime).then(() => mtimeOf(join(root, target)))) };
     }
     default: {
       const target = path();
@@ -119,19 +152,31 @@ function writeAt(path: string, offset: number, data: Buffer): Promise<string> {
   );
 }
 
+/** The mtime a stat shows, to the nanosecond. */
+async function mtimeOf(path: string): Promise<string> {
+  return `mtime ${(await stat(path, { bigint: true })).mtimeNs}`;
+}
+
+async function modeOf(path: string): Promise<string> {
+  return `mode ${((await stat(path)).mode & 0o7777).toString(8)}`;
+}
+
 function hash(data: Buffer): string {
   let h = 2166136261;
   for (const byte of data) h = Math.imul(h ^ byte, 16777619);
   return (h >>> 0).toString(16);
 }
 
-/** What a path is: missing, a directory with its sorted names, or a file with its size and hash. */
+/** What a path is: missing, a link and its target, a directory with its mode and sorted names, or a file with its mode, size and hash. */
 async function describe(path: string): Promise<string> {
   try {
+    const link = await lstat(path);
+    if (link.isSymbolicLink()) return `link -> ${await readlink(path)}`;
     const info = await stat(path);
-    if (info.isDirectory()) return `dir [${(await readdir(path)).sort().join(',')}]`;
+    const mode = (info.mode & 0o7777).toString(8);
+    if (info.isDirectory()) return `dir ${mode} [${(await readdir(path)).sort().join(',')}]`;
     const data = await readFile(path);
-    return `file ${info.size} ${data.length} ${hash(data)}`;
+    return `file ${mode} ${info.size} ${data.length} ${hash(data)}`;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code ?? 'error';
   }
@@ -141,7 +186,8 @@ async function describeTree(root: string): Promise<string[]> {
   const lines: string[] = [];
   const walk = async (relative: string) => {
     const description = await describe(join(root, relative));
-    lines.push(`${relative || '.'}: ${description}`);
+    // The roots' own modes differ (a temporary directory is 0700) and never change.
+    lines.push(`${relative || '.'}: ${relative ? description : description.replace(/^dir \d+ /, 'dir ')}`);
     if (description.startsWith('dir ')) {
       for (const name of (await readdir(join(root, relative))).sort()) await walk(relative ? `${relative}/${name}` : name);
     }
@@ -163,7 +209,11 @@ test(`random operations agree with a local directory (seed ${SEED}, ${STEPS} ste
       const [want, got] = await Promise.all([describe(join(local, path)), describe(join(mount.mountpoint, path))]);
       if (want !== got) return t.fail(`${where}: ${path} is "${want}" locally but "${got}" in the mount`);
     }
-    if (step % FULL_COMPARE_EVERY === 0 || step === STEPS) {
+    if (step === REMOUNT_AT) {
+      await mount.stop();
+      mount = await mountModel();
+    }
+    if (step % FULL_COMPARE_EVERY === 0 || step === STEPS || step === REMOUNT_AT) {
       const [want, got] = await Promise.all([describeTree(local), describeTree(mount.mountpoint)]);
       if (JSON.stringify(want) !== JSON.stringify(got)) {
         t.log(`local:\n${want.join('\n')}\nmount:\n${got.join('\n')}`);

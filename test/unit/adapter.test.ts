@@ -63,7 +63,7 @@ const calls: Record<string, unknown[]> = {
   rename: ['/p', '/q'],
   chmod: ['/p', 0o600],
   chown: ['/p', 1, 1],
-  utimens: ['/p', 0, 0],
+  utimens: ['/p', { sec: 0, nsec: 0 }, { sec: 0, nsec: 0 }],
   symlink: ['t', '/p'],
   readlink: ['/p'],
   link: ['/p', '/q'],

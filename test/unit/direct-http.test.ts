@@ -263,8 +263,11 @@ test('interim answers other than 100 (103 Early Hints, 102) are skipped, whole o
     if (head.includes('/switch')) return void socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n');
     // As a proxy that sends early hints before every answer: one write, then the final answer in pieces.
     socket.write('HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\nHTTP/1.1 102 Processing\r\n\r\n');
-    setTimeout(() => socket.write('HTTP/1.1 103 Early Hints\r\nLink: </a.js>; rel=preload\r\n\r\nHTTP/1.1 206 Partial'), 5);
-    setTimeout(() => socket.write(' Content\r\nContent-Length: 4\r\nContent-Range: bytes 0-3/4\r\n\r\ndata'), 10);
+    // Chained: timers of different durations may fire out of order on a busy loop.
+    setTimeout(() => {
+      socket.write('HTTP/1.1 103 Early Hints\r\nLink: </a.js>; rel=preload\r\n\r\nHTTP/1.1 206 Partial');
+      setTimeout(() => socket.write(' Content\r\nContent-Length: 4\r\nContent-Range: bytes 0-3/4\r\n\r\ndata'), 5);
+    }, 5);
   });
   t.teardown(() => server.close());
   const http = client(server.port, { timeoutMs: 5_000 });
@@ -405,4 +408,23 @@ test('over TLS: bodies land in the caller\'s buffer on a kept-alive connection; 
   t.teardown(() => untrusted.close());
   const error = await t.throwsAsync(untrusted.get({ path: '/b/k', headers: { host: 'test' }, into: Buffer.alloc(body.length), signal: AbortSignal.timeout(10_000) }));
   t.regex(String((error as { code?: string }).code), /SELF_SIGNED|UNABLE_TO_VERIFY/);
+});
+
+test('a HEAD answer ends with its head, whatever its Content-Length; the socket is kept alive for the next request', async (t) => {
+  const server = await scriptedServer((socket, head) => {
+    const missing = head.includes('/missing');
+    socket.write(`HTTP/1.1 ${missing ? '404 Not Found' : '200 OK'}\r\nContent-Length: 12345\r\nETag: "e"\r\nx-amz-meta-mode: 33188\r\n\r\n`);
+  });
+  const http = client(server.port, { maxSockets: 1 });
+  const found = await http.get({ method: 'HEAD', path: '/bucket/key', headers: { host: 'test' }, into: Buffer.alloc(0), signal: AbortSignal.timeout(5_000) });
+  t.is(found.status, 200);
+  t.is(found.headers['content-length'], '12345');
+  t.is(found.headers['x-amz-meta-mode'], '33188');
+  t.is(found.bodyLength, 0);
+  const missing = await http.get({ method: 'HEAD', path: '/bucket/missing', headers: { host: 'test' }, into: Buffer.alloc(0), signal: AbortSignal.timeout(5_000) });
+  t.is(missing.status, 404);
+  t.true(server.requests[0].head.startsWith('HEAD /bucket/key HTTP/1.1'));
+  t.is(server.connections(), 1, 'one socket for both');
+  http.close();
+  await server.close();
 });

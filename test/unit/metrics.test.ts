@@ -70,6 +70,8 @@ test('cache numbers are read from the cache at each scrape', async (t) => {
   t.is(sample(samples, 's3mount_cache_misses_total', { cache: 'block' }), 1);
   t.is(sample(samples, 's3mount_cache_entries', { cache: 'metadata' }), 1);
   t.is(sample(samples, 's3mount_cache_bytes'), 1000);
+  t.is(sample(samples, 's3mount_cache_tier_entries', { tier: 'blocks/memory' }), 1, 'per tier too');
+  t.is(sample(samples, 's3mount_cache_tier_bytes', { tier: 'blocks/memory' }), 1000);
   cache.clear();
   samples = (await scrape(metrics)).samples;
   t.is(sample(samples, 's3mount_cache_entries', { cache: 'content' }), 0);

@@ -42,8 +42,11 @@ test('a wrong -o option is a usage error naming it', (t) => {
   t.throws(() => parseMountArguments(['b-1', '/m', '-o'], {}), { instanceOf: UsageError, message: /-o needs a list/ });
 });
 
-test('the kernel cache TTL follows the metadata TTL unless given', (t) => {
-  t.is(parseMountArguments(['b-1', '/m', '--metadata-ttl', '30'], {}).kernelCacheTtlSeconds, 30);
+test('the kernel cache TTL is 1 s, at most the metadata TTL, unless given', (t) => {
+  t.is(parseMountArguments(['b-1', '/m'], {}).kernelCacheTtlSeconds, 1);
+  t.is(parseMountArguments(['b-1', '/m', '--metadata-ttl', '30'], {}).kernelCacheTtlSeconds, 1);
+  t.is(parseMountArguments(['b-1', '/m', '--metadata-ttl', '0'], {}).kernelCacheTtlSeconds, 0);
+  t.is(parseMountArguments(['b-1', '/m', '--metadata-ttl', '30', '--kernel-cache-ttl', '30'], {}).kernelCacheTtlSeconds, 30);
   t.is(parseMountArguments(['b-1', '/m', '--metadata-ttl', '30', '--kernel-cache-ttl', '0'], {}).kernelCacheTtlSeconds, 0);
   t.is(parseMountArguments(['b-1', '/m'], { S3MOUNT_KERNEL_CACHE_TTL: '2' }).kernelCacheTtlSeconds, 2);
 });

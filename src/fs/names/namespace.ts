@@ -5,8 +5,10 @@ import type { Logger } from '../../log.js';
 import { isStoreError, type ListPage, type ObjectInfo, type ObjectStore } from '../../s3/object-store.js';
 import { FsError } from '../errors.js';
 import { keyOf, unusableNameReason } from './paths.js';
+import { HeadAhead } from './head-ahead.js';
+import { addFolderMarker, folderMarkerName, FOLDER_SUFFIX, nodeOfHead, versionOf } from './object-kinds.js';
 import { SubtreeListings } from './subtree-listing.js';
-import { fileNode, type DirListing, type FileNode, type FsNode } from '../nodes.js';
+import { fileNode, type DirListing, type FsNode } from '../nodes.js';
 
 /** The cached answer to "is there an object at this key?" when negative caching is on. */
 interface MissingObject {
@@ -16,22 +18,38 @@ type HeadAnswer = ObjectInfo | MissingObject;
 
 // S3's largest page; fewer calls for big directories.
 const PAGE_SIZE = 1000;
+// What a HEAD said about one version of an object stays true as long as listings show that
+// version: kept as long as content blocks (the cache's bounds push it out sooner).
+const VERSION_TTL_MS = 24 * 3600 * 1000;
 
 export interface NamespaceOptions {
   bucket: string;
   prefix: string;
   negativeTtlMs: number;
+  /**
+   * false: attributes come from listings alone (no HEAD per entry): modes, owners and times
+   * stored in metadata, symbolic links and s3fs's directory objects are not seen. Default true.
+   */
+  posixMetadata?: boolean;
 }
 
 export class Namespace {
-  private readonly headNodes = new WeakMap<ObjectInfo, FileNode>();
+  private readonly headNodes = new WeakMap<ObjectInfo, FsNode>();
+  private readonly posix: boolean;
+  readonly headAhead: HeadAhead;
 
   constructor(
     private readonly store: ObjectStore,
     private readonly cache: MetadataCache,
     private readonly log: Logger,
     private readonly options: NamespaceOptions,
-  ) {}
+  ) {
+    this.posix = options.posixMetadata ?? true;
+    this.headAhead = new HeadAhead(
+      (node) => this.headWanted(node),
+      (key) => this.headObject(key).catch((error: unknown) => this.log.debug({ key, err: error }, 'HEAD sent ahead failed')),
+    );
+  }
 
   /** The node at `path`, or ENOENT. */
   async resolve(path: string): Promise<FsNode> {
@@ -40,9 +58,14 @@ export class Namespace {
     if (key === prefix) return { type: 'dir', prefix };
     const reason = unusableNameReason(key.slice(key.lastIndexOf('/') + 1));
     if (reason) throw new FsError('ENOENT', `${reason}: ${path}`);
-    const known = this.resolveIfKnown(path);
-    if (known === null) throw new FsError('ENOENT', path);
-    return known ?? this.lookup(key, path);
+    const listed = this.listedEntry(key);
+    if (listed === null) throw new FsError('ENOENT', path);
+    if (listed === undefined) return this.lookup(key, path);
+    const known = this.knownNode(listed.node);
+    if (known) return known;
+    // Listed, but what it is (and its attributes) only a HEAD tells: never a default.
+    this.headAhead.asked(listed.listing, listed.name);
+    return this.headListed(listed.node, key, path);
   }
 
   /**
@@ -53,28 +76,75 @@ export class Namespace {
     const { prefix } = this.options;
     const key = keyOf(prefix, path);
     if (key === prefix) return undefined;
+    const listed = this.listedEntry(key);
+    if (!listed) return listed;
+    this.headAhead.asked(listed.listing, listed.name);
+    return this.knownNode(listed.node);
+  }
+
+  /** The entry a cached listing of the parent holds for `key` (null: none), or undefined without one. */
+  private listedEntry(key: string): { listing: DirListing; name: string; node: FsNode } | null | undefined {
     // The mount prefix ends in "/", so the parent's listing prefix is never shorter than it.
     const cut = key.lastIndexOf('/') + 1;
     const name = key.slice(cut);
     if (unusableNameReason(name)) return undefined;
-    // A listing of the parent already says what every child is: no HEAD needed.
     const listing = this.cachedListing(key.slice(0, cut));
     if (!listing) return undefined;
     const node = listing.entries.get(name);
-    if (!node) return null;
-    // Listings carry no metadata: a HEAD answer for the same version, when cached, adds it.
+    return node ? { listing, name, node } : null;
+  }
+
+  /**
+   * A listing entry with everything its HEAD adds (kind, mode, owner, times), when that is known
+   * without asking S3, else undefined. A listing says only that an object exists: whether it is
+   * a file, a symbolic link or an s3fs directory, and its attributes, are never guessed.
+   */
+  knownNode(node: FsNode): FsNode | undefined {
+    if (!this.posix || node.metadata) return node;
     if (node.type === 'file') {
-      const head = this.cache.peek<HeadAnswer>(this.headKey(node.key));
-      if (head && !('missing' in head) && head.etag === node.etag) return this.headNode(head);
+      const info = this.cache.peek<ObjectInfo>(this.versionKey({ key: node.key, etag: node.etag, lastModified: node.mtime }));
+      return info && this.headNode(info);
     }
-    return node;
+    // A directory: its marker, when there is one, holds its attributes.
+    if (node.marker === null) return node;
+    if (node.marker) {
+      const info = this.cache.peek<ObjectInfo>(this.versionKey(node.marker));
+      return info && this.listedDir(node, info);
+    }
+    const head = this.cache.peek<HeadAnswer>(this.headKey(node.prefix));
+    if (!head) return undefined;
+    return 'missing' in head ? node : this.listedDir(node, head);
+  }
+
+  /** The key whose HEAD knownNode is missing for `node`, or undefined. */
+  private headWanted(node: FsNode): string | undefined {
+    if (this.knownNode(node)) return undefined;
+    return node.type === 'file' ? node.key : (node.marker?.key ?? node.prefix);
+  }
+
+  /** Waits for the HEAD that says what a listed entry is. */
+  private async headListed(node: FsNode, key: string, path: string): Promise<FsNode> {
+    if (node.type === 'dir') {
+      const info = await this.headObject(node.marker?.key ?? node.prefix);
+      // A marker gone since the listing: the directory still stands on its keys.
+      return info ? this.listedDir(node, info) : node;
+    }
+    const info = await this.headObject(node.key);
+    // Gone (or become a directory) since the listing: a lookup says what is there now.
+    return info ? this.headNode(info) : this.lookup(key, path);
   }
 
   /** One node per cached HEAD answer, so that whatever is derived from a node can be kept with it. */
-  private headNode(head: ObjectInfo): FileNode {
+  private headNode(head: ObjectInfo): FsNode {
     let node = this.headNodes.get(head);
-    if (!node) this.headNodes.set(head, (node = fileNode(head)));
+    if (!node) this.headNodes.set(head, (node = nodeOfHead(head)));
     return node;
+  }
+
+  /** A listed directory with its marker's attributes. */
+  private listedDir(node: FsNode & { type: 'dir' }, marker: ObjectInfo): FsNode {
+    const known = this.headNode(marker);
+    return known.type === 'dir' && known.prefix === node.prefix ? known : node;
   }
 
   /** The directory's listing if the cache holds it; never calls S3. */
@@ -93,7 +163,10 @@ export class Namespace {
       this.headKey(key),
       async () => {
         try {
-          return await this.store.head(key);
+          const info = await this.store.head(key);
+          // True of this version for as long as it lasts, whatever happens to the TTL'd answer.
+          this.cache.set<ObjectInfo>(this.versionKey(info), info, { ttlMs: VERSION_TTL_MS });
+          return info;
         } catch (error) {
           if (isStoreError(error, 'NotFound')) return { missing: true };
           throw error;
@@ -108,17 +181,34 @@ export class Namespace {
     return { op: 'head' as const, bucket: this.options.bucket, key };
   }
 
+  private versionKey(info: { key: string; etag: string; lastModified: Date }) {
+    return { op: 'head' as const, bucket: this.options.bucket, key: info.key, params: versionOf(info) };
+  }
+
   private dirKey(prefix: string) {
     return { op: 'dir' as const, bucket: this.options.bucket, key: prefix };
   }
 
   /** HEAD of the key and a one-key LIST of `key/` at once: a directory shadows a file. */
   private async lookup(key: string, path: string): Promise<FsNode> {
+    const found = await this.lookupObjects(key);
+    if (found) return found;
+    // s3fs's oldest format: an empty directory is a `dir_$folder$` object.
+    const folder = await this.headObject(`${key}${FOLDER_SUFFIX}`);
+    if (folder) return this.headNode(folder);
+    throw new FsError('ENOENT', path);
+  }
+
+  private async lookupObjects(key: string): Promise<FsNode | undefined> {
     const dirPrefix = `${key}/`;
+    const probeKey = { op: 'list' as const, bucket: this.options.bucket, key: dirPrefix, params: 'probe' };
+    // A directory known from its cached probe needs no HEAD of a file it would shadow anyway
+    // (the kernel looks a directory up again every --kernel-cache-ttl).
+    const knownDir = this.cache.peek<ListPage>(probeKey);
     const [info, probe] = await Promise.all([
-      this.headObject(key),
+      knownDir && !isEmpty(knownDir) ? undefined : this.headObject(key),
       this.cache.fetch<ListPage>(
-        { op: 'list', bucket: this.options.bucket, key: dirPrefix, params: 'probe' },
+        probeKey,
         () => this.store.list(dirPrefix, { delimiter: '/', maxKeys: 1 }),
         // An empty probe means "no such directory": trusted only as long as any negative answer.
         { ttlFor: (page) => (isEmpty(page) ? this.options.negativeTtlMs : undefined) },
@@ -129,10 +219,10 @@ export class Namespace {
       // A marker sorts first under its prefix; its metadata holds the directory's mode and times.
       const marker = probe.objects.find((object) => object.key === dirPrefix);
       const markerInfo = marker ? await this.headObject(dirPrefix) : undefined;
-      return { type: 'dir', prefix: dirPrefix, mtime: markerInfo?.lastModified ?? marker?.lastModified, metadata: markerInfo?.metadata };
+      if (!markerInfo && info && nodeOfHead(info).type === 'dir') return this.headNode(info);
+      return { type: 'dir', prefix: dirPrefix, mtime: markerInfo?.lastModified ?? marker?.lastModified, metadata: markerInfo?.metadata ?? {}, marker: markerInfo ?? null };
     }
-    if (info) return fileNode(info);
-    throw new FsError('ENOENT', path);
+    return info && this.headNode(info);
   }
 
   /**
@@ -195,6 +285,11 @@ export class Namespace {
       const name = object.key.slice(prefix.length);
       // The directory's own marker ("prefix/") is not an entry of itself.
       if (name === '' || !this.usable(name, object.key)) continue;
+      const folder = folderMarkerName(name);
+      if (folder !== undefined && this.usable(folder, object.key)) {
+        addFolderMarker(entries, folder, `${prefix}${folder}/`, object);
+        continue;
+      }
       if (entries.get(name)?.type === 'dir') {
         this.skipped(object.key, 'file shadowed by a directory of the same name');
         continue;

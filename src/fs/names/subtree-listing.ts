@@ -3,7 +3,8 @@
 // LIST of its own (goofys calls this slurping). `find` over a tree of 111 directories and
 // 1,000 files costs one or two LISTs instead of 111.
 import type { ObjectInfo } from '../../s3/object-store.js';
-import { fileNode, type FsNode } from '../nodes.js';
+import { fileNode, type DirNode, type FsNode } from '../nodes.js';
+import { addFolderMarker, folderMarkerName } from './object-kinds.js';
 import { unusableNameReason } from './paths.js';
 
 /** Called for each key left out of a listing, with the reason. */
@@ -12,6 +13,8 @@ export type SkippedKey = (key: string, reason: string) => void;
 export class SubtreeListings {
   /** Entries per directory prefix, in key order. */
   readonly listings = new Map<string, Map<string, FsNode>>();
+  /** The node of each directory below the root, by prefix. */
+  private readonly dirNodes = new Map<string, DirNode>();
 
   constructor(
     private readonly root: string,
@@ -35,30 +38,56 @@ export class SubtreeListings {
       const [prefix] = entry;
       if (prefix === this.root) continue;
       // S3 orders keys by their UTF-8 bytes (not by UTF-16 units, as < would).
-      if (last === undefined || (Buffer.compare(last, Buffer.from(prefix)) > 0 && !lastKey?.startsWith(prefix))) yield entry;
+      if (last === undefined || (Buffer.compare(last, Buffer.from(prefix)) > 0 && !lastKey?.startsWith(prefix))) {
+        // All of its keys were seen: no `dir/` marker among them means there is none.
+        const node = this.dirNodes.get(prefix);
+        if (node && node.marker === undefined) node.marker = null;
+        yield entry;
+      }
     }
   }
 
   private addOne(object: ObjectInfo): void {
     const parts = object.key.slice(this.root.length).split('/');
     let dir = this.root;
+    let parent: string | undefined;
     for (let i = 0; i < parts.length - 1; i++) {
       const name = parts[i];
       const reason = unusableNameReason(name);
       if (reason) return this.skipped(object.key, reason);
       const child = `${dir}${name}/`;
       this.setDir(dir, name, child);
+      parent = dir;
       dir = child;
       if (!this.listings.has(dir)) this.listings.set(dir, new Map());
     }
-    // A key ending in "/" is the marker of the directory just entered, not an entry.
+    // A key ending in "/" is the marker of the directory just entered, not an entry; its
+    // LastModified is the directory's time when its metadata names none.
     const name = parts[parts.length - 1];
-    if (name === '') return;
+    if (name === '') {
+      if (parent !== undefined) this.markerTime(parent, parts[parts.length - 2], object.lastModified);
+      const node = this.dirNodes.get(dir);
+      if (node) node.marker = object;
+      return;
+    }
     const reason = unusableNameReason(name);
     if (reason) return this.skipped(object.key, reason);
     const entries = this.listings.get(dir) as Map<string, FsNode>;
+    const folder = folderMarkerName(name);
+    if (folder !== undefined && !unusableNameReason(folder)) {
+      const node = addFolderMarker(entries, folder, `${dir}${folder}/`, object);
+      if (node) this.dirNodes.set(node.prefix, node);
+      return;
+    }
     if (entries.get(name)?.type === 'dir') return this.skipped(object.key, 'file shadowed by a directory of the same name');
     entries.set(name, fileNode(object));
+  }
+
+  private markerTime(parent: string, name: string, mtime: Date): void {
+    const entries = this.listings.get(parent) as Map<string, FsNode>;
+    const node = entries.get(name);
+    // In place: the same node is kept by prefix (dirNodes) to receive its marker.
+    if (node?.type === 'dir') node.mtime = mtime;
   }
 
   private setDir(parent: string, name: string, prefix: string): void {
@@ -66,6 +95,8 @@ export class SubtreeListings {
     const existing = entries.get(name);
     if (existing?.type === 'dir') return;
     if (existing) this.skipped(`${parent}${name}`, 'file shadowed by a directory of the same name');
-    entries.set(name, { type: 'dir', prefix });
+    const node: DirNode = { type: 'dir', prefix };
+    entries.set(name, node);
+    this.dirNodes.set(prefix, node);
   }
 }

@@ -1,12 +1,18 @@
 // The blocks one handle streams: requested ahead in whole slabs from a SlabPool, handed to
-// reads, and let go of once the handle has moved past them. Nothing here enters the content
-// cache (see reader.ts for when a read streams).
+// reads, and let go of once the handle has moved past them. Nothing here enters the memory
+// cache (see reader.ts for when a read streams); with a disk tier, blocks it holds are read
+// from it, and blocks fetched from S3 are stored in it.
+import type { BlockId } from '../../cache/block-cache.js';
+import type { BlockTier } from '../../cache/block-tier.js';
 import type { ObjectStore } from '../../s3/object-store.js';
 import type { ReadTarget } from '../nodes.js';
 import type { Slab, SlabPool } from './slab-pool.js';
 
 export interface StreamSource {
   store: ObjectStore;
+  bucket: string;
+  /** The block cache's tier below memory, if any. */
+  disk?: BlockTier;
   slabs: SlabPool;
   blockSize: number;
   /** What a failed GET becomes for the reads waiting on it. */
@@ -39,8 +45,7 @@ export class BlockStream {
       const groupStart = start;
       const groupEnd = Math.min(start + perSlab - 1, lastBlock);
       // The GET holds the slab until it settles, so that no other GET can write into it meanwhile.
-      const bytes = this.source.store
-        .getRange(target.key, groupStart * blockSize, Math.min((groupEnd + 1) * blockSize, target.size), { ifMatch: target.etag, into: slab.buffer })
+      const bytes = this.fill(target, groupStart, groupEnd, slab)
         .catch((error: unknown) => {
           // A failed GET is not kept: the next read of these blocks asks again.
           for (let index = groupStart; index <= groupEnd; index++) {
@@ -62,6 +67,21 @@ export class BlockStream {
       start = groupEnd + 1;
     }
     this.requestedUntil = Math.max(this.requestedUntil, start);
+  }
+
+  /** Blocks first..last into the slab: from the disk tier when it holds them all, else one GET (then kept on disk). */
+  private async fill(target: ReadTarget, first: number, last: number, slab: Slab): Promise<Buffer> {
+    const { store, disk, blockSize } = this.source;
+    const end = Math.min((last + 1) * blockSize, target.size);
+    const ids: BlockId[] = [];
+    for (let index = first; index <= last; index++) ids.push({ bucket: this.source.bucket, key: target.key, etag: target.etag, unitSize: blockSize, index });
+    if (disk && ids.every((id) => disk.probe(id))) {
+      const read = await Promise.all(ids.map((id, i) => disk.read(id, slab.buffer.subarray(i * blockSize, (i + 1) * blockSize))));
+      if (read.every((bytes, i) => bytes?.length === Math.min(blockSize, end - (first + i) * blockSize))) return slab.buffer.subarray(0, end - first * blockSize);
+    }
+    const bytes = await store.getRange(target.key, first * blockSize, end, { ifMatch: target.etag, into: slab.buffer });
+    if (disk) ids.forEach((id, i) => disk.write(id, bytes.subarray(i * blockSize, (i + 1) * blockSize)));
+    return bytes;
   }
 
   /** Block `index` if the stream has it, its slab held once more for the caller to release. */

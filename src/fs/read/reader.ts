@@ -9,9 +9,10 @@
 // out of the cache nor pays for fresh memory for every block; the kernel's page cache keeps
 // what it read for the next reader.
 import type { BlockCache, BlockId } from '../../cache/block-cache.js';
+import type { BlockTier } from '../../cache/block-tier.js';
 import type { Logger } from '../../log.js';
 import { isStoreError, type ObjectStore } from '../../s3/object-store.js';
-import { FsError } from '../errors.js';
+import { ObjectChangedError } from './object-changed.js';
 import { BlockStream, type StreamSource } from './block-stream.js';
 import type { Slab, SlabPool } from './slab-pool.js';
 import type { ReadTarget } from '../nodes.js';
@@ -37,6 +38,8 @@ export interface BlockReaderOptions {
   maxRequestBlocks?: number;
   /** Unit of a random read; must divide blockSize. Default: blockSize (no pieces). */
   pieceSize?: number;
+  /** The block cache's tier below memory: streaming reads use it too. */
+  disk?: BlockTier;
   /** Slabs for streaming reads (whole multiples of blockSize); no streaming without. */
   slabs?: SlabPool;
   /** Objects larger than this (bytes) stream when read sequentially. */
@@ -102,7 +105,9 @@ export class BlockReader {
     this.lateRead = 4 * this.readAhead;
     this.block = { size: options.blockSize };
     this.piece = { size: pieceSize };
-    if (options.slabs) this.streamSource = { store, slabs: options.slabs, blockSize: options.blockSize, readError: (target, error) => this.readError(target, error) };
+    if (options.slabs) {
+      this.streamSource = { store, bucket: options.bucket, disk: options.disk, slabs: options.slabs, blockSize: options.blockSize, readError: (target, error) => this.readError(target, error) };
+    }
   }
 
   /** Bytes [position, position + length) of the object into `into`, clipped at its end; resolves to the count. */
@@ -221,14 +226,18 @@ export class BlockReader {
   /**
    * Units first..last through the cache; those it neither holds nor is loading come from one
    * ranged GET per run of consecutive missing units, split into units, so that no byte is
-   * asked for twice. The cache calls loaders synchronously inside fetch, so once the loop is
-   * done the missing ones are known and their GETs can start.
+   * asked for twice. The cache calls the loaders of missing units before fetch returns, so once
+   * the loop is done the missing ones are known and their GETs can start.
    */
   private fetchUnits(target: ReadTarget, unit: Unit, first: number, last: number): Array<Promise<Buffer>> {
     const runs: MissingRun[] = [];
     const pending: Array<Promise<Buffer>> = [];
+    let planned = false;
     for (let index = first; index <= last; index++) {
       const load = () => {
+        // Asked for after the GETs were planned (a block the disk tier held but could not
+        // read): a GET of its own.
+        if (planned) return this.getUnits(target, unit, index, index).then((got) => got.get(index) as Buffer);
         let run = runs[runs.length - 1];
         if (run?.last !== index - 1) {
           let deliver!: MissingRun['deliver'];
@@ -241,6 +250,7 @@ export class BlockReader {
       };
       pending.push(this.cached(target, unit, index, load));
     }
+    planned = true;
     for (const run of runs) run.deliver(this.getUnits(target, unit, run.first, run.last));
     return pending;
   }
@@ -268,10 +278,9 @@ export class BlockReader {
 
   private readError(target: ReadTarget, error: unknown): unknown {
     if (!isStoreError(error, 'PreconditionFailed')) return error;
-    // Another writer replaced the object under an open handle: drop what we knew so the
-    // next open sees the new version, and refuse to mix versions here.
+    // Another writer replaced the object: the filesystem refreshes what it knew and moves
+    // the handle to the new version when it served no byte yet (never mixing versions).
     this.onStale(target.key);
-    this.log.warn({ key: target.key, etag: target.etag }, 'object changed while open; reopen to read the new version');
-    return new FsError('EIO', `object changed while open: ${target.key}`);
+    return new ObjectChangedError(target);
   }
 }

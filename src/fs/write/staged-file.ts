@@ -1,16 +1,19 @@
 // One file being written: a local copy under the staging directory that every handle
 // on the key shares, uploaded whole when a dirty copy is flushed.
 import { open, rm, type FileHandle } from 'node:fs/promises';
-import type { ObjectStore } from '../../s3/object-store.js';
+import { isStoreError, type ObjectStore } from '../../s3/object-store.js';
 import type { ReadTarget } from '../nodes.js';
+import { now, type FileTimes } from '../times.js';
+import { WriteGate } from './write-gate.js';
 
 /** File attributes carried by a staged copy, uploaded as s3fs-compatible metadata. */
-export interface StagedAttributes {
+export interface StagedAttributes extends FileTimes {
   /** Type and permission bits. */
   mode: number;
   uid: number;
   gid: number;
-  mtime: Date;
+  /** Device number (character and block devices only). */
+  rdev?: number;
 }
 
 // Editing an existing object copies it into staging in ranges of this size, a few at once.
@@ -42,6 +45,13 @@ export class StagedFile {
 
   /** Told, and awaited, whenever the state a restart would need changes. */
   journal?: (state: StagedState) => Promise<void>;
+  /**
+   * Asked for the version S3 holds now when the base object was replaced before its bytes
+   * were copied (GET with its ETag → 412): the copy then starts from what S3 holds.
+   */
+  rebase?: (stale: ReadTarget) => Promise<ReadTarget>;
+  /** Writes and truncates run side by side; an upload runs alone (see upload()). */
+  private readonly gate = new WriteGate();
 
   private handle?: FileHandle;
   private materializing?: Promise<void>;
@@ -61,6 +71,19 @@ export class StagedFile {
     this.dirty = dirty;
   }
 
+  /** The exclusive tasks of this copy start after those of `previous` (an earlier copy of the same key). */
+  follow(previous: StagedFile): void {
+    this.tail = previous.tail;
+  }
+
+  /**
+   * Runs `work` (an upload of the copy) with no write or truncate in progress and none
+   * starting until it ends, so that what it reads is one state of the file.
+   */
+  alone<T>(work: () => Promise<T>): Promise<T> {
+    return this.gate.alone(work);
+  }
+
   /** Runs `work` after every earlier exclusive task of this file (uploads, truncates). */
   exclusive<T>(work: () => Promise<T>): Promise<T> {
     const result = this.tail.then(work);
@@ -70,10 +93,12 @@ export class StagedFile {
 
   async write(data: Buffer, position: number): Promise<number> {
     await this.materialize();
-    const { bytesWritten } = await this.file().write(data, 0, data.length, position);
-    this.size = Math.max(this.size, position + bytesWritten);
-    await this.touch();
-    return bytesWritten;
+    return this.gate.change(async () => {
+      const { bytesWritten } = await this.file().write(data, 0, data.length, position);
+      this.size = Math.max(this.size, position + bytesWritten);
+      await this.touch();
+      return bytesWritten;
+    });
   }
 
   async read(position: number, length: number): Promise<Buffer> {
@@ -93,16 +118,23 @@ export class StagedFile {
   }
 
   async truncate(size: number): Promise<void> {
-    // Truncating to zero needs none of the old bytes: skip fetching them.
-    if (size === 0 && this.base && !this.materializing) {
-      this.base = undefined;
+    if (size === 0) {
+      // Truncating to zero needs none of the old bytes: skip fetching them, and let a copy
+      // already under way (for a reader) end without caring whether it worked.
+      await this.materializing?.catch(() => undefined);
+      if (this.base) {
+        this.base = undefined;
+        this.materializing = undefined;
+      }
       await this.openLocal();
     } else {
       await this.materialize();
     }
-    await this.file().truncate(size);
-    this.size = size;
-    await this.touch();
+    await this.gate.change(async () => {
+      await this.file().truncate(size);
+      this.size = size;
+      await this.touch();
+    });
   }
 
   async setAttributes(changes: Partial<StagedAttributes>): Promise<void> {
@@ -138,7 +170,9 @@ export class StagedFile {
   }
 
   private async touch(): Promise<void> {
-    this.attributes = { ...this.attributes, mtime: new Date() };
+    // A write changes the contents: mtime and ctime (POSIX).
+    const present = now();
+    this.attributes = { ...this.attributes, mtime: present, ctime: present };
     await this.changed();
   }
 
@@ -163,16 +197,19 @@ export class StagedFile {
   private materialize(): Promise<void> {
     this.materializing ??= (async () => {
       await this.openLocal();
-      const base = this.base;
+      let base = this.base;
       if (!base || base.size === 0) return;
-      const starts = Array.from({ length: Math.ceil(base.size / FETCH_CHUNK) }, (_, i) => i * FETCH_CHUNK);
-      for (let i = 0; i < starts.length; i += FETCH_PARALLEL) {
-        await Promise.all(
-          starts.slice(i, i + FETCH_PARALLEL).map(async (start) => {
-            const bytes = await this.store.getRange(base.key, start, Math.min(start + FETCH_CHUNK, base.size), { ifMatch: base.etag });
-            await this.file().write(bytes, 0, bytes.length, start);
-          }),
-        );
+      try {
+        await this.fetchBase(base);
+      } catch (error) {
+        if (!this.rebase || !isStoreError(error, 'PreconditionFailed')) throw error;
+        // Replaced by another writer before any byte was copied: start from the new version.
+        const stale = base;
+        base = await this.rebase(stale);
+        if (this.size === stale.size) this.size = base.size;
+        this.base = base;
+        await this.file().truncate(base.size);
+        await this.fetchBase(base);
       }
       this.base = undefined;
     })().catch((error: unknown) => {
@@ -181,5 +218,17 @@ export class StagedFile {
       throw error;
     });
     return this.materializing;
+  }
+
+  private async fetchBase(base: ReadTarget): Promise<void> {
+    const starts = Array.from({ length: Math.ceil(base.size / FETCH_CHUNK) }, (_, i) => i * FETCH_CHUNK);
+    for (let i = 0; i < starts.length; i += FETCH_PARALLEL) {
+      await Promise.all(
+        starts.slice(i, i + FETCH_PARALLEL).map(async (start) => {
+          const bytes = await this.store.getRange(base.key, start, Math.min(start + FETCH_CHUNK, base.size), { ifMatch: base.etag });
+          await this.file().write(bytes, 0, bytes.length, start);
+        }),
+      );
+    }
   }
 }

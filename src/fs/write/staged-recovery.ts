@@ -8,6 +8,7 @@ import type { Logger } from '../../log.js';
 import type { ObjectStore } from '../../s3/object-store.js';
 import { dataPath, parseSidecar } from './staged-sidecar.js';
 import { toMetadata } from './write-stage.js';
+import { contentTypeFor } from './content-type.js';
 
 export interface RecoveryReport {
   /** Keys whose staged bytes were uploaded. */
@@ -51,7 +52,7 @@ export async function recoverStaged(directory: string, store: ObjectStore, log: 
       continue;
     }
     try {
-      await store.put(sidecar.key, { path: data, size }, { metadata: toMetadata(sidecar.attributes) });
+      await store.put(sidecar.key, { path: data, size }, { metadata: toMetadata(sidecar.attributes), contentType: contentTypeFor(sidecar.key) });
       await forget();
       report.uploaded.push(sidecar.key);
       log.warn({ key: sidecar.key, bytes: size }, 'uploaded unsaved changes left by a process that died');

@@ -2,6 +2,7 @@
 // for, which process owns them, and whether they hold unsaved changes.
 import { rename, writeFile } from 'node:fs/promises';
 import type { StagedState } from './staged-file.js';
+import { fromDate, type Timespec } from '../times.js';
 
 export interface Sidecar extends StagedState {
   key: string;
@@ -26,9 +27,12 @@ export async function writeSidecar(path: string, sidecar: Sidecar): Promise<void
 
 export function parseSidecar(text: string): Sidecar | undefined {
   try {
-    const value = JSON.parse(text) as Partial<Sidecar> & { attributes?: { mtime?: string | Date } };
+    const value = JSON.parse(text) as Partial<Sidecar> & { attributes?: { mtime?: string | Date | Timespec; atime?: Timespec; ctime?: Timespec } };
     if (typeof value.key !== 'string' || typeof value.bucket !== 'string' || typeof value.pid !== 'number' || typeof value.dirty !== 'boolean' || typeof value.complete !== 'boolean' || !value.attributes) return undefined;
-    const attributes = { ...value.attributes, mtime: new Date(value.attributes.mtime ?? 0) } as Sidecar['attributes'];
+    // Sidecars written before times had nanoseconds hold mtime as a date string.
+    const { mtime: written } = value.attributes;
+    const mtime = typeof written === 'object' && written !== null && 'sec' in written ? written : fromDate(new Date(written ?? 0));
+    const attributes = { ...value.attributes, mtime, atime: value.attributes.atime ?? mtime, ctime: value.attributes.ctime ?? mtime } as Sidecar['attributes'];
     return { key: value.key, bucket: value.bucket, pid: value.pid, dirty: value.dirty, complete: value.complete, attributes };
   } catch {
     return undefined;

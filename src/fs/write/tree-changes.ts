@@ -8,8 +8,11 @@ import { components } from '../names/paths.js';
 import type { Invalidation } from '../invalidation.js';
 import type { Namespace } from '../names/namespace.js';
 import type { FsNode } from '../nodes.js';
+import { isDevice } from '../special-files.js';
+import { contentTypeFor } from './content-type.js';
 import type { StagedAttributes } from './staged-file.js';
 import { toMetadata, type WriteStage } from './write-stage.js';
+import { formatEpochSeconds, now } from '../times.js';
 
 // Directory renames copy keys a few at a time: parallel enough to be quick, few enough to stay polite.
 const RENAME_PARALLEL = 8;
@@ -27,10 +30,16 @@ export class TreeChanges {
 
   async unlink(path: string, key: string): Promise<void> {
     const staged = this.stage.get(key);
-    if (staged) {
-      // Open handles keep their bytes, but the file is never uploaded again.
+    if (staged && !staged.unlinked) {
+      // Open handles keep their bytes, but the file is never uploaded again. An upload of it
+      // already running ends before the delete, so that it cannot bring the object back.
       staged.unlinked = true;
+      await this.stage.settled(staged);
       if (staged.refs === 0) await this.stage.forget(staged);
+      // What the cache says may predate that upload: the delete is sent either way.
+      await this.store.delete(key);
+      this.invalidation.changed(key);
+      return;
     }
     const node = await this.resolveOrUndefined(path);
     if (!node) {
@@ -44,7 +53,8 @@ export class TreeChanges {
 
   async mkdir(path: string, key: string, mode: number): Promise<void> {
     if (this.stage.get(key) || (await this.resolveOrUndefined(path))) throw new FsError('EEXIST', path);
-    const attributes: StagedAttributes = { mode: S_IFDIR | (mode & PERMISSION_BITS), uid: this.defaults.uid, gid: this.defaults.gid, mtime: new Date() };
+    const present = now();
+    const attributes: StagedAttributes = { mode: S_IFDIR | (mode & PERMISSION_BITS), uid: this.defaults.uid, gid: this.defaults.gid, atime: present, mtime: present, ctime: present };
     await this.store.put(`${key}/`, Buffer.alloc(0), { metadata: toMetadata(attributes) });
     this.invalidation.changed(key);
   }
@@ -55,6 +65,11 @@ export class TreeChanges {
     if (isRoot(path)) throw new FsError('EBUSY', path);
     await this.requireEmpty(path, node.prefix);
     await this.store.delete(node.prefix);
+    // s3fs's older formats: the directory's own object (`dir`, `dir_$folder$`) goes too.
+    if (node.marker && node.marker.key !== node.prefix) {
+      await this.store.delete(node.marker.key);
+      this.invalidation.changed(node.marker.key);
+    }
     this.invalidation.changed(key);
   }
 
@@ -79,7 +94,10 @@ export class TreeChanges {
         throw new FsError('EIO', `cannot save ${from} before renaming it: ${(error as Error).message}`);
       });
     }
-    await this.store.copy(fromKey, toKey, { size: staged && !staged.unlinked ? staged.size : source?.type === 'file' ? source.size : undefined });
+    // A rename changes ctime, and the copy takes the Content-Type its new name gives (as s3fs).
+    const metadata = staged && !staged.unlinked ? toMetadata(staged.attributes) : source ? (await this.namespace.headObject(fromKey))?.metadata : undefined;
+    const size = staged && !staged.unlinked ? staged.size : source?.type === 'file' ? source.size : undefined;
+    await this.store.copy(fromKey, toKey, metadata ? { size, metadata: { ...metadata, ctime: formatEpochSeconds(now()) }, contentType: contentTypeFor(toKey) } : { size });
     await this.store.delete(fromKey);
     const replaced = this.stage.get(toKey);
     if (replaced) {
@@ -104,17 +122,35 @@ export class TreeChanges {
     const objectKey = node.type === 'dir' ? node.prefix : node.key;
     const info = await this.namespace.headObject(objectKey);
     const current = attributesOf(info ? withMetadata(node, info) : node, this.defaults);
-    const metadata = { ...(info?.metadata ?? {}), ...toMetadata({ ...current, ...change(current) }) };
-    if (info) await this.store.copy(objectKey, objectKey, { metadata, size: info.size });
-    // An implicit directory has no marker yet: writing one gives its attributes a home.
-    else await this.store.put(objectKey, Buffer.alloc(0), { metadata });
+    const changed = change(current);
+    const metadata = { ...(info?.metadata ?? {}), ...toMetadata({ ...current, ...changed }) };
+    // A REPLACE copy keeps the object's Content-Type only by naming it again.
+    if (info) await this.store.copy(objectKey, objectKey, { metadata, size: info.size, contentType: info.contentType ?? contentTypeFor(objectKey) });
+    else {
+      // An implicit directory has no marker yet: writing one gives its attributes a home. Its
+      // times are not known (what it shows is the mount's start): only times set now are written.
+      if (!changed.atime) delete metadata.atime;
+      if (!changed.mtime) delete metadata.mtime;
+      await this.store.put(objectKey, Buffer.alloc(0), { metadata });
+    }
     this.invalidation.changed(key);
   }
 
   async symlink(target: string, path: string, key: string): Promise<void> {
     if (this.stage.get(key) || (await this.resolveOrUndefined(path))) throw new FsError('EEXIST', path);
-    const attributes: StagedAttributes = { mode: S_IFLNK | 0o777, uid: this.defaults.uid, gid: this.defaults.gid, mtime: new Date() };
+    const present = now();
+    const attributes: StagedAttributes = { mode: S_IFLNK | 0o777, uid: this.defaults.uid, gid: this.defaults.gid, atime: present, mtime: present, ctime: present };
     await this.store.put(key, Buffer.from(target), { metadata: toMetadata(attributes) });
+    this.invalidation.changed(key);
+  }
+
+  /** A FIFO, socket or device node: a zero-byte object whose metadata gives its type (s3fs-compatible). */
+  async mknod(path: string, key: string, mode: number, rdev: number): Promise<void> {
+    if (this.stage.get(key) || (await this.resolveOrUndefined(path))) throw new FsError('EEXIST', path);
+    const present = now();
+    const attributes: StagedAttributes = { mode, uid: this.defaults.uid, gid: this.defaults.gid, atime: present, mtime: present, ctime: present };
+    if (isDevice(mode) && rdev) attributes.rdev = rdev;
+    await this.store.put(key, Buffer.alloc(0), { metadata: toMetadata(attributes) });
     this.invalidation.changed(key);
   }
 
@@ -178,7 +214,8 @@ export class TreeChanges {
 }
 
 function withMetadata(node: FsNode, info: ObjectInfo): FsNode {
-  return node.type === 'dir' ? { ...node, metadata: info.metadata } : { ...node, metadata: info.metadata };
+  // A marker without time metadata has the time S3 gives it (not the mount's start).
+  return node.type === 'dir' ? { ...node, mtime: node.mtime ?? info.lastModified, metadata: info.metadata } : { ...node, metadata: info.metadata };
 }
 
 function isRoot(path: string): boolean {

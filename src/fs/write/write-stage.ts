@@ -7,7 +7,10 @@ import type { Logger } from '../../log.js';
 import type { ObjectStore } from '../../s3/object-store.js';
 import type { ReadTarget } from '../nodes.js';
 import { StagedFile, type StagedAttributes } from './staged-file.js';
-import { sidecarPath, writeSidecar } from './staged-sidecar.js';
+import { SidecarJournal } from './sidecar-journal.js';
+import { sidecarPath } from './staged-sidecar.js';
+import { formatEpochSeconds } from '../times.js';
+import { contentTypeFor } from './content-type.js';
 
 export interface WriteStageOptions {
   /** Directory for staged copies (created 0700). */
@@ -16,6 +19,8 @@ export interface WriteStageOptions {
   bucket: string;
   /** Above this size uploads are multipart, in parts of this size. */
   partSize: number;
+  /** The version S3 holds now of an object replaced before a copy of it was made. */
+  currentVersion?: (stale: ReadTarget) => Promise<ReadTarget>;
 }
 
 /** What an upload reports, so the caller can refresh caches. */
@@ -26,6 +31,7 @@ export interface UploadResult {
 
 export class WriteStage {
   private readonly files = new Map<string, StagedFile>();
+  private readonly journals = new WeakMap<StagedFile, SidecarJournal>();
   private ready?: Promise<void>;
 
   constructor(
@@ -48,23 +54,41 @@ export class WriteStage {
     return [...this.files.values()].filter((file) => file.key.startsWith(prefix));
   }
 
-  /** The staged copy of `key`, created from `base` (or empty) when there is none; one more handle on it. */
+  /**
+   * The staged copy of `key`, created from `base` (or empty) when there is none, or when the
+   * one there was unlinked (its handles keep it; a new file by the same name is a new copy);
+   * one more handle on it.
+   */
   async acquire(key: string, base: ReadTarget | undefined, attributes: StagedAttributes, options: { created: boolean }): Promise<StagedFile> {
-    let file = this.files.get(key);
-    if (!file) {
-      await this.prepareDirectory();
-      const id = randomUUID();
-      const localPath = join(this.options.directory, `${id}.data`);
-      const staged = new StagedFile(key, localPath, this.store, base, attributes, options.created);
-      file = staged;
-      this.files.set(key, staged);
-      // A sidecar records what a restart needs to save these bytes if this process dies
-      // (src/fs/staged-recovery.ts); it is rewritten whenever the file turns dirty or clean.
-      staged.journal = (state) => writeSidecar(sidecarPath(localPath), { key: staged.key, bucket: this.options.bucket, pid: process.pid, ...state });
-      await staged.journal(staged.state());
+    await this.prepareDirectory();
+    const existing = this.files.get(key);
+    if (existing && !existing.unlinked) {
+      existing.refs++;
+      return existing;
     }
-    file.refs++;
-    return file;
+    const id = randomUUID();
+    const localPath = join(this.options.directory, `${id}.data`);
+    const staged = new StagedFile(key, localPath, this.store, base, attributes, options.created);
+    // Counted before anything is awaited, so that a handle released meanwhile cannot drop it.
+    staged.refs++;
+    this.files.set(key, staged);
+    // Uploads of one key happen in the order its copies were made: an upload of an unlinked
+    // copy still running finishes before one of the new copy starts.
+    if (existing) staged.follow(existing);
+    staged.rebase = this.options.currentVersion;
+    // A sidecar records what a restart needs to save these bytes if this process dies
+    // (src/fs/staged-recovery.ts); it is rewritten whenever the file turns dirty or clean.
+    const journal = new SidecarJournal(sidecarPath(localPath), () => ({ key: staged.key, bucket: this.options.bucket, pid: process.pid, ...staged.state() }));
+    this.journals.set(staged, journal);
+    staged.journal = () => journal.write();
+    try {
+      await journal.write();
+    } catch (error) {
+      staged.refs--;
+      await this.forget(staged);
+      throw error;
+    }
+    return staged;
   }
 
   /**
@@ -74,18 +98,21 @@ export class WriteStage {
   async flush(file: StagedFile): Promise<UploadResult | undefined> {
     return file.exclusive(async () => {
       if (!file.dirty || file.unlinked) return undefined;
-      const version = file.version;
-      const body = await file.prepareUpload();
-      try {
-        const { etag } = await this.store.put(file.key, body, { metadata: toMetadata(file.attributes), partSize: this.options.partSize });
-        file.lastUploadError = undefined;
-        await file.saved(version);
-        return { key: file.key, etag };
-      } catch (error) {
-        file.lastUploadError = error as Error;
-        this.log.error({ key: file.key, staged: file.localPath, err: error }, 'upload failed; the bytes stay staged and are retried at the next flush, fsync or unmount');
-        throw error;
-      }
+      // Writes and truncates wait while the upload reads the copy: it sends one state of it.
+      return file.alone(async () => {
+        const version = file.version;
+        const body = await file.prepareUpload();
+        try {
+          const { etag } = await this.store.put(file.key, body, { metadata: toMetadata(file.attributes), contentType: contentTypeFor(file.key), partSize: this.options.partSize });
+          file.lastUploadError = undefined;
+          await file.saved(version);
+          return { key: file.key, etag };
+        } catch (error) {
+          file.lastUploadError = error as Error;
+          this.log.error({ key: file.key, staged: file.localPath, err: error }, 'upload failed; the bytes stay staged and are retried at the next flush, fsync or unmount');
+          throw error;
+        }
+      });
     });
   }
 
@@ -99,8 +126,15 @@ export class WriteStage {
   /** Drops a staged copy whatever its state (after unlink, or once uploaded and closed). */
   async forget(file: StagedFile): Promise<void> {
     if (this.files.get(file.key) === file) this.files.delete(file.key);
+    // An upload of the copy in progress ends first (it reads the local file).
+    await file.exclusive(async () => undefined);
     await file.discard();
-    await rm(sidecarPath(file.localPath), { force: true });
+    await (this.journals.get(file)?.remove() ?? rm(sidecarPath(file.localPath), { force: true }));
+  }
+
+  /** Waits for an upload of the copy in progress, if any. */
+  async settled(file: StagedFile): Promise<void> {
+    await file.exclusive(async () => undefined);
   }
 
   /** Moves a staged copy to a new key (rename of an open file). */
@@ -131,12 +165,19 @@ export class WriteStage {
   }
 }
 
-/** s3fs-compatible attribute metadata: mode with type bits and mtime in epoch seconds. */
+/**
+ * s3fs-compatible attribute metadata: mode with type bits, owner, the three times in epoch
+ * seconds (with nine decimals when they have a fraction) and a device's rdev.
+ */
 export function toMetadata(attributes: StagedAttributes): Record<string, string> {
-  return {
+  const metadata: Record<string, string> = {
     mode: String(attributes.mode),
     uid: String(attributes.uid),
     gid: String(attributes.gid),
-    mtime: String(Math.floor(attributes.mtime.getTime() / 1000)),
+    atime: formatEpochSeconds(attributes.atime),
+    mtime: formatEpochSeconds(attributes.mtime),
+    ctime: formatEpochSeconds(attributes.ctime),
   };
+  if (attributes.rdev) metadata.rdev = String(attributes.rdev);
+  return metadata;
 }

@@ -1,0 +1,215 @@
+// Coherence with other writers (issue 11): objects replaced behind a cached listing, cache
+// invalidate acting at once with the default options. Each test mounts its own directory of
+// the bucket and changes it through the SDK, as another machine would.
+import test from 'ava';
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { seedClient, startS3Endpoint, testPrefix, type S3Endpoint } from '../../scripts/local-s3.js';
+import { CLI, mountBucket, run, type Mount } from '../helpers/mount.js';
+
+let endpoint: S3Endpoint;
+let client: S3Client;
+let prefix: string;
+
+test.before(async () => {
+  endpoint = await startS3Endpoint();
+  client = seedClient(endpoint);
+  prefix = testPrefix(endpoint);
+});
+
+test.after.always(async () => {
+  await endpoint?.stop();
+});
+
+async function put(key: string, body: string, metadata?: Record<string, string>): Promise<void> {
+  await client.send(new PutObjectCommand({ Bucket: endpoint.bucket, Key: prefix + key, Body: body, ContentLength: Buffer.byteLength(body), Metadata: metadata }));
+}
+
+async function mountDirectory(t: { teardown(fn: () => Promise<void>): void }, directory: string, args: string[] = []): Promise<Mount> {
+  const mount = await mountBucket(endpoint, { target: `${endpoint.bucket}:${prefix}${directory}`, args });
+  t.teardown(() => mount.stop());
+  return mount;
+}
+
+/** stdout of a command that must succeed. */
+async function must(command: string, ...args: string[]): Promise<string> {
+  const result = await run(command, args);
+  if (result.code !== 0) throw new Error(`${command} ${args.join(' ')}: ${result.stderr}`);
+  return result.stdout;
+}
+
+test('an object replaced behind a cached listing reads as the new object, whole', async (t) => {
+  await put('replaced/longer.txt', 'version 1\n');
+  await put('replaced/same.txt', 'AAAA\n');
+  await put('replaced/shorter.txt', 'version 1, the long one\n');
+  const mount = await mountDirectory(t, 'replaced');
+  const at = (name: string) => join(mount.mountpoint, name);
+  // The listing is cached (60 s by default); no byte of the files was read yet.
+  t.deepEqual((await must('ls', '-1', mount.mountpoint)).split('\n').filter(Boolean), ['longer.txt', 'same.txt', 'shorter.txt']);
+
+  // Another writer replaces them: the listing still holds the old ETags and sizes.
+  await put('replaced/longer.txt', 'version 2, longer than the first one\n');
+  await put('replaced/same.txt', 'BBBB\n');
+  await put('replaced/shorter.txt', 'v2\n');
+
+  t.is(await must('cat', at('longer.txt')), 'version 2, longer than the first one\n');
+  t.is(await must('cat', at('same.txt')), 'BBBB\n');
+  t.is(await must('cat', at('shorter.txt')), 'v2\n');
+  // The ETag mismatch refreshed the key and its listing: stat and ls -l agree with S3.
+  t.is((await must('stat', '-c', '%s', at('longer.txt'))).trim(), String('version 2, longer than the first one\n'.length));
+  t.regex(await must('ls', '-l', mount.mountpoint), /\s3 [^\n]*shorter\.txt/);
+});
+
+test('cache invalidate acts at once with the default options', async (t) => {
+  await put('inval/a.txt', 'version 1\n');
+  const mount = await mountDirectory(t, 'inval');
+  const file = join(mount.mountpoint, 'a.txt');
+  t.is(await must('cat', file), 'version 1\n');
+  t.is((await must('stat', '-c', '%s', file)).trim(), '10');
+
+  await put('inval/a.txt', 'version 2, longer\n');
+  await put('inval/new.txt', 'new\n');
+  // The kernel takes a fresh copy of what s3mount's cache (60 s) still says.
+  t.is((await must('stat', '-c', '%s', file)).trim(), '10');
+  for (const path of ['a.txt', 'new.txt']) await invalidate(t, mount, path);
+  t.is((await must('stat', '-c', '%s', file)).trim(), '18');
+  t.is(await must('cat', file), 'version 2, longer\n');
+  t.is(await must('cat', join(mount.mountpoint, 'new.txt')), 'new\n');
+});
+
+test('a replaced object of the same size and Last-Modified second never shows its old pages', async (t) => {
+  const mount = await mountDirectory(t, 'second');
+  // Both versions must fall in one second of Last-Modified (S3 gives whole seconds), so the
+  // kernel sees the same size and mtime: start right after a second begins, and check.
+  for (let attempt = 0; ; attempt++) {
+    const name = `same-${attempt}.txt`;
+    await new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000)));
+    await put(`second/${name}`, '1111\n');
+    const first = await lastModified(`second/${name}`);
+    t.is(await must('cat', join(mount.mountpoint, name)), '1111\n', 'the kernel now holds the first version in its pages');
+    await put(`second/${name}`, '2222\n');
+    if ((await lastModified(`second/${name}`)) !== first && attempt < 5) continue;
+    await invalidate(t, mount, name);
+    t.is(await must('cat', join(mount.mountpoint, name)), '2222\n');
+    return;
+  }
+});
+
+async function lastModified(key: string): Promise<number | undefined> {
+  return (await client.send(new HeadObjectCommand({ Bucket: endpoint.bucket, Key: prefix + key }))).LastModified?.getTime();
+}
+
+async function invalidate(t: { is(a: unknown, b: unknown, message?: string): void }, mount: Mount, path: string): Promise<void> {
+  const result = await run(process.execPath, [CLI, 'cache', 'invalidate', mount.mountpoint, path]);
+  t.is(result.code, 0, result.stderr);
+}
+
+test('10 processes × 20 rounds of cat, rm -f and cp onto 5 names: no error, nothing lost', async (t) => {
+  const PROCESSES = 10;
+  const ROUNDS = 20;
+  const NAMES = 5;
+  await put('churn/.keep', '');
+  const sources = await mkdtemp(join(tmpdir(), 's3mount-churn-'));
+  t.teardown(() => rm(sources, { recursive: true, force: true }));
+  const staging = join(sources, 'staging');
+  const mount = await mountDirectory(t, 'churn', ['--staging-dir', staging]);
+  // Every version has its own content and size, so any mix of two would show.
+  const versionOf = (p: number, r: number) => `process ${p} round ${r} `.repeat(1 + ((p * 7 + r * 3) % 40)) + '\n';
+  for (let p = 0; p < PROCESSES; p++) for (let r = 0; r < ROUNDS; r++) await writeFile(join(sources, `p${p}-r${r}`), versionOf(p, r));
+  // Each process: read a name, remove another, copy a new version onto a third. What a local
+  // disk answers to this workload is allowed, and nothing else: a cat of a name another process
+  // just removed says "No such file or directory", and cp, which creates a name it found
+  // missing with O_EXCL, says "File exists" when another process created it in between.
+  const script = `
+    p=$1; dir=$2; src=$3; fails=0
+    for r in $(seq 0 ${ROUNDS - 1}); do
+      a=$(( (p + r) % ${NAMES} )); b=$(( (p + 2 * r + 1) % ${NAMES} )); c=$(( (3 * p + r + 2) % ${NAMES} ))
+      out=$(cat "$dir/f$a" 2>&1 >/dev/null) || case "$out" in *"No such file or directory") ;; *) echo "cat f$a: $out" >&2; fails=1 ;; esac
+      rm -f "$dir/f$b" || fails=1
+      out=$(cp "$src/p$p-r$r" "$dir/f$c" 2>&1) || case "$out" in *"cannot create regular file"*"File exists") ;; *) echo "cp f$c: $out" >&2; fails=1 ;; esac
+    done
+    exit $fails`;
+  const results = await Promise.all(
+    Array.from({ length: PROCESSES }, (_, p) => run('sh', ['-c', script, 'churn', String(p), mount.mountpoint, sources], { timeoutMs: 240_000 })),
+  );
+  t.deepEqual(results.map((result, p) => `process ${p}: exit ${result.code} ${result.stderr}`.trim()), results.map((_, p) => `process ${p}: exit 0`));
+  // Each name ends as a version written to it, or absent; the mount shows the same. Two cp
+  // onto one name at once share the file, as on a local disk: when both truncate before
+  // either writes, the shorter version ends over the tail of the longer one. Anything else
+  // (a mix of versions at other offsets, a cut version) is a torn upload.
+  for (let n = 0; n < NAMES; n++) {
+    const written: string[] = [];
+    for (let p = 0; p < PROCESSES; p++) for (let r = 0; r < ROUNDS; r++) if ((3 * p + r + 2) % NAMES === n) written.push(versionOf(p, r));
+    const inBucket = await objectText(`churn/f${n}`);
+    if (inBucket !== undefined) t.true(asLocalDiskCouldEnd(inBucket, written), `f${n} holds what a local disk could: ${inBucket.length} bytes ${JSON.stringify(inBucket.slice(0, 60))}…${JSON.stringify(inBucket.slice(-60))}`);
+    const seen = await run('cat', [join(mount.mountpoint, `f${n}`)]);
+    t.is(seen.code === 0 ? seen.stdout : undefined, inBucket, `f${n} through the mount`);
+  }
+  t.notRegex(mount.logs(), /"level":(50|60)/, 'no error logged');
+  // Once unmounted, no staged copy or sidecar is left behind.
+  await mount.stop();
+  t.deepEqual(await readdir(staging), []);
+});
+
+/** `content` is one of `versions`, or one written over the tail of a longer one. */
+function asLocalDiskCouldEnd(content: string, versions: readonly string[]): boolean {
+  return versions.some((version) => content === version || (content.startsWith(version) && versions.some((longer) => longer.length === content.length && longer.endsWith(content.slice(version.length)))));
+}
+
+async function objectText(key: string): Promise<string | undefined> {
+  try {
+    const out = await client.send(new GetObjectCommand({ Bucket: endpoint.bucket, Key: prefix + key }));
+    return await out.Body?.transformToString();
+  } catch (error) {
+    if ((error as { name?: string }).name === 'NoSuchKey') return undefined;
+    throw error;
+  }
+}
+
+// Writes through a MAP_SHARED mapping after close(): the kernel sends them as writes on the
+// mapping's handle when it is unmapped (or msync'ed), after the flush that close() sent.
+const MMAP_SCRIPT = `
+import mmap, sys
+path, mode = sys.argv[1], sys.argv[2]
+with open(path, 'r+b') as f:
+    mapping = mmap.mmap(f.fileno(), 0)
+mapping[0:6] = b'MAPPED'
+if mode == 'msync':
+    mapping.flush()
+if mode != 'munmap':
+    print('written', flush=True)
+    sys.stdin.read()
+mapping.close()
+`;
+
+for (const mode of ['munmap', 'msync', 'writeback'] as const) {
+  test(`pages written through a shared mapping after close() reach S3 (${mode})`, async (t) => {
+    await put(`mmap-${mode}/file.txt`, 'original content\n');
+    const mount = await mountDirectory(t, `mmap-${mode}`);
+    const child = spawn('python3', ['-c', MMAP_SCRIPT, join(mount.mountpoint, 'file.txt'), mode], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const written = new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    t.teardown(() => {
+      child.stdin.end();
+      return exited.then(() => undefined);
+    });
+    if (mode === 'munmap') t.is(await exited, 0, stderr);
+    else await written;
+    // The kernel writes dirty pages back on its own after about 30 s; syncfs asks for it now,
+    // without the fsync of the file that msync sends.
+    if (mode === 'writeback') t.is((await run('sync', ['-f', mount.mountpoint])).code, 0);
+    // The mapping stays open while waiting (msync): the upload may not wait for its release.
+    const deadline = Date.now() + 60_000;
+    let inBucket = await objectText(`mmap-${mode}/file.txt`);
+    while (inBucket !== 'MAPPEDal content\n' && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      inBucket = await objectText(`mmap-${mode}/file.txt`);
+    }
+    t.is(inBucket, 'MAPPEDal content\n');
+  });
+}
