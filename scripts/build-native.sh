@@ -40,7 +40,7 @@ if [ -f "$node_gyp" ]; then build=(node "$node_gyp"); else build=(npx --yes node
 
 # Without a rebuild the package's prebuilt binding still loads and mounts work; only times set
 # through a mount are wrong. So a failed build warns and goes on, and the tests that need the
-# fix say why they fail (test/helpers/native-binding.ts).
+# fix say why they fail (test/support/native-binding.ts).
 fall_back() {
   rm -f build/Release/fuse.node
   echo "build-native: WARNING: fuse-native not rebuilt with the utimens fix: $1" >&2

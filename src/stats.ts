@@ -2,7 +2,7 @@
 import type { Caches } from './cache/caches.js';
 import type { CacheStats } from './cache/types.js';
 import type { SlabPoolStats } from './fs/read/slab-pool.js';
-import type { InstrumentedStore } from './s3/counting-store.js';
+import type { InstrumentedStore, OperationCalls } from './s3/counting-store.js';
 import type { StoreOperation } from './s3/object-store.js';
 
 /** The cache settings `s3mount cache configure` changes on a running mount. */
@@ -18,7 +18,7 @@ export interface MountStats {
   /** In force now; the kernel's TTL is fixed when mounting. */
   settings: CacheSettings & { kernelCacheTtlSeconds: number };
   cache: CacheStats;
-  s3: Record<StoreOperation, { count: number; errors: number; totalMs: number }>;
+  s3: Record<StoreOperation, OperationCalls>;
   /** S3 calls made, all operations. */
   s3Calls: number;
   /** Requests answered without an S3 call: cache hits plus joins of a load in flight. */

@@ -80,6 +80,8 @@ export class S3Filesystem implements Filesystem {
   private readonly scanAhead: ScanAhead;
   private readonly defaults: AttributeDefaults;
   private readonly handles = new Map<number, OpenFile>();
+  /** Staged copies whose last upload failed (their close() said EIO). */
+  private readonly failedUploads = new WeakSet<StagedFile>();
   private readonly nodeAttrs = new WeakMap<FsNode, Attr>();
   /** Attribute changes held in memory (the root's, directories' times, read atimes). */
   private readonly local = new LocalAttributes();
@@ -231,8 +233,9 @@ export class S3Filesystem implements Filesystem {
     if (file?.staged) {
       const staged = file.staged;
       await this.stage.release(staged).catch((error: unknown) => this.log.warn({ path: file.path, err: error }, 'cleanup of a staged copy failed'));
-      // Still dirty with no handle left: nothing will flush it any more.
-      if (staged.refs === 0 && staged.dirty && !staged.unlinked) this.lateUploads.schedule(staged, 0);
+      // Still dirty with no handle left: nothing will flush it any more. Not when its last
+      // upload failed: close() said EIO, the bytes stay staged for the next close or the unmount.
+      if (staged.refs === 0 && staged.dirty && !staged.unlinked && !this.failedUploads.has(staged)) this.lateUploads.schedule(staged, 0);
     }
   }
 
@@ -453,9 +456,11 @@ export class S3Filesystem implements Filesystem {
   private async upload(path: string, staged: StagedFile): Promise<void> {
     try {
       const result = await this.stage.flush(staged);
+      this.failedUploads.delete(staged);
       if (result) this.invalidation.changed(result.key);
     } catch (error) {
       // Whatever S3 said, a failed save is EIO at close()/fsync(); the bytes stay staged.
+      this.failedUploads.add(staged);
       throw new FsError('EIO', `upload of ${path} failed: ${(error as Error).message}`);
     }
   }

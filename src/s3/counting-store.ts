@@ -10,6 +10,8 @@ export interface OperationCalls {
   errors: number;
   /** Time spent in calls, all of them (ms). */
   totalMs: number;
+  /** Calls started and not finished yet (prefetches included): 0 everywhere means nothing is under way. */
+  inFlight: number;
 }
 
 export interface InstrumentedStore extends ObjectStore {
@@ -20,12 +22,13 @@ export interface InstrumentedStore extends ObjectStore {
 const OPERATIONS: readonly StoreOperation[] = ['checkBucket', 'head', 'list', 'getRange', 'put', 'copy', 'delete'];
 
 export function instrumentStore(inner: ObjectStore, log: Logger): InstrumentedStore {
-  const counters = Object.fromEntries(OPERATIONS.map((op) => [op, { count: 0, errors: 0, totalMs: 0 }])) as Record<StoreOperation, OperationCalls>;
+  const counters = Object.fromEntries(OPERATIONS.map((op) => [op, { count: 0, errors: 0, totalMs: 0, inFlight: 0 }])) as Record<StoreOperation, OperationCalls>;
 
   async function timed<T>(operation: StoreOperation, key: string, call: () => Promise<T>, extra?: Record<string, unknown>): Promise<T> {
     const started = performance.now();
     const counter = counters[operation];
     counter.count++;
+    counter.inFlight++;
     try {
       const result = await call();
       const ms = performance.now() - started;
@@ -42,6 +45,8 @@ export function instrumentStore(inner: ObjectStore, log: Logger): InstrumentedSt
         log.debug({ s3: operation, key, ms: round(ms), outcome, ...details, ...extra }, 's3 call');
       }
       throw error;
+    } finally {
+      counter.inFlight--;
     }
   }
 

@@ -1,8 +1,8 @@
 // The in-memory twin of the S3 store, for unit and model tests: S3's listing semantics
 // (prefix, delimiter, common prefixes, UTF-8 byte order, opaque continuation tokens, at most
 // 1000 keys a page), ETags that follow the bytes, user metadata, ranges, If-Match and copies;
-// plus what tests need around it: call counters, injected failures, a hook before every call,
-// optional latency, an injectable clock and synchronous seeding.
+// with an injectable clock and synchronous seeding. Injected failures, latency and call
+// counting are wrappers around it (test/support/faulty-store.ts, src/s3/counting-store.ts).
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import {
@@ -15,11 +15,7 @@ import {
   type ObjectStore,
   type PutBody,
   type PutOptions,
-  type StoreErrorKind,
-  type StoreOperation,
 } from './object-store.js';
-
-export const STORE_OPERATIONS: readonly StoreOperation[] = ['checkBucket', 'head', 'list', 'getRange', 'put', 'copy', 'delete'];
 
 /** S3's cap on a listing page, and the default page size. */
 export const MAX_LIST_KEYS = 1000;
@@ -27,15 +23,9 @@ const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
 /** What S3 answers for an object stored without a Content-Type. */
 const DEFAULT_CONTENT_TYPE = 'binary/octet-stream';
 
-export type BeforeCallHook = (operation: StoreOperation, key: string) => void | Promise<void>;
-
 export interface MemoryStoreOptions {
   /** Clock for lastModified; default the real one. */
   now?: () => Date;
-  /** Artificial latency of every call (ms), or per operation. Default 0 (no timer at all). */
-  latencyMs?: number | ((operation: StoreOperation, key: string) => number);
-  /** Runs before every call (after the latency); may throw to fail it, or wait to delay it. */
-  beforeCall?: BeforeCallHook;
 }
 
 /** One stored object. Stored buffers are never mutated in place. */
@@ -45,10 +35,6 @@ export interface MemoryObject {
   lastModified: Date;
   metadata: Record<string, string>;
   contentType?: string;
-}
-
-export function emptyCounts(): Record<StoreOperation, number> {
-  return { checkBucket: 0, head: 0, list: 0, getRange: 0, put: 0, copy: 0, delete: 0 };
 }
 
 function md5(bytes: Buffer): Buffer {
@@ -84,29 +70,21 @@ interface TokenState {
 
 export class MemoryStore implements ObjectStore {
   readonly bucket: string;
-  /** Calls made through the ObjectStore interface, failed ones included. */
-  readonly callCounts: Record<StoreOperation, number> = emptyCounts();
-  /** Runs before every call; may throw (the call fails with that error) or wait. */
-  beforeCall?: BeforeCallHook;
-  latencyMs: number | ((operation: StoreOperation, key: string) => number);
   now: () => Date;
   /** When false, checkBucket and every other call fail with NoSuchBucket. */
   bucketExists = true;
 
   private readonly objects = new Map<string, MemoryObject>();
   private sortedKeys: string[] | undefined;
-  private readonly failures = new Map<StoreOperation, Array<StoreErrorKind | Error>>();
 
   constructor(bucket: string = 'bucket', options: MemoryStoreOptions = {}) {
     this.bucket = bucket;
     this.now = options.now ?? (() => new Date());
-    this.latencyMs = options.latencyMs ?? 0;
-    this.beforeCall = options.beforeCall;
   }
 
-  // ---- test helpers -------------------------------------------------------------------
+  // ---- seeding and inspection ---------------------------------------------------------
 
-  /** Stores an object directly (no call counted, no hook, no failure). */
+  /** Stores an object directly, synchronously. */
   putObject(key: string, bytes: Buffer | string, metadata?: Record<string, string>, options: { contentType?: string; partSize?: number } = {}): ObjectInfo {
     const stored = Buffer.from(bytes);
     this.store(key, { bytes: stored, etag: s3Etag(stored, options.partSize), lastModified: this.now(), metadata: lowerCaseNames(metadata), contentType: options.contentType });
@@ -119,7 +97,7 @@ export class MemoryStore implements ObjectStore {
     return object ? Buffer.from(object.bytes) : undefined;
   }
 
-  /** What head would answer, without counting a call. */
+  /** What head would answer, synchronously. */
   info(key: string): ObjectInfo | undefined {
     const object = this.objects.get(key);
     return object ? { key, size: object.bytes.length, etag: object.etag, lastModified: object.lastModified, metadata: { ...object.metadata }, contentType: object.contentType ?? DEFAULT_CONTENT_TYPE } : undefined;
@@ -148,45 +126,21 @@ export class MemoryStore implements ObjectStore {
     this.sortedKeys = undefined;
   }
 
-  /**
-   * The next `times` calls of `operation` fail with `error` (a StoreError of that kind, or the
-   * error itself). Failures queue up: failNext('head', 'AccessDenied'); failNext('head', 'Other')
-   * fails the next two heads, in that order.
-   */
-  failNext(operation: StoreOperation, error: StoreErrorKind | Error = 'Other', times = 1): void {
-    const queue = this.failures.get(operation) ?? [];
-    for (let i = 0; i < times; i++) queue.push(error);
-    this.failures.set(operation, queue);
-  }
-
-  /** Failures injected and not yet consumed, per operation. */
-  pendingFailures(operation: StoreOperation): number {
-    return this.failures.get(operation)?.length ?? 0;
-  }
-
-  clearFailures(): void {
-    this.failures.clear();
-  }
-
-  resetCounts(): void {
-    for (const op of STORE_OPERATIONS) this.callCounts[op] = 0;
-  }
-
   // ---- ObjectStore --------------------------------------------------------------------
 
   async checkBucket(): Promise<void> {
-    await this.enter('checkBucket', '');
+    this.enter('checkBucket', '');
   }
 
   async head(key: string): Promise<ObjectInfo> {
-    await this.enter('head', key);
+    this.enter('head', key);
     const info = this.info(key);
     if (!info) throw new StoreError('NotFound', `head ${key}: no such key`, 'NotFound', 404);
     return info;
   }
 
   async list(prefix: string, options: ListOptions = {}): Promise<ListPage> {
-    await this.enter('list', prefix);
+    this.enter('list', prefix);
     const maxKeys = options.maxKeys ?? MAX_LIST_KEYS;
     if (!Number.isInteger(maxKeys) || maxKeys < 0) throw new StoreError('Other', `list ${prefix}: invalid maxKeys ${maxKeys}`, 'InvalidArgument', 400);
     const limit = Math.min(maxKeys, MAX_LIST_KEYS);
@@ -224,7 +178,7 @@ export class MemoryStore implements ObjectStore {
   }
 
   async getRange(key: string, start: number, end: number, options: GetRangeOptions = {}): Promise<Buffer> {
-    await this.enter('getRange', key, options.signal);
+    this.enter('getRange', key, options.signal);
     if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start) {
       throw new StoreError('InvalidRange', `getRange ${key}: invalid range [${start}, ${end})`, 'InvalidRange', 416);
     }
@@ -246,7 +200,7 @@ export class MemoryStore implements ObjectStore {
   }
 
   async put(key: string, body: PutBody, options: PutOptions = {}): Promise<{ etag: string }> {
-    await this.enter('put', key);
+    this.enter('put', key);
     let bytes: Buffer;
     if (Buffer.isBuffer(body)) {
       bytes = Buffer.from(body);
@@ -264,7 +218,7 @@ export class MemoryStore implements ObjectStore {
   }
 
   async copy(sourceKey: string, destinationKey: string, options: CopyOptions = {}): Promise<{ etag: string }> {
-    await this.enter('copy', destinationKey);
+    this.enter('copy', destinationKey);
     const source = this.objects.get(sourceKey);
     if (!source) throw new StoreError('NotFound', `copy ${sourceKey} -> ${destinationKey}: no such source key`, 'NoSuchKey', 404);
     // A copy is stored in one piece: its ETag is the plain MD5, as S3 gives for CopyObject.
@@ -277,7 +231,7 @@ export class MemoryStore implements ObjectStore {
   }
 
   async delete(key: string): Promise<void> {
-    await this.enter('delete', key);
+    this.enter('delete', key);
     this.deleteObject(key);
   }
 
@@ -297,31 +251,11 @@ export class MemoryStore implements ObjectStore {
     return this.sortedKeys;
   }
 
-  /** Counts the call, then latency, the hook and any injected failure, in that order. */
-  private async enter(operation: StoreOperation, key: string, signal?: AbortSignal): Promise<void> {
-    this.callCounts[operation]++;
-    const latency = typeof this.latencyMs === 'function' ? this.latencyMs(operation, key) : this.latencyMs;
-    if (latency > 0) await delay(latency, signal);
+  /** An aborted call, or any call on a bucket that does not exist, fails as S3 would make it. */
+  private enter(operation: string, key: string, signal?: AbortSignal): void {
     if (signal?.aborted) throw new StoreError('Network', `${operation} ${key}: aborted by the caller`, 'AbortError');
-    if (this.beforeCall) await this.beforeCall(operation, key);
-    const failure = this.failures.get(operation)?.shift();
-    if (failure !== undefined) {
-      throw typeof failure === 'string' ? new StoreError(failure, `${operation} ${key}: injected ${failure}`, failure) : failure;
-    }
     if (!this.bucketExists) throw new StoreError('NoSuchBucket', `bucket ${this.bucket} does not exist`, 'NoSuchBucket', 404);
   }
-}
-
-function delay(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }
 
 /** Index of the first key >= `target` in S3 order. */

@@ -7,9 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createMemoryCaches } from '../../src/cache/caches.js';
 import { silentLogger } from '../../src/log.js';
+import { instrumentStore } from '../../src/s3/counting-store.js';
 import { MemoryStore } from '../../src/s3/memory-store.js';
 import { buildCore } from '../../src/wiring.js';
-import { errno, setupCore as setup } from '../helpers/core.js';
+import { errno, liveCounts, setupCore as setup } from '../support/core.js';
 
 const type = (mode: number) => mode & constants.S_IFMT;
 const modeOf = (entries: Array<{ name: string; mode: number }>, name: string) => entries.find((entry) => entry.name === name)?.mode;
@@ -40,18 +41,20 @@ test('an unchanged object is HEADed once, even after its answers expired and it 
   let storeTime = new Date('2026-01-01T00:00:00Z').getTime();
   const store = new MemoryStore('bucket', { now: () => new Date(storeTime) });
   const caches = createMemoryCaches({ ttlMs: 60_000, opTtlMs: {}, maxMetadataEntries: 10_000, maxContentBytes: 1 << 20, now: () => now }, silentLogger());
-  const { filesystem: fs } = buildCore(store, caches, silentLogger(), {
+  const counted = instrumentStore(store, silentLogger());
+  const calls = liveCounts(counted);
+  const { filesystem: fs } = buildCore(counted, caches, silentLogger(), {
     bucket: 'bucket', prefix: '', uid: 1000, gid: 1000, fileMode: 0o644, dirMode: 0o755, negativeTtlMs: 0,
     blockSize: 65536, maxPrefetchBlocks: 0, readOnly: false, stagingDirectory: mkdtempSync(join(tmpdir(), 's3mount-core-')), partSize: 5 << 20,
   });
   for (let i = 0; i < 50; i++) store.putObject(`v/f${i}`, `content ${i}`, { mode: String(0o100640) });
   await fs.readdir('/v');
   for (let i = 0; i < 50; i++) t.is((await fs.getattr(`/v/f${i}`)).mode, 0o100640);
-  const heads = store.callCounts.head;
+  const heads = calls.head;
   now += 120_000; // every TTL'd answer and the listing expired
   await fs.readdir('/v');
   for (let i = 0; i < 50; i++) t.is((await fs.getattr(`/v/f${i}`)).mode, 0o100640);
-  t.is(store.callCounts.head, heads + 1, 'only the lookup of v itself: the same versions need no HEAD');
+  t.is(calls.head, heads + 1, 'only the lookup of v itself: the same versions need no HEAD');
 
   // Another client's chmod copies the object onto itself: same ETag, a later LastModified.
   storeTime += 5_000;
@@ -97,13 +100,13 @@ test("s3fs's older directory formats are directories, listed with or without del
 });
 
 test('a directory shows its marker\'s mode; one a listing shows without a marker needs no HEAD', async (t) => {
-  const { store, fs } = setup();
+  const { store, calls, fs } = setup();
   store.putObject('m/', '', { mode: String(0o040700) });
   store.putObject('m/inner', 'x');
   store.putObject('implicit/inner', 'x');
-  const heads = store.callCounts.head;
+  const heads = calls.head;
   await fs.readdir('/');
   t.is((await fs.getattr('/m')).mode, 0o040700);
   t.is((await fs.getattr('/implicit')).mode, 0o040755);
-  t.is(store.callCounts.head, heads + 1, "the marker's HEAD; the implicit directory's listing showed it has none");
+  t.is(calls.head, heads + 1, "the marker's HEAD; the implicit directory's listing showed it has none");
 });

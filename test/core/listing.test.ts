@@ -2,18 +2,18 @@
 // of the subdirectories it holds entirely. Checked against the listing each directory gets
 // on its own (with the delimiter), on random trees with awkward keys, and for LIST counts.
 import test from 'ava';
-import { seededRandom as random } from '../../scripts/seeded-random.js';
+import { seededRandom as random } from '../support/seeded-random.js';
 import { constants } from 'node:fs';
-import { setupCore as setup } from '../helpers/core.js';
+import { setupCore as setup } from '../support/core.js';
 
 const names = (entries: Array<{ name: string }>) => entries.map((e) => e.name).sort();
 
 test('find over a tree: the first listing brings every subdirectory, no LIST per directory', async (t) => {
-  const { store, fs } = setup();
+  const { store, calls, fs } = setup();
   for (let a = 0; a < 10; a++) for (let b = 0; b < 10; b++) for (let c = 0; c < 9; c++) store.putObject(`tree/d${a}/d${b}/f${c}`, Buffer.from('x'));
-  const before = store.callCounts.list;
+  const before = calls.list;
   t.deepEqual(names(await fs.readdir('/tree')), ['.', '..', ...Array.from({ length: 10 }, (_, a) => `d${a}`)].sort());
-  const afterTop = store.callCounts.list;
+  const afterTop = calls.list;
   for (let a = 0; a < 10; a++) {
     t.is((await fs.getattr(`/tree/d${a}`)).mode & constants.S_IFMT, constants.S_IFDIR);
     t.is((await fs.readdir(`/tree/d${a}`)).length, 12);
@@ -22,30 +22,30 @@ test('find over a tree: the first listing brings every subdirectory, no LIST per
       for (let c = 0; c < 9; c++) t.is((await fs.getattr(`/tree/d${a}/d${b}/f${c}`)).mode & constants.S_IFMT, constants.S_IFREG);
     }
   }
-  t.is(store.callCounts.list, afterTop, 'no LIST after the first listing');
+  t.is(calls.list, afterTop, 'no LIST after the first listing');
   // The tree's getattr (a one-key probe) and one page of 900 keys.
   t.is(afterTop - before, 2);
   // Listings carry no metadata: each file's HEAD says what it is. Directories whose keys the
   // page held entirely have no marker to ask about.
-  t.is(store.callCounts.head, 1 + 900, 'the lookup of "tree" itself, and one per file');
+  t.is(calls.head, 1 + 900, 'the lookup of "tree" itself, and one per file');
 });
 
 test('a first page cut off inside a subdirectory: that one is listed on its own, the others are known', async (t) => {
-  const { store, fs } = setup();
+  const { store, calls, fs } = setup();
   for (let i = 0; i < 1500; i++) store.putObject(`a/${String(i).padStart(4, '0')}`, Buffer.from('x'));
   store.putObject('b/inner', Buffer.from('x'));
   store.putObject('c.txt', Buffer.from('x'));
   store.putObject('d/deep/er', Buffer.from('x'));
   t.deepEqual(names(await fs.readdir('/')), ['.', '..', 'a', 'b', 'c.txt', 'd']);
   // The root: a first page of 1,000 keys (all under a/), then the rest with the delimiter.
-  t.is(store.callCounts.list, 2);
+  t.is(calls.list, 2);
   t.is((await fs.readdir('/a')).length, 1502, 'a/ was cut off: listed on its own, whole');
-  t.true(store.callCounts.list > 2);
-  const count = store.callCounts.list;
+  t.true(calls.list > 2);
+  const count = calls.list;
   await fs.readdir('/b');
   await fs.readdir('/d');
   await fs.readdir('/d/deep');
-  t.true(store.callCounts.list > count, 'b/ and d/ came after the cut: the root listing did not see them');
+  t.true(calls.list > count, 'b/ and d/ came after the cut: the root listing did not see them');
 });
 
 /** What `ls -a` shows in the directory with listing prefix `prefix`, from the keys alone. */

@@ -1,8 +1,8 @@
 // The filesystem core over the in-memory store: no FUSE, no network.
 import test from 'ava';
 import { constants } from 'node:fs';
-import { CORE_BLOCK, errno, readBytes, setupCore as setup } from '../helpers/core.js';
-import { patternBytes } from '../helpers/pattern.js';
+import { CORE_BLOCK, errno, readBytes, setupCore as setup } from '../support/core.js';
+import { patternBytes } from '../support/pattern.js';
 import { SlabPool } from '../../src/fs/read/slab-pool.js';
 
 const BLOCK = CORE_BLOCK;
@@ -29,26 +29,26 @@ test('files, markers, implicit directories and shadowing', async (t) => {
 });
 
 test('getattr after readdir: one HEAD per listed object, never two for one version, no LIST', async (t) => {
-  const { store, fs } = setup();
+  const { store, calls, fs } = setup();
   for (let i = 0; i < 2500; i++) store.putObject(`dir/f${i}`, Buffer.from(String(i)));
-  const headCalls = store.callCounts.head;
+  const headCalls = calls.head;
   await fs.readdir('/dir');
-  const listCalls = store.callCounts.list;
+  const listCalls = calls.list;
   for (let i = 0; i < 2500; i++) t.is((await fs.getattr(`/dir/f${i}`)).size, String(i).length);
   t.is(await errno(fs.getattr('/dir/missing')), 'ENOENT');
-  t.is(store.callCounts.head - headCalls, 1 + 2500, 'the lookup of dir; listings carry no metadata: each object HEADed once');
-  t.is(store.callCounts.list, listCalls);
+  t.is(calls.head - headCalls, 1 + 2500, 'the lookup of dir; listings carry no metadata: each object HEADed once');
+  t.is(calls.list, listCalls);
 });
 
 test('a listing of 2,500 keys takes three pages', async (t) => {
-  const { store, fs } = setup();
+  const { store, calls, fs } = setup();
   for (let i = 0; i < 2500; i++) store.putObject(`dir/f${String(i).padStart(4, '0')}`, Buffer.from('x'));
   store.putObject('dir/sub/deeper', Buffer.from('x'));
-  const before = store.callCounts.list;
+  const before = calls.list;
   const entries = await fs.readdir('/dir');
   t.is(entries.length, 2 + 2500 + 1);
   // The directory's own getattr used a one-key probe; the listing itself three pages.
-  t.is(store.callCounts.list - before, 1 + 3);
+  t.is(calls.list - before, 1 + 3);
   t.is(entries.find((e) => e.name === 'sub')?.mode, 0o040755);
 });
 
@@ -72,46 +72,48 @@ test('a mount prefix is the root', async (t) => {
 });
 
 test('reads return exact bytes across blocks and fetch only the blocks touched', async (t) => {
-  const { store, fs } = setup();
+  const { store, calls, fs } = setup();
   const bytes = patternBytes(10 * BLOCK + 123, 3);
   store.putObject('big', bytes);
   const handle = await fs.open('/big', constants.O_RDONLY);
-  const before = store.callCounts.getRange;
+  const before = calls.getRange;
   const middle = await readBytes(fs, handle, 3 * BLOCK + 10, 2 * BLOCK);
   t.true(middle.equals(bytes.subarray(3 * BLOCK + 10, 5 * BLOCK + 10)));
-  t.is(store.callCounts.getRange - before, 1, 'one GET for the three blocks');
+  t.is(calls.getRange - before, 1, 'one GET for the three blocks');
   const tail = await readBytes(fs, handle, 10 * BLOCK, 4096);
   t.is(tail.length, 123);
   t.true(tail.equals(bytes.subarray(10 * BLOCK)));
   t.is((await readBytes(fs, handle, bytes.length + 10, 10)).length, 0);
   // Blocks already read are served from the cache.
-  const again = store.callCounts.getRange;
+  const again = calls.getRange;
   await readBytes(fs, handle, 3 * BLOCK, BLOCK);
-  t.is(store.callCounts.getRange, again);
+  t.is(calls.getRange, again);
   await fs.release(handle);
   t.is(await errno(readBytes(fs, handle, 0, 1)), 'EBADF');
 });
 
 test('concurrent reads of one block make one GET', async (t) => {
-  const { store, fs } = setup();
+  const { store, calls, fs } = setup();
   store.putObject('f', patternBytes(BLOCK, 1));
   const handle = await fs.open('/f', constants.O_RDONLY);
-  const before = store.callCounts.getRange;
+  const before = calls.getRange;
   await Promise.all(Array.from({ length: 10 }, (_, i) => readBytes(fs, handle, i * 100, 100)));
-  t.is(store.callCounts.getRange - before, 1);
+  t.is(calls.getRange - before, 1);
 });
 
 test('sequential reads prefetch ahead', async (t) => {
-  const { store, fs } = setup({ maxPrefetchBlocks: 4 });
+  const { store, calls, settled, fs } = setup({ maxPrefetchBlocks: 4 });
   const bytes = patternBytes(16 * BLOCK, 9);
   store.putObject('seq', bytes);
   const handle = await fs.open('/seq', constants.O_RDONLY);
   const chunks: Buffer[] = [];
   for (let offset = 0; offset < bytes.length; offset += 128 * 1024) chunks.push(await readBytes(fs, handle, offset, 128 * 1024));
   t.true(Buffer.concat(chunks).equals(bytes));
+  // Counted once the prefetches the reads started are over, not while they may still be going.
+  await settled();
   // Prefetches ask for several blocks per GET, and no block is fetched twice.
-  t.true(store.callCounts.getRange < 16, `${store.callCounts.getRange} GETs for 16 blocks`);
-  t.true(store.callCounts.getRange >= 4);
+  t.true(calls.getRange < 16, `${calls.getRange} GETs for 16 blocks`);
+  t.true(calls.getRange >= 4);
 });
 
 test('an object replaced under an open handle: read whole in its new version before the first byte, EIO after', async (t) => {
@@ -134,7 +136,7 @@ test('an object replaced under an open handle: read whole in its new version bef
 });
 
 test('a read-only mount refuses every change with EROFS', async (t) => {
-  const { store, fs } = setup({ readOnly: true });
+  const { store, calls, fs } = setup({ readOnly: true });
   store.putObject('r', Buffer.from('r'));
   t.is(await errno(fs.open('/r', constants.O_WRONLY)), 'EROFS');
   t.is(await errno(fs.open('/r', constants.O_RDONLY | constants.O_TRUNC)), 'EROFS');
@@ -148,16 +150,16 @@ test('a read-only mount refuses every change with EROFS', async (t) => {
   t.is(await errno(fs.chmod('/r', 0o600)), 'EROFS');
   t.is(await errno(fs.truncate('/r', 0)), 'EROFS');
   t.is(await errno(fs.symlink('r', '/l')), 'EROFS');
-  t.is(store.callCounts.put + store.callCounts.delete + store.callCounts.copy, 0);
+  t.is(calls.put + calls.delete + calls.copy, 0);
 });
 
 test('S3 failures map to errno and are not cached', async (t) => {
-  const { store, fs } = setup();
+  const { store, faults, fs } = setup();
   store.putObject('x', Buffer.from('x'));
-  store.failNext('head', 'AccessDenied');
-  store.failNext('list', 'AccessDenied');
+  faults.failNext('head', 'AccessDenied');
+  faults.failNext('list', 'AccessDenied');
   t.is(await errno(fs.getattr('/x')), 'EACCES');
-  store.failNext('head', 'Other');
+  faults.failNext('head', 'Other');
   t.is(await errno(fs.getattr('/x')), 'EIO');
   t.is((await fs.getattr('/x')).size, 1);
 });
@@ -175,7 +177,7 @@ test('negative answers are cached only when a negative TTL is set', async (t) =>
 });
 
 test('opening a directory\'s files in listing order fetches the next ones ahead', async (t) => {
-  const { store, fs } = setup();
+  const { store, calls, settled, fs } = setup();
   const name = (i: number) => `f${String(i).padStart(3, '0')}`;
   for (let i = 0; i < 100; i++) store.putObject(`scan/${name(i)}`, Buffer.from(`file ${i}`));
   await fs.readdir('/scan');
@@ -187,16 +189,21 @@ test('opening a directory\'s files in listing order fetches the next ones ahead'
   };
   t.is(await read(0), 'file 0');
   t.is(await read(1), 'file 1');
-  t.is(store.callCounts.getRange, 2, 'no prefetch before a streak');
+  // Each count is taken once the prefetches started so far are over.
+  await settled();
+  t.is(calls.getRange, 2, 'no prefetch before a streak');
   t.is(await read(2), 'file 2');
-  t.is(store.callCounts.getRange, 3 + 64, 'the third open in order fetches the next 64 small files');
+  await settled();
+  t.is(calls.getRange, 3 + 64, 'the third open in order fetches the next 64 small files');
   for (let i = 3; i < 10; i++) t.is(await read(i), `file ${i}`);
+  await settled();
   // Files 3-9 were hits; each open kept 64 files requested ahead, up to file 73.
-  t.is(store.callCounts.getRange, 3 + 64 + 7);
-  const before = store.callCounts.getRange;
+  t.is(calls.getRange, 3 + 64 + 7);
+  const before = calls.getRange;
   t.is(await read(90), 'file 90');
   t.is(await read(5), 'file 5');
-  t.is(store.callCounts.getRange, before + 1, 'a jump ends the streak: only the file read is fetched');
+  await settled();
+  t.is(calls.getRange, before + 1, 'a jump ends the streak: only the file read is fetched');
 });
 
 
@@ -221,7 +228,7 @@ function recordGets(store: ReturnType<typeof setup>['store'], delayMs = 0) {
 
 test('a small read at a random offset fetches only the pieces it touches', async (t) => {
   const PIECE = BLOCK / 8;
-  const { store, fs } = setup({ pieceSize: PIECE, maxPrefetchBlocks: 4 });
+  const { store, settled, fs } = setup({ pieceSize: PIECE, maxPrefetchBlocks: 4 });
   // Far enough apart that no read looks like the continuation of another.
   // Reads more than 4 MiB apart (the default read-ahead is 1 MiB): none looks like the
   // continuation of another.
@@ -243,6 +250,7 @@ test('a small read at a random offset fetches only the pieces it touches', async
   const chunks: Buffer[] = [];
   for (let offset = 0; offset < bytes.length; offset += 16 * 1024) chunks.push(await readBytes(fs, sequential, offset, 16 * 1024));
   t.true(Buffer.concat(chunks).equals(bytes));
+  await settled();
   for (const [start, end] of gets.ranges.slice(2)) t.true(start % BLOCK === 0 && (end - start) % BLOCK === 0, `block-aligned GET ${start}-${end}`);
   // Once a whole block is cached, a random read inside it uses it.
   const count = gets.ranges.length;
@@ -251,7 +259,7 @@ test('a small read at a random offset fetches only the pieces it touches', async
 });
 
 test('a sequential reader keeps several GETs of a few blocks in flight', async (t) => {
-  const { store, fs } = setup({ maxPrefetchBlocks: 8, maxRequestBlocks: 2 });
+  const { store, settled, fs } = setup({ maxPrefetchBlocks: 8, maxRequestBlocks: 2 });
   const bytes = patternBytes(32 * BLOCK, 8);
   store.putObject('s', bytes);
   const gets = recordGets(store, 5);
@@ -259,6 +267,7 @@ test('a sequential reader keeps several GETs of a few blocks in flight', async (
   const chunks: Buffer[] = [];
   for (let offset = 0; offset < bytes.length; offset += 32 * 1024) chunks.push(await readBytes(fs, handle, offset, 32 * 1024));
   t.true(Buffer.concat(chunks).equals(bytes));
+  await settled();
   t.true(gets.most >= 3, `${gets.most} GETs in flight at most`);
   for (const [start, end] of gets.ranges) t.true(end - start <= 2 * BLOCK, `GET ${start}-${end} within 2 blocks`);
   const fetched = gets.ranges.reduce((sum, [start, end]) => sum + end - start, 0);
@@ -267,7 +276,7 @@ test('a sequential reader keeps several GETs of a few blocks in flight', async (
 
 test('a large object read sequentially streams through reusable slabs, not the cache', async (t) => {
   const slabs = new SlabPool(4 * BLOCK, 16 * BLOCK);
-  const { store, fs, cache } = setup({ maxPrefetchBlocks: 8, maxRequestBlocks: 4, slabs, streamAbove: 8 * BLOCK, readAheadBytes: BLOCK / 2 });
+  const { store, settled, fs, cache } = setup({ maxPrefetchBlocks: 8, maxRequestBlocks: 4, slabs, streamAbove: 8 * BLOCK, readAheadBytes: BLOCK / 2 });
   const bytes = patternBytes(64 * BLOCK + 100, 4);
   store.putObject('big', bytes);
   store.putObject('small', bytes.subarray(0, 8 * BLOCK));
@@ -276,6 +285,8 @@ test('a large object read sequentially streams through reusable slabs, not the c
   const chunks: Buffer[] = [];
   for (let offset = 0; offset < bytes.length; offset += 32 * 1024) chunks.push(await readBytes(fs, handle, offset, 32 * 1024));
   t.true(Buffer.concat(chunks).equals(bytes), 'bytes exact');
+  // Counted, and the slabs checked, once no GET of the stream is under way.
+  await settled();
   const fetched = gets.ranges.reduce((sum, [start, end]) => sum + end - start, 0);
   t.is(fetched, bytes.length, 'every byte fetched once');
   for (const [start, end] of gets.ranges) t.true(end - start <= 4 * BLOCK, `GET ${start}-${end} fits a slab`);
@@ -306,7 +317,7 @@ test('blocks missing on both sides of one being loaded take a GET each: no byte 
 
 test('reads arriving out of order, as the kernel sends them, stay one stream: no block fetched twice', async (t) => {
   const slabs = new SlabPool(4 * BLOCK, 24 * BLOCK);
-  const { store, fs, cache } = setup({ maxPrefetchBlocks: 8, maxRequestBlocks: 4, slabs, streamAbove: 8 * BLOCK, readAheadBytes: BLOCK });
+  const { store, settled, fs, cache } = setup({ maxPrefetchBlocks: 8, maxRequestBlocks: 4, slabs, streamAbove: 8 * BLOCK, readAheadBytes: BLOCK });
   const bytes = patternBytes(48 * BLOCK, 6);
   store.putObject('shuffled', bytes);
   const gets = recordGets(store, 1);
@@ -321,6 +332,7 @@ test('reads arriving out of order, as the kernel sends them, stay one stream: no
     await Promise.all(order.map(async (offset) => (await readBytes(fs, handle, offset, CHUNK)).copy(out, offset)));
   }
   t.true(out.equals(bytes));
+  await settled();
   const fetched = gets.ranges.reduce((sum, [start, end]) => sum + end - start, 0);
   t.is(fetched, bytes.length, 'every byte fetched once');
   t.is(cache.stats().content.entries, 0, 'nothing of it in the cache');

@@ -6,7 +6,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { recoverStaged } from '../../src/fs/write/staged-recovery.js';
 import { silentLogger } from '../../src/log.js';
-import { setupCore } from '../helpers/core.js';
+import { setupCore } from '../support/core.js';
 import { constants } from 'node:fs';
 
 /** A pid that surely belongs to no running process: one that just exited. */
@@ -68,15 +68,15 @@ test('a dirty copy holding only part of the file is reported and kept, never upl
 });
 
 test('a failed recovery upload keeps the bytes and says where they are', async (t) => {
-  const { store, fs, stagingDirectory } = setupCore();
+  const { store, faults, fs, stagingDirectory } = setupCore();
   const handle = await fs.create('/retry.txt', 0o644);
   await fs.write(handle, Buffer.from('retry me'), 0);
   await orphan(stagingDirectory);
-  store.failNext('put', 'Other');
-  const report = await recoverStaged(stagingDirectory, store, silentLogger());
+  faults.failNext('put', 'Other');
+  const report = await recoverStaged(stagingDirectory, faults, silentLogger());
   t.is(report.kept.length, 1);
   t.regex(report.kept[0], /^retry\.txt \(staged at .*\.data\): /);
-  const again = await recoverStaged(stagingDirectory, store, silentLogger());
+  const again = await recoverStaged(stagingDirectory, faults, silentLogger());
   t.deepEqual(again.uploaded, ['retry.txt']);
   t.is(store.getObject('retry.txt')?.toString(), 'retry me');
 });

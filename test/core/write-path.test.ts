@@ -3,8 +3,8 @@
 import test from 'ava';
 import { constants } from 'node:fs';
 import { readdir } from 'node:fs/promises';
-import { CORE_BLOCK, errno, readBytes, setupCore as setup } from '../helpers/core.js';
-import { patternBytes } from '../helpers/pattern.js';
+import { CORE_BLOCK, errno, readBytes, setupCore as setup } from '../support/core.js';
+import { patternBytes } from '../support/pattern.js';
 
 const { O_RDONLY, O_WRONLY, O_RDWR, O_TRUNC } = constants;
 
@@ -24,14 +24,14 @@ async function writeFile(fs: ReturnType<typeof setup>['fs'], path: string, data:
 }
 
 test('create, write, close uploads the bytes with s3fs metadata', async (t) => {
-  const { store, fs } = setup();
+  const { store, calls, fs } = setup();
   const handle = await fs.create('/new.txt', 0o640);
   t.is((await fs.getattr('/new.txt')).size, 0, 'the new file is known before any upload');
   t.true((await fs.readdir('/')).some((entry) => entry.name === 'new.txt'));
   await fs.write(handle, Buffer.from('hello '), 0);
   await fs.write(handle, Buffer.from('world'), 6);
   t.is((await fs.getattr('/new.txt')).size, 11, 'getattr reports the staged size');
-  t.is(store.callCounts.put, 0, 'nothing is uploaded before flush');
+  t.is(calls.put, 0, 'nothing is uploaded before flush');
   await fs.flush(handle);
   await fs.release(handle);
   t.is(store.getObject('new.txt')?.toString(), 'hello world');
@@ -53,12 +53,12 @@ test('an empty file created and closed exists', async (t) => {
 });
 
 test('flush uploads only when dirty, once per change', async (t) => {
-  const { store, fs } = setup();
+  const { store, calls, fs } = setup();
   const handle = await fs.create('/f', 0o644);
   await fs.write(handle, Buffer.from('x'), 0);
   await fs.flush(handle);
   await fs.flush(handle);
-  t.is(store.callCounts.put, 1);
+  t.is(calls.put, 1);
   await fs.release(handle);
 });
 
@@ -77,14 +77,14 @@ test('editing the middle of an existing object keeps the rest', async (t) => {
 });
 
 test('O_TRUNC replaces without fetching the old bytes; appends extend', async (t) => {
-  const { store, fs } = setup();
+  const { store, calls, fs } = setup();
   store.putObject('log', patternBytes(2 * CORE_BLOCK, 1));
-  const before = store.callCounts.getRange;
+  const before = calls.getRange;
   const handle = await fs.open('/log', O_WRONLY | O_TRUNC);
   await fs.write(handle, Buffer.from('line 1\n'), 0);
   await fs.flush(handle);
   await fs.release(handle);
-  t.is(store.callCounts.getRange, before, 'no GET for bytes about to be discarded');
+  t.is(calls.getRange, before, 'no GET for bytes about to be discarded');
   const append = await fs.open('/log', O_WRONLY);
   await fs.write(append, Buffer.from('line 2\n'), (await fs.getattr('/log')).size);
   await fs.flush(append);
@@ -187,7 +187,7 @@ test('renaming a file that is still open and unsaved carries its bytes', async (
 });
 
 test('chmod, chown and utimens persist as metadata and survive a remount', async (t) => {
-  const { store, fs } = setup();
+  const { store, calls, fs } = setup();
   await writeFile(fs, '/m', 'm');
   await fs.chmod('/m', 0o600);
   await fs.chown('/m', 1234, -1);
@@ -203,9 +203,11 @@ test('chmod, chown and utimens persist as metadata and survive a remount', async
   const again = await remounted.fs.getattr('/m');
   t.is(again.mode, 0o100600);
   t.is(again.mtime.getTime(), 1_600_000_000_000);
-  // The root has no object: its attributes are held in memory for the mount's lifetime.
+  // The root has no object: its attributes are held in memory for the mount's lifetime, and nothing is written.
+  const writes = calls.put + calls.copy;
   await fs.chmod('/', 0o700);
   t.is((await fs.getattr('/')).mode, 0o40700);
+  t.is(calls.put + calls.copy, writes);
   t.is((await remounted.fs.getattr('/')).mode & 0o777, 0o755);
 });
 
@@ -220,10 +222,10 @@ test('symlinks are stored the s3fs way and read back', async (t) => {
 });
 
 test('a failed upload is EIO at flush, keeps the bytes staged, and a later flush saves them', async (t) => {
-  const { store, fs, stagingDirectory } = setup();
+  const { store, faults, fs, stagingDirectory } = setup();
   const handle = await fs.create('/precious', 0o644);
   await fs.write(handle, Buffer.from('do not lose me'), 0);
-  store.failNext('put', 'Other');
+  faults.failNext('put', 'Other');
   t.is(await errno(fs.flush(handle)), 'EIO');
   t.is(store.getObject('precious'), undefined);
   await fs.release(handle);
@@ -235,19 +237,19 @@ test('a failed upload is EIO at flush, keeps the bytes staged, and a later flush
 });
 
 test('flushAll names what it could not save', async (t) => {
-  const { store, fs } = setup();
+  const { store, faults, fs } = setup();
   const handle = await fs.create('/stuck', 0o644);
   await fs.write(handle, Buffer.from('x'), 0);
-  store.failNext('put', 'Other');
+  faults.failNext('put', 'Other');
   t.is(await errno(fs.flush(handle)), 'EIO');
-  store.failNext('put', 'Other');
+  faults.failNext('put', 'Other');
   const unsaved = await fs.flushAll();
   t.is(unsaved.length, 1);
   t.regex(unsaved[0], /^stuck \(staged at .*\.data\)$/);
 });
 
 test('changes show at once with a long TTL, and unrelated cache entries stay hits', async (t) => {
-  const { store, fs, cache } = setup();
+  const { store, calls, fs, cache } = setup();
   store.putObject('keep/cached.txt', Buffer.from('keep'));
   store.putObject('work/old.txt', Buffer.from('old'));
   await fs.readdir('/keep');
@@ -260,11 +262,11 @@ test('changes show at once with a long TTL, and unrelated cache entries stay hit
   await fs.rename('/work/new.txt', '/work/renamed.txt');
   t.deepEqual((await fs.readdir('/work')).map((e) => e.name).sort(), ['.', '..', 'renamed.txt']);
   t.deepEqual((await fs.readdir('/')).map((e) => e.name).sort(), ['.', '..', 'keep', 'work']);
-  const listsBefore = store.callCounts.list;
+  const listsBefore = calls.list;
   const hitsBefore = cache.stats().totals.hits;
   await fs.readdir('/keep');
   t.is((await fs.getattr('/keep/cached.txt')).size, 4);
-  t.is(store.callCounts.list, listsBefore, 'the unrelated directory is still cached');
+  t.is(calls.list, listsBefore, 'the unrelated directory is still cached');
   t.true(cache.stats().totals.hits > hitsBefore);
 });
 

@@ -6,10 +6,10 @@ import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startFaultProxy, type FaultProxy } from '../../scripts/fault-proxy.js';
+import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 import { seedClient, startS3Endpoint, testPrefix, type S3Endpoint } from '../../scripts/local-s3.js';
-import { mountBucket, run } from '../helpers/mount.js';
-import { patternBytes } from '../helpers/pattern.js';
+import { mountBucket, run } from '../support/mount.js';
+import { patternBytes } from '../support/pattern.js';
 
 const FAILING = { kind: 'status', status: 500, code: 'InternalError' } as const;
 // Above --write-part-size 5 (MiB), in three parts; fauxqs refuses single PUTs over 11 MiB.

@@ -7,7 +7,7 @@ import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { seedClient, startS3Endpoint, testPrefix, type S3Endpoint } from '../../scripts/local-s3.js';
-import { mountBucket, mountStats, run, type Mount } from '../helpers/mount.js';
+import { mountBucket, mountStats, run, type Mount } from '../support/mount.js';
 
 let endpoint: S3Endpoint;
 let client: S3Client;

@@ -4,9 +4,9 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startFaultProxy } from '../../scripts/fault-proxy.js';
+import { startFaultProxy } from '../support/fault-proxy.js';
 import { seedClient, startS3Endpoint, testPrefix, type S3Endpoint } from '../../scripts/local-s3.js';
-import { CLI, endpointArgs, endpointEnv, isMounted, mountBucket, run, unmount } from '../helpers/mount.js';
+import { CLI, endpointArgs, endpointEnv, isMounted, mountBucket, run, unmount } from '../support/mount.js';
 
 let endpoint: S3Endpoint;
 let prefix: string;

@@ -8,7 +8,7 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { seedClient, startS3Endpoint, testPrefix, type S3Endpoint } from '../../scripts/local-s3.js';
-import { CLI, mountBucket, run, type Mount } from '../helpers/mount.js';
+import { CLI, mountBucket, run, type Mount } from '../support/mount.js';
 
 let endpoint: S3Endpoint;
 let client: S3Client;

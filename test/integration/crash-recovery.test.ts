@@ -7,7 +7,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { seedClient, startS3Endpoint, testPrefix, type S3Endpoint } from '../../scripts/local-s3.js';
-import { CLI, endpointArgs, endpointEnv, isMounted, mountBucket, run, unmount } from '../helpers/mount.js';
+import { CLI, endpointArgs, endpointEnv, isMounted, mountBucket, run, unmount } from '../support/mount.js';
 
 let endpoint: S3Endpoint;
 let staging: string;

@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TierStats } from '../../src/cache/types.js';
 import { seedClient, startS3Endpoint, testPrefix, type S3Endpoint } from '../../scripts/local-s3.js';
-import { patternBytes } from '../helpers/pattern.js';
-import { CLI, endpointArgs, endpointEnv, mountBucket, mountStats, run, type Mount } from '../helpers/mount.js';
+import { patternBytes } from '../support/pattern.js';
+import { CLI, endpointArgs, endpointEnv, mountBucket, mountStats, quiescentStats, run, type Mount } from '../support/mount.js';
 
 const MIB = 1024 * 1024;
 // Objects above a quarter of --max-cache-size stream through slabs: 8 MiB keeps 3 MiB objects
@@ -54,7 +54,7 @@ async function diskTier(mount: Mount): Promise<TierStats> {
 }
 
 async function gets(mount: Mount): Promise<number> {
-  return (await mountStats(mount.mountpoint)).s3.getRange.count;
+  return (await quiescentStats(mount.mountpoint)).s3.getRange.count;
 }
 
 async function cat(mount: Mount, name: string): Promise<Buffer> {

@@ -2,13 +2,13 @@
 // against a plain local directory; results (success or errno) and the state of both trees
 // must agree after every step. The seed is printed; S3MOUNT_MODEL_SEED=<seed> replays a run.
 import test from 'ava';
-import { seededRandom as random } from '../../scripts/seeded-random.js';
+import { seededRandom as random } from '../support/seeded-random.js';
 import { randomInt } from 'node:crypto';
 import { chmod, lstat, mkdir, mkdtemp, open, readdir, readFile, readlink, rename, rm, rmdir, stat, symlink, truncate, unlink, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startS3Endpoint, testPrefix, type S3Endpoint } from '../../scripts/local-s3.js';
-import { mountBucket, type Mount } from '../helpers/mount.js';
+import { mountBucket, type Mount } from '../support/mount.js';
 
 const STEPS = Number(process.env.S3MOUNT_MODEL_STEPS ?? 2000);
 const SEED = Number(process.env.S3MOUNT_MODEL_SEED ?? randomInt(2 ** 31));

@@ -12,8 +12,8 @@ import { join, resolve } from 'node:path';
 import { seedClient, startS3Endpoint, testPrefix, type S3Endpoint } from '../../scripts/local-s3.js';
 import { unmountWithRetries, waitForMount } from '../../scripts/mounts.js';
 import type { MountStats } from '../../src/stats.js';
-import { CLI, endpointArgs, endpointEnv, isMounted, mountBucket, run, type Mount } from '../helpers/mount.js';
-import { parsePrometheusText, sample } from '../helpers/prometheus.js';
+import { CLI, endpointArgs, endpointEnv, isMounted, mountBucket, run, type Mount } from '../support/mount.js';
+import { parsePrometheusText, sample } from '../support/prometheus.js';
 
 let endpoint: S3Endpoint;
 let client: S3Client;
@@ -65,8 +65,11 @@ async function ls(path: string): Promise<string[]> {
   return result.stdout.split('\n').filter(Boolean);
 }
 
-// The kernel keeps nothing, so every access reaches s3mount and its cache decides.
-const CACHE_DECIDES = ['--metadata-ttl', '3600', '--kernel-cache-ttl', '0'];
+// The kernel keeps nothing, so every access reaches s3mount and its cache decides. Negative
+// answers are kept as long as the rest: a lookup's "no directory of that name" probe is a
+// negative answer, and with the default 5 s it expired between two stats taken a few seconds
+// apart on a loaded machine, adding a LIST to a count that was meant to stay the same.
+const CACHE_DECIDES = ['--metadata-ttl', '3600', '--negative-metadata-ttl', '3600', '--kernel-cache-ttl', '0'];
 
 test('cache stats follow reads, and cache clear makes the next read a miss', async (t) => {
   await put('stats/a.txt', 'alpha\n');
@@ -159,6 +162,8 @@ test('cache configure changes the TTL and bounds of a running mount', async (t) 
   t.is(on.code, 0, on.stderr);
   const settings = (await stats(mount.mountpoint)).settings;
   t.like(settings, { metadataTtlSeconds: 3600, maxCacheEntries: 50, maxCacheSizeMiB: 2 });
+  // Everything the next stat needs is loaded under the new settings, not left from before.
+  await cli('cache', 'clear', mount.mountpoint);
   const kept = await s3CallsAfterStat();
   t.is(await s3CallsAfterStat(), kept, 'with a TTL again, the second stat is answered from the cache');
 
@@ -170,7 +175,8 @@ test('cache configure changes the TTL and bounds of a running mount', async (t) 
 test('warm fills listings and attributes, and content with --content', async (t) => {
   const files = ['top.txt', 'x/one.txt', 'x/y/two.txt', 'x/y/three.txt', 'z/four.txt'];
   for (const name of files) await put(`warm/${name}`, `content of ${name}\n`);
-  const mount = await mountDirectory(t, 'warm');
+  // A TTL no run outlasts: what warm loaded must still be there when find and cat come.
+  const mount = await mountDirectory(t, 'warm', ['--metadata-ttl', '3600']);
   const walk = await cli('warm', mount.mountpoint);
   t.is(walk.code, 0, walk.stderr);
   t.regex(walk.stdout, /^warmed .*: 4 directories, 5 files in [\d.]+ s\n$/);

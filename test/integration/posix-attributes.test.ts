@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import test from 'ava';
 import { type S3Endpoint, seedClient, startS3Endpoint, testPrefix } from '../../scripts/local-s3.js';
-import { type Mount, mountBucket, run } from '../helpers/mount.js';
-import { mountThroughProxy } from '../helpers/proxied-mount.js';
+import { type Mount, mountBucket, run } from '../support/mount.js';
+import { mountThroughProxy } from '../support/proxied-mount.js';
 
 let endpoint: S3Endpoint;
 let client: S3Client;

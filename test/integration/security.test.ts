@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startS3Endpoint, testPrefix, type S3Endpoint } from '../../scripts/local-s3.js';
 import { controlSocketPath } from '../../src/control/socket-path.js';
-import { mountBucket, run } from '../helpers/mount.js';
+import { mountBucket, run } from '../support/mount.js';
 
 let endpoint: S3Endpoint;
 let scratch: string;

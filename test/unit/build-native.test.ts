@@ -7,7 +7,7 @@ import { chmod, cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'nod
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fuseNativeBinding, prebuiltBindingNote } from '../helpers/native-binding.js';
+import { fuseNativeBinding, prebuiltBindingNote } from '../support/native-binding.js';
 
 /** A checkout with a fresh fuse-native (without the utimens fix, never built) and the scripts. */
 async function freshCheckout(): Promise<string> {

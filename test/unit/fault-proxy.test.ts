@@ -5,7 +5,7 @@
 import test from 'ava';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startFaultProxy, type FaultProxy } from '../../scripts/fault-proxy.js';
+import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 
 let upstream: Server;
 let proxy: FaultProxy;

@@ -7,13 +7,15 @@ import { isLoopbackHost } from '../../src/metrics/address.js';
 import { meterStore } from '../../src/metrics/metered-store.js';
 import { MountMetrics } from '../../src/metrics/mount-metrics.js';
 import { MemoryStore } from '../../src/s3/memory-store.js';
-import { parsePrometheusText, sample } from '../helpers/prometheus.js';
+import { FaultyStore } from '../support/faulty-store.js';
+import { parsePrometheusText, sample } from '../support/prometheus.js';
 
 function setup() {
   const cache = createMemoryCaches({ ttlMs: 60_000, opTtlMs: {}, maxMetadataEntries: 100, maxContentBytes: 1 << 20 }, silentLogger());
   const metrics = new MountMetrics(() => cache.stats());
   const memory = new MemoryStore('bucket');
-  return { cache, metrics, memory, store: meterStore(memory, metrics) };
+  const faults = new FaultyStore(memory);
+  return { cache, metrics, memory, faults, store: meterStore(faults, metrics) };
 }
 
 async function scrape(metrics: MountMetrics) {
@@ -39,13 +41,13 @@ test('FUSE operations are counted by operation and outcome, with latency and byt
 });
 
 test('S3 calls are counted by operation and outcome, uploads while they run', async (t) => {
-  const { metrics, memory, store } = setup();
+  const { metrics, memory, faults, store } = setup();
   memory.putObject('a', 'hello');
   await store.head('a');
   await t.throwsAsync(store.head('missing'));
   await store.getRange('a', 0, 5);
   let pendingDuringPut: number | undefined;
-  memory.beforeCall = async (operation) => {
+  faults.beforeCall = async (operation) => {
     if (operation === 'put') pendingDuringPut = sample((await scrape(metrics)).samples, 's3mount_uploads_pending');
   };
   await store.put('b', Buffer.from('x'));

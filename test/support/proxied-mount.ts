@@ -1,7 +1,7 @@
 // A mount that reaches S3 only through the fault proxy, over an endpoint seeded first: what
 // every fault test starts from. Keys are put under the endpoint's test prefix.
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { startFaultProxy, type FaultProxy } from '../../scripts/fault-proxy.js';
+import { startFaultProxy, type FaultProxy } from './fault-proxy.js';
 import { seedClient, startS3Endpoint, testPrefix, type S3Endpoint } from '../../scripts/local-s3.js';
 import { mountBucket, type Mount } from './mount.js';
 

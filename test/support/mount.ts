@@ -134,3 +134,20 @@ export async function mountStats(mountpoint: string): Promise<MountStats> {
   if (result.code !== 0) throw new Error(`cache stats failed: ${result.stderr}`);
   return JSON.parse(result.stdout);
 }
+
+/**
+ * The mount's statistics at a moment when no S3 call is under way (prefetches and other
+ * background loads included), for counts that must not move while they are compared. Fails
+ * after `timeoutMs`.
+ */
+export async function quiescentStats(mountpoint: string, timeoutMs = 60_000): Promise<MountStats> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const stats = await mountStats(mountpoint);
+    if (Object.values(stats.s3).some((op) => typeof op.inFlight !== 'number')) throw new Error('the mount reports no S3 calls in flight: is dist/ built from this tree?');
+    const inFlight = Object.values(stats.s3).reduce((sum, op) => sum + op.inFlight, 0);
+    if (inFlight === 0) return stats;
+    if (Date.now() > deadline) throw new Error(`${inFlight} S3 calls still in flight after ${timeoutMs} ms`);
+    await new Promise((resolveWait) => setTimeout(resolveWait, 50));
+  }
+}
