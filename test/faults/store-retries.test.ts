@@ -5,11 +5,11 @@
 import test from 'ava';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import pino from 'pino';
-import { startFaultProxy, type FaultProxy } from '../../scripts/fault-proxy.js';
+import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 import { seedClient, startS3Endpoint, testPrefix, type S3Endpoint } from '../../scripts/local-s3.js';
 import { isStoreError, type ObjectStore } from '../../src/s3/object-store.js';
 import { createSdkStore, type SdkStore } from '../../src/s3/sdk-store.js';
-import { patternBytes } from '../helpers/pattern.js';
+import { patternBytes } from '../support/pattern.js';
 
 const SIZE = 300_000;
 const body = patternBytes(SIZE, 7);

@@ -13,8 +13,8 @@ import { join } from 'node:path';
 import tls from 'node:tls';
 import { promisify } from 'node:util';
 import { seedClient, startS3Endpoint, testPrefix, type S3Endpoint } from '../../scripts/local-s3.js';
-import { mountBucket, run } from '../helpers/mount.js';
-import { patternBytes } from '../helpers/pattern.js';
+import { mountBucket, run } from '../support/mount.js';
+import { patternBytes } from '../support/pattern.js';
 
 const SIZE = 3 * 1024 * 1024 + 5;
 const expected = patternBytes(SIZE, 11);

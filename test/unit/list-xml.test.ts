@@ -2,7 +2,7 @@
 import test from 'ava';
 import { isDeepStrictEqual } from 'node:util';
 import { parseErrorBody, parseListPage, parseListPageFull } from '../../src/s3/list-xml.js';
-import { seededRandom } from '../../scripts/seeded-random.js';
+import { seededRandom } from '../support/seeded-random.js';
 
 const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
 
