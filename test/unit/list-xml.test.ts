@@ -4,7 +4,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { parseErrorBody, parseListPage, parseListPageFull } from '../../src/s3/list-xml.js';
 import { seededRandom } from '../support/seeded-random.js';
 
-const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
+const escapeXml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
 
 const contents = (key: string, size = 3) =>
   `<Contents><Key>${key}</Key><LastModified>2026-11-24T10:00:00.000Z</LastModified><ETag>&quot;abc&quot;</ETag><Size>${size}</Size><Owner><ID>o</ID><DisplayName>Key</DisplayName></Owner><StorageClass>STANDARD</StorageClass></Contents>`;
@@ -13,7 +13,7 @@ test('keys with markup characters, references, spaces and non-ASCII come back as
   const keys = ['a & b <c> "d" \'e\'.txt', '  spaced  ', 'naïve/😀 emoji', 'tab\there', 'cr\rlf\n'];
   const xml = `<?xml version="1.0" encoding="UTF-8"?>
 <ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>b</Name><Prefix></Prefix><KeyCount>7</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated>${keys
-    .map((key) => contents(escape(key).replace('\r', '&#13;').replace('\n', '&#xA;')))
+    .map((key) => contents(escapeXml(key).replace('\r', '&#13;').replace('\n', '&#xA;')))
     .join('')}${contents('&#x1F600;&#65;')}<CommonPrefixes><Prefix>dir &amp; co/</Prefix></CommonPrefixes></ListBucketResult>`;
   const page = parseListPage(xml);
   t.deepEqual(page.objects.map((o) => o.key), [...keys, '😀A']);
