@@ -2,8 +2,8 @@
 // for custom path-style endpoints (MinIO, emulators, on-premises S3), where the SDK's
 // per-request work is the cost, not the network: 1,000 4 KiB GETs took 1.29 s through the
 // SDK and 0.16 s as plain requests; listing 5,000 keys took 79-218 ms through the SDK and
-// 23-29 ms as plain requests, on the same emulator. Ranged GETs over http: read their
-// bodies straight into the block's buffer (direct-http.ts).
+// 23-29 ms as plain requests, on the same emulator. Ranged GETs (over http: and https:) read
+// their bodies straight into the block's buffer (direct-http.ts).
 //
 // One attempt per call: sdk-store.ts owns retries, deadlines and the mapping of network
 // errors. Answers that are not successes become StoreErrors here, with S3's error code.
@@ -48,10 +48,14 @@ export function createLeanClient(options: LeanClientOptions, log: Logger): LeanC
   const basePath = base.pathname.replace(/\/+$/, '');
   const agent = secure ? new https.Agent({ keepAlive: true, maxSockets: options.maxSockets }) : new http.Agent({ keepAlive: true, maxSockets: options.maxSockets });
   const sign = createRequestSigner({ region: options.region, credentials: options.credentials });
-  // TLS keeps node:https; so does an endpoint whose GET answers are not framed by length.
-  let direct: DirectHttpClient | undefined = secure
-    ? undefined
-    : createDirectHttp({ host: base.hostname, port: Number(base.port || 80), maxSockets: options.maxSockets, timeoutMs: options.requestTimeoutMs });
+  // An endpoint whose GET answers are not framed by length falls back to node:http(s).
+  let direct: DirectHttpClient | undefined = createDirectHttp({
+    host: base.hostname.replace(/^\[|\]$/g, ''),
+    port: Number(base.port || (secure ? 443 : 80)),
+    secure,
+    maxSockets: options.maxSockets,
+    timeoutMs: options.requestTimeoutMs,
+  });
 
   const objectPath = (key: string) => `${basePath}/${options.bucket}/${encodeKeyPath(key)}`;
 
@@ -136,7 +140,7 @@ export function createLeanClient(options: LeanClientOptions, log: Logger): LeanC
       const body = (await readAll(response)).toString('utf8');
       if (response.statusCode !== 200) throw statusError('list', prefix, response.statusCode ?? 0, body);
       try {
-        return parseListPage(body);
+        return parseListPage(body, (reason) => log.debug({ prefix, reason }, 'listing page read by the full XML parser'));
       } catch (error) {
         throw new StoreError('Other', `list ${prefix}: unreadable answer: ${(error as Error).message}`, 'MalformedXML', response.statusCode);
       }

@@ -2,6 +2,10 @@
 // With list-xml.ts (whose error answers go through the SDK's XML parser) the only module that imports
 // @aws-sdk/*: every SDK error leaves it as a StoreError.
 //
+// One retry policy (retry-policy.ts): the SDK's StandardRetryStrategy, one quota of retry
+// tokens, shared by the SDK client and the reads (lean or SDK) whose attempts include their
+// bodies; programming errors are never retried.
+//
 // Connection hygiene (see docs/notes/fuse-native.md, "AWS SDK v3 facts"): keep-alive agents with a bounded socket pool, a
 // connection timeout, a per-attempt timeout up to the response headers, an idle-socket timeout
 // while a body streams, and a deadline per call (all attempts and the body read included)
@@ -26,7 +30,7 @@ import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { Logger } from '../log.js';
-import { callDeadlineMs, MAX_CONNECT_TIMEOUT_MS, REQUEST_TIMEOUT_MS, RETRY_BACKOFF_MS } from '../tuning.js';
+import { callDeadlineMs, MAX_CONNECT_TIMEOUT_MS, REQUEST_TIMEOUT_MS } from '../tuning.js';
 import { checkContentRange, createLeanClient, readBody, type LeanClient } from './lean-client.js';
 import {
   StoreError,
@@ -41,6 +45,7 @@ import {
   type StoreErrorKind,
   type StoreOperation,
 } from './object-store.js';
+import { createRetryPolicy, type RetryEvent } from './retry-policy.js';
 
 export interface SdkStoreOptions {
   bucket: string;
@@ -59,6 +64,13 @@ export interface SdkStoreOptions {
   maxSockets?: number;
   /** Default: 'when-required' for a custom endpoint, else the SDK's own default. */
   checksums?: 'when-required' | 'when-supported';
+  /**
+   * Plain signed HTTP for GETs, LISTs and HEADs on a custom path-style endpoint (lean-client.ts).
+   * Default true; false sends them through the SDK as on AWS. Tests use it (or the environment
+   * variable S3MOUNT_TEST_SDK_PATH=1, for a mount in a child process) to run the SDK path
+   * against a local endpoint; it is not a user option.
+   */
+  lean?: boolean;
 }
 
 export type SdkStore = ObjectStore & {
@@ -95,6 +107,9 @@ export function createSdkStore(options: SdkStoreOptions, log: Logger): SdkStore 
   const checksumSetting = checksums === undefined ? undefined : checksums === 'when-required' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED';
   const region = options.region || process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || sharedConfigRegion(options.profile);
 
+  // One retry policy for the whole store: the SDK client retries with this strategy, and the
+  // reads below (lean or SDK, their bodies included) run their attempts with it too.
+  const retry = createRetryPolicy(maxAttempts, (error) => toStoreError(error, { operation: 'head', bucket, key: '', deadlineMs }));
   const agentOptions = { keepAlive: true, maxSockets };
   const config: S3ClientConfig = {
     region,
@@ -102,6 +117,7 @@ export function createSdkStore(options: SdkStoreOptions, log: Logger): SdkStore 
     forcePathStyle: options.forcePathStyle ?? false,
     profile: options.profile,
     maxAttempts,
+    retryStrategy: retry.strategy,
     // A wrong region on AWS is answered with a redirect naming the right one: follow it.
     followRegionRedirects: !customEndpoint,
     requestChecksumCalculation: checksumSetting,
@@ -116,6 +132,9 @@ export function createSdkStore(options: SdkStoreOptions, log: Logger): SdkStore 
     },
   };
   const client = new S3Client(config);
+  // Reads through the SDK make one attempt per send: retry.run() retries them, body included.
+  // The same sockets (request handler) and credentials.
+  const readClient = new S3Client({ ...config, maxAttempts: 1, retryStrategy: undefined, requestHandler: client.config.requestHandler, credentials: client.config.credentials });
   log.debug(
     { bucket, endpoint: endpoint ?? 'aws', forcePathStyle: config.forcePathStyle, profile: options.profile, maxAttempts, requestTimeoutMs, maxSockets, checksums: checksums ?? 'sdk-default' },
     's3 client created',
@@ -210,8 +229,9 @@ export function createSdkStore(options: SdkStoreOptions, log: Logger): SdkStore 
 
   // Custom path-style endpoints get ranged GETs, LISTs and HEADs without the SDK's
   // per-request machinery (lean-client.ts); everything else goes through the SDK.
+  const leanWanted = options.lean ?? process.env.S3MOUNT_TEST_SDK_PATH !== '1';
   const lean: LeanClient | undefined =
-    customEndpoint && config.forcePathStyle && endpoint
+    leanWanted && customEndpoint && config.forcePathStyle && endpoint
       ? createLeanClient(
           {
             endpoint,
@@ -225,26 +245,11 @@ export function createSdkStore(options: SdkStoreOptions, log: Logger): SdkStore 
         )
       : undefined;
 
-  /** One lean call with the SDK's retry budget: attempts, full-jitter backoff, one deadline. */
-  function leanCall<T>(operation: StoreOperation, key: string, attempt: (abortSignal: AbortSignal) => Promise<T>, callerSignal?: AbortSignal): Promise<T> {
-    return send(
-      operation,
-      key,
-      async (abortSignal) => {
-        for (let attemptNumber = 1; ; attemptNumber++) {
-          try {
-            return await attempt(abortSignal);
-          } catch (error) {
-            // Errors that are not StoreErrors yet (sockets, aborts) are mapped by send(), which
-            // knows whether the deadline or the caller ended the call.
-            const retryable = error instanceof StoreError ? error.kind === 'Network' || error.kind === 'Throttled' || (error.status ?? 0) >= 500 : true;
-            if (!retryable || attemptNumber >= maxAttempts || abortSignal.aborted) throw error;
-            await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(RETRY_BACKOFF_MS, 100 * 2 ** attemptNumber)));
-          }
-        }
-      },
-      callerSignal,
-    );
+  /** A read (lean or through the SDK) under the store's retry policy, its body read inside each attempt, within one deadline. */
+  function retried<T>(operation: StoreOperation, key: string, attempt: (abortSignal: AbortSignal) => Promise<T>, callerSignal?: AbortSignal): Promise<T> {
+    const onRetry = ({ attempt: failed, errorType, error }: RetryEvent) =>
+      log.debug({ operation, key, attempt: failed, errorType, err: error }, 's3 read retried');
+    return send(operation, key, (abortSignal) => retry.run(attempt, abortSignal, onRetry), callerSignal);
   }
 
   async function endpointDescription(): Promise<string> {
@@ -266,9 +271,9 @@ export function createSdkStore(options: SdkStoreOptions, log: Logger): SdkStore 
     },
 
     head(key: string): Promise<ObjectInfo> {
-      if (lean) return leanCall('head', key, (abortSignal) => lean.head(key, abortSignal));
-      return send('head', key, async (abortSignal) => {
-        const out = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), { abortSignal });
+      if (lean) return retried('head', key, (abortSignal) => lean.head(key, abortSignal));
+      return retried('head', key, async (abortSignal) => {
+        const out = await readClient.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), { abortSignal });
         return {
           key,
           size: out.ContentLength ?? 0,
@@ -281,9 +286,9 @@ export function createSdkStore(options: SdkStoreOptions, log: Logger): SdkStore 
     },
 
     list(prefix: string, listOptions: ListOptions = {}): Promise<ListPage> {
-      if (lean) return leanCall('list', prefix, (abortSignal) => lean.list(prefix, listOptions, abortSignal));
-      return send('list', prefix, async (abortSignal) => {
-        const out = await client.send(
+      if (lean) return retried('list', prefix, (abortSignal) => lean.list(prefix, listOptions, abortSignal));
+      return retried('list', prefix, async (abortSignal) => {
+        const out = await readClient.send(
           new ListObjectsV2Command({
             Bucket: bucket,
             Prefix: prefix || undefined,
@@ -311,12 +316,12 @@ export function createSdkStore(options: SdkStoreOptions, log: Logger): SdkStore 
         throw new StoreError('InvalidRange', `getRange ${key}: invalid range [${start}, ${end})`);
       }
       if (start === end) return Buffer.alloc(0);
-      if (lean) return leanCall('getRange', key, (abortSignal) => lean.getRange(key, start, end, { ifMatch: rangeOptions.ifMatch, signal: abortSignal, into: rangeOptions.into }), rangeOptions.signal);
-      return send(
+      if (lean) return retried('getRange', key, (abortSignal) => lean.getRange(key, start, end, { ifMatch: rangeOptions.ifMatch, signal: abortSignal, into: rangeOptions.into }), rangeOptions.signal);
+      return retried(
         'getRange',
         key,
         async (abortSignal) => {
-          const out = await client.send(
+          const out = await readClient.send(
             new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${start}-${end - 1}`, IfMatch: rangeOptions.ifMatch }),
             { abortSignal },
           );
@@ -403,6 +408,7 @@ export function createSdkStore(options: SdkStoreOptions, log: Logger): SdkStore 
 
     close(): void {
       lean?.close();
+      readClient.destroy();
       client.destroy();
     },
   };

@@ -1,5 +1,5 @@
-// Reads under injected S3 faults: transient ones (error statuses, resets, delays) are
-// retried or waited out and return correct bytes, persistent ones are EIO within the retry
+// Reads under injected S3 faults: transient ones (error statuses, resets, delays, a body cut
+// mid-transfer) are retried or waited out and return correct bytes, persistent ones are EIO within the retry
 // budget, bodies cut short are never served or cached, and the same mount works again once
 // the server recovers.
 import test from 'ava';
@@ -18,7 +18,7 @@ const expected = patternBytes(SIZE, 42);
 test.before(async () => {
   // The endpoint is reached only through the proxy; 3 attempts per request.
   setup = await mountThroughProxy(async (put) => {
-    for (const name of ['transient', 'persistent', 'cut', 'reset', 'delayed']) await put(`${name}.bin`, expected);
+    for (const name of ['transient', 'persistent', 'cut', 'cut-once', 'reset', 'delayed']) await put(`${name}.bin`, expected);
   });
   ({ proxy, mount } = setup);
 });
@@ -108,4 +108,23 @@ test.serial('bodies cut short are detected, never served or cached', async (t) =
   t.is(whole.code, 0, whole.stderr);
   t.true(whole.bytes.equals(expected));
   t.log(`faults injected ${faulted} (bodies cut in half), EIO after ${failed.seconds.toFixed(2)} s, then bytes compared ${whole.bytes.length}`);
+});
+
+test.serial('a body cut mid-transfer once is retried: the bytes are right', async (t) => {
+  const from = proxy.log().length;
+  proxy.queue('read', { kind: 'cut' });
+  const result = await readAll('cut-once.bin');
+  t.is(result.code, 0, result.stderr);
+  t.true(result.bytes.equals(expected));
+  const seen = getsOf('cut-once.bin', from);
+  t.is(seen.faulted, 1);
+  t.log(`faults injected ${seen.faulted} (a body cut in half), GETs ${seen.gets}, bytes compared ${result.bytes.length}`);
+});
+
+test.serial('the reads took the path this file runs (SDK with S3MOUNT_TEST_SDK_PATH=1, else the lean client)', (t) => {
+  // The SDK names its operation in the query (x-id=GetObject); the lean client does not.
+  const reads = proxy.log().filter((r) => r.operation === 'read');
+  t.true(reads.length > 0);
+  const sdkPath = process.env.S3MOUNT_TEST_SDK_PATH === '1';
+  t.true(reads.every((r) => (r.query['x-id'] === 'GetObject') === sdkPath));
 });

@@ -2,7 +2,13 @@
 // scripts it: bodies in odd pieces, keep-alive reuse, error answers, unsupported framing,
 // connections lost at every point, silence and aborts.
 import test from 'ava';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import net, { type AddressInfo, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import tls from 'node:tls';
+import { promisify } from 'node:util';
 import { createDirectHttp, decodeChunked, UnsupportedFramingError, type DirectHttpClient } from '../../src/s3/direct-http.js';
 
 type Answer = (socket: Socket, request: string, connection: number) => void;
@@ -15,11 +21,11 @@ interface ScriptedServer {
   close(): Promise<void>;
 }
 
-async function scriptedServer(answer: Answer): Promise<ScriptedServer> {
+async function scriptedServer(answer: Answer, secure?: { key: Buffer; cert: Buffer }): Promise<ScriptedServer> {
   const requests: ScriptedServer['requests'] = [];
   const sockets = new Set<Socket>();
   let connections = 0;
-  const server = net.createServer((socket) => {
+  const onConnection = (socket: Socket) => {
     const connection = ++connections;
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
@@ -35,7 +41,9 @@ async function scriptedServer(answer: Answer): Promise<ScriptedServer> {
       }
     });
     socket.on('error', () => undefined);
-  });
+  };
+  const server = secure ? tls.createServer(secure, onConnection) : net.createServer(onConnection);
+  server.on('tlsClientError', () => undefined);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     port: (server.address() as AddressInfo).port,
@@ -248,6 +256,158 @@ test('chunked bodies are decoded once complete, trailers included', (t) => {
   t.is(decodeChunked(Buffer.from('5\r\nabc')), undefined, 'a chunk cut short');
   t.is(decodeChunked(Buffer.from('zz\r\n')), undefined, 'not a size');
   t.is(decodeChunked(Buffer.from('0\r\n\r\nextra'))?.consumed, 5);
+});
+
+test('interim answers other than 100 (103 Early Hints, 102) are skipped, whole or in pieces; 101 is refused', async (t) => {
+  const server = await scriptedServer((socket, head) => {
+    if (head.includes('/switch')) return void socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n');
+    // As a proxy that sends early hints before every answer: one write, then the final answer in pieces.
+    socket.write('HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\nHTTP/1.1 102 Processing\r\n\r\n');
+    // Chained: timers of different durations may fire out of order on a busy loop.
+    setTimeout(() => {
+      socket.write('HTTP/1.1 103 Early Hints\r\nLink: </a.js>; rel=preload\r\n\r\nHTTP/1.1 206 Partial');
+      setTimeout(() => socket.write(' Content\r\nContent-Length: 4\r\nContent-Range: bytes 0-3/4\r\n\r\ndata'), 5);
+    }, 5);
+  });
+  t.teardown(() => server.close());
+  const http = client(server.port, { timeoutMs: 5_000 });
+  t.teardown(() => http.close());
+  for (let round = 0; round < 2; round++) {
+    const into = Buffer.alloc(4);
+    const response = await http.get({ path: '/b/k', headers: { host: 'test' }, into, signal: AbortSignal.timeout(10_000) });
+    t.is(response.status, 206);
+    t.is(response.headers['content-range'], 'bytes 0-3/4');
+    t.is(into.toString(), 'data');
+  }
+  t.is(server.connections(), 1, 'the connection stays usable after interim answers');
+  const error = await t.throwsAsync(get(http, '/b/switch', 4));
+  t.is((error as { code?: string }).code, 'EPROTO');
+});
+
+test('a server that sends nothing but interim answers is a protocol error, not an endless wait', async (t) => {
+  const server = await scriptedServer((socket) => socket.write(`${'HTTP/1.1 103 Early Hints\r\n\r\n'.repeat(17)}HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok`));
+  t.teardown(() => server.close());
+  const http = client(server.port);
+  t.teardown(() => http.close());
+  const error = await t.throwsAsync(get(http, '/b/k', 2));
+  t.is((error as { code?: string }).code, 'EPROTO');
+});
+
+test('a request aborted while it waits for a free socket is rejected at once, not when a socket frees', async (t) => {
+  // The server never answers: the first request holds the only socket until its own signal ends it.
+  const server = await scriptedServer(() => undefined);
+  t.teardown(() => server.close());
+  const http = client(server.port, { maxSockets: 1, timeoutMs: 60_000 });
+  t.teardown(() => http.close());
+  const firstController = new AbortController();
+  let firstSettled = false;
+  const first = get(http, '/b/first', 1, firstController.signal).finally(() => {
+    firstSettled = true;
+  });
+  first.catch(() => undefined);
+  const controller = new AbortController();
+  const second = get(http, '/b/second', 1, controller.signal);
+  // Without the fix, the first request's end is what would free the waiter: make it end, later.
+  const releaseFirst = setTimeout(() => firstController.abort(new Error('first ended')), 2_000);
+  t.teardown(() => clearTimeout(releaseFirst));
+  controller.abort(new Error('caller gave up'));
+  await t.throwsAsync(second, { message: 'caller gave up' });
+  t.false(firstSettled, 'rejected while the socket was still busy');
+  firstController.abort(new Error('first ended'));
+  await t.throwsAsync(first, { message: 'first ended' });
+  t.false(server.requests.some((r) => r.head.includes('/b/second')), 'the aborted request was never sent');
+  // An already aborted signal is rejected without waiting either.
+  const held = get(http, '/b/third', 1, AbortSignal.timeout(60_000));
+  held.catch(() => undefined);
+  await t.throwsAsync(get(http, '/b/fourth', 1, AbortSignal.abort(new Error('already'))), { message: 'already' });
+});
+
+test('header names and values that would break the request line are refused before anything is sent', async (t) => {
+  const server = await scriptedServer((socket) => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'));
+  t.teardown(() => server.close());
+  const http = client(server.port);
+  t.teardown(() => http.close());
+  const send = (headers: Record<string, string>, path = '/b/k') => http.get({ path, headers: { host: 'test', ...headers }, into: Buffer.alloc(2), signal: AbortSignal.timeout(5_000) });
+  // An ETag from a listing carrying CR/LF, used as If-Match.
+  const injected = await t.throwsAsync(send({ 'if-match': '"abc"\r\nx-injected: 1' }));
+  t.is((injected as { code?: string }).code, 'ERR_INVALID_CHAR');
+  t.true(injected instanceof TypeError, 'a programming error, never retried as a network one');
+  t.is(((await t.throwsAsync(send({ 'if-match': 'a\nb' }))) as { code?: string }).code, 'ERR_INVALID_CHAR');
+  t.is(((await t.throwsAsync(send({ 'if-match': 'a\0b' }))) as { code?: string }).code, 'ERR_INVALID_CHAR');
+  t.is(((await t.throwsAsync(send({ 'bad name': 'x' }))) as { code?: string }).code, 'ERR_INVALID_HTTP_TOKEN');
+  t.is(((await t.throwsAsync(send({}, '/b/a b\r\nx: y'))) as { code?: string }).code, 'ERR_UNESCAPED_CHARACTERS');
+  t.is(server.requests.length, 0, 'nothing reached the wire');
+  const response = await send({ 'if-match': '"abc"', 'x-amz-meta-latin': 'caf\xe9\tok' });
+  t.is(response.status, 200);
+});
+
+test('conflicting Content-Length headers and a space before the colon are protocol errors; a repeated equal length is not', async (t) => {
+  const answers: Record<string, string> = {
+    twice: 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 5\r\n\r\nhello',
+    list: 'HTTP/1.1 200 OK\r\nContent-Length: 2, 5\r\n\r\nhello',
+    space: 'HTTP/1.1 200 OK\r\nContent-Length : 5\r\n\r\nhello',
+    folded: 'HTTP/1.1 200 OK\r\nX-A: 1\r\n folded\r\nContent-Length: 5\r\n\r\nhello',
+    nocolon: 'HTTP/1.1 200 OK\r\nContent-Length 5\r\n\r\nhello',
+    signed: 'HTTP/1.1 200 OK\r\nContent-Length: +5\r\n\r\nhello',
+    same: 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello',
+  };
+  const server = await scriptedServer((socket, head) => socket.write(answers[/GET \/b\/(\w+)/.exec(head)?.[1] ?? ''] ?? ''));
+  t.teardown(() => server.close());
+  const http = client(server.port);
+  t.teardown(() => http.close());
+  for (const name of ['twice', 'list', 'space', 'folded', 'nocolon', 'signed']) {
+    const error = await t.throwsAsync(get(http, `/b/${name}`, 8), undefined, name);
+    t.is((error as { code?: string }).code, 'EPROTO', name);
+  }
+  const into = Buffer.alloc(5);
+  const response = await http.get({ path: '/b/same', headers: { host: 'test' }, into, signal: AbortSignal.timeout(5_000) });
+  t.is(response.bodyLength, 5);
+  t.is(into.toString(), 'hello');
+});
+
+test('an HTTP/1.0 answer closes the connection unless it says keep-alive', async (t) => {
+  const server = await scriptedServer((socket, head) => {
+    // The server leaves the socket open either way: only the client's reading decides.
+    if (head.includes('/keep')) socket.write('HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok');
+    else socket.write('HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok');
+  });
+  t.teardown(() => server.close());
+  const http = client(server.port);
+  t.teardown(() => http.close());
+  await get(http, '/b/old', 2);
+  await get(http, '/b/old', 2);
+  t.is(server.connections(), 2, 'a new connection for each HTTP/1.0 answer');
+  await get(http, '/b/keep', 2);
+  await get(http, '/b/keep', 2);
+  t.is(server.connections(), 3, 'HTTP/1.0 with keep-alive keeps its connection');
+});
+
+test('over TLS: bodies land in the caller\'s buffer on a kept-alive connection; the certificate is checked', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 's3mount-direct-tls-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await promisify(execFile)('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']);
+  const key = await readFile(join(dir, 'key.pem'));
+  const cert = await readFile(join(dir, 'cert.pem'));
+  const body = pattern(200_000, 3);
+  const server = await scriptedServer((socket) => {
+    socket.write(`HTTP/1.1 103 Early Hints\r\n\r\nHTTP/1.1 206 Partial Content\r\nContent-Length: ${body.length}\r\n\r\n`);
+    socket.write(body);
+  }, { key, cert });
+  t.teardown(() => server.close());
+  const https = createDirectHttp({ host: '127.0.0.1', port: server.port, secure: true, ca: cert, maxSockets: 2, timeoutMs: 5_000 });
+  t.teardown(() => https.close());
+  for (let round = 0; round < 3; round++) {
+    const into = Buffer.alloc(body.length);
+    const response = await https.get({ path: '/b/k', headers: { host: 'test' }, into, signal: AbortSignal.timeout(10_000) });
+    t.is(response.status, 206);
+    t.true(into.equals(body), `round ${round}`);
+  }
+  t.is(server.connections(), 1);
+  // Node's own CAs do not know this certificate.
+  const untrusted = createDirectHttp({ host: '127.0.0.1', port: server.port, secure: true, maxSockets: 1, timeoutMs: 5_000 });
+  t.teardown(() => untrusted.close());
+  const error = await t.throwsAsync(untrusted.get({ path: '/b/k', headers: { host: 'test' }, into: Buffer.alloc(body.length), signal: AbortSignal.timeout(10_000) }));
+  t.regex(String((error as { code?: string }).code), /SELF_SIGNED|UNABLE_TO_VERIFY/);
 });
 
 test('a HEAD answer ends with its head, whatever its Content-Length; the socket is kept alive for the next request', async (t) => {
