@@ -7,7 +7,7 @@ NODE_PREFIX := $(shell node -p "require('path').resolve(process.execPath, '../..
 # The SDK's notice about future versions needing Node 22 (ours is pinned) only adds noise.
 export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED := true
 
-.PHONY: setup system-deps deps native build demo demo-ci test test-deps typecheck bench bench-deps clean
+.PHONY: setup system-deps deps native build demo demo-ci test test-deps typecheck lint format bench bench-deps clean
 
 setup: system-deps deps native build
 
@@ -41,6 +41,13 @@ build: deps
 
 typecheck: deps
 	npx tsc -p tsconfig.check.json
+
+# Biome: format and lint rules (biome.json), import cycles included; `make format` rewrites.
+lint: deps
+	npx biome ci --colors=off .
+
+format: deps
+	npx biome check --write .
 
 # Starts a local S3 emulator with a sample bucket, mounts it, shows it, serves until Ctrl-C.
 demo: setup

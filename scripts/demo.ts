@@ -1,11 +1,12 @@
 // `make demo`: a local S3 emulator with a sample bucket, mounted with s3mount, shown with
 // ls, cat and find, then served until Ctrl-C (or, with --exit, unmounted at once).
-import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
 import { seedClient, startS3Endpoint } from './local-s3.js';
 import { runShown, unmountWithRetries, waitForMount } from './mounts.js';
 
@@ -15,7 +16,8 @@ const s3mount = resolve('bin/s3mount');
 
 const endpoint = await startS3Endpoint({ bucket: 'demo-bucket' });
 const client = seedClient(endpoint);
-const put = (key: string, body: string | Buffer) => client.send(new PutObjectCommand({ Bucket: endpoint.bucket, Key: key, Body: body, ContentLength: Buffer.byteLength(body) }));
+const put = (key: string, body: string | Buffer) =>
+  client.send(new PutObjectCommand({ Bucket: endpoint.bucket, Key: key, Body: body, ContentLength: Buffer.byteLength(body) }));
 
 console.log(`local S3 emulator at ${endpoint.endpoint}, seeding bucket ${endpoint.bucket} ...`);
 await put('README.txt', 'This bucket is served by a local S3 emulator and mounted by s3mount.\n');
@@ -33,7 +35,11 @@ const mountpoint = await mkdtemp(join(tmpdir(), 's3mount-demo-'));
 // The emulator listens on a new port each run: a cache of its own, removed with the demo.
 const cacheDir = await mkdtemp(join(tmpdir(), 's3mount-demo-cache-'));
 const env = { ...process.env, AWS_ACCESS_KEY_ID: endpoint.accessKeyId, AWS_SECRET_ACCESS_KEY: endpoint.secretAccessKey, AWS_REGION: endpoint.region };
-const server = spawn(s3mount, [endpoint.bucket, mountpoint, '-f', '--endpoint-url', endpoint.endpoint, '--force-path-style', '--log-level', 'warn', '--cache-dir', cacheDir], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+const server = spawn(
+  s3mount,
+  [endpoint.bucket, mountpoint, '-f', '--endpoint-url', endpoint.endpoint, '--force-path-style', '--log-level', 'warn', '--cache-dir', cacheDir],
+  { env, stdio: ['ignore', 'inherit', 'inherit'] },
+);
 const serverExited = new Promise((done) => server.once('exit', done));
 
 let cleaned = false;

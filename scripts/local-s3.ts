@@ -12,8 +12,9 @@
 //   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY  credentials (AWS_SESSION_TOKEN is not forwarded)
 // Tests then write only under testPrefix(endpoint), a unique s3mount-test-<random>/ prefix,
 // and stop() leaves the bucket alone.
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+
 import { randomBytes } from 'node:crypto';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { buildApp } from 'fauxqs';
 // fauxqs exports its stores' types (buildApp takes them) but not the classes: these paths are
 // those of the pinned fauxqs 1.9.2. Holding the S3 store lets tests seed 100,000 keys in

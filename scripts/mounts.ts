@@ -34,10 +34,19 @@ export async function waitForMount(mountpoint: string, exited: Promise<unknown>,
 /** fusermount -u, retried while the mount is busy, then a lazy unmount as the last resort. */
 export async function unmountWithRetries(mountpoint: string): Promise<void> {
   for (let attempt = 0; attempt < 20 && (await isMounted(mountpoint)); attempt++) {
-    if (await execFileAsync('fusermount', ['-u', mountpoint]).then(() => true, () => false)) return;
+    if (
+      await execFileAsync('fusermount', ['-u', mountpoint]).then(
+        () => true,
+        () => false,
+      )
+    )
+      return;
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
   if (!(await isMounted(mountpoint))) return;
-  const lazy = await execFileAsync('fusermount', ['-uz', mountpoint]).then(() => true, () => false);
+  const lazy = await execFileAsync('fusermount', ['-uz', mountpoint]).then(
+    () => true,
+    () => false,
+  );
   if (!lazy) await execFileAsync('umount', ['-l', mountpoint]).catch(() => undefined);
 }

@@ -1,4 +1,4 @@
-import { pino, type Logger, type LevelWithSilent } from 'pino';
+import { type LevelWithSilent, type Logger, pino } from 'pino';
 
 export type { Logger };
 
@@ -36,7 +36,10 @@ const SECRET_PATTERNS: Array<[RegExp, string]> = [
   [/((?:X-Amz-)?Credential=)[^&",\s\\]+/gi, `$1${CENSOR}`],
   [/(X-Amz-Security-Token=)[^&"\s\\]+/gi, `$1${CENSOR}`],
   [/([a-z][a-z0-9+.-]*:\/\/)[^/@\s"\\]+@/gi, `$1${CENSOR}@`],
-  [/("(?:authorization|x-amz-security-token|aws_secret_access_key|aws_session_token|secret_?access_?key|session_?token)":)"(?:[^"\\]|\\.)*"/gi, `$1"${CENSOR}"`],
+  [
+    /("(?:authorization|x-amz-security-token|aws_secret_access_key|aws_session_token|secret_?access_?key|session_?token)":)"(?:[^"\\]|\\.)*"/gi,
+    `$1"${CENSOR}"`,
+  ],
 ];
 
 // Values this short would censor ordinary words (test endpoints use "test"); real ones are 16+.
@@ -68,7 +71,13 @@ export function createLogger(options: LogOptions, env: NodeJS.ProcessEnv = proce
     hooks: { streamWrite: (line: string) => scrubSecrets(line, secretValues) },
   };
   if (options.format === 'pretty') {
-    return pino(base, pino.transport({ target: 'pino-pretty', options: { destination, colorize: options.file === undefined && process.stderr.isTTY, translateTime: 'SYS:HH:MM:ss.l' } }));
+    return pino(
+      base,
+      pino.transport({
+        target: 'pino-pretty',
+        options: { destination, colorize: options.file === undefined && process.stderr.isTTY, translateTime: 'SYS:HH:MM:ss.l' },
+      }),
+    );
   }
   return pino(base, pino.destination({ dest: destination, sync: true, append: true, mkdir: true }));
 }

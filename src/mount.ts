@@ -1,8 +1,9 @@
 // One mount's lifetime: object store, caches and core (built by src/wiring.ts), FUSE session,
 // control socket and metrics, and the order in which they start and stop.
-import type { Config } from './config.js';
+
 import { CacheDirInUse } from './cache/disk/cache-dir.js';
-import { openDiskTier, type OpenDiskTier } from './cache/disk/open-disk-tier.js';
+import { type OpenDiskTier, openDiskTier } from './cache/disk/open-disk-tier.js';
+import type { Config } from './config.js';
 import { configureCache } from './control/cache-control.js';
 import { ControlServer } from './control/server.js';
 import { SlabPool } from './fs/read/slab-pool.js';
@@ -14,13 +15,21 @@ import type { Logger } from './log.js';
 import { formatAddress } from './metrics/address.js';
 import { meterStore } from './metrics/metered-store.js';
 import { MountMetrics } from './metrics/mount-metrics.js';
-import { serveMetrics, type MetricsServer } from './metrics/server.js';
+import { type MetricsServer, serveMetrics } from './metrics/server.js';
 import { instrumentStore } from './s3/counting-store.js';
 import { isStoreError } from './s3/object-store.js';
 import { profileEndpoint } from './s3/profile-endpoint.js';
 import { createSdkStore } from './s3/sdk-store.js';
 import { collectStats, type MountStats } from './stats.js';
-import { fuseOperationTimeoutMs, MAX_PREFETCH_BLOCKS, MAX_REQUEST_BLOCKS, MAX_STREAM_BYTES, PIECE_SIZE, REQUEST_TIMEOUT_MS, STREAM_ABOVE_CACHE_SHARE } from './tuning.js';
+import {
+  fuseOperationTimeoutMs,
+  MAX_PREFETCH_BLOCKS,
+  MAX_REQUEST_BLOCKS,
+  MAX_STREAM_BYTES,
+  PIECE_SIZE,
+  REQUEST_TIMEOUT_MS,
+  STREAM_ABOVE_CACHE_SHARE,
+} from './tuning.js';
 import { buildCaches, buildCore } from './wiring.js';
 
 /** A failure before the mount is ready, with a message meant for the person who typed the command. */
@@ -87,7 +96,9 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
         log.warn({ err: error }, 'disk cache off for this mount');
       } else {
         sdkStore.close();
-        throw new StartupError(error instanceof CacheDirInUse ? error.message : `cannot use cache directory under ${config.cacheDir}: ${(error as Error).message}`);
+        throw new StartupError(
+          error instanceof CacheDirInUse ? error.message : `cannot use cache directory under ${config.cacheDir}: ${(error as Error).message}`,
+        );
       }
     }
   }
@@ -180,7 +191,10 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
       await control.close();
       await metricsServer?.close();
       for (const upload of await sdkStore.finish()) {
-        log.error({ upload }, 'a failed multipart upload could not be aborted; its parts stay in the bucket until aborted (an AbortIncompleteMultipartUpload lifecycle rule removes them)');
+        log.error(
+          { upload },
+          'a failed multipart upload could not be aborted; its parts stay in the bucket until aborted (an AbortIncompleteMultipartUpload lifecycle rule removes them)',
+        );
       }
       await disk?.close();
       log.info({ stats: stats() }, 'final statistics');

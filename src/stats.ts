@@ -31,13 +31,22 @@ export interface MountStats {
 
 export function cacheSettingsOf(caches: Pick<Caches, 'config' | 'blockTier'>): CacheSettings {
   const { config } = caches;
-  const settings: CacheSettings = { metadataTtlSeconds: config.ttlMs / 1000, maxCacheEntries: config.maxMetadataEntries, maxCacheSizeMiB: config.maxContentBytes / 1048576 };
+  const settings: CacheSettings = {
+    metadataTtlSeconds: config.ttlMs / 1000,
+    maxCacheEntries: config.maxMetadataEntries,
+    maxCacheSizeMiB: config.maxContentBytes / 1048576,
+  };
   const diskBytes = caches.blockTier?.stats().maxBytes;
   if (diskBytes !== undefined) settings.maxDiskCacheSizeMiB = Math.floor(diskBytes / 1048576);
   return settings;
 }
 
-export function collectStats(cache: Pick<Caches, 'stats' | 'config' | 'blockTier'>, store: InstrumentedStore, kernelCacheTtlSeconds: number, streaming: SlabPoolStats): MountStats {
+export function collectStats(
+  cache: Pick<Caches, 'stats' | 'config' | 'blockTier'>,
+  store: InstrumentedStore,
+  kernelCacheTtlSeconds: number,
+  streaming: SlabPoolStats,
+): MountStats {
   const cacheStats = cache.stats();
   const s3 = store.calls();
   const s3Calls = Object.values(s3).reduce((sum, op) => sum + op.count, 0);
@@ -65,12 +74,20 @@ export function formatStats(stats: MountStats): string {
   const lines: string[] = [];
   const { metadata, content } = stats.cache;
   lines.push(`settings   ${formatSettings(stats.settings)}`);
-  lines.push(`cache      entries ${metadata.entries}/${metadata.maxEntries} metadata, ${content.entries} blocks, ${mib(content.bytes)}/${mib(content.maxBytes)} content`);
+  lines.push(
+    `cache      entries ${metadata.entries}/${metadata.maxEntries} metadata, ${content.entries} blocks, ${mib(content.bytes)}/${mib(content.maxBytes)} content`,
+  );
   for (const tier of stats.cache.tiers ?? []) {
     const held = tier.maxBytes !== undefined ? `${mib(tier.bytes)}/${mib(tier.maxBytes)}` : `${tier.entries}/${tier.maxEntries ?? '-'} entries`;
-    const stored = tier.storedBytes !== undefined ? `, stored ${mib(tier.storedBytes)} (${tier.storedBytes > 0 ? (tier.bytes / tier.storedBytes).toFixed(2) : '-'}x)` : '';
-    const lookups = tier.hits !== undefined ? `, hits ${tier.hits}, misses ${tier.misses ?? 0}, hit rate ${rate(tier.hits, tier.misses ?? 0)}, errors ${tier.errors ?? 0}` : '';
-    lines.push(`tier       ${tier.tier.padEnd(16)} ${String(tier.entries).padStart(8)} entries, ${held}${stored}, evictions ${tier.evictions}, expired ${tier.expired}${lookups}`);
+    const stored =
+      tier.storedBytes !== undefined ? `, stored ${mib(tier.storedBytes)} (${tier.storedBytes > 0 ? (tier.bytes / tier.storedBytes).toFixed(2) : '-'}x)` : '';
+    const lookups =
+      tier.hits !== undefined
+        ? `, hits ${tier.hits}, misses ${tier.misses ?? 0}, hit rate ${rate(tier.hits, tier.misses ?? 0)}, errors ${tier.errors ?? 0}`
+        : '';
+    lines.push(
+      `tier       ${tier.tier.padEnd(16)} ${String(tier.entries).padStart(8)} entries, ${held}${stored}, evictions ${tier.evictions}, expired ${tier.expired}${lookups}`,
+    );
   }
   lines.push(pad(['op', 'hits', 'misses', 'hit rate', 'coalesced', 'expired', 'evictions', 'errors']));
   for (const [op, s] of Object.entries(stats.cache.byOp)) {
@@ -85,7 +102,10 @@ export function formatStats(stats: MountStats): string {
   }
   lines.push(`s3 calls made ${stats.s3Calls}, saved by the cache ${stats.s3CallsSaved}`);
   const { streaming, memory } = stats;
-  if (streaming) lines.push(`streaming  ${streaming.slabs - streaming.idle}/${streaming.slabs} slabs of ${mib(streaming.slabBytes)} in use, at most ${mib(streaming.maxBytes)}`);
+  if (streaming)
+    lines.push(
+      `streaming  ${streaming.slabs - streaming.idle}/${streaming.slabs} slabs of ${mib(streaming.slabBytes)} in use, at most ${mib(streaming.maxBytes)}`,
+    );
   if (memory) lines.push(`memory     rss ${mib(memory.rss)}, heap ${mib(memory.heapUsed)}, buffers ${mib(memory.arrayBuffers)}`);
   return lines.join('\n');
 }

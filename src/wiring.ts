@@ -3,7 +3,7 @@
 // gets its own small config; src/mount.ts adds the lifetime (FUSE, control socket, metrics),
 // and test/ builds the same core over the in-memory store.
 import type { BlockTier } from './cache/block-tier.js';
-import { createCaches, type Caches } from './cache/caches.js';
+import { type Caches, createCaches } from './cache/caches.js';
 import type { AttributeDefaults } from './fs/attributes.js';
 import { S3Filesystem } from './fs/filesystem.js';
 import { Invalidation } from './fs/invalidation.js';
@@ -102,6 +102,10 @@ export function buildCore(store: ObjectStore, caches: Caches, log: Logger, confi
   });
   const tree = new TreeChanges(store, namespace, stage, invalidation, log, defaults);
   const scanAhead = new ScanAhead((target) => reader.prefetchFirstBlock(target), config.blockSize);
-  const filesystem = new S3Filesystem({ namespace, reader, stage, invalidation, tree, scanAhead, versions }, { prefix, defaults, readOnly: config.readOnly }, log);
+  const filesystem = new S3Filesystem(
+    { namespace, reader, stage, invalidation, tree, scanAhead, versions },
+    { prefix, defaults, readOnly: config.readOnly },
+    log,
+  );
   return { filesystem, invalidation };
 }

@@ -1,10 +1,11 @@
 // What libfuse's big_writes is worth: 64 MiB written with dd (bs=1M) through the floor
 // filesystem with and without it. fuse-native does not expose the option; s3mount passes
 // it through the subtype (src/fuse/session.ts). Run: node --import tsx scripts/benchmark/big-writes.ts
+
+import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { unmountWithRetries, waitForMount } from '../mounts.js';
 
@@ -35,6 +36,9 @@ const big = await timeWrites([]);
 const small = await timeWrites(['--small-writes']);
 console.log('| 64 MiB with dd bs=1M through the floor | median s | MB/s |');
 console.log('|---|---:|---:|');
-for (const [label, times] of [['big_writes (128 KiB requests)', big], ['without big_writes (4 KiB requests)', small]] as const) {
-  console.log(`| ${label} | ${times[1].toFixed(3)} | ${(64 * 1.048576 / times[1]).toFixed(0)} |`);
+for (const [label, times] of [
+  ['big_writes (128 KiB requests)', big],
+  ['without big_writes (4 KiB requests)', small],
+] as const) {
+  console.log(`| ${label} | ${times[1].toFixed(3)} | ${((64 * 1.048576) / times[1]).toFixed(0)} |`);
 }

@@ -31,5 +31,8 @@ export function tinyBody(key: string): Buffer {
 
 /** Every object of the data set except the big one, with its bytes. */
 export function smallObjects(): Array<[string, Buffer]> {
-  return [...smallKeys().map((key): [string, Buffer] => [key, smallBody(key)]), ...[...wideKeys(), ...treeKeys()].map((key): [string, Buffer] => [key, tinyBody(key)])];
+  return [
+    ...smallKeys().map((key): [string, Buffer] => [key, smallBody(key)]),
+    ...[...wideKeys(), ...treeKeys()].map((key): [string, Buffer] => [key, tinyBody(key)]),
+  ];
 }

@@ -48,14 +48,38 @@ if (process.argv[2] === '--server') {
   let certDir: string | undefined;
   if (secure) {
     certDir = mkdtempSync(join(tmpdir(), 's3mount-bench-tls-'));
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(certDir, 'key.pem'), '-out', join(certDir, 'cert.pem'), '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        join(certDir, 'key.pem'),
+        '-out',
+        join(certDir, 'cert.pem'),
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
     ca = readFileSync(join(certDir, 'cert.pem'));
   }
   const child = fork(new URL(import.meta.url).pathname, ['--server', ...(certDir ? [certDir] : [])], { execArgv: ['--import', 'tsx'] });
   const endpoint = await new Promise<string>((resolve) => child.once('message', (m: { endpoint: string }) => resolve(m.endpoint)));
   const url = new URL(endpoint);
   const slabs = Array.from({ length: PARALLEL }, () => Buffer.allocUnsafe(RANGE));
-  const headers = (start: number) => ({ host: url.host, range: `bytes=${start}-${start + RANGE - 1}`, authorization: 'AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0' });
+  const headers = (start: number) => ({
+    host: url.host,
+    range: `bytes=${start}-${start + RANGE - 1}`,
+    authorization: 'AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0',
+  });
 
   const direct = createDirectHttp({ host: url.hostname, port: Number(url.port), secure, ca, maxSockets: PARALLEL, timeoutMs: 20_000 });
   const readDirect = async (slab: Buffer, start: number) => {
@@ -93,15 +117,18 @@ if (process.argv[2] === '--server') {
   const agent = secure ? new https.Agent({ keepAlive: true, maxSockets: PARALLEL, ca }) : new http.Agent({ keepAlive: true, maxSockets: PARALLEL });
   const readNode = (slab: Buffer, start: number) =>
     new Promise<void>((resolve, reject) => {
-      const request = (secure ? https : http).request({ agent, hostname: url.hostname, port: url.port, path: '/bench/big', headers: headers(start) }, (response) => {
-        let filled = 0;
-        response.on('data', (chunk: Buffer) => {
-          chunk.copy(slab, filled);
-          filled += chunk.length;
-        });
-        response.on('end', () => (response.statusCode === 206 && filled === RANGE ? resolve() : reject(new Error(`node: ${response.statusCode} ${filled}`))));
-        response.on('error', reject);
-      });
+      const request = (secure ? https : http).request(
+        { agent, hostname: url.hostname, port: url.port, path: '/bench/big', headers: headers(start) },
+        (response) => {
+          let filled = 0;
+          response.on('data', (chunk: Buffer) => {
+            chunk.copy(slab, filled);
+            filled += chunk.length;
+          });
+          response.on('end', () => (response.statusCode === 206 && filled === RANGE ? resolve() : reject(new Error(`node: ${response.statusCode} ${filled}`))));
+          response.on('error', reject);
+        },
+      );
       request.on('error', reject);
       request.end();
     });

@@ -1,18 +1,19 @@
 // `make bench`: s3mount against s3fs, rclone mount, the fuse-native floor and the raw SDK,
 // in one run on one emulator, medians of BENCH_RUNS rounds (default 3). Prints a markdown
 // table and writes it to scripts/benchmark/last-result.md.
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+
 import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
-import { promisify } from 'node:util';
 import { cpus, totalmem } from 'node:os';
-import { seedClient, startS3Endpoint, } from '../local-s3.js';
+import { promisify } from 'node:util';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { seedClient, startS3Endpoint } from '../local-s3.js';
 import { BIG_KEY, BIG_SIZE } from './dataset.js';
+import { s3CallsOf } from './s3-calls.js';
 import { seedDataset } from './seed.js';
 import { mountSystem, SYSTEMS, type SystemName } from './systems.js';
-import { renderTable, type Results } from './table.js';
+import { type Results, renderTable } from './table.js';
 import { dropPageCache, FIO_JOBS, runFio, WORKLOADS, type Workload } from './workloads.js';
-import { s3CallsOf } from './s3-calls.js';
 
 const ROUNDS = Number(process.env.BENCH_RUNS ?? 3);
 const only = process.env.BENCH_SYSTEMS?.split(',') as SystemName[] | undefined;
@@ -39,7 +40,9 @@ async function sdkRanges(client: S3Client, bucket: string): Promise<void> {
       while (next < BIG_SIZE) {
         const start = next;
         next += part;
-        const response = await client.send(new GetObjectCommand({ Bucket: bucket, Key: BIG_KEY, Range: `bytes=${start}-${Math.min(start + part, BIG_SIZE) - 1}` }));
+        const response = await client.send(
+          new GetObjectCommand({ Bucket: bucket, Key: BIG_KEY, Range: `bytes=${start}-${Math.min(start + part, BIG_SIZE) - 1}` }),
+        );
         await response.Body?.transformToByteArray();
       }
     }),
@@ -49,7 +52,9 @@ async function sdkRanges(client: S3Client, bucket: string): Promise<void> {
 /** Groups of workloads that share one fresh mount: each ownMount workload alone, the rest together, then those timed after a remount. */
 function sessions(): Workload[][] {
   const plain = workloads.filter((w) => !w.afterRemount);
-  return [...plain.filter((w) => w.ownMount).map((w) => [w]), plain.filter((w) => !w.ownMount), workloads.filter((w) => w.afterRemount)].filter((session) => session.length > 0);
+  return [...plain.filter((w) => w.ownMount).map((w) => [w]), plain.filter((w) => !w.ownMount), workloads.filter((w) => w.afterRemount)].filter(
+    (session) => session.length > 0,
+  );
 }
 
 async function runSession(system: SystemName, workloads: Workload[], round: number): Promise<void> {
@@ -105,7 +110,10 @@ async function runSession(system: SystemName, workloads: Workload[], round: numb
 const runFile = promisify(execFile);
 
 async function hasFio(): Promise<boolean> {
-  const found = await runFile('fio', ['--version']).then(() => true, () => false);
+  const found = await runFile('fio', ['--version']).then(
+    () => true,
+    () => false,
+  );
   if (!found) console.error('fio is not installed (make bench-deps installs it): the fio jobs are left out');
   return found;
 }

@@ -7,6 +7,8 @@ export async function seedDataset(client: S3Client, bucket: string): Promise<voi
   await new Upload({ client, params: { Bucket: bucket, Key: BIG_KEY, Body: bigBytes() }, partSize: 8 * 1024 * 1024, queueSize: 4 }).done();
   const objects = smallObjects();
   for (let i = 0; i < objects.length; i += 200) {
-    await Promise.all(objects.slice(i, i + 200).map(([key, body]) => client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: body.length }))));
+    await Promise.all(
+      objects.slice(i, i + 200).map(([key, body]) => client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: body.length }))),
+    );
   }
 }

@@ -1,5 +1,5 @@
 // The four filesystems the benchmark mounts, each in its own process on its own mountpoint.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -28,13 +28,33 @@ async function plan(system: SystemName, endpoint: S3Endpoint, mountpoint: string
     case 's3mount':
       return {
         command: resolve('bin/s3mount'),
-        args: [endpoint.bucket, mountpoint, '-f', '--endpoint-url', endpoint.endpoint, '--force-path-style', '--metadata-ttl', '60', '--staging-dir', join(scratch, 'staging'), '--cache-dir', join(scratch, 's3mount-cache'), ...(process.env.BENCH_S3MOUNT_ARGS?.split(' ').filter(Boolean) ?? [])],
+        args: [
+          endpoint.bucket,
+          mountpoint,
+          '-f',
+          '--endpoint-url',
+          endpoint.endpoint,
+          '--force-path-style',
+          '--metadata-ttl',
+          '60',
+          '--staging-dir',
+          join(scratch, 'staging'),
+          '--cache-dir',
+          join(scratch, 's3mount-cache'),
+          ...(process.env.BENCH_S3MOUNT_ARGS?.split(' ').filter(Boolean) ?? []),
+        ],
         env: { ...process.env, ...credentials },
       };
     case 's3fs': {
       const passwd = join(scratch, 'passwd-s3fs');
       await writeFile(passwd, `${endpoint.accessKeyId}:${endpoint.secretAccessKey}\n`, { mode: 0o600 });
-      const options = [`url=${endpoint.endpoint}`, 'use_path_request_style', `passwd_file=${passwd}`, `use_cache=${join(scratch, 's3fs-cache')}`, 'stat_cache_expire=60'];
+      const options = [
+        `url=${endpoint.endpoint}`,
+        'use_path_request_style',
+        `passwd_file=${passwd}`,
+        `use_cache=${join(scratch, 's3fs-cache')}`,
+        'stat_cache_expire=60',
+      ];
       return { command: 's3fs', args: [endpoint.bucket, mountpoint, '-f', ...options.flatMap((option) => ['-o', option])], env: process.env };
     }
     case 'rclone': {
@@ -48,7 +68,19 @@ async function plan(system: SystemName, endpoint: S3Endpoint, mountpoint: string
       delete env.AWS_CA_BUNDLE;
       return {
         command: 'rclone',
-        args: ['mount', `bench:${endpoint.bucket}`, mountpoint, '--config', config, '--vfs-cache-mode', 'full', '--dir-cache-time', '60s', '--cache-dir', join(scratch, 'rclone-cache')],
+        args: [
+          'mount',
+          `bench:${endpoint.bucket}`,
+          mountpoint,
+          '--config',
+          config,
+          '--vfs-cache-mode',
+          'full',
+          '--dir-cache-time',
+          '60s',
+          '--cache-dir',
+          join(scratch, 'rclone-cache'),
+        ],
         env,
       };
     }

@@ -53,7 +53,9 @@ export function renderTable(results: Results): string {
       const ours = median(row.s3mount);
       const peers = [median(row.s3fs), median(row.rclone)].filter(Number.isFinite);
       const mib = (value: number) => (Number.isFinite(value) ? value.toFixed(0) : 'fail');
-      lines.push(`| ${job} | ${mib(ours)} | ${mib(median(row.s3fs))} | ${mib(median(row.rclone))} | ${mib(median(row.floor))} | ${ratio(ours / (peers.length ? Math.max(...peers) : Number.NaN))} |`);
+      lines.push(
+        `| ${job} | ${mib(ours)} | ${mib(median(row.s3fs))} | ${mib(median(row.rclone))} | ${mib(median(row.floor))} | ${ratio(ours / (peers.length ? Math.max(...peers) : Number.NaN))} |`,
+      );
     }
   }
   const rss = (name: SystemName) => (results.rss[name] !== undefined ? `${results.rss[name]} MiB` : '-');

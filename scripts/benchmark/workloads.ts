@@ -31,7 +31,11 @@ const shell = (script: string) => run('sh', ['-c', script], { timeout: TIMEOUT_M
 // hop of its asynchronous calls (5,000 asynchronous lstats took 0.3 s even on the floor,
 // whose answers the kernel held).
 const node = async (script: string, ...args: string[]): Promise<number> => {
-  const { stdout } = await run(process.execPath, ['-e', `const started = performance.now(); ${script}; console.log((performance.now() - started) / 1000);`, ...args], { timeout: TIMEOUT_MS });
+  const { stdout } = await run(
+    process.execPath,
+    ['-e', `const started = performance.now(); ${script}; console.log((performance.now() - started) / 1000);`, ...args],
+    { timeout: TIMEOUT_MS },
+  );
   return Number(stdout.trim());
 };
 

@@ -1,7 +1,7 @@
 // A mount's caches as one unit: the metadata cache and the block cache, each a TieredCache
 // over its own tiers, with the settings, statistics and invalidations that span both.
 import type { Logger } from '../log.js';
-import { blockParams, type BlockCache, type BlockId } from './block-cache.js';
+import { type BlockCache, type BlockId, blockParams } from './block-cache.js';
 import type { BlockTier } from './block-tier.js';
 import { MemoryTier } from './memory-tier.js';
 import type { MetadataCache } from './metadata-cache.js';
@@ -77,7 +77,11 @@ class MountCaches implements Caches {
   }
 
   invalidatePrefix(bucket: string, prefix: string): number {
-    return this.metadata.invalidatePrefix(bucket, prefix) + this.blockLoads.invalidatePrefix(bucket, prefix) + (this.blockTier?.invalidatePrefix(bucket, prefix) ?? 0);
+    return (
+      this.metadata.invalidatePrefix(bucket, prefix) +
+      this.blockLoads.invalidatePrefix(bucket, prefix) +
+      (this.blockTier?.invalidatePrefix(bucket, prefix) ?? 0)
+    );
   }
 
   clear(): void {

@@ -91,4 +91,3 @@ export interface CacheStats {
   /** Per tier, top first. */
   tiers: TierStats[];
 }
-

@@ -4,7 +4,7 @@ import { isAbsolute, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { sendControl } from '../control/client.js';
 import type { ControlRequest, ControlResponse } from '../control/protocol.js';
-import { formatSettings, formatStats, type CacheSettings } from '../stats.js';
+import { type CacheSettings, formatSettings, formatStats } from '../stats.js';
 import { parseArgsErrorLine, UsageError } from './options.js';
 
 const USAGE = 'usage: s3mount cache stats|clear|invalidate|configure MOUNTPOINT ... (see s3mount --help)';
@@ -95,7 +95,8 @@ function settingsChange(values: Record<string, string | boolean | undefined>): P
     if (!/^\d+$/.test(value) || Number(value) < min) throw new UsageError(`--${flag} must be a whole number of at least ${min}, not "${value}"`);
     change[field] = Number(value);
   }
-  if (Object.keys(change).length === 0) throw new UsageError('cache configure needs at least one setting: --metadata-ttl SECONDS, --max-cache-entries N or --max-cache-size MIB');
+  if (Object.keys(change).length === 0)
+    throw new UsageError('cache configure needs at least one setting: --metadata-ttl SECONDS, --max-cache-entries N or --max-cache-size MIB');
   return change;
 }
 

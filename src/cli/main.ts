@@ -1,9 +1,10 @@
 // Dispatch of the command line: mount (foreground or background), cache commands, warm, help.
-import { mkdir } from 'node:fs/promises';
+
 import { readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { createLogger } from '../log.js';
-import { startMount, StartupError } from '../mount.js';
+import { StartupError, startMount } from '../mount.js';
 import { reportToParent, startInBackground } from './background.js';
 import { cacheCommand } from './cache-command.js';
 import { defaultLogFile } from './log-location.js';

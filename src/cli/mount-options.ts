@@ -8,10 +8,38 @@ export type FlagKind = 'switch' | 'value' | undefined;
 // Generic mount(8) options (and what mount.fuse3 adds: dev, suid): they concern mount,
 // systemd or the kernel's handling of every filesystem, not s3mount.
 const GENERIC_OPTIONS = new Set([
-  'rw', 'defaults', 'auto', 'noauto', '_netdev', 'nofail', 'user', 'users', 'nouser', 'owner', 'group',
-  'exec', 'noexec', 'suid', 'nosuid', 'dev', 'nodev', 'sync', 'async', 'dirsync',
-  'atime', 'noatime', 'relatime', 'norelatime', 'strictatime', 'nostrictatime', 'lazytime', 'nolazytime',
-  'diratime', 'nodiratime', 'silent', 'loud',
+  'rw',
+  'defaults',
+  'auto',
+  'noauto',
+  '_netdev',
+  'nofail',
+  'user',
+  'users',
+  'nouser',
+  'owner',
+  'group',
+  'exec',
+  'noexec',
+  'suid',
+  'nosuid',
+  'dev',
+  'nodev',
+  'sync',
+  'async',
+  'dirsync',
+  'atime',
+  'noatime',
+  'relatime',
+  'norelatime',
+  'strictatime',
+  'nostrictatime',
+  'lazytime',
+  'nolazytime',
+  'diratime',
+  'nodiratime',
+  'silent',
+  'loud',
 ]);
 
 // FUSE's and mount's own names for options we spell differently.
@@ -46,7 +74,8 @@ function toFlag(option: string, kindOf: (flag: string) => FlagKind): MountOption
   const name = ALIASES[rawName] ?? rawName.replaceAll('_', '-');
   switch (kindOf(name)) {
     case 'switch':
-      if (value !== undefined && value !== 'true' && value !== 'false') throw new MountOptionError(`mount option ${rawName} takes no value, or true or false, not "${value}" (in -o ${option})`);
+      if (value !== undefined && value !== 'true' && value !== 'false')
+        throw new MountOptionError(`mount option ${rawName} takes no value, or true or false, not "${value}" (in -o ${option})`);
       return { flag: name, value };
     case 'value':
       if (value === undefined || value === '') throw new MountOptionError(`mount option ${rawName} needs a value: -o ${rawName}=...`);

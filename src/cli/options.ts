@@ -2,13 +2,13 @@
 // option's flag, environment variable, default and meaning, and parsing follows it.
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 import type { LevelWithSilent } from 'pino';
-import { DEFAULTS, type Config } from '../config.js';
 import { defaultCacheRoot } from '../cache/disk/cache-dir.js';
+import { type Config, DEFAULTS } from '../config.js';
 import { normalizePrefix } from '../fs/names/paths.js';
 import { isLoopbackHost, parseMetricsAddress } from '../metrics/address.js';
-import { mountOptionList, MountOptionError, type FlagKind } from './mount-options.js';
+import { type FlagKind, MountOptionError, mountOptionList } from './mount-options.js';
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -35,38 +35,167 @@ function switchOption(flag: string, help: string, apply: (draft: Draft) => void,
 }
 
 export const OPTIONS: OptionSpec[] = [
-  { flag: 'endpoint-url', value: 'URL', default: "the profile's endpoint_url, else AWS S3 in the region", env: ['AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL'], help: 'S3 endpoint (for S3-compatible servers); a custom one implies --force-path-style', apply: (d, v) => (d.endpointUrl = parseUrl(v)) },
+  {
+    flag: 'endpoint-url',
+    value: 'URL',
+    default: "the profile's endpoint_url, else AWS S3 in the region",
+    env: ['AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL'],
+    help: 'S3 endpoint (for S3-compatible servers); a custom one implies --force-path-style',
+    apply: (d, v) => (d.endpointUrl = parseUrl(v)),
+  },
   { flag: 'region', value: 'REGION', env: ['AWS_REGION', 'AWS_DEFAULT_REGION'], default: DEFAULTS.region, help: 'AWS region', apply: (d, v) => (d.region = v) },
-  { flag: 'profile', value: 'NAME', default: 'the default credential chain', env: ['AWS_PROFILE'], help: 'profile of ~/.aws/credentials and ~/.aws/config', apply: (d, v) => (d.profile = v) },
+  {
+    flag: 'profile',
+    value: 'NAME',
+    default: 'the default credential chain',
+    env: ['AWS_PROFILE'],
+    help: 'profile of ~/.aws/credentials and ~/.aws/config',
+    apply: (d, v) => (d.profile = v),
+  },
   switchOption('force-path-style', 'address the bucket as ENDPOINT/BUCKET instead of BUCKET.ENDPOINT', (d) => (d.forcePathStyle = true)),
   { flag: 'prefix', value: 'PREFIX', default: 'none', help: 'mount only keys under PREFIX (same as BUCKET:PREFIX)', apply: (d, v) => (d.prefixOption = v) },
-  { flag: 'max-attempts', value: 'N', env: ['S3MOUNT_MAX_ATTEMPTS'], default: String(DEFAULTS.maxAttempts), help: 'attempts per S3 request, retries included', apply: (d, v) => (d.maxAttempts = parseInteger('max-attempts', v, 1)) },
+  {
+    flag: 'max-attempts',
+    value: 'N',
+    env: ['S3MOUNT_MAX_ATTEMPTS'],
+    default: String(DEFAULTS.maxAttempts),
+    help: 'attempts per S3 request, retries included',
+    apply: (d, v) => (d.maxAttempts = parseInteger('max-attempts', v, 1)),
+  },
   switchOption('read-only', 'refuse every change with EROFS', (d) => (d.readOnly = true)),
   switchOption('foreground', 'stay attached; unmount on Ctrl-C or SIGTERM', (d) => (d.foreground = true), 'f'),
   switchOption('allow-other', 'let other users use the mount (needs user_allow_other in /etc/fuse.conf for non-root)', (d) => (d.allowOther = true)),
   switchOption('allow-root', 'let root use the mount', (d) => (d.allowRoot = true)),
   switchOption('allow-non-empty', 'mount over a directory that is not empty', (d) => (d.allowNonEmpty = true)),
   { flag: 'uid', value: 'UID', default: 'the mounting user', help: 'owner of every file and directory', apply: (d, v) => (d.uid = parseInteger('uid', v, 0)) },
-  { flag: 'gid', value: 'GID', default: "the mounting user's group", help: 'group of every file and directory', apply: (d, v) => (d.gid = parseInteger('gid', v, 0)) },
+  {
+    flag: 'gid',
+    value: 'GID',
+    default: "the mounting user's group",
+    help: 'group of every file and directory',
+    apply: (d, v) => (d.gid = parseInteger('gid', v, 0)),
+  },
   { flag: 'file-mode', value: 'OCTAL', default: '0644', help: 'permission bits of files', apply: (d, v) => (d.fileMode = parseMode('file-mode', v)) },
   { flag: 'dir-mode', value: 'OCTAL', default: '0755', help: 'permission bits of directories', apply: (d, v) => (d.dirMode = parseMode('dir-mode', v)) },
-  switchOption('no-posix-metadata', 'attributes from listings alone, no HEAD per entry: faster cold ls -l/find, but every object shows as a regular file with --file-mode, the mounting user and S3\'s time (symbolic links, chmod, touch -d and s3fs directory objects are not seen)', (d) => (d.posixMetadata = false)),
-  { flag: 'metadata-ttl', value: 'SECONDS', env: ['S3MOUNT_METADATA_TTL'], default: String(DEFAULTS.metadataTtlSeconds), help: 'how long HEAD and listing answers are trusted', apply: (d, v) => (d.metadataTtlSeconds = parseInteger('metadata-ttl', v, 0)) },
-  { flag: 'kernel-cache-ttl', value: 'SECONDS', env: ['S3MOUNT_KERNEL_CACHE_TTL'], default: `${DEFAULTS.kernelCacheTtlSeconds} (at most the metadata TTL)`, help: 'how long the kernel keeps attributes and names without asking s3mount (also caps its negative entries)', apply: (d, v) => (d.kernelCacheTtlSeconds = parseInteger('kernel-cache-ttl', v, 0)) },
-  { flag: 'negative-metadata-ttl', value: 'SECONDS', env: ['S3MOUNT_NEGATIVE_METADATA_TTL'], default: String(DEFAULTS.negativeMetadataTtlSeconds), help: 'how long "no such key" is trusted; 0 turns it off', apply: (d, v) => (d.negativeMetadataTtlSeconds = parseInteger('negative-metadata-ttl', v, 0)) },
-  { flag: 'max-cache-entries', value: 'N', env: ['S3MOUNT_MAX_CACHE_ENTRIES'], default: String(DEFAULTS.maxCacheEntries), help: 'bound on cached metadata entries', apply: (d, v) => (d.maxCacheEntries = parseInteger('max-cache-entries', v, 1)) },
-  { flag: 'max-cache-size', value: 'MIB', env: ['S3MOUNT_MAX_CACHE_SIZE'], default: String(DEFAULTS.maxCacheSizeMiB), help: 'bound on cached object content, in MiB', apply: (d, v) => (d.maxCacheSizeMiB = parseInteger('max-cache-size', v, 1)) },
+  switchOption(
+    'no-posix-metadata',
+    "attributes from listings alone, no HEAD per entry: faster cold ls -l/find, but every object shows as a regular file with --file-mode, the mounting user and S3's time (symbolic links, chmod, touch -d and s3fs directory objects are not seen)",
+    (d) => (d.posixMetadata = false),
+  ),
+  {
+    flag: 'metadata-ttl',
+    value: 'SECONDS',
+    env: ['S3MOUNT_METADATA_TTL'],
+    default: String(DEFAULTS.metadataTtlSeconds),
+    help: 'how long HEAD and listing answers are trusted',
+    apply: (d, v) => (d.metadataTtlSeconds = parseInteger('metadata-ttl', v, 0)),
+  },
+  {
+    flag: 'kernel-cache-ttl',
+    value: 'SECONDS',
+    env: ['S3MOUNT_KERNEL_CACHE_TTL'],
+    default: `${DEFAULTS.kernelCacheTtlSeconds} (at most the metadata TTL)`,
+    help: 'how long the kernel keeps attributes and names without asking s3mount (also caps its negative entries)',
+    apply: (d, v) => (d.kernelCacheTtlSeconds = parseInteger('kernel-cache-ttl', v, 0)),
+  },
+  {
+    flag: 'negative-metadata-ttl',
+    value: 'SECONDS',
+    env: ['S3MOUNT_NEGATIVE_METADATA_TTL'],
+    default: String(DEFAULTS.negativeMetadataTtlSeconds),
+    help: 'how long "no such key" is trusted; 0 turns it off',
+    apply: (d, v) => (d.negativeMetadataTtlSeconds = parseInteger('negative-metadata-ttl', v, 0)),
+  },
+  {
+    flag: 'max-cache-entries',
+    value: 'N',
+    env: ['S3MOUNT_MAX_CACHE_ENTRIES'],
+    default: String(DEFAULTS.maxCacheEntries),
+    help: 'bound on cached metadata entries',
+    apply: (d, v) => (d.maxCacheEntries = parseInteger('max-cache-entries', v, 1)),
+  },
+  {
+    flag: 'max-cache-size',
+    value: 'MIB',
+    env: ['S3MOUNT_MAX_CACHE_SIZE'],
+    default: String(DEFAULTS.maxCacheSizeMiB),
+    help: 'bound on cached object content, in MiB',
+    apply: (d, v) => (d.maxCacheSizeMiB = parseInteger('max-cache-size', v, 1)),
+  },
   switchOption('no-disk-cache', 'keep cached content in memory only (no disk tier)', (d) => (d.diskCache = false)),
-  { flag: 'cache-dir', value: 'DIR', env: ['S3MOUNT_CACHE_DIR'], default: '$XDG_CACHE_HOME/s3mount (root: /var/cache/s3mount)', help: 'where content is cached on disk across remounts, a directory per bucket and prefix (created 0700; it holds object data)', apply: (d, v) => (d.cacheDir = resolve(v)) },
-  { flag: 'max-disk-cache-size', value: 'MIB', env: ['S3MOUNT_MAX_DISK_CACHE_SIZE'], default: `${DEFAULTS.maxDiskCacheSizeMiB}, at most half the free space`, help: 'bound on the disk cache, in MiB', apply: (d, v) => (d.maxDiskCacheSizeMiB = parseInteger('max-disk-cache-size', v, 1)) },
-  { flag: 'disk-cache-compression', value: 'CODEC', env: ['S3MOUNT_DISK_CACHE_COMPRESSION'], default: 'zstd', help: 'zstd (blocks that compress are stored compressed) or none', apply: (d, v) => (d.diskCacheCompression = parseChoice('disk-cache-compression', v, ['zstd', 'none'] as const)) },
-  { flag: 'staging-dir', value: 'DIR', env: ['S3MOUNT_STAGING_DIR'], default: '$TMPDIR/s3mount-UID/staging', help: 'where files being written are staged (created 0700)', apply: (d, v) => (d.stagingDir = resolve(v)) },
-  { flag: 'write-part-size', value: 'MIB', env: ['S3MOUNT_WRITE_PART_SIZE'], default: String(DEFAULTS.writePartSizeMiB), help: 'uploads above this size are multipart, in parts of this size', apply: (d, v) => (d.writePartSizeMiB = parseInteger('write-part-size', v, 5)) },
-  { flag: 'log-level', value: 'LEVEL', env: ['S3MOUNT_LOG_LEVEL'], default: DEFAULTS.logLevel, help: LOG_LEVELS.join(', '), apply: (d, v) => (d.logLevel = parseLevel(v)) },
+  {
+    flag: 'cache-dir',
+    value: 'DIR',
+    env: ['S3MOUNT_CACHE_DIR'],
+    default: '$XDG_CACHE_HOME/s3mount (root: /var/cache/s3mount)',
+    help: 'where content is cached on disk across remounts, a directory per bucket and prefix (created 0700; it holds object data)',
+    apply: (d, v) => (d.cacheDir = resolve(v)),
+  },
+  {
+    flag: 'max-disk-cache-size',
+    value: 'MIB',
+    env: ['S3MOUNT_MAX_DISK_CACHE_SIZE'],
+    default: `${DEFAULTS.maxDiskCacheSizeMiB}, at most half the free space`,
+    help: 'bound on the disk cache, in MiB',
+    apply: (d, v) => (d.maxDiskCacheSizeMiB = parseInteger('max-disk-cache-size', v, 1)),
+  },
+  {
+    flag: 'disk-cache-compression',
+    value: 'CODEC',
+    env: ['S3MOUNT_DISK_CACHE_COMPRESSION'],
+    default: 'zstd',
+    help: 'zstd (blocks that compress are stored compressed) or none',
+    apply: (d, v) => (d.diskCacheCompression = parseChoice('disk-cache-compression', v, ['zstd', 'none'] as const)),
+  },
+  {
+    flag: 'staging-dir',
+    value: 'DIR',
+    env: ['S3MOUNT_STAGING_DIR'],
+    default: '$TMPDIR/s3mount-UID/staging',
+    help: 'where files being written are staged (created 0700)',
+    apply: (d, v) => (d.stagingDir = resolve(v)),
+  },
+  {
+    flag: 'write-part-size',
+    value: 'MIB',
+    env: ['S3MOUNT_WRITE_PART_SIZE'],
+    default: String(DEFAULTS.writePartSizeMiB),
+    help: 'uploads above this size are multipart, in parts of this size',
+    apply: (d, v) => (d.writePartSizeMiB = parseInteger('write-part-size', v, 5)),
+  },
+  {
+    flag: 'log-level',
+    value: 'LEVEL',
+    env: ['S3MOUNT_LOG_LEVEL'],
+    default: DEFAULTS.logLevel,
+    help: LOG_LEVELS.join(', '),
+    apply: (d, v) => (d.logLevel = parseLevel(v)),
+  },
   switchOption('debug', 'log every FUSE operation, cache hit or miss and S3 call (same as --log-level debug)', (d) => (d.logLevel = 'debug')),
-  { flag: 'log-format', value: 'FORMAT', env: ['S3MOUNT_LOG_FORMAT'], default: 'pretty on a terminal, else json', help: 'json, or pretty for people', apply: (d, v) => (d.logFormat = parseChoice('log-format', v, ['json', 'pretty'] as const)) },
-  { flag: 'log-file', value: 'PATH', env: ['S3MOUNT_LOG_FILE'], default: 'stderr with -f, a file named after the mountpoint in the background (see logs below)', help: 'append logs to PATH', apply: (d, v) => (d.logFile = resolve(v)) },
-  { flag: 'metrics-address', value: 'HOST:PORT', env: ['S3MOUNT_METRICS_ADDRESS'], default: 'off', help: 'serve Prometheus metrics at http://HOST:PORT/metrics (loopback only unless --metrics-allow-remote)', apply: (d, v) => (d.metricsAddress = parseAddress(v)) },
+  {
+    flag: 'log-format',
+    value: 'FORMAT',
+    env: ['S3MOUNT_LOG_FORMAT'],
+    default: 'pretty on a terminal, else json',
+    help: 'json, or pretty for people',
+    apply: (d, v) => (d.logFormat = parseChoice('log-format', v, ['json', 'pretty'] as const)),
+  },
+  {
+    flag: 'log-file',
+    value: 'PATH',
+    env: ['S3MOUNT_LOG_FILE'],
+    default: 'stderr with -f, a file named after the mountpoint in the background (see logs below)',
+    help: 'append logs to PATH',
+    apply: (d, v) => (d.logFile = resolve(v)),
+  },
+  {
+    flag: 'metrics-address',
+    value: 'HOST:PORT',
+    env: ['S3MOUNT_METRICS_ADDRESS'],
+    default: 'off',
+    help: 'serve Prometheus metrics at http://HOST:PORT/metrics (loopback only unless --metrics-allow-remote)',
+    apply: (d, v) => (d.metricsAddress = parseAddress(v)),
+  },
   switchOption('metrics-allow-remote', 'allow a --metrics-address other machines can reach', (d) => (d.metricsAllowRemote = true)),
 ];
 
@@ -115,7 +244,9 @@ export function parseMountArguments(givenArgs: string[], env: NodeJS.ProcessEnv,
   }
   validateBucket(bucket);
   if (draft.metricsAddress && !draft.metricsAllowRemote && !isLoopbackHost(draft.metricsAddress.host)) {
-    throw new UsageError(`--metrics-address ${draft.metricsAddress.host} can be reached from other machines; use a loopback address (127.0.0.1, ::1) or add --metrics-allow-remote`);
+    throw new UsageError(
+      `--metrics-address ${draft.metricsAddress.host} can be reached from other machines; use a loopback address (127.0.0.1, ::1) or add --metrics-allow-remote`,
+    );
   }
   const metadataTtlSeconds = draft.metadataTtlSeconds ?? DEFAULTS.metadataTtlSeconds;
   const givenPrefix = targetPrefix ?? draft.prefixOption ?? '';
@@ -255,11 +386,15 @@ export function parseArgsErrorLine(thrown: unknown, args: string[], options: Non
   const shown = name === `--${OPTION_LIST_KEY}` || name === `-${OPTION_LIST_KEY}` ? '-o' : name;
   if (error.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return `unknown option ${quoted} (see s3mount --help)`;
   if (error.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
-    if (/argument missing/.test(error.message)) return shown === '-o' ? 'option -o needs a list of options: -o opt[,opt...]' : `option ${shown} needs a value${spec?.value ? ` ${spec.value}` : ''}`;
+    if (/argument missing/.test(error.message))
+      return shown === '-o' ? 'option -o needs a list of options: -o opt[,opt...]' : `option ${shown} needs a value${spec?.value ? ` ${spec.value}` : ''}`;
     if (/ambiguous/.test(error.message)) {
       // Read again leniently to name the value that was refused.
       const { tokens } = parseArgs({ args, options, strict: false, allowPositionals: true, tokens: true });
-      const refused = tokens.find((token) => token.kind === 'option' && token.inlineValue === false && typeof token.value === 'string' && token.value.length > 1 && token.value.startsWith('-'));
+      const refused = tokens.find(
+        (token) =>
+          token.kind === 'option' && token.inlineValue === false && typeof token.value === 'string' && token.value.length > 1 && token.value.startsWith('-'),
+      );
       const value = refused?.kind === 'option' ? refused.value : '-...';
       return `option ${shown} needs a value, and "${value}" looks like an option (a value starting with "-" is written ${shown === '-o' ? '-o' : `${shown}=`}${value})`;
     }
@@ -306,7 +441,7 @@ export function helpText(): string {
     '',
     'cache commands talk to the running mount over its control socket (only its owner can connect):',
     '  invalidate PATH  drops what s3mount cached about PATH (relative paths are inside MOUNTPOINT), with',
-    '                   --recursive everything under it; returns once the kernel\'s copy (--kernel-cache-ttl)',
+    "                   --recursive everything under it; returns once the kernel's copy (--kernel-cache-ttl)",
     '                   ran out, so the next stat or read shows what S3 holds',
     '  configure        changes the cache at once, without remounting; entries already cached keep the TTL',
     '                   they were stored with (cache clear drops them)',
@@ -363,12 +498,15 @@ function parseUrl(value: string): string {
 // starting and ending with a letter or digit, no two dots in a row, not an IP address, and not
 // one of the prefixes and suffixes S3 keeps for itself.
 function validateBucket(bucket: string): void {
-  const reason =
-    !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket) ? '3-63 lower-case letters, digits, dots and hyphens, starting and ending with a letter or digit' :
-    bucket.includes('..') ? 'two dots in a row' :
-    /^\d+\.\d+\.\d+\.\d+$/.test(bucket) ? 'formatted as an IP address' :
-    /^(xn--|sthree-)/.test(bucket) || /(-s3alias|--ol-s3)$/.test(bucket) ? 'a prefix or suffix S3 reserves' :
-    undefined;
+  const reason = !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)
+    ? '3-63 lower-case letters, digits, dots and hyphens, starting and ending with a letter or digit'
+    : bucket.includes('..')
+      ? 'two dots in a row'
+      : /^\d+\.\d+\.\d+\.\d+$/.test(bucket)
+        ? 'formatted as an IP address'
+        : /^(xn--|sthree-)/.test(bucket) || /(-s3alias|--ol-s3)$/.test(bucket)
+          ? 'a prefix or suffix S3 reserves'
+          : undefined;
   if (reason) throw new UsageError(`invalid bucket name "${bucket}": ${reason}`);
 }
 
@@ -378,7 +516,8 @@ function validateBucket(bucket: string): void {
  * that cannot be directories (empty, "." and "..") are refused, as is anything longer than a key.
  */
 function validatePrefix(given: string): void {
-  if (given.startsWith('/')) throw new UsageError(`invalid prefix "${given}": it must not start with "/" (keys under "${given}" and "${given.replace(/^\/+/, '')}" differ)`);
+  if (given.startsWith('/'))
+    throw new UsageError(`invalid prefix "${given}": it must not start with "/" (keys under "${given}" and "${given.replace(/^\/+/, '')}" differ)`);
   const parts = given.replace(/\/+$/, '').split('/');
   if (given !== '' && parts.some((part) => part === '' || part === '.' || part === '..')) {
     throw new UsageError(`invalid prefix "${given}": empty, "." and ".." components cannot be mounted`);

@@ -3,8 +3,8 @@
 import { realpath } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ProgressReporter, summaryLine } from '../warm/progress.js';
 import { mountOf, readMountTable } from '../warm/mount-of.js';
+import { ProgressReporter, summaryLine } from '../warm/progress.js';
 import { warmTree } from '../warm/walker.js';
 import { parseArgsErrorLine, UsageError } from './options.js';
 

@@ -1,7 +1,7 @@
 // What the control socket does to a mount's caches: changes settings. Dropping what a path
 // names goes through the mount's one Invalidation (src/fs/invalidation.ts).
 import type { Caches } from '../cache/caches.js';
-import { cacheSettingsOf, type CacheSettings } from '../stats.js';
+import { type CacheSettings, cacheSettingsOf } from '../stats.js';
 
 const MIB = 1024 * 1024;
 

@@ -8,9 +8,7 @@ export type ControlRequest =
   | { command: 'invalidate'; path: string; recursive: boolean }
   | { command: 'configure'; settings: Partial<CacheSettings> };
 
-export type ControlResponse =
-  | { ok: true; stats?: MountStats; dropped?: number; settings?: CacheSettings }
-  | { ok: false; error: string };
+export type ControlResponse = { ok: true; stats?: MountStats; dropped?: number; settings?: CacheSettings } | { ok: false; error: string };
 
 /** Checks a request read from the socket; throws with a message naming what is wrong. */
 export function validateRequest(value: unknown): ControlRequest {
@@ -41,7 +39,8 @@ function validateSettings(value: unknown): Partial<CacheSettings> {
   for (const [name, given] of Object.entries(value)) {
     if (!(name in SETTING_MINIMUMS)) throw new Error(`configure: unknown setting ${name}`);
     const min = SETTING_MINIMUMS[name as keyof CacheSettings];
-    if (typeof given !== 'number' || !Number.isSafeInteger(given) || given < min) throw new Error(`configure: ${name} must be a whole number of at least ${min}`);
+    if (typeof given !== 'number' || !Number.isSafeInteger(given) || given < min)
+      throw new Error(`configure: ${name} must be a whole number of at least ${min}`);
     settings[name as keyof CacheSettings] = given;
   }
   if (Object.keys(settings).length === 0) throw new Error('configure: nothing to change');

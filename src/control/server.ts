@@ -4,7 +4,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import type { Logger } from '../log.js';
 import type { CacheSettings, MountStats } from '../stats.js';
-import { validateRequest, type ControlResponse } from './protocol.js';
+import { type ControlResponse, validateRequest } from './protocol.js';
 import { controlSocketPath } from './socket-path.js';
 
 export interface ControlHandlers {

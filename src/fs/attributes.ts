@@ -1,9 +1,9 @@
 // File attributes from what S3 knows (listing entries, HEAD metadata) and from staged copies.
 import type { FsNode } from './nodes.js';
-import type { StagedAttributes } from './write/staged-file.js';
+import { type FileTimes, fromDate, parseEpochSeconds, subMillisecondNs, type Timespec, toDate } from './times.js';
 import type { Attr } from './types.js';
-import { fromDate, parseEpochSeconds, subMillisecondNs, toDate, type FileTimes, type Timespec } from './times.js';
 import { versionStamped } from './version-time.js';
+import type { StagedAttributes } from './write/staged-file.js';
 
 export const S_IFMT = 0o170000;
 export const S_IFREG = 0o100000;
@@ -39,7 +39,14 @@ export function attrOf(node: FsNode, defaults: AttributeDefaults): Attr {
   const type = FILE_TYPES.has(stored) ? stored : S_IFREG;
   const mode = type | (meta.mode !== undefined ? meta.mode & PERMISSION_BITS : defaults.fileMode);
   const rdev = type === S_IFCHR || type === S_IFBLK ? meta.rdev : undefined;
-  const attr: Attr = { mode, size: node.size, uid: meta.uid ?? defaults.uid, gid: meta.gid ?? defaults.gid, nlink: 1, ...attrTimes(timesOf(meta, versionStamped(node.mtime, node.etag))) };
+  const attr: Attr = {
+    mode,
+    size: node.size,
+    uid: meta.uid ?? defaults.uid,
+    gid: meta.gid ?? defaults.gid,
+    nlink: 1,
+    ...attrTimes(timesOf(meta, versionStamped(node.mtime, node.etag))),
+  };
   if (rdev) attr.rdev = rdev;
   return attr;
 }

@@ -1,5 +1,5 @@
-import { isStoreError } from '../s3/object-store.js';
 import type { Logger } from '../log.js';
+import { isStoreError } from '../s3/object-store.js';
 
 /** The errno names the filesystem core answers with; the FUSE adapter turns them into numbers. */
 export type FsErrorCode =

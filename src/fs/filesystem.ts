@@ -2,23 +2,23 @@
 // Not tied to FUSE: test/core drives it directly over the in-memory store.
 import { constants as fsConstants } from 'node:fs';
 import type { Logger } from '../log.js';
-import { attrOf, attributesOf, modeOf, stagedAttr, timesOfAttr, PERMISSION_BITS, S_IFREG, type AttributeDefaults } from './attributes.js';
+import { type AttributeDefaults, attributesOf, attrOf, modeOf, PERMISSION_BITS, S_IFREG, stagedAttr, timesOfAttr } from './attributes.js';
 import { FsError, toFsError } from './errors.js';
 import type { Invalidation } from './invalidation.js';
 import { LocalAttributes } from './local-attributes.js';
-import { specialFileType } from './special-files.js';
-import { now, relatimeAfterRead, resolveRequestedTime, type Timespec } from './times.js';
 import type { Namespace } from './names/namespace.js';
+import { components, dirPrefixOf, keyOf, splitPath } from './names/paths.js';
+import type { FsNode, ReadTarget } from './nodes.js';
 import type { ObjectVersions } from './object-versions.js';
 import { ObjectChangedError } from './read/object-changed.js';
-import type { FsNode, ReadTarget } from './nodes.js';
-import { components, dirPrefixOf, keyOf, splitPath } from './names/paths.js';
 import { type BlockReader, newReadPattern, type ReadPattern } from './read/reader.js';
 import type { ScanAhead } from './read/scan-ahead.js';
-import type { StagedAttributes, StagedFile } from './write/staged-file.js';
-import { LATE_UPLOAD_DELAY_MS, LATE_UPLOAD_MAX_DELAY_MS, LateUploads } from './write/late-uploads.js';
-import type { TreeChanges } from './write/tree-changes.js';
+import { specialFileType } from './special-files.js';
+import { now, relatimeAfterRead, resolveRequestedTime, type Timespec } from './times.js';
 import type { Attr, DirEntry, Filesystem, StatFs } from './types.js';
+import { LATE_UPLOAD_DELAY_MS, LATE_UPLOAD_MAX_DELAY_MS, LateUploads } from './write/late-uploads.js';
+import type { StagedAttributes, StagedFile } from './write/staged-file.js';
+import type { TreeChanges } from './write/tree-changes.js';
 import type { WriteStage } from './write/write-stage.js';
 
 /** The parts the filesystem core is made of, built and wired by src/wiring.ts. */
@@ -92,7 +92,15 @@ export class S3Filesystem implements Filesystem {
     private readonly options: FilesystemOptions,
     private readonly log: Logger,
   ) {
-    ({ namespace: this.namespace, reader: this.reader, stage: this.stage, invalidation: this.invalidation, tree: this.tree, scanAhead: this.scanAhead, versions: this.versions } = parts);
+    ({
+      namespace: this.namespace,
+      reader: this.reader,
+      stage: this.stage,
+      invalidation: this.invalidation,
+      tree: this.tree,
+      scanAhead: this.scanAhead,
+      versions: this.versions,
+    } = parts);
     this.defaults = options.defaults;
     this.lateUploads = new LateUploads((staged) => this.uploadLate(staged));
   }
@@ -125,7 +133,10 @@ export class S3Filesystem implements Filesystem {
       const prefix = dirPrefixOf(this.options.prefix, path);
       const listing = await this.namespace.listDirectory(prefix);
       const self = attrOf(node, this.defaults).mode;
-      const entries = new Map<string, number>([['.', self], ['..', self]]);
+      const entries = new Map<string, number>([
+        ['.', self],
+        ['..', self],
+      ]);
       // An object whose HEAD is not known yet may be a file, a link or an s3fs directory: it has
       // no type (DT_UNKNOWN), so programs stat it. A directory's type is never in doubt (the
       // kernel takes only the type from a listing).
@@ -180,7 +191,14 @@ export class S3Filesystem implements Filesystem {
         return this.allocateHandle({ path, staged: existing, pattern: newReadPattern() });
       }
       const present = now();
-      const attributes = { mode: S_IFREG | (mode & PERMISSION_BITS), uid: this.defaults.uid, gid: this.defaults.gid, atime: present, mtime: present, ctime: present };
+      const attributes = {
+        mode: S_IFREG | (mode & PERMISSION_BITS),
+        uid: this.defaults.uid,
+        gid: this.defaults.gid,
+        atime: present,
+        mtime: present,
+        ctime: present,
+      };
       const staged = await this.stage.acquire(key, undefined, attributes, { created: true });
       // Another process created the file meanwhile: this create truncates it, as open(O_CREAT|O_TRUNC).
       if (staged.refs > 1) await staged.truncate(0);
@@ -250,7 +268,9 @@ export class S3Filesystem implements Filesystem {
       }
       const node = await this.namespace.resolve(path);
       if (node.type === 'dir') throw new FsError('EISDIR', path);
-      const copy = await this.stage.acquire(node.key, { key: node.key, size: node.size, etag: node.etag }, attributesOf(node, this.defaults), { created: false });
+      const copy = await this.stage.acquire(node.key, { key: node.key, size: node.size, etag: node.etag }, attributesOf(node, this.defaults), {
+        created: false,
+      });
       try {
         await copy.truncate(size);
         await this.upload(path, copy);
@@ -336,7 +356,19 @@ export class S3Filesystem implements Filesystem {
     // S3 has no capacity: report a large, fixed free space, as s3fs and mountpoint-s3 do.
     // Fields are 32-bit in fuse-native, hence 1 MiB blocks.
     const blocks = 2 ** 30;
-    return { bsize: 1 << 20, frsize: 1 << 20, blocks, bfree: blocks, bavail: blocks, files: 2 ** 30, ffree: 2 ** 30, favail: 2 ** 30, fsid: 0, flag: 0, namemax: 255 };
+    return {
+      bsize: 1 << 20,
+      frsize: 1 << 20,
+      blocks,
+      bfree: blocks,
+      bavail: blocks,
+      files: 2 ** 30,
+      ffree: 2 ** 30,
+      favail: 2 ** 30,
+      fsid: 0,
+      flag: 0,
+      namemax: 255,
+    };
   }
 
   async access(path: string, mode: number): Promise<void> {
@@ -390,7 +422,10 @@ export class S3Filesystem implements Filesystem {
         if (file.target === target) {
           if (file.served || moves >= MAX_VERSION_MOVES) {
             // The reader has refreshed the key and its listing already (onStale).
-            this.log.warn({ path: file.path, key: target.key, etag: target.etag }, 'object changed while open after part of it was read; reopen to read the new version');
+            this.log.warn(
+              { path: file.path, key: target.key, etag: target.etag },
+              'object changed while open after part of it was read; reopen to read the new version',
+            );
             throw error;
           }
           file.refreshing ??= this.versions.current(target).finally(() => (file.refreshing = undefined));

@@ -59,7 +59,7 @@ export function createFuseOperations(fs: Filesystem, log: Logger, hooks: Adapter
       replied = true;
       const ms = performance.now() - started;
       if (debug) log.debug({ fuse: op, path, ms: Math.round(ms * 1000) / 1000, result: code }, 'fuse operation');
-      hooks.onOperation?.(op, ms, Math.min(code , 0), Math.max(code , 0));
+      hooks.onOperation?.(op, ms, Math.min(code, 0), Math.max(code, 0));
       cb(code, ...values);
     };
     let pending: Promise<T>;
@@ -91,7 +91,14 @@ export function createFuseOperations(fs: Filesystem, log: Logger, hooks: Adapter
     } catch (error) {
       log.warn({ fuse: 'getattr', path, err: error }, 'attribute lookup failed; asking the usual way');
     }
-    if (!known) return settle('getattr', path, cb, () => fs.getattr(path), (attr) => [0, toStat(attr)]);
+    if (!known)
+      return settle(
+        'getattr',
+        path,
+        cb,
+        () => fs.getattr(path),
+        (attr) => [0, toStat(attr)],
+      );
     if (debug) log.debug({ fuse: 'getattr', path, ms: 0, result: 0, known: true }, 'fuse operation');
     hooks.onOperation?.('getattr', 0, 0, 0);
     cb(0, toStat(known));
@@ -100,15 +107,47 @@ export function createFuseOperations(fs: Filesystem, log: Logger, hooks: Adapter
   return {
     getattr,
     readdir: (path: string, cb: Callback) =>
-      settle('readdir', path, cb, () => fs.readdir(path), (entries) => [0, entries.map((e) => e.name), listingStats(entries.map((e) => e.mode))]),
-    open: (path: string, flags: number, cb: Callback) => settle('open', path, cb, () => fs.open(path, flags), (handle) => [0, handle]),
-    create: (path: string, mode: number, cb: Callback) => settle('create', path, cb, () => fs.create(path, mode), (handle) => [0, handle]),
+      settle(
+        'readdir',
+        path,
+        cb,
+        () => fs.readdir(path),
+        (entries) => [0, entries.map((e) => e.name), listingStats(entries.map((e) => e.mode))],
+      ),
+    open: (path: string, flags: number, cb: Callback) =>
+      settle(
+        'open',
+        path,
+        cb,
+        () => fs.open(path, flags),
+        (handle) => [0, handle],
+      ),
+    create: (path: string, mode: number, cb: Callback) =>
+      settle(
+        'create',
+        path,
+        cb,
+        () => fs.create(path, mode),
+        (handle) => [0, handle],
+      ),
     // The buffer is libfuse's memory, detached once we call back: the core fills it before.
     read: (path: string, handle: number, buffer: Buffer, length: number, position: number, cb: Callback) =>
-      settle('read', path, cb, () => fs.readInto(handle, position, length, buffer.subarray(0, length)), (count) => [count]),
+      settle(
+        'read',
+        path,
+        cb,
+        () => fs.readInto(handle, position, length, buffer.subarray(0, length)),
+        (count) => [count],
+      ),
     // The core has finished with the buffer when its promise settles, before we call back.
     write: (path: string, handle: number, buffer: Buffer, length: number, position: number, cb: Callback) =>
-      settle('write', path, cb, () => fs.write(handle, buffer.subarray(0, length), position), (written) => [written]),
+      settle(
+        'write',
+        path,
+        cb,
+        () => fs.write(handle, buffer.subarray(0, length), position),
+        (written) => [written],
+      ),
     flush: (path: string, handle: number, cb: Callback) => settle('flush', path, cb, () => fs.flush(handle), ok),
     fsync: (path: string, _datasync: number, handle: number, cb: Callback) => settle('fsync', path, cb, () => fs.fsync(handle), ok),
     release: (path: string, handle: number, cb: Callback) => settle('release', path, cb, () => fs.release(handle), ok),
@@ -123,10 +162,24 @@ export function createFuseOperations(fs: Filesystem, log: Logger, hooks: Adapter
     // Our patched binding passes { sec, nsec } for each time, UTIME_NOW and UTIME_OMIT included.
     utimens: (path: string, atime: Timespec, mtime: Timespec, cb: Callback) => settle('utimens', path, cb, () => fs.utimens(path, atime, mtime), ok),
     symlink: (target: string, path: string, cb: Callback) => settle('symlink', path, cb, () => fs.symlink(target, path), ok),
-    readlink: (path: string, cb: Callback) => settle('readlink', path, cb, () => fs.readlink(path), (target) => [0, target]),
+    readlink: (path: string, cb: Callback) =>
+      settle(
+        'readlink',
+        path,
+        cb,
+        () => fs.readlink(path),
+        (target) => [0, target],
+      ),
     link: (_from: string, to: string, cb: Callback) => settle('link', to, cb, () => fs.unsupported(to), ok),
     mknod: (path: string, mode: number, dev: number, cb: Callback) => settle('mknod', path, cb, () => fs.mknod(path, mode, dev), ok),
-    statfs: (path: string, cb: Callback) => settle('statfs', path, cb, () => fs.statfs(path), (stat) => [0, stat]),
+    statfs: (path: string, cb: Callback) =>
+      settle(
+        'statfs',
+        path,
+        cb,
+        () => fs.statfs(path),
+        (stat) => [0, stat],
+      ),
     access: (path: string, mode: number, cb: Callback) => settle('access', path, cb, () => fs.access(path, mode), ok),
   };
 }

@@ -52,7 +52,16 @@ export class FuseSession {
       // Uploads (flush, fsync, release, truncate, first write of an edit), directory renames and
       // listings of huge directories take as long as the data needs;
       // each S3 request inside them still has its own deadline.
-      timeout: { default: options.operationTimeoutMs, flush: false, fsync: false, release: false, rename: false, truncate: false, write: false, readdir: false },
+      timeout: {
+        default: options.operationTimeoutMs,
+        flush: false,
+        fsync: false,
+        release: false,
+        rename: false,
+        truncate: false,
+        write: false,
+        readdir: false,
+      },
     };
     this.fuse = new Fuse(options.mountpoint, operations as unknown as Record<string, (...args: never[]) => void>, fuseOptions);
   }

@@ -2,7 +2,7 @@
 // without the endpoint pays nothing. Event counters are updated where things happen (FUSE
 // adapter hook, metered store); cache numbers are read from the cache's own counters at scrape.
 import { constants } from 'node:os';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { CacheStats, TierStats } from '../cache/types.js';
 import { CACHE_OPS } from '../cache/types.js';
 
@@ -42,10 +42,32 @@ export class MountMetrics {
 
   constructor(cacheStats: () => CacheStats) {
     const registers = [this.registry];
-    const fuseOperations = new Counter({ name: 's3mount_fuse_operations_total', help: 'FUSE operations answered, by operation and outcome (ok or errno name)', labelNames: ['operation', 'outcome'], registers });
-    const fuseDuration = new Histogram({ name: 's3mount_fuse_operation_duration_seconds', help: 'Time to answer a FUSE operation', labelNames: ['operation'], buckets: FUSE_BUCKETS, registers });
-    const s3Requests = new Counter({ name: 's3mount_s3_requests_total', help: 'S3 calls (the SDK retries inside one call), by operation and outcome', labelNames: ['operation', 'outcome'], registers });
-    const s3Duration = new Histogram({ name: 's3mount_s3_request_duration_seconds', help: 'Time of an S3 call, retries included', labelNames: ['operation'], buckets: S3_BUCKETS, registers });
+    const fuseOperations = new Counter({
+      name: 's3mount_fuse_operations_total',
+      help: 'FUSE operations answered, by operation and outcome (ok or errno name)',
+      labelNames: ['operation', 'outcome'],
+      registers,
+    });
+    const fuseDuration = new Histogram({
+      name: 's3mount_fuse_operation_duration_seconds',
+      help: 'Time to answer a FUSE operation',
+      labelNames: ['operation'],
+      buckets: FUSE_BUCKETS,
+      registers,
+    });
+    const s3Requests = new Counter({
+      name: 's3mount_s3_requests_total',
+      help: 'S3 calls (the SDK retries inside one call), by operation and outcome',
+      labelNames: ['operation', 'outcome'],
+      registers,
+    });
+    const s3Duration = new Histogram({
+      name: 's3mount_s3_request_duration_seconds',
+      help: 'Time of an S3 call, retries included',
+      labelNames: ['operation'],
+      buckets: S3_BUCKETS,
+      registers,
+    });
     this.fuseOperations = perLabels((operation, outcome) => fuseOperations.labels(operation, outcome));
     this.fuseDuration = perLabels((operation) => fuseDuration.labels(operation));
     this.s3Requests = perLabels((operation, outcome) => s3Requests.labels(operation, outcome));

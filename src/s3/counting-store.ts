@@ -57,11 +57,21 @@ export function instrumentStore(inner: ObjectStore, log: Logger): InstrumentedSt
     checkBucket: () => timed('checkBucket', '', () => inner.checkBucket()),
     head: (key) => timed('head', key, () => inner.head(key)),
     list: (prefix, options) =>
-      timed('list', prefix, () => inner.list(prefix, options), log.isLevelEnabled('debug') ? { page: options?.continuationToken ? 'next' : 'first' } : undefined),
+      timed(
+        'list',
+        prefix,
+        () => inner.list(prefix, options),
+        log.isLevelEnabled('debug') ? { page: options?.continuationToken ? 'next' : 'first' } : undefined,
+      ),
     getRange: (key, start, end, options) =>
       timed('getRange', key, () => inner.getRange(key, start, end, options), log.isLevelEnabled('debug') ? { start, end } : undefined),
     put: (key, body, options) =>
-      timed('put', key, () => inner.put(key, body, options), log.isLevelEnabled('debug') ? { bytes: Buffer.isBuffer(body) ? body.length : body.size } : undefined),
+      timed(
+        'put',
+        key,
+        () => inner.put(key, body, options),
+        log.isLevelEnabled('debug') ? { bytes: Buffer.isBuffer(body) ? body.length : body.size } : undefined,
+      ),
     copy: (sourceKey, destinationKey, options) =>
       timed('copy', destinationKey, () => inner.copy(sourceKey, destinationKey, options), log.isLevelEnabled('debug') ? { source: sourceKey } : undefined),
     delete: (key) => timed('delete', key, () => inner.delete(key)),

@@ -219,7 +219,8 @@ class Connection {
     exchange.closeAfter = /\bclose\b/i.test(connection) || (statusMatch[1] === '0' && !/\bkeep-alive\b/i.test(connection));
     const lengthHeader = headers['content-length'];
     const length = lengthHeader !== undefined && /^\d{1,15}$/.test(lengthHeader) ? Number(lengthHeader) : undefined;
-    if (lengthHeader !== undefined && length === undefined) return this.fail(networkError(`invalid Content-Length ${JSON.stringify(lengthHeader.slice(0, 40))}`, 'EPROTO'));
+    if (lengthHeader !== undefined && length === undefined)
+      return this.fail(networkError(`invalid Content-Length ${JSON.stringify(lengthHeader.slice(0, 40))}`, 'EPROTO'));
     if (exchange.request.method === 'HEAD') {
       // Anything after a HEAD's answer is a server talking out of turn.
       if (rest.length > 0) exchange.closeAfter = true;
@@ -244,7 +245,8 @@ class Connection {
       this.collectError(exchange, rest);
       return;
     }
-    if (length > exchange.request.into.length) return this.fail(networkError(`body of ${length} bytes for a buffer of ${exchange.request.into.length}`, 'EPROTO'));
+    if (length > exchange.request.into.length)
+      return this.fail(networkError(`body of ${length} bytes for a buffer of ${exchange.request.into.length}`, 'EPROTO'));
     if (rest.length > length) return this.fail(networkError('bytes after the end of the body', 'EPROTO'));
     exchange.filled = rest.copy(exchange.request.into);
     exchange.phase = 'body';
@@ -252,7 +254,8 @@ class Connection {
   }
 
   private collectError(exchange: Exchange, bytes: Buffer): void {
-    if (bytes.length > 0 && exchange.errorBytes < MAX_ERROR_BODY_BYTES) exchange.errorChunks.push(Buffer.from(bytes.subarray(0, MAX_ERROR_BODY_BYTES - exchange.errorBytes)));
+    if (bytes.length > 0 && exchange.errorBytes < MAX_ERROR_BODY_BYTES)
+      exchange.errorChunks.push(Buffer.from(bytes.subarray(0, MAX_ERROR_BODY_BYTES - exchange.errorBytes)));
     exchange.errorBytes += bytes.length;
     exchange.filled += bytes.length;
     if (exchange.phase === 'error-body' && exchange.filled >= exchange.bodyLength) {
@@ -351,7 +354,8 @@ export function createDirectHttp(options: DirectHttpOptions): DirectHttpClient {
 
   async function exchangeOn(request: DirectRequest, fresh: boolean): Promise<DirectResponse> {
     checkRequestHeaders(request.headers);
-    if (!/^[\x21-\x7e]+$/.test(request.path)) throw Object.assign(new TypeError(`invalid request path ${JSON.stringify(request.path.slice(0, 80))}`), { code: 'ERR_UNESCAPED_CHARACTERS' });
+    if (!/^[\x21-\x7e]+$/.test(request.path))
+      throw Object.assign(new TypeError(`invalid request path ${JSON.stringify(request.path.slice(0, 80))}`), { code: 'ERR_UNESCAPED_CHARACTERS' });
     const conn = await connection(fresh, request.signal);
     const reused = conn.reused;
     let answered = () => false;
@@ -483,6 +487,7 @@ export function parseHeaderLines(lines: string[]): Record<string, string> | stri
 export function checkRequestHeaders(headers: Record<string, string>): void {
   for (const [name, value] of Object.entries(headers)) {
     if (!TOKEN.test(name)) throw Object.assign(new TypeError(`invalid header name ${JSON.stringify(name)}`), { code: 'ERR_INVALID_HTTP_TOKEN' });
-    if (typeof value !== 'string' || !FIELD_VALUE.test(value)) throw Object.assign(new TypeError(`invalid character in the value of header ${name}`), { code: 'ERR_INVALID_CHAR' });
+    if (typeof value !== 'string' || !FIELD_VALUE.test(value))
+      throw Object.assign(new TypeError(`invalid character in the value of header ${name}`), { code: 'ERR_INVALID_CHAR' });
   }
 }

@@ -11,9 +11,9 @@ import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
 import type { Logger } from '../log.js';
-import { createDirectHttp, UnsupportedFramingError, type DirectHttpClient } from './direct-http.js';
+import { createDirectHttp, type DirectHttpClient, UnsupportedFramingError } from './direct-http.js';
 import { parseErrorBody, parseListPage } from './list-xml.js';
-import { StoreError, type ListOptions, type ListPage, type ObjectInfo, type StoreErrorKind, type StoreOperation } from './object-store.js';
+import { type ListOptions, type ListPage, type ObjectInfo, StoreError, type StoreErrorKind, type StoreOperation } from './object-store.js';
 import { createRequestSigner, encodeKeyPath, queryString, type SigningCredentials } from './request-signer.js';
 
 export interface LeanClientOptions {
@@ -46,7 +46,9 @@ export function createLeanClient(options: LeanClientOptions, log: Logger): LeanC
   const base = new URL(options.endpoint);
   const secure = base.protocol === 'https:';
   const basePath = base.pathname.replace(/\/+$/, '');
-  const agent = secure ? new https.Agent({ keepAlive: true, maxSockets: options.maxSockets }) : new http.Agent({ keepAlive: true, maxSockets: options.maxSockets });
+  const agent = secure
+    ? new https.Agent({ keepAlive: true, maxSockets: options.maxSockets })
+    : new http.Agent({ keepAlive: true, maxSockets: options.maxSockets });
   const sign = createRequestSigner({ region: options.region, credentials: options.credentials });
   // An endpoint whose GET answers are not framed by length falls back to node:http(s).
   let direct: DirectHttpClient | undefined = createDirectHttp({
@@ -82,7 +84,15 @@ export function createLeanClient(options: LeanClientOptions, log: Logger): LeanC
     return Buffer.concat(chunks);
   }
 
-  async function getRangeDirect(client: DirectHttpClient, path: string, headers: Record<string, string>, key: string, start: number, end: number, rangeOptions: LeanRangeOptions): Promise<Buffer> {
+  async function getRangeDirect(
+    client: DirectHttpClient,
+    path: string,
+    headers: Record<string, string>,
+    key: string,
+    start: number,
+    end: number,
+    rangeOptions: LeanRangeOptions,
+  ): Promise<Buffer> {
     const into = rangeOptions.into ? rangeOptions.into.subarray(0, end - start) : Buffer.allocUnsafe(end - start);
     const response = await client.get({ path, headers, into, signal: rangeOptions.signal });
     if (response.status !== 200 && response.status !== 206) throw statusError('getRange', key, response.status, response.errorBody);
@@ -97,7 +107,14 @@ export function createLeanClient(options: LeanClientOptions, log: Logger): LeanC
     return headInfo(key, response.headers);
   }
 
-  async function getRangeNode(path: string, headers: Record<string, string>, key: string, start: number, end: number, rangeOptions: LeanRangeOptions): Promise<Buffer> {
+  async function getRangeNode(
+    path: string,
+    headers: Record<string, string>,
+    key: string,
+    start: number,
+    end: number,
+    rangeOptions: LeanRangeOptions,
+  ): Promise<Buffer> {
     const response = await send('GET', path, headers, rangeOptions.signal);
     const status = response.statusCode ?? 0;
     if (status !== 200 && status !== 206) throw statusError('getRange', key, status, (await readAll(response).catch(() => Buffer.alloc(0))).toString('utf8'));
@@ -250,13 +267,23 @@ export async function readBody(body: Readable, expected: number, key: string, si
 export function statusError(operation: StoreOperation, key: string, status: number, body: string): StoreError {
   const parsed = parseErrorBody(body);
   const [kind, fallbackCode]: [StoreErrorKind, string] =
-    status === 404 ? ['NotFound', operation === 'list' ? 'NoSuchBucket' : 'NoSuchKey'] :
-    status === 403 ? ['AccessDenied', 'AccessDenied'] :
-    status === 412 ? ['PreconditionFailed', 'PreconditionFailed'] :
-    status === 416 ? ['InvalidRange', 'InvalidRange'] :
-    status === 503 || status === 429 ? ['Throttled', 'SlowDown'] :
-    ['Other', `HTTP${status}`];
+    status === 404
+      ? ['NotFound', operation === 'list' ? 'NoSuchBucket' : 'NoSuchKey']
+      : status === 403
+        ? ['AccessDenied', 'AccessDenied']
+        : status === 412
+          ? ['PreconditionFailed', 'PreconditionFailed']
+          : status === 416
+            ? ['InvalidRange', 'InvalidRange']
+            : status === 503 || status === 429
+              ? ['Throttled', 'SlowDown']
+              : ['Other', `HTTP${status}`];
   const code = parsed.code ?? fallbackCode;
   const resolvedKind: StoreErrorKind = code === 'NoSuchBucket' ? 'NoSuchBucket' : code === 'SlowDown' ? 'Throttled' : kind;
-  return new StoreError(resolvedKind, `${operation}${key ? ` ${key}` : ''}: ${code} (HTTP ${status})${parsed.message ? `: ${parsed.message}` : ''}`, code, status);
+  return new StoreError(
+    resolvedKind,
+    `${operation}${key ? ` ${key}` : ''}: ${code} (HTTP ${status})${parsed.message ? `: ${parsed.message}` : ''}`,
+    code,
+    status,
+  );
 }

@@ -6,7 +6,6 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import {
-  StoreError,
   type CopyOptions,
   type GetRangeOptions,
   type ListOptions,
@@ -15,6 +14,7 @@ import {
   type ObjectStore,
   type PutBody,
   type PutOptions,
+  StoreError,
 } from './object-store.js';
 
 /** S3's cap on a listing page, and the default page size. */
@@ -87,7 +87,13 @@ export class MemoryStore implements ObjectStore {
   /** Stores an object directly, synchronously. */
   putObject(key: string, bytes: Buffer | string, metadata?: Record<string, string>, options: { contentType?: string; partSize?: number } = {}): ObjectInfo {
     const stored = Buffer.from(bytes);
-    this.store(key, { bytes: stored, etag: s3Etag(stored, options.partSize), lastModified: this.now(), metadata: lowerCaseNames(metadata), contentType: options.contentType });
+    this.store(key, {
+      bytes: stored,
+      etag: s3Etag(stored, options.partSize),
+      lastModified: this.now(),
+      metadata: lowerCaseNames(metadata),
+      contentType: options.contentType,
+    });
     return this.info(key)!;
   }
 
@@ -100,7 +106,16 @@ export class MemoryStore implements ObjectStore {
   /** What head would answer, synchronously. */
   info(key: string): ObjectInfo | undefined {
     const object = this.objects.get(key);
-    return object ? { key, size: object.bytes.length, etag: object.etag, lastModified: object.lastModified, metadata: { ...object.metadata }, contentType: object.contentType ?? DEFAULT_CONTENT_TYPE } : undefined;
+    return object
+      ? {
+          key,
+          size: object.bytes.length,
+          etag: object.etag,
+          lastModified: object.lastModified,
+          metadata: { ...object.metadata },
+          contentType: object.contentType ?? DEFAULT_CONTENT_TYPE,
+        }
+      : undefined;
   }
 
   /** Removes an object directly; true when it existed. */
@@ -210,7 +225,8 @@ export class MemoryStore implements ObjectStore {
       } catch (error) {
         throw new StoreError('Other', `put ${key}: cannot read ${body.path}: ${(error as Error).message}`, 'ReadFailed');
       }
-      if (bytes.length !== body.size) throw new StoreError('Other', `put ${key}: ${body.path} holds ${bytes.length} bytes, expected ${body.size}`, 'ReadFailed');
+      if (bytes.length !== body.size)
+        throw new StoreError('Other', `put ${key}: ${body.path} holds ${bytes.length} bytes, expected ${body.size}`, 'ReadFailed');
     }
     const etag = s3Etag(bytes, options.partSize ?? DEFAULT_PART_SIZE);
     this.store(key, { bytes, etag, lastModified: this.now(), metadata: lowerCaseNames(options.metadata), contentType: options.contentType });

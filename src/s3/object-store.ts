@@ -81,15 +81,7 @@ export interface ObjectStore {
   delete(key: string): Promise<void>;
 }
 
-export type StoreErrorKind =
-  | 'NotFound'
-  | 'NoSuchBucket'
-  | 'AccessDenied'
-  | 'PreconditionFailed'
-  | 'InvalidRange'
-  | 'Throttled'
-  | 'Network'
-  | 'Other';
+export type StoreErrorKind = 'NotFound' | 'NoSuchBucket' | 'AccessDenied' | 'PreconditionFailed' | 'InvalidRange' | 'Throttled' | 'Network' | 'Other';
 
 /** Every failure of an ObjectStore is one of these, whatever the backend said. */
 export class StoreError extends Error {

@@ -1,7 +1,8 @@
 // SigV4 for the plain HTTP requests of lean-client.ts, with the SDK's own signer, so that a
 // request is signed exactly as the SDK would sign it.
-import { SignatureV4 } from '@smithy/signature-v4';
+
 import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
+import { SignatureV4 } from '@smithy/signature-v4';
 
 export interface SigningCredentials {
   accessKeyId: string;
@@ -67,7 +68,14 @@ export type RequestSigner = (request: RequestToSign) => Promise<Record<string, s
 
 /** Signs requests; returns the headers to send (host and the request's own included). */
 export function createRequestSigner(options: SignerOptions): RequestSigner {
-  const signer = new SignatureV4({ service: 's3', region: options.region, credentials: options.credentials, sha256: NodeSha256, uriEscapePath: false, applyChecksum: false });
+  const signer = new SignatureV4({
+    service: 's3',
+    region: options.region,
+    credentials: options.credentials,
+    sha256: NodeSha256,
+    uriEscapePath: false,
+    applyChecksum: false,
+  });
   return async ({ method, url, path, query = {}, headers = {} }) => {
     const signed = await signer.sign({
       method,

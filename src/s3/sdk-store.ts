@@ -10,6 +10,10 @@
 // connection timeout, a per-attempt timeout up to the response headers, an idle-socket timeout
 // while a body streams, and a deadline per call (all attempts and the body read included)
 // through abortSignal. GetObject bodies are always read to the end or destroyed.
+
+import { createReadStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -21,19 +25,15 @@ import {
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
-  UploadPartCopyCommand,
   S3Client,
   type S3ClientConfig,
+  UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { createReadStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
 import type { Logger } from '../log.js';
 import { callDeadlineMs, MAX_CONNECT_TIMEOUT_MS, REQUEST_TIMEOUT_MS } from '../tuning.js';
-import { checkContentRange, createLeanClient, readBody, type LeanClient } from './lean-client.js';
+import { checkContentRange, createLeanClient, type LeanClient, readBody } from './lean-client.js';
 import {
-  StoreError,
   type CopyOptions,
   type GetRangeOptions,
   type ListOptions,
@@ -42,6 +42,7 @@ import {
   type ObjectStore,
   type PutBody,
   type PutOptions,
+  StoreError,
   type StoreErrorKind,
   type StoreOperation,
 } from './object-store.js';
@@ -134,9 +135,24 @@ export function createSdkStore(options: SdkStoreOptions, log: Logger): SdkStore 
   const client = new S3Client(config);
   // Reads through the SDK make one attempt per send: retry.run() retries them, body included.
   // The same sockets (request handler) and credentials.
-  const readClient = new S3Client({ ...config, maxAttempts: 1, retryStrategy: undefined, requestHandler: client.config.requestHandler, credentials: client.config.credentials });
+  const readClient = new S3Client({
+    ...config,
+    maxAttempts: 1,
+    retryStrategy: undefined,
+    requestHandler: client.config.requestHandler,
+    credentials: client.config.credentials,
+  });
   log.debug(
-    { bucket, endpoint: endpoint ?? 'aws', forcePathStyle: config.forcePathStyle, profile: options.profile, maxAttempts, requestTimeoutMs, maxSockets, checksums: checksums ?? 'sdk-default' },
+    {
+      bucket,
+      endpoint: endpoint ?? 'aws',
+      forcePathStyle: config.forcePathStyle,
+      profile: options.profile,
+      maxAttempts,
+      requestTimeoutMs,
+      maxSockets,
+      checksums: checksums ?? 'sdk-default',
+    },
     's3 client created',
   );
 
@@ -144,7 +160,13 @@ export function createSdkStore(options: SdkStoreOptions, log: Logger): SdkStore 
    * Runs one call under a deadline covering all its attempts and the body read, also ended by
    * the caller's signal. The timer and the listener are gone when the call is.
    */
-  async function send<T>(operation: StoreOperation, key: string, run: (abortSignal: AbortSignal) => Promise<T>, callerSignal?: AbortSignal, bucketLevel = false): Promise<T> {
+  async function send<T>(
+    operation: StoreOperation,
+    key: string,
+    run: (abortSignal: AbortSignal) => Promise<T>,
+    callerSignal?: AbortSignal,
+    bucketLevel = false,
+  ): Promise<T> {
     const controller = new AbortController();
     let abortedBy: 'deadline' | 'caller' | undefined;
     const timer = setTimeout(() => {
@@ -196,10 +218,26 @@ export function createSdkStore(options: SdkStoreOptions, log: Logger): SdkStore 
    * The source's metadata and content type are carried over unless new metadata is given,
    * as CopyObject's COPY directive would. A failure aborts the upload, leaving no parts (or remembers it, see abortUpload).
    */
-  async function multipartCopy(sourceKey: string, destinationKey: string, size: number, metadata?: Record<string, string>, contentType?: string): Promise<{ etag: string }> {
-    const source = metadata ? undefined : await send('head', sourceKey, (abortSignal) => client.send(new HeadObjectCommand({ Bucket: bucket, Key: sourceKey }), { abortSignal }));
+  async function multipartCopy(
+    sourceKey: string,
+    destinationKey: string,
+    size: number,
+    metadata?: Record<string, string>,
+    contentType?: string,
+  ): Promise<{ etag: string }> {
+    const source = metadata
+      ? undefined
+      : await send('head', sourceKey, (abortSignal) => client.send(new HeadObjectCommand({ Bucket: bucket, Key: sourceKey }), { abortSignal }));
     const created = await send('copy', destinationKey, (abortSignal) =>
-      client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: destinationKey, Metadata: metadata ?? source?.Metadata, ContentType: metadata ? contentType : source?.ContentType }), { abortSignal }),
+      client.send(
+        new CreateMultipartUploadCommand({
+          Bucket: bucket,
+          Key: destinationKey,
+          Metadata: metadata ?? source?.Metadata,
+          ContentType: metadata ? contentType : source?.ContentType,
+        }),
+        { abortSignal },
+      ),
     );
     const uploadId = created.UploadId as string;
     try {
@@ -211,14 +249,26 @@ export function createSdkStore(options: SdkStoreOptions, log: Logger): SdkStore 
             const partNumber = i + j + 1;
             const range = `bytes=${start}-${Math.min(start + COPY_PART_BYTES, size) - 1}`;
             return send('copy', destinationKey, (abortSignal) =>
-              client.send(new UploadPartCopyCommand({ Bucket: bucket, Key: destinationKey, UploadId: uploadId, PartNumber: partNumber, CopySource: copySource(bucket, sourceKey), CopySourceRange: range }), { abortSignal }),
+              client.send(
+                new UploadPartCopyCommand({
+                  Bucket: bucket,
+                  Key: destinationKey,
+                  UploadId: uploadId,
+                  PartNumber: partNumber,
+                  CopySource: copySource(bucket, sourceKey),
+                  CopySourceRange: range,
+                }),
+                { abortSignal },
+              ),
             ).then((out) => ({ PartNumber: partNumber, ETag: out.CopyPartResult?.ETag }));
           }),
         );
         parts.push(...batch);
       }
       const done = await send('copy', destinationKey, (abortSignal) =>
-        client.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: destinationKey, UploadId: uploadId, MultipartUpload: { Parts: parts } }), { abortSignal }),
+        client.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: destinationKey, UploadId: uploadId, MultipartUpload: { Parts: parts } }), {
+          abortSignal,
+        }),
       );
       return { etag: done.ETag ?? '' };
     } catch (error) {
@@ -316,7 +366,13 @@ export function createSdkStore(options: SdkStoreOptions, log: Logger): SdkStore 
         throw new StoreError('InvalidRange', `getRange ${key}: invalid range [${start}, ${end})`);
       }
       if (start === end) return Buffer.alloc(0);
-      if (lean) return retried('getRange', key, (abortSignal) => lean.getRange(key, start, end, { ifMatch: rangeOptions.ifMatch, signal: abortSignal, into: rangeOptions.into }), rangeOptions.signal);
+      if (lean)
+        return retried(
+          'getRange',
+          key,
+          (abortSignal) => lean.getRange(key, start, end, { ifMatch: rangeOptions.ifMatch, signal: abortSignal, into: rangeOptions.into }),
+          rangeOptions.signal,
+        );
       return retried(
         'getRange',
         key,
@@ -348,7 +404,8 @@ export function createSdkStore(options: SdkStoreOptions, log: Logger): SdkStore 
         return send('put', key, async (abortSignal) => {
           // Small bodies go as one buffer, so that a retried attempt can send them again.
           const bytes = Buffer.isBuffer(body) ? body : await readFile(body.path);
-          if (bytes.length !== size) throw new StoreError('Other', `put ${key}: ${Buffer.isBuffer(body) ? 'body' : body.path} holds ${bytes.length} bytes, expected ${size}`);
+          if (bytes.length !== size)
+            throw new StoreError('Other', `put ${key}: ${Buffer.isBuffer(body) ? 'body' : body.path} holds ${bytes.length} bytes, expected ${size}`);
           const out = await client.send(new PutObjectCommand({ ...common, Body: bytes, ContentLength: size }), { abortSignal });
           return { etag: out.ETag ?? '' };
         });
@@ -378,7 +435,8 @@ export function createSdkStore(options: SdkStoreOptions, log: Logger): SdkStore 
     },
 
     copy(sourceKey: string, destinationKey: string, copyOptions: CopyOptions = {}): Promise<{ etag: string }> {
-      if ((copyOptions.size ?? 0) > MAX_SINGLE_COPY_BYTES) return multipartCopy(sourceKey, destinationKey, copyOptions.size as number, copyOptions.metadata, copyOptions.contentType);
+      if ((copyOptions.size ?? 0) > MAX_SINGLE_COPY_BYTES)
+        return multipartCopy(sourceKey, destinationKey, copyOptions.size as number, copyOptions.metadata, copyOptions.contentType);
       return send('copy', destinationKey, async (abortSignal) => {
         const out = await client.send(
           new CopyObjectCommand({
@@ -482,8 +540,25 @@ const NETWORK_CODES = new Set([
   'UND_ERR_SOCKET',
 ]);
 const NOT_FOUND_CODES = new Set(['NotFound', 'NoSuchKey', 'NoSuchUpload']);
-const ACCESS_CODES = new Set(['AccessDenied', 'Forbidden', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'ExpiredToken', 'InvalidToken', 'AllAccessDisabled', 'AccountProblem']);
-const THROTTLE_CODES = new Set(['SlowDown', 'Throttling', 'ThrottlingException', 'RequestLimitExceeded', 'TooManyRequestsException', 'ServiceUnavailable', 'RequestThrottled']);
+const ACCESS_CODES = new Set([
+  'AccessDenied',
+  'Forbidden',
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'ExpiredToken',
+  'InvalidToken',
+  'AllAccessDisabled',
+  'AccountProblem',
+]);
+const THROTTLE_CODES = new Set([
+  'SlowDown',
+  'Throttling',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'TooManyRequestsException',
+  'ServiceUnavailable',
+  'RequestThrottled',
+]);
 const NETWORK_NAMES = new Set(['AbortError', 'TimeoutError', 'RequestTimeout', 'RequestTimeoutException']);
 
 /** Maps anything the SDK (or the network under it) throws to a StoreError, keeping its code and HTTP status. */
@@ -495,7 +570,8 @@ export function toStoreError(error: unknown, context: ErrorContext): StoreError 
   const what = `${context.operation}${context.key ? ` ${context.key}` : ''}`;
   const detail = `${code}${status ? ` (HTTP ${status})` : ''}${e.message && e.message !== code && e.message !== 'UnknownError' ? `: ${e.message}` : ''}`;
   if (context.abortedBy === 'caller') return new StoreError('Network', `${what}: aborted by the caller`, 'AbortError', status);
-  if (context.abortedBy === 'deadline') return new StoreError('Network', `${what}: no complete answer within the ${context.deadlineMs} ms deadline`, 'DeadlineExceeded', status);
+  if (context.abortedBy === 'deadline')
+    return new StoreError('Network', `${what}: no complete answer within the ${context.deadlineMs} ms deadline`, 'DeadlineExceeded', status);
   const kind = classify(e, code, status, context);
   let message = `${what}: ${detail}`;
   if (kind === 'AccessDenied' && e.name === 'CredentialsProviderError') {

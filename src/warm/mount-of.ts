@@ -17,7 +17,11 @@ export function parseMountInfo(text: string): MountEntry[] {
     const fields = line.split(' ');
     const separator = fields.indexOf('-');
     if (fields.length < 5 || separator < 0) continue;
-    entries.push({ mountpoint: unescapeField(fields[4]), fstype: unescapeField(fields[separator + 1] ?? ''), source: unescapeField(fields[separator + 2] ?? '') });
+    entries.push({
+      mountpoint: unescapeField(fields[4]),
+      fstype: unescapeField(fields[separator + 1] ?? ''),
+      source: unescapeField(fields[separator + 2] ?? ''),
+    });
   }
   return entries;
 }

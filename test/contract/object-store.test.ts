@@ -2,18 +2,19 @@
 // endpoint (fauxqs by default, any S3 with S3MOUNT_TEST_* set, see scripts/local-s3.ts). If the
 // twin and S3 disagree here, unit tests over the twin prove nothing about the mount.
 // After the suite: what only the SDK store has (timeouts, wire format, error mapping).
-import test, { type ExecutionContext } from 'ava';
+
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startS3Endpoint, testPrefix, type S3Endpoint } from '../../scripts/local-s3.js';
+import test, { type ExecutionContext } from 'ava';
+import { type S3Endpoint, startS3Endpoint, testPrefix } from '../../scripts/local-s3.js';
 import { silentLogger } from '../../src/log.js';
 import { compareKeys, MemoryStore } from '../../src/s3/memory-store.js';
 import { isStoreError, type ObjectStore, type StoreErrorKind } from '../../src/s3/object-store.js';
-import { createSdkStore, toStoreError, type SdkStore, type SdkStoreOptions } from '../../src/s3/sdk-store.js';
+import { createSdkStore, type SdkStore, type SdkStoreOptions, toStoreError } from '../../src/s3/sdk-store.js';
 
 const MiB = 1024 * 1024;
 
@@ -65,7 +66,7 @@ test.after.always(async () => {
   }
   for (const store of sdkStores) store.close();
   for (const { server, sockets } of servers) {
-    sockets.forEach((socket) => socket.destroy());
+    for (const socket of sockets) socket.destroy();
     server.close();
   }
   await endpoint?.stop();
@@ -97,7 +98,9 @@ const sdk: Backend = {
   byteOrder: Boolean(process.env.S3MOUNT_TEST_ENDPOINT),
 };
 
-async function failure(promise: Promise<unknown>): Promise<{ kind: StoreErrorKind | 'none' | 'not a StoreError'; message: string; status?: number; code?: string }> {
+async function failure(
+  promise: Promise<unknown>,
+): Promise<{ kind: StoreErrorKind | 'none' | 'not a StoreError'; message: string; status?: number; code?: string }> {
   try {
     await promise;
     return { kind: 'none', message: '' };
@@ -188,7 +191,10 @@ for (const backend of [memory, sdk]) {
     const info = await store.head(key);
     t.is(info.size, 0);
     t.is((await store.getRange(key, 0, 0)).length, 0);
-    t.deepEqual((await store.list(base)).objects.map((o) => [o.key, o.size]), [[key, 0]]);
+    t.deepEqual(
+      (await store.list(base)).objects.map((o) => [o.key, o.size]),
+      [[key, 0]],
+    );
   });
 
   it('keys with spaces, +, %, and non-ASCII round-trip through put, head, getRange, list and copy', async (t, store, base) => {
@@ -211,14 +217,23 @@ for (const backend of [memory, sdk]) {
     const keys = ['a/1', 'a/b/2', 'a/b/c/3', 'a/d/4', 'top', 'z/5', 'zz', 'é/6'].map((k) => base + k);
     await putMany(store, keys);
     const root = await store.list(base, { delimiter: '/' });
-    t.deepEqual(root.objects.map((o) => o.key), [`${base}top`, `${base}zz`]);
+    t.deepEqual(
+      root.objects.map((o) => o.key),
+      [`${base}top`, `${base}zz`],
+    );
     t.deepEqual(root.commonPrefixes, [`${base}a/`, `${base}z/`, `${base}é/`]);
     t.is(root.nextContinuationToken, undefined);
     const a = await store.list(`${base}a/`, { delimiter: '/' });
-    t.deepEqual(a.objects.map((o) => o.key), [`${base}a/1`]);
+    t.deepEqual(
+      a.objects.map((o) => o.key),
+      [`${base}a/1`],
+    );
     t.deepEqual(a.commonPrefixes, [`${base}a/b/`, `${base}a/d/`]);
     const ab = await store.list(`${base}a/b/`, { delimiter: '/' });
-    t.deepEqual(ab.objects.map((o) => o.key), [`${base}a/b/2`]);
+    t.deepEqual(
+      ab.objects.map((o) => o.key),
+      [`${base}a/b/2`],
+    );
     t.deepEqual(ab.commonPrefixes, [`${base}a/b/c/`]);
     const flat = await store.list(base);
     const flatKeys = flat.objects.map((o) => o.key);
@@ -258,7 +273,10 @@ for (const backend of [memory, sdk]) {
       t.deepEqual([...listed.keys, ...listed.prefixes].sort(compareKeys), [...keys.slice(0, 7), `${base}Z/`, `${base}ä/`].sort(compareKeys));
       t.deepEqual(listed.keys, keys.slice(0, 7).sort(compareKeys));
     } else {
-      t.true(listed.keys.every((k) => keys.includes(k)), 'nothing listed that was not written');
+      t.true(
+        listed.keys.every((k) => keys.includes(k)),
+        'nothing listed that was not written',
+      );
       t.is(new Set(listed.keys).size, listed.keys.length, 'nothing listed twice');
       t.true(listed.keys.length < 7, 'fauxqs no longer drops keys when paging: make this a plain test');
     }
@@ -269,8 +287,14 @@ for (const backend of [memory, sdk]) {
     await putMany(store, keys);
     const listed = await listAll(store, base, '/', 2);
     t.deepEqual(listed.pageSizes, [2, 2, 2, 1]);
-    t.deepEqual(listed.prefixes, ['d1/', 'd2/', 'd3/', 'd4/'].map((p) => base + p));
-    t.deepEqual(listed.keys, ['f1', 'f2', 'f3'].map((k) => base + k));
+    t.deepEqual(
+      listed.prefixes,
+      ['d1/', 'd2/', 'd3/', 'd4/'].map((p) => base + p),
+    );
+    t.deepEqual(
+      listed.keys,
+      ['f1', 'f2', 'f3'].map((k) => base + k),
+    );
   });
 
   it('copy keeps metadata by default and replaces it when given', async (t, store, base) => {
@@ -465,7 +489,9 @@ test('sdk: requests on the wire: no checksums on a custom endpoint, Range, If-Ma
       res.end('abcd');
     } else if (req.method === 'PUT' && req.headers['x-amz-copy-source']) {
       res.writeHead(200, { 'content-type': 'application/xml' });
-      res.end('<?xml version="1.0" encoding="UTF-8"?><CopyObjectResult><ETag>"c"</ETag><LastModified>2024-01-01T00:00:00.000Z</LastModified></CopyObjectResult>');
+      res.end(
+        '<?xml version="1.0" encoding="UTF-8"?><CopyObjectResult><ETag>"c"</ETag><LastModified>2024-01-01T00:00:00.000Z</LastModified></CopyObjectResult>',
+      );
     } else {
       res.writeHead(200, { etag: '"p"' });
       res.end();
@@ -482,7 +508,10 @@ test('sdk: requests on the wire: no checksums on a custom endpoint, Range, If-Ma
   t.is(put.body.toString(), 'hello', 'a plain body, no aws-chunked framing');
   t.is(put.headers['content-length'], '5');
   t.is(put.headers['x-amz-meta-mode'], '1');
-  t.falsy(Object.keys(put.headers).find((h) => h.startsWith('x-amz-checksum') || h === 'x-amz-trailer'), 'no checksum headers');
+  t.falsy(
+    Object.keys(put.headers).find((h) => h.startsWith('x-amz-checksum') || h === 'x-amz-trailer'),
+    'no checksum headers',
+  );
   t.is(get.headers.range, 'bytes=2-5');
   t.is(get.headers['if-match'], '"g"');
   t.falsy(get.headers['x-amz-checksum-mode']);
@@ -529,7 +558,8 @@ test('sdk: access denied on the bucket names the cause', async (t) => {
 
 test('sdk: error mapping keeps the code and status', (t) => {
   const context = { operation: 'head' as const, bucket: 'b', key: 'k', deadlineMs: 1000 };
-  const sdkError = (name: string, status?: number, extra: Record<string, unknown> = {}) => Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status }, ...extra });
+  const sdkError = (name: string, status?: number, extra: Record<string, unknown> = {}) =>
+    Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status }, ...extra });
   const cases: Array<[unknown, StoreErrorKind, string, number | undefined]> = [
     [sdkError('NotFound', 404), 'NotFound', 'NotFound', 404],
     [sdkError('NoSuchKey', 404, { Code: 'NoSuchKey' }), 'NotFound', 'NoSuchKey', 404],

@@ -1,10 +1,10 @@
 // Attributes are never guessed, over the in-memory store: what readdir's types and getattr
 // say comes from each object's HEAD (remembered per version), never from a listing alone.
-import test from 'ava';
-import { constants } from 'node:fs';
-import { mkdtempSync } from 'node:fs';
+
+import { constants, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import test from 'ava';
 import { createMemoryCaches } from '../../src/cache/caches.js';
 import { silentLogger } from '../../src/log.js';
 import { instrumentStore } from '../../src/s3/counting-store.js';
@@ -44,8 +44,18 @@ test('an unchanged object is HEADed once, even after its answers expired and it 
   const counted = instrumentStore(store, silentLogger());
   const calls = liveCounts(counted);
   const { filesystem: fs } = buildCore(counted, caches, silentLogger(), {
-    bucket: 'bucket', prefix: '', uid: 1000, gid: 1000, fileMode: 0o644, dirMode: 0o755, negativeTtlMs: 0,
-    blockSize: 65536, maxPrefetchBlocks: 0, readOnly: false, stagingDirectory: mkdtempSync(join(tmpdir(), 's3mount-core-')), partSize: 5 << 20,
+    bucket: 'bucket',
+    prefix: '',
+    uid: 1000,
+    gid: 1000,
+    fileMode: 0o644,
+    dirMode: 0o755,
+    negativeTtlMs: 0,
+    blockSize: 65536,
+    maxPrefetchBlocks: 0,
+    readOnly: false,
+    stagingDirectory: mkdtempSync(join(tmpdir(), 's3mount-core-')),
+    partSize: 5 << 20,
   });
   for (let i = 0; i < 50; i++) store.putObject(`v/f${i}`, `content ${i}`, { mode: String(0o100640) });
   await fs.readdir('/v');
@@ -99,7 +109,7 @@ test("s3fs's older directory formats are directories, listed with or without del
   t.is(await errno(fs.getattr('/x/none')), 'ENOENT');
 });
 
-test('a directory shows its marker\'s mode; one a listing shows without a marker needs no HEAD', async (t) => {
+test("a directory shows its marker's mode; one a listing shows without a marker needs no HEAD", async (t) => {
   const { store, calls, fs } = setup();
   store.putObject('m/', '', { mode: String(0o040700) });
   store.putObject('m/inner', 'x');

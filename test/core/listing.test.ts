@@ -1,10 +1,11 @@
 // Directory listings: a directory's first page, listed without delimiter, gives the listings
 // of the subdirectories it holds entirely. Checked against the listing each directory gets
 // on its own (with the delimiter), on random trees with awkward keys, and for LIST counts.
-import test from 'ava';
-import { seededRandom as random } from '../support/seeded-random.js';
+
 import { constants } from 'node:fs';
+import test from 'ava';
 import { setupCore as setup } from '../support/core.js';
+import { seededRandom as random } from '../support/seeded-random.js';
 
 const names = (entries: Array<{ name: string }>) => entries.map((e) => e.name).sort();
 
@@ -88,7 +89,11 @@ test('listings learned from a subtree equal what each directory holds', async (t
       }
     }
     for (const dir of [...dirs].sort()) {
-      t.is(names(await fs.readdir(`/${dir.slice(0, -1)}`)).join('|'), modelListing(keys, dir), `seed ${seed} round ${round}: ${dir} (keys: ${JSON.stringify([...keys])})`);
+      t.is(
+        names(await fs.readdir(`/${dir.slice(0, -1)}`)).join('|'),
+        modelListing(keys, dir),
+        `seed ${seed} round ${round}: ${dir} (keys: ${JSON.stringify([...keys])})`,
+      );
     }
   }
 });
@@ -140,7 +145,11 @@ test('a server that orders keys by locale (fauxqs) still gives every entry', asy
     }
     all.sort((a, b) => a.localeCompare(b));
     const after = options.continuationToken ?? '';
-    const page = { objects: [] as Array<{ key: string; size: number; etag: string; lastModified: Date }>, commonPrefixes: [] as string[], nextContinuationToken: undefined as string | undefined };
+    const page = {
+      objects: [] as Array<{ key: string; size: number; etag: string; lastModified: Date }>,
+      commonPrefixes: [] as string[],
+      nextContinuationToken: undefined as string | undefined,
+    };
     let count = 0;
     for (const key of all) {
       if (after && key <= after) continue;

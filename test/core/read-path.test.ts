@@ -1,9 +1,10 @@
 // The filesystem core over the in-memory store: no FUSE, no network.
-import test from 'ava';
+
 import { constants } from 'node:fs';
+import test from 'ava';
+import { SlabPool } from '../../src/fs/read/slab-pool.js';
 import { CORE_BLOCK, errno, readBytes, setupCore as setup } from '../support/core.js';
 import { patternBytes } from '../support/pattern.js';
-import { SlabPool } from '../../src/fs/read/slab-pool.js';
 
 const BLOCK = CORE_BLOCK;
 
@@ -176,7 +177,7 @@ test('negative answers are cached only when a negative TTL is set', async (t) =>
   t.is(await errno(on.fs.getattr('/later')), 'ENOENT');
 });
 
-test('opening a directory\'s files in listing order fetches the next ones ahead', async (t) => {
+test("opening a directory's files in listing order fetches the next ones ahead", async (t) => {
   const { store, calls, settled, fs } = setup();
   const name = (i: number) => `f${String(i).padStart(3, '0')}`;
   for (let i = 0; i < 100; i++) store.putObject(`scan/${name(i)}`, Buffer.from(`file ${i}`));
@@ -205,7 +206,6 @@ test('opening a directory\'s files in listing order fetches the next ones ahead'
   await settled();
   t.is(calls.getRange, before + 1, 'a jump ends the streak: only the file read is fetched');
 });
-
 
 /** Records the ranges of every GET, and how many were in flight at most. */
 function recordGets(store: ReturnType<typeof setup>['store'], delayMs = 0) {
@@ -312,7 +312,14 @@ test('blocks missing on both sides of one being loaded take a GET each: no byte 
   const around = readBytes(fs, two, BLOCK, 3 * BLOCK);
   t.true((await middle).equals(bytes.subarray(2 * BLOCK + 10, 2 * BLOCK + 20)));
   t.true((await around).equals(bytes.subarray(BLOCK, 4 * BLOCK)));
-  t.deepEqual(gets.ranges.sort((a, b) => a[0] - b[0]), [[BLOCK, 2 * BLOCK], [2 * BLOCK, 3 * BLOCK], [3 * BLOCK, 4 * BLOCK]]);
+  t.deepEqual(
+    gets.ranges.sort((a, b) => a[0] - b[0]),
+    [
+      [BLOCK, 2 * BLOCK],
+      [2 * BLOCK, 3 * BLOCK],
+      [3 * BLOCK, 4 * BLOCK],
+    ],
+  );
 });
 
 test('reads arriving out of order, as the kernel sends them, stay one stream: no block fetched twice', async (t) => {

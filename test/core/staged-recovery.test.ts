@@ -1,13 +1,14 @@
 // Staged copies of a process that died: uploaded when dirty and complete, reported when
 // they cannot be, removed when clean. The core writes them; recovery reads them back.
-import test from 'ava';
+
 import { spawnSync } from 'node:child_process';
+import { constants } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import test from 'ava';
 import { recoverStaged } from '../../src/fs/write/staged-recovery.js';
 import { silentLogger } from '../../src/log.js';
 import { setupCore } from '../support/core.js';
-import { constants } from 'node:fs';
 
 /** A pid that surely belongs to no running process: one that just exited. */
 function deadPid(): number {

@@ -1,8 +1,9 @@
 // The write path of the core over the in-memory store: staging, uploads, namespace changes,
 // exact invalidation and no data loss.
-import test from 'ava';
+
 import { constants } from 'node:fs';
 import { readdir } from 'node:fs/promises';
+import test from 'ava';
 import { CORE_BLOCK, errno, readBytes, setupCore as setup } from '../support/core.js';
 import { patternBytes } from '../support/pattern.js';
 
@@ -162,8 +163,17 @@ test('rename a file, over an existing one, and a directory tree', async (t) => {
   await writeFile(fs, '/src/one', '1');
   await writeFile(fs, '/src/sub/two', '2');
   await fs.rename('/src', '/dst');
-  t.deepEqual(store.keys().filter((key) => key.startsWith('src')), []);
-  t.deepEqual(store.keys().filter((key) => key.startsWith('dst')).sort(), ['dst/', 'dst/one', 'dst/sub/', 'dst/sub/two']);
+  t.deepEqual(
+    store.keys().filter((key) => key.startsWith('src')),
+    [],
+  );
+  t.deepEqual(
+    store
+      .keys()
+      .filter((key) => key.startsWith('dst'))
+      .sort(),
+    ['dst/', 'dst/one', 'dst/sub/', 'dst/sub/two'],
+  );
   t.is(await errno(fs.getattr('/src')), 'ENOENT');
   t.deepEqual((await fs.readdir('/dst')).map((e) => e.name).sort(), ['.', '..', 'one', 'sub']);
   t.is((await readAll(fs, '/dst/sub/two')).toString(), '2');
@@ -229,11 +239,18 @@ test('a failed upload is EIO at flush, keeps the bytes staged, and a later flush
   t.is(await errno(fs.flush(handle)), 'EIO');
   t.is(store.getObject('precious'), undefined);
   await fs.release(handle);
-  t.true((await readdir(stagingDirectory)).some((name) => name.endsWith('.data')), 'the staged copy is kept after release');
+  t.true(
+    (await readdir(stagingDirectory)).some((name) => name.endsWith('.data')),
+    'the staged copy is kept after release',
+  );
   t.is((await fs.getattr('/precious')).size, 14, 'the file is still visible with its staged size');
   t.deepEqual(await fs.flushAll(), []);
   t.is(store.getObject('precious')?.toString(), 'do not lose me');
-  t.deepEqual((await readdir(stagingDirectory)).filter((name) => name.endsWith('.data')), [], 'saved copies are cleaned up');
+  t.deepEqual(
+    (await readdir(stagingDirectory)).filter((name) => name.endsWith('.data')),
+    [],
+    'saved copies are cleaned up',
+  );
 });
 
 test('flushAll names what it could not save', async (t) => {
@@ -273,7 +290,9 @@ test('changes show at once with a long TTL, and unrelated cache entries stay hit
 test('every change of the mount goes through the one invalidation path and is heard by subscribers', async (t) => {
   const { fs, invalidation, cache } = setup();
   const events: string[] = [];
-  invalidation.subscribe((event) => events.push(event.kind === 'clear' ? `clear ${event.origin}` : `${event.kind} ${'key' in event ? event.key : event.prefix} ${event.origin}`));
+  invalidation.subscribe((event) =>
+    events.push(event.kind === 'clear' ? `clear ${event.origin}` : `${event.kind} ${'key' in event ? event.key : event.prefix} ${event.origin}`),
+  );
   await fs.mkdir('/d', 0o755);
   await writeFile(fs, '/d/a.txt', 'a');
   await fs.readdir('/d');

@@ -1,10 +1,11 @@
 // Listings and lookups under injected S3 faults: transient 503s on LIST and HEAD are retried
 // and `ls` / `stat` answer correctly; a LIST that keeps failing makes `ls` fail with EIO
 // (not hang), and nothing of the failure is cached: the same mount lists once S3 answers.
-import test from 'ava';
+
 import { join } from 'node:path';
+import test from 'ava';
 import type { FaultProxy, OperationClass } from '../support/fault-proxy.js';
-import { run, type CommandResult, type Mount } from '../support/mount.js';
+import { type CommandResult, type Mount, run } from '../support/mount.js';
 import { mountThroughProxy, type ProxiedMount } from '../support/proxied-mount.js';
 
 // The README's bound on one operation with 3 attempts (2 × 3 × 22 s + 10 s = 142 s): each
@@ -35,7 +36,10 @@ const ls = (dir: string): Promise<CommandResult> => run('ls', ['-1', join(mount.
 
 /** Requests of `operation` since record `from`, and how many of them were faulted. */
 function seen(operation: OperationClass, from: number): { requests: number; faulted: number } {
-  const records = proxy.log().slice(from).filter((r) => r.operation === operation);
+  const records = proxy
+    .log()
+    .slice(from)
+    .filter((r) => r.operation === operation);
   return { requests: records.length, faulted: records.filter((r) => r.fault !== undefined).length };
 }
 
@@ -55,7 +59,9 @@ test.serial('ls and stat under transient 503s on LIST and HEAD answer correctly'
   t.is(stat.stdout.trim(), '12 regular file');
   const heads = seen('head', headFrom);
   t.is(heads.faulted, 2);
-  t.log(`503s injected: ${lists.faulted} of ${lists.requests} LISTs, ${heads.faulted} of ${heads.requests} HEADs; ls gave ${NAMES.length} names, stat the right size`);
+  t.log(
+    `503s injected: ${lists.faulted} of ${lists.requests} LISTs, ${heads.faulted} of ${heads.requests} HEADs; ls gave ${NAMES.length} names, stat the right size`,
+  );
 });
 
 test.serial('a LIST failing on every attempt while looking a directory up is EIO, not cached', async (t) => {

@@ -2,12 +2,13 @@
 // mid-transfer) are retried or waited out and return correct bytes, persistent ones are EIO within the retry
 // budget, bodies cut short are never served or cached, and the same mount works again once
 // the server recovers.
-import test from 'ava';
+
 import { join } from 'node:path';
+import test from 'ava';
 import type { FaultProxy } from '../support/fault-proxy.js';
-import { run, type Mount } from '../support/mount.js';
-import { mountThroughProxy, type ProxiedMount } from '../support/proxied-mount.js';
+import { type Mount, run } from '../support/mount.js';
 import { patternBytes } from '../support/pattern.js';
+import { mountThroughProxy, type ProxiedMount } from '../support/proxied-mount.js';
 
 const SIZE = 3 * 1024 * 1024 + 17;
 let proxy: FaultProxy;
@@ -41,13 +42,21 @@ async function readAll(name: string): Promise<{ code: number; bytes: Buffer; std
 
 /** GETs of `name` the proxy saw since record `from`, and how many of them it faulted. */
 function getsOf(name: string, from: number): { gets: number; faulted: number } {
-  const gets = proxy.log().slice(from).filter((r) => r.operation === 'read' && r.path.endsWith(`/${name}`));
+  const gets = proxy
+    .log()
+    .slice(from)
+    .filter((r) => r.operation === 'read' && r.path.endsWith(`/${name}`));
   return { gets: gets.length, faulted: gets.filter((r) => r.fault !== undefined).length };
 }
 
 test.serial('503 SlowDown and 500 on some GETs are retried: the bytes are right', async (t) => {
   const from = proxy.log().length;
-  proxy.queue('read', { kind: 'status', status: 503, code: 'SlowDown' }, { kind: 'status', status: 500, code: 'InternalError' }, { kind: 'status', status: 503, code: 'SlowDown' });
+  proxy.queue(
+    'read',
+    { kind: 'status', status: 503, code: 'SlowDown' },
+    { kind: 'status', status: 500, code: 'InternalError' },
+    { kind: 'status', status: 503, code: 'SlowDown' },
+  );
   const result = await readAll('transient.bin');
   t.is(result.code, 0, result.stderr);
   t.true(result.bytes.equals(expected));

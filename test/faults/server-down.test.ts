@@ -1,12 +1,13 @@
 // S3 unreachable (connections refused): reads, lookups and listings fail with EIO within the
 // per-operation bound instead of hanging, and once the server is back the same mount works,
 // with no remount.
-import test from 'ava';
+
 import { join } from 'node:path';
+import test from 'ava';
 import type { FaultProxy } from '../support/fault-proxy.js';
-import { run, type Mount } from '../support/mount.js';
-import { mountThroughProxy, type ProxiedMount } from '../support/proxied-mount.js';
+import { type Mount, run } from '../support/mount.js';
 import { patternBytes } from '../support/pattern.js';
+import { mountThroughProxy, type ProxiedMount } from '../support/proxied-mount.js';
 
 // The README's bound on one operation with 3 attempts (2 × 3 × 22 s + 10 s = 142 s): each
 // EIO must come within it (asserted); a command still running 8 s after it is killed.

@@ -2,13 +2,14 @@
 // endpoints) and the SDK (as on AWS; forced here with `lean: false`). fauxqs behind the fault
 // proxy; every request the store sends is in the proxy's log, and every retry in the store's
 // debug log ('s3 read retried').
-import test from 'ava';
+
 import { PutObjectCommand } from '@aws-sdk/client-s3';
+import test from 'ava';
 import pino from 'pino';
-import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
-import { seedClient, startS3Endpoint, testPrefix, type S3Endpoint } from '../../scripts/local-s3.js';
+import { type S3Endpoint, seedClient, startS3Endpoint, testPrefix } from '../../scripts/local-s3.js';
 import { isStoreError, type ObjectStore } from '../../src/s3/object-store.js';
 import { createSdkStore, type SdkStore } from '../../src/s3/sdk-store.js';
+import { type FaultProxy, startFaultProxy } from '../support/fault-proxy.js';
 import { patternBytes } from '../support/pattern.js';
 
 const SIZE = 300_000;
@@ -54,16 +55,26 @@ function probe(lean: boolean): Probe {
 }
 
 /** Requests of `operation` the proxy saw since record `from`. */
-const seen = (from: number, operation: string) => proxy.log().slice(from).filter((r) => r.operation === operation);
+const seen = (from: number, operation: string) =>
+  proxy
+    .log()
+    .slice(from)
+    .filter((r) => r.operation === operation);
 
-for (const [path, lean] of [['lean', true], ['sdk', false]] as const) {
+for (const [path, lean] of [
+  ['lean', true],
+  ['sdk', false],
+] as const) {
   test.serial(`${path}: a body cut mid-transfer is retried inside the call: the bytes are right`, async (t) => {
     const { store, retries } = probe(lean);
     const from = proxy.log().length;
     proxy.queue('read', { kind: 'cut' });
     const bytes = await store.getRange(`${prefix}object.bin`, 0, SIZE);
     t.true(bytes.equals(body));
-    t.deepEqual(seen(from, 'read').map((r) => r.fault ?? 'none'), ['cut', 'none']);
+    t.deepEqual(
+      seen(from, 'read').map((r) => r.fault ?? 'none'),
+      ['cut', 'none'],
+    );
     t.like(retries(), [{ operation: 'getRange', attempt: 1, errorType: 'TRANSIENT' }]);
   });
 
@@ -76,14 +87,22 @@ for (const [path, lean] of [['lean', true], ['sdk', false]] as const) {
     // client, without an attempt: a status makes the HEAD's retry the policy's.)
     proxy.queue('head', { kind: 'status', status: 502, code: 'BadGateway' });
     t.true((await store.getRange(`${prefix}object.bin`, 1000, 5000)).equals(body.subarray(1000, 5000)));
-    t.deepEqual((await store.list(prefix)).objects.map((o) => o.key), [`${prefix}object.bin`]);
+    t.deepEqual(
+      (await store.list(prefix)).objects.map((o) => o.key),
+      [`${prefix}object.bin`],
+    );
     t.is((await store.head(`${prefix}object.bin`)).size, SIZE);
     t.is(seen(from, 'read').length, 3);
     t.is(seen(from, 'list').length, 2);
     t.is(seen(from, 'head').length, 2);
     t.deepEqual(
       retries().map((r) => [r.operation, r.attempt, r.errorType]),
-      [['getRange', 1, 'TRANSIENT'], ['getRange', 2, 'THROTTLING'], ['list', 1, 'TRANSIENT'], ['head', 1, 'TRANSIENT']],
+      [
+        ['getRange', 1, 'TRANSIENT'],
+        ['getRange', 2, 'THROTTLING'],
+        ['list', 1, 'TRANSIENT'],
+        ['head', 1, 'TRANSIENT'],
+      ],
     );
   });
 

@@ -1,13 +1,14 @@
 // Uploads under injected faults: a failed upload is EIO at close(), nothing partial appears
 // in the bucket (multipart uploads are aborted, no parts left behind), the bytes stay staged,
 // and the next close of the file, or the unmount, uploads them once S3 is back.
-import test from 'ava';
-import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
-import { seedClient, startS3Endpoint, testPrefix, type S3Endpoint } from '../../scripts/local-s3.js';
+import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import test from 'ava';
+import { type S3Endpoint, seedClient, startS3Endpoint, testPrefix } from '../../scripts/local-s3.js';
+import { type FaultProxy, startFaultProxy } from '../support/fault-proxy.js';
 import { mountBucket, run } from '../support/mount.js';
 import { patternBytes } from '../support/pattern.js';
 
@@ -58,7 +59,10 @@ async function stagedCopies(staging: string): Promise<string[]> {
 }
 
 function mountThroughProxy(staging: string, extra: string[] = []) {
-  return mountBucket({ ...endpoint, endpoint: proxy.url }, { target: prefix ? `${endpoint.bucket}:${prefix}` : endpoint.bucket, args: ['--max-attempts', '2', '--staging-dir', staging, ...extra] });
+  return mountBucket(
+    { ...endpoint, endpoint: proxy.url },
+    { target: prefix ? `${endpoint.bucket}:${prefix}` : endpoint.bucket, args: ['--max-attempts', '2', '--staging-dir', staging, ...extra] },
+  );
 }
 
 /** Writes `body` to a scratch file: the source a writer copies into the mount. */
@@ -80,7 +84,10 @@ test.serial('a failing upload is EIO at close, keeps the bytes, and the unmount 
   t.is(await objectBytes('precious.txt'), undefined, 'nothing partial is visible in the bucket');
   t.is((await stagedCopies(staging)).length, 1, 'the bytes stay staged');
   t.is((await run('cat', [join(mount.mountpoint, 'precious.txt')])).stdout, 'must not be lost', 'and readable through the mount');
-  const faulted = proxy.log().slice(from).filter((r) => r.fault !== undefined).length;
+  const faulted = proxy
+    .log()
+    .slice(from)
+    .filter((r) => r.fault !== undefined).length;
   proxy.clear('write');
   await mount.stop();
   t.is((await objectBytes('precious.txt'))?.toString(), 'must not be lost', 'the unmount uploaded them');
@@ -119,7 +126,10 @@ test.serial('a multipart upload whose parts fail is EIO and aborted; the next cl
   t.is(reopen.code, 0, `the next close uploads: ${reopen.stdout} ${reopen.stderr}`);
   const uploaded = await objectBytes('big.bin');
   t.true(uploaded?.equals(bytes), 'S3 holds every byte before any unmount');
-  const completes = proxy.log().slice(retryFrom).filter((r) => r.operation === 'multipart' && 'uploadId' in r.query && r.status === 200);
+  const completes = proxy
+    .log()
+    .slice(retryFrom)
+    .filter((r) => r.operation === 'multipart' && 'uploadId' in r.query && r.status === 200);
   t.is(completes.length, 1, 'one multipart upload completed');
   t.deepEqual(proxy.unfinishedUploads(), []);
   t.deepEqual(await stagedCopies(staging), [], 'the staged copy is gone once saved and closed');

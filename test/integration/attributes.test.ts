@@ -1,13 +1,14 @@
 // Attributes are never guessed: what stat, ls -l and readdir's types say agrees with each
 // object's metadata on a fresh mount, in the mount that wrote them and after a remount.
 // Listings carry no user metadata, so a listing alone must never decide a mode, a time or a type.
-import test from 'ava';
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+
 import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { seedClient, startS3Endpoint, testPrefix, type S3Endpoint } from '../../scripts/local-s3.js';
-import { mountBucket, mountStats, run, type Mount } from '../support/mount.js';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import test from 'ava';
+import { type S3Endpoint, seedClient, startS3Endpoint, testPrefix } from '../../scripts/local-s3.js';
+import { type Mount, mountBucket, mountStats, run } from '../support/mount.js';
 
 let endpoint: S3Endpoint;
 let client: S3Client;
@@ -87,7 +88,10 @@ test.serial('a symbolic link to a directory unpacked by tar: os.walk sees a link
   mounted = await mount();
   const remounted = join(mounted.mountpoint, 'untarred');
   t.is(await ok('python3', ['-c', WALK, remounted]), expected, 'os.walk after a remount');
-  t.deepEqual(await stats(remounted, ['link', 'filelink']), [`link|symbolic link|777|3|${await mtimeOf(remounted, 'link')}`, `filelink|symbolic link|777|7|${await mtimeOf(remounted, 'filelink')}`]);
+  t.deepEqual(await stats(remounted, ['link', 'filelink']), [
+    `link|symbolic link|777|3|${await mtimeOf(remounted, 'link')}`,
+    `filelink|symbolic link|777|7|${await mtimeOf(remounted, 'filelink')}`,
+  ]);
   t.is((await ok('readlink', [join(remounted, 'link')])).trim(), 'sub');
   t.is((await ok('cat', [join(remounted, 'link', 'file.txt')])).trim(), 'inside');
   await mounted.stop();
@@ -139,7 +143,9 @@ test.serial('modes and mtimes set by chmod, touch -d and rsync -a survive a remo
 
 test.serial("s3fs's older directory formats are directories: an x-directory object and a _$folder$ marker", async (t) => {
   const put = (key: string, body: string, contentType?: string) =>
-    client.send(new PutObjectCommand({ Bucket: endpoint.bucket, Key: prefix + key, Body: body, ContentLength: Buffer.byteLength(body), ContentType: contentType }));
+    client.send(
+      new PutObjectCommand({ Bucket: endpoint.bucket, Key: prefix + key, Body: body, ContentLength: Buffer.byteLength(body), ContentType: contentType }),
+    );
   await put('old/typed', '', 'application/x-directory');
   await put('old/typedfull', '', 'application/x-directory');
   await put('old/typedfull/inner.txt', 'in typed');
@@ -166,20 +172,38 @@ test.serial("s3fs's older directory formats are directories: an x-directory obje
   const fresh = await mount();
   const listed = join(fresh.mountpoint, 'old');
   t.deepEqual((await ok('find', [listed, '-mindepth', '1', '-type', 'd', '-printf', '%P\n'])).trim().split('\n').sort(), [...dirs].sort());
-  t.deepEqual((await ok('find', [listed, '-type', 'f', '-printf', '%P\n'])).trim().split('\n').sort(), ['folderfull/inner.txt', 'plain.txt', 'typedfull/inner.txt']);
+  t.deepEqual((await ok('find', [listed, '-type', 'f', '-printf', '%P\n'])).trim().split('\n').sort(), [
+    'folderfull/inner.txt',
+    'plain.txt',
+    'typedfull/inner.txt',
+  ]);
   await fresh.stop();
 });
 
 test.serial('--no-posix-metadata serves listings alone: ls -l makes no HEAD per entry, and shows the defaults', async (t) => {
   for (let i = 0; i < 40; i++) {
-    await client.send(new PutObjectCommand({ Bucket: endpoint.bucket, Key: `${prefix}fast/f${String(i).padStart(2, '0')}`, Body: 'x', ContentLength: 1, Metadata: { mode: String(0o100600) } }));
+    await client.send(
+      new PutObjectCommand({
+        Bucket: endpoint.bucket,
+        Key: `${prefix}fast/f${String(i).padStart(2, '0')}`,
+        Body: 'x',
+        ContentLength: 1,
+        Metadata: { mode: String(0o100600) },
+      }),
+    );
   }
   const mounted = await mountBucket(endpoint, { target: prefix ? `${endpoint.bucket}:${prefix}` : endpoint.bucket, args: ['--no-posix-metadata'] });
   mounts.push(mounted);
   const before = await mountStats(mounted.mountpoint);
-  const listed = (await ok('ls', ['-l', join(mounted.mountpoint, 'fast')])).trim().split('\n').filter((line) => line.startsWith('-'));
+  const listed = (await ok('ls', ['-l', join(mounted.mountpoint, 'fast')]))
+    .trim()
+    .split('\n')
+    .filter((line) => line.startsWith('-'));
   t.is(listed.length, 40);
-  t.true(listed.every((line) => line.startsWith('-rw-r--r--')), 'modes are the defaults: the metadata is not read');
+  t.true(
+    listed.every((line) => line.startsWith('-rw-r--r--')),
+    'modes are the defaults: the metadata is not read',
+  );
   const after = await mountStats(mounted.mountpoint);
   // The lookup of the directory itself only.
   t.is(after.s3.head.count - before.s3.head.count, 1);

@@ -1,11 +1,12 @@
 // The command line as a user meets it: background start, one-line failures, stale mountpoints.
-import test from 'ava';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import test from 'ava';
+import { type S3Endpoint, seedClient, startS3Endpoint, testPrefix } from '../../scripts/local-s3.js';
 import { startFaultProxy } from '../support/fault-proxy.js';
-import { seedClient, startS3Endpoint, testPrefix, type S3Endpoint } from '../../scripts/local-s3.js';
 import { CLI, endpointArgs, endpointEnv, isMounted, mountBucket, run, unmount } from '../support/mount.js';
 
 let endpoint: S3Endpoint;
@@ -35,7 +36,9 @@ async function freshMountpoint(name: string): Promise<string> {
 test('without -f it returns once mounted and a background process serves the mount', async (t) => {
   const mountpoint = await freshMountpoint('background');
   t.teardown(() => unmount(mountpoint));
-  const start = await run(process.execPath, [CLI, target(), mountpoint, ...endpointArgs(endpoint), '--log-file', join(scratch, 'background.log')], { env: endpointEnv(endpoint) });
+  const start = await run(process.execPath, [CLI, target(), mountpoint, ...endpointArgs(endpoint), '--log-file', join(scratch, 'background.log')], {
+    env: endpointEnv(endpoint),
+  });
   t.is(start.code, 0, start.stderr);
   t.true(await isMounted(mountpoint));
   t.is((await run('cat', [join(mountpoint, 'greeting.txt')])).stdout, 'hi\n');
@@ -56,7 +59,11 @@ test('a missing bucket fails at start with one line naming it', async (t) => {
 
 test('an unreachable endpoint fails at start in the background too', async (t) => {
   const mountpoint = await freshMountpoint('unreachable');
-  const result = await run(process.execPath, [CLI, 'some-bucket', mountpoint, '--endpoint-url', 'http://127.0.0.1:1', '--max-attempts', '1', '--log-file', join(scratch, 'unreachable.log')], { env: endpointEnv(endpoint) });
+  const result = await run(
+    process.execPath,
+    [CLI, 'some-bucket', mountpoint, '--endpoint-url', 'http://127.0.0.1:1', '--max-attempts', '1', '--log-file', join(scratch, 'unreachable.log')],
+    { env: endpointEnv(endpoint) },
+  );
   t.is(result.code, 1);
   t.regex(result.stderr, /^s3mount: .*127\.0\.0\.1:1/);
   t.false(await isMounted(mountpoint));
@@ -95,7 +102,17 @@ test('invalid bucket names and prefixes fail at start with one line, before any 
       const mountpoint = await freshMountpoint(`bad-input-${checked}`);
       // Only a regression mounts here; it must not outlive the test.
       t.teardown(() => unmount(mountpoint));
-      const args = [CLI, given, mountpoint, '--endpoint-url', proxy.url, '--force-path-style', '--log-file', join(scratch, 'bad-input.log'), ...(foreground ? ['-f'] : [])];
+      const args = [
+        CLI,
+        given,
+        mountpoint,
+        '--endpoint-url',
+        proxy.url,
+        '--force-path-style',
+        '--log-file',
+        join(scratch, 'bad-input.log'),
+        ...(foreground ? ['-f'] : []),
+      ];
       const result = await run(process.execPath, args, { env: endpointEnv(endpoint) });
       const what = `${given.slice(0, 40)} ${foreground ? '-f' : 'background'}`;
       t.is(result.code, 2, `${what}: ${result.stderr}`);
@@ -124,7 +141,9 @@ test('a mountpoint left stale by a killed process is cleaned and mounted again',
   await new Promise((resolve) => first.child.once('exit', resolve));
   const stale = await run('ls', [first.mountpoint]);
   t.regex(stale.stderr, /Transport endpoint is not connected/);
-  const result = await run(process.execPath, [CLI, target(), first.mountpoint, ...endpointArgs(endpoint), '--log-file', join(scratch, 'recovered.log')], { env: endpointEnv(endpoint) });
+  const result = await run(process.execPath, [CLI, target(), first.mountpoint, ...endpointArgs(endpoint), '--log-file', join(scratch, 'recovered.log')], {
+    env: endpointEnv(endpoint),
+  });
   t.teardown(() => unmount(first.mountpoint));
   t.is(result.code, 0, result.stderr);
   t.is((await run('cat', [join(first.mountpoint, 'greeting.txt')])).stdout, 'hi\n');
@@ -151,14 +170,19 @@ test('a switch given false stays off: --allow-other=false mounts without allow_o
 test('-- ends the options, also for the background process that serves the mount', async (t) => {
   const mountpoint = await freshMountpoint('after-terminator');
   t.teardown(() => unmount(mountpoint));
-  const start = await run(process.execPath, [CLI, ...endpointArgs(endpoint), '--log-file', join(scratch, 'terminator.log'), '--', target(), mountpoint], { env: endpointEnv(endpoint) });
+  const start = await run(process.execPath, [CLI, ...endpointArgs(endpoint), '--log-file', join(scratch, 'terminator.log'), '--', target(), mountpoint], {
+    env: endpointEnv(endpoint),
+  });
   t.is(start.code, 0, start.stderr);
   t.is((await run('cat', [join(mountpoint, 'greeting.txt')])).stdout, 'hi\n');
 });
 
 test('bad command lines exit 2 with one line and mount nothing', async (t) => {
   const cases: Array<[string[], string]> = [
-    [['--region', '--foreground'], 's3mount: option --region needs a value, and "--foreground" looks like an option (a value starting with "-" is written --region=--foreground)'],
+    [
+      ['--region', '--foreground'],
+      's3mount: option --region needs a value, and "--foreground" looks like an option (a value starting with "-" is written --region=--foreground)',
+    ],
     [['--read-only=no'], 's3mount: --read-only takes true or false, not "no"'],
     [['--bogus'], 's3mount: unknown option --bogus (see s3mount --help)'],
     [['--log-level'], 's3mount: option --log-level needs a value LEVEL'],
@@ -167,7 +191,9 @@ test('bad command lines exit 2 with one line and mount nothing', async (t) => {
   for (const [flags, message] of cases) {
     const mountpoint = await freshMountpoint(`bad-line-${cases.findIndex(([f]) => f === flags)}`);
     t.teardown(() => unmount(mountpoint));
-    const result = await run(process.execPath, [CLI, target(), mountpoint, ...endpointArgs(endpoint), '--log-file', join(scratch, 'bad-line.log'), ...flags], { env: endpointEnv(endpoint) });
+    const result = await run(process.execPath, [CLI, target(), mountpoint, ...endpointArgs(endpoint), '--log-file', join(scratch, 'bad-line.log'), ...flags], {
+      env: endpointEnv(endpoint),
+    });
     t.is(result.code, 2, `${flags.join(' ')}: ${result.stderr}`);
     t.is(result.stderr, `${message}\n`, flags.join(' '));
     t.false(await isMounted(mountpoint), flags.join(' '));
@@ -183,7 +209,10 @@ test('an endpoint_url in the AWS profile is a custom endpoint: the mount works, 
   const url = new URL(proxy.url);
   url.hostname = 'localhost';
   const configFile = join(scratch, 'aws-config');
-  await writeFile(configFile, `[default]\nendpoint_url = ${url.origin}\n\n[profile s3mount-test]\nservices = local\naws_access_key_id = ${endpoint.accessKeyId}\naws_secret_access_key = ${endpoint.secretAccessKey}\n\n[services local]\ns3 =\n  endpoint_url = ${url.origin}\n`);
+  await writeFile(
+    configFile,
+    `[default]\nendpoint_url = ${url.origin}\n\n[profile s3mount-test]\nservices = local\naws_access_key_id = ${endpoint.accessKeyId}\naws_secret_access_key = ${endpoint.secretAccessKey}\n\n[services local]\ns3 =\n  endpoint_url = ${url.origin}\n`,
+  );
   const env: NodeJS.ProcessEnv = { ...endpointEnv(endpoint), AWS_CONFIG_FILE: configFile, AWS_SHARED_CREDENTIALS_FILE: join(scratch, 'no-credentials') };
   delete env.AWS_ENDPOINT_URL;
   delete env.AWS_ENDPOINT_URL_S3;
@@ -201,5 +230,9 @@ test('an endpoint_url in the AWS profile is a custom endpoint: the mount works, 
   }
   const paths = proxy.log().map((record) => record.path);
   t.true(paths.length > 0);
-  t.deepEqual(paths.filter((path) => !path.startsWith(`/${endpoint.bucket}`)), [], 'every request names the bucket in its path');
+  t.deepEqual(
+    paths.filter((path) => !path.startsWith(`/${endpoint.bucket}`)),
+    [],
+    'every request names the bucket in its path',
+  );
 });

@@ -1,14 +1,15 @@
 // Coherence with other writers (issue 11): objects replaced behind a cached listing, cache
 // invalidate acting at once with the default options. Each test mounts its own directory of
 // the bucket and changes it through the SDK, as another machine would.
-import test from 'ava';
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+
 import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { seedClient, startS3Endpoint, testPrefix, type S3Endpoint } from '../../scripts/local-s3.js';
-import { CLI, mountBucket, run, type Mount } from '../support/mount.js';
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import test from 'ava';
+import { type S3Endpoint, seedClient, startS3Endpoint, testPrefix } from '../../scripts/local-s3.js';
+import { CLI, type Mount, mountBucket, run } from '../support/mount.js';
 
 let endpoint: S3Endpoint;
 let client: S3Client;
@@ -25,7 +26,9 @@ test.after.always(async () => {
 });
 
 async function put(key: string, body: string, metadata?: Record<string, string>): Promise<void> {
-  await client.send(new PutObjectCommand({ Bucket: endpoint.bucket, Key: prefix + key, Body: body, ContentLength: Buffer.byteLength(body), Metadata: metadata }));
+  await client.send(
+    new PutObjectCommand({ Bucket: endpoint.bucket, Key: prefix + key, Body: body, ContentLength: Buffer.byteLength(body), Metadata: metadata }),
+  );
 }
 
 async function mountDirectory(t: { teardown(fn: () => Promise<void>): void }, directory: string, args: string[] = []): Promise<Mount> {
@@ -135,7 +138,10 @@ test('10 processes × 20 rounds of cat, rm -f and cp onto 5 names: no error, not
   const results = await Promise.all(
     Array.from({ length: PROCESSES }, (_, p) => run('sh', ['-c', script, 'churn', String(p), mount.mountpoint, sources], { timeoutMs: 240_000 })),
   );
-  t.deepEqual(results.map((result, p) => `process ${p}: exit ${result.code} ${result.stderr}`.trim()), results.map((_, p) => `process ${p}: exit 0`));
+  t.deepEqual(
+    results.map((result, p) => `process ${p}: exit ${result.code} ${result.stderr}`.trim()),
+    results.map((_, p) => `process ${p}: exit 0`),
+  );
   // Each name ends as a version written to it, or absent; the mount shows the same. Two cp
   // onto one name at once share the file, as on a local disk: when both truncate before
   // either writes, the shorter version ends over the tail of the longer one. Anything else
@@ -144,7 +150,11 @@ test('10 processes × 20 rounds of cat, rm -f and cp onto 5 names: no error, not
     const written: string[] = [];
     for (let p = 0; p < PROCESSES; p++) for (let r = 0; r < ROUNDS; r++) if ((3 * p + r + 2) % NAMES === n) written.push(versionOf(p, r));
     const inBucket = await objectText(`churn/f${n}`);
-    if (inBucket !== undefined) t.true(asLocalDiskCouldEnd(inBucket, written), `f${n} holds what a local disk could: ${inBucket.length} bytes ${JSON.stringify(inBucket.slice(0, 60))}…${JSON.stringify(inBucket.slice(-60))}`);
+    if (inBucket !== undefined)
+      t.true(
+        asLocalDiskCouldEnd(inBucket, written),
+        `f${n} holds what a local disk could: ${inBucket.length} bytes ${JSON.stringify(inBucket.slice(0, 60))}…${JSON.stringify(inBucket.slice(-60))}`,
+      );
     const seen = await run('cat', [join(mount.mountpoint, `f${n}`)]);
     t.is(seen.code === 0 ? seen.stdout : undefined, inBucket, `f${n} through the mount`);
   }
@@ -156,7 +166,11 @@ test('10 processes × 20 rounds of cat, rm -f and cp onto 5 names: no error, not
 
 /** `content` is one of `versions`, or one written over the tail of a longer one. */
 function asLocalDiskCouldEnd(content: string, versions: readonly string[]): boolean {
-  return versions.some((version) => content === version || (content.startsWith(version) && versions.some((longer) => longer.length === content.length && longer.endsWith(content.slice(version.length)))));
+  return versions.some(
+    (version) =>
+      content === version ||
+      (content.startsWith(version) && versions.some((longer) => longer.length === content.length && longer.endsWith(content.slice(version.length)))),
+  );
 }
 
 async function objectText(key: string): Promise<string | undefined> {

@@ -3,13 +3,14 @@
 // GETs, so no byte of any object is fetched twice (checked per key through a logging proxy).
 // What is left is checked twice: each directory through the mount, and the bucket itself
 // through the SDK, hold exactly the names the workers left, each once.
-import test from 'ava';
-import { ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startFaultProxy, type FaultProxy, type RequestRecord } from '../support/fault-proxy.js';
-import { seedClient, startS3Endpoint, testPrefix, type S3Endpoint } from '../../scripts/local-s3.js';
-import { mountBucket, quiescentStats, run, type Mount } from '../support/mount.js';
+import { ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import test from 'ava';
+import { type S3Endpoint, seedClient, startS3Endpoint, testPrefix } from '../../scripts/local-s3.js';
+import { type FaultProxy, type RequestRecord, startFaultProxy } from '../support/fault-proxy.js';
+import { type Mount, mountBucket, quiescentStats, run } from '../support/mount.js';
 import { patternBytes } from '../support/pattern.js';
 
 const WORKERS = 16;
@@ -44,13 +45,18 @@ test.before(async () => {
   endpoint = await startS3Endpoint();
   prefix = testPrefix(endpoint);
   client = seedClient(endpoint);
-  await client.send(new PutObjectCommand({ Bucket: endpoint.bucket, Key: `${prefix}shared.bin`, Body: patternBytes(SHARED_SIZE, 5), ContentLength: SHARED_SIZE }));
+  await client.send(
+    new PutObjectCommand({ Bucket: endpoint.bucket, Key: `${prefix}shared.bin`, Body: patternBytes(SHARED_SIZE, 5), ContentLength: SHARED_SIZE }),
+  );
   for (const dir of ['a/', 'b/', 'a/c/']) await client.send(new PutObjectCommand({ Bucket: endpoint.bucket, Key: prefix + dir, Body: '', ContentLength: 0 }));
   // A proxy that injects nothing, only logs: it tells which key each GET and HEAD was for.
   proxy = await startFaultProxy(endpoint.endpoint);
   // A long metadata TTL: nothing else writes, and the shared object's single HEAD must not
   // depend on how long the test runs.
-  mount = await mountBucket({ ...endpoint, endpoint: proxy.url }, { target: prefix ? `${endpoint.bucket}:${prefix}` : endpoint.bucket, args: ['--metadata-ttl', '600'] });
+  mount = await mountBucket(
+    { ...endpoint, endpoint: proxy.url },
+    { target: prefix ? `${endpoint.bucket}:${prefix}` : endpoint.bucket, args: ['--metadata-ttl', '600'] },
+  );
 });
 
 test.after.always(async () => {
@@ -60,7 +66,9 @@ test.after.always(async () => {
 });
 
 test('16 processes in overlapping directories: every file ends as its writer left it', async (t) => {
-  const results = await Promise.all(Array.from({ length: WORKERS }, (_, id) => run(process.execPath, ['-e', WORKER, mount.mountpoint, String(id), String(ROUNDS)], { timeoutMs: 180_000 })));
+  const results = await Promise.all(
+    Array.from({ length: WORKERS }, (_, id) => run(process.execPath, ['-e', WORKER, mount.mountpoint, String(id), String(ROUNDS)], { timeoutMs: 180_000 })),
+  );
   for (const [id, result] of results.entries()) t.is(result.code, 0, `worker ${id}: ${result.stderr}`);
   const dirs = ['a', 'b', 'a/c'];
   // The name each worker's round left, by directory: the final state is known exactly.
@@ -82,7 +90,18 @@ test('16 processes in overlapping directories: every file ends as its writer lef
   t.true((await readFile(join(mount.mountpoint, 'shared.bin'))).equals(patternBytes(SHARED_SIZE, 5)));
   // The bucket itself, listed through the SDK: the markers, the shared object and each file once.
   const keys = await bucketKeys(prefix);
-  const expectedKeys = ['shared.bin', 'a/', 'b/', 'a/c/', ...dirs.flatMap((dir) => expected.get(dir)!.filter((name) => name !== 'c').map((name) => `${dir}/${name}`))].map((key) => prefix + key);
+  const expectedKeys = [
+    'shared.bin',
+    'a/',
+    'b/',
+    'a/c/',
+    ...dirs.flatMap((dir) =>
+      expected
+        .get(dir)!
+        .filter((name) => name !== 'c')
+        .map((name) => `${dir}/${name}`),
+    ),
+  ].map((key) => prefix + key);
   t.deepEqual([...keys].sort(), expectedKeys.sort(), 'the bucket holds exactly what the workers left, each key once');
 
   // Single flight: 16 × 12 reads of one 4 MiB object, many at once, and every file read back,
@@ -92,9 +111,17 @@ test('16 processes in overlapping directories: every file ends as its writer lef
   const stats = await quiescentStats(mount.mountpoint);
   const gets = proxy.log().filter((r) => r.operation === 'read');
   const refetched = [...rangesByKey(gets)].filter(([, ranges]) => overlapping(ranges));
-  t.deepEqual(refetched.map(([key]) => key), [], 'no byte fetched twice');
+  t.deepEqual(
+    refetched.map(([key]) => key),
+    [],
+    'no byte fetched twice',
+  );
   const sharedRanges = rangesByKey(gets).get(sharedPath()) ?? [];
-  t.is(sharedRanges.reduce((sum, [first, last]) => sum + last - first + 1, 0), SHARED_SIZE, 'the shared object fetched exactly once');
+  t.is(
+    sharedRanges.reduce((sum, [first, last]) => sum + last - first + 1, 0),
+    SHARED_SIZE,
+    'the shared object fetched exactly once',
+  );
   const sharedHeads = proxy.log().filter((r) => r.operation === 'head' && r.path === sharedPath()).length;
   t.true(sharedHeads <= 1, `HEADs of the shared object: ${sharedHeads}`);
   t.is(stats.s3.getRange.count, gets.length);

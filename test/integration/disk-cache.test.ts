@@ -2,17 +2,18 @@
 // a changed object is never served from disk, torn and corrupt files are dropped and fetched
 // again, the byte bound holds, a full disk leaves reads working, compression on and off, and
 // one cache directory serves one mount at a time.
-import test from 'ava';
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import test from 'ava';
+import { type S3Endpoint, seedClient, startS3Endpoint, testPrefix } from '../../scripts/local-s3.js';
 import type { TierStats } from '../../src/cache/types.js';
-import { seedClient, startS3Endpoint, testPrefix, type S3Endpoint } from '../../scripts/local-s3.js';
+import { CLI, endpointArgs, endpointEnv, type Mount, mountBucket, mountStats, quiescentStats, run } from '../support/mount.js';
 import { patternBytes } from '../support/pattern.js';
-import { CLI, endpointArgs, endpointEnv, mountBucket, mountStats, quiescentStats, run, type Mount } from '../support/mount.js';
 
 const MIB = 1024 * 1024;
 // Objects above a quarter of --max-cache-size stream through slabs: 8 MiB keeps 3 MiB objects
@@ -165,7 +166,11 @@ test.serial('a corrupted and a truncated cache file are detected, dropped and fe
 test.serial('the byte bound holds under a working set twice as large', async (t) => {
   const cacheDir = join(scratch, 'bound');
   for (let i = 0; i < 4; i++) await put(`bound/f${i}.bin`, patternBytes(2 * MIB, 10 + i));
-  const mount = await mountBucket(endpoint, { target: target(), cacheDir, args: [...MOUNT_ARGS, '--max-disk-cache-size', '4', '--disk-cache-compression', 'none'] });
+  const mount = await mountBucket(endpoint, {
+    target: target(),
+    cacheDir,
+    args: [...MOUNT_ARGS, '--max-disk-cache-size', '4', '--disk-cache-compression', 'none'],
+  });
   try {
     for (let i = 0; i < 4; i++) t.is(sha(await cat(mount, `bound/f${i}.bin`)), sha(patternBytes(2 * MIB, 10 + i)));
   } finally {
@@ -177,7 +182,11 @@ test.serial('the byte bound holds under a working set twice as large', async (t)
   t.true(total <= 4 * MIB, `${total} bytes on disk for a bound of ${4 * MIB}`);
   t.true(total >= 3 * MIB, `the bound is used, not emptied: ${total} bytes`);
   // Least recently used out first: the last file read is the one kept.
-  const again = await mountBucket(endpoint, { target: target(), cacheDir, args: [...MOUNT_ARGS, '--max-disk-cache-size', '4', '--disk-cache-compression', 'none'] });
+  const again = await mountBucket(endpoint, {
+    target: target(),
+    cacheDir,
+    args: [...MOUNT_ARGS, '--max-disk-cache-size', '4', '--disk-cache-compression', 'none'],
+  });
   try {
     t.is(sha(await cat(again, 'bound/f3.bin')), sha(patternBytes(2 * MIB, 13)));
     t.is(await gets(again), 0, 'the most recently read file stayed on disk');
@@ -232,7 +241,11 @@ test.serial('a full cache filesystem never fails a read: the tier backs off and 
   const bytes = patternBytes(6 * MIB, 30);
   await put('full/file.bin', bytes);
   // The bound is larger than the filesystem: only ENOSPC can stop the writes.
-  const mount = await mountBucket(endpoint, { target: target(), cacheDir: small, args: [...MOUNT_ARGS, '--max-disk-cache-size', '64', '--disk-cache-compression', 'none'] });
+  const mount = await mountBucket(endpoint, {
+    target: target(),
+    cacheDir: small,
+    args: [...MOUNT_ARGS, '--max-disk-cache-size', '64', '--disk-cache-compression', 'none'],
+  });
   try {
     t.is(sha(await cat(mount, 'full/file.bin')), sha(bytes));
     // Writes are in the background: read once more, then look, until the errors show.
@@ -257,7 +270,9 @@ test.serial('a second mount of the same cache directory is refused with a clear 
     const second = await run(process.execPath, [CLI, target(), mountpoint, ...endpointArgs(endpoint), '--cache-dir', cacheDir], { env: endpointEnv(endpoint) });
     t.is(second.code, 1);
     t.regex(second.stderr, /cache directory .* is in use by another s3mount \(pid \d+\)/);
-    const other = await run(process.execPath, [CLI, target(), mountpoint, ...endpointArgs(endpoint), '--cache-dir', cacheDir, '--no-disk-cache'], { env: endpointEnv(endpoint) });
+    const other = await run(process.execPath, [CLI, target(), mountpoint, ...endpointArgs(endpoint), '--cache-dir', cacheDir, '--no-disk-cache'], {
+      env: endpointEnv(endpoint),
+    });
     t.is(other.code, 0, `--no-disk-cache mounts beside it: ${other.stderr}`);
     await run('fusermount', ['-u', mountpoint]);
   } finally {

@@ -3,8 +3,7 @@
 // NODE_EXTRA_CA_CERTS, as a user with a private CA would; both read paths (the lean client, and
 // the SDK forced with S3MOUNT_TEST_SDK_PATH=1) read, list, stat and write through it. Without
 // the CA the mount refuses the endpoint, naming the certificate.
-import test from 'ava';
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import net, { type AddressInfo, type Socket } from 'node:net';
@@ -12,7 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { promisify } from 'node:util';
-import { seedClient, startS3Endpoint, testPrefix, type S3Endpoint } from '../../scripts/local-s3.js';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import test from 'ava';
+import { type S3Endpoint, seedClient, startS3Endpoint, testPrefix } from '../../scripts/local-s3.js';
 import { mountBucket, run } from '../support/mount.js';
 import { patternBytes } from '../support/pattern.js';
 
@@ -38,13 +39,32 @@ test.before(async () => {
   scratch = await mkdtemp(join(tmpdir(), 's3mount-tls-'));
   caFile = join(scratch, 'cert.pem');
   const keyFile = join(scratch, 'key.pem');
-  await promisify(execFile)('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', caFile, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']);
+  await promisify(execFile)('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    keyFile,
+    '-out',
+    caFile,
+    '-days',
+    '1',
+    '-subj',
+    '/CN=127.0.0.1',
+    '-addext',
+    'subjectAltName=IP:127.0.0.1',
+  ]);
 
   const upstream = new URL(endpoint.endpoint);
   const sockets = new Set<Socket>();
   const server = tls.createServer({ key: await readFile(keyFile), cert: await readFile(caFile) }, (secure) => {
     tlsConnections++;
-    const plain = upstream.protocol === 'https:' ? tls.connect({ host: upstream.hostname, port: Number(upstream.port || 443), servername: upstream.hostname }) : net.connect({ host: upstream.hostname, port: Number(upstream.port || 80) });
+    const plain =
+      upstream.protocol === 'https:'
+        ? tls.connect({ host: upstream.hostname, port: Number(upstream.port || 443), servername: upstream.hostname })
+        : net.connect({ host: upstream.hostname, port: Number(upstream.port || 80) });
     for (const socket of [secure, plain]) {
       sockets.add(socket);
       socket.on('close', () => sockets.delete(socket));
@@ -70,7 +90,10 @@ test.after.always(async () => {
 
 const target = () => (prefix ? `${endpoint.bucket}:${prefix}` : endpoint.bucket);
 
-for (const [path, sdkPath] of [['lean', '0'], ['sdk', '1']] as const) {
+for (const [path, sdkPath] of [
+  ['lean', '0'],
+  ['sdk', '1'],
+] as const) {
   test.serial(`${path} path: a mount over https reads byte-exact, lists, stats and writes through the TLS endpoint`, async (t) => {
     process.env.NODE_EXTRA_CA_CERTS = caFile;
     process.env.S3MOUNT_TEST_SDK_PATH = sdkPath;

@@ -2,12 +2,13 @@
 // of the sample are found, listing costs one LIST per 1,000 keys and no HEAD per entry, and
 // the serving process's peak memory stays bounded. (Names are lower-case and digits: fauxqs
 // loses keys of other shapes when paging, see test/contract.)
-import test from 'ava';
+
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startS3Endpoint, testPrefix, type S3Endpoint } from '../../scripts/local-s3.js';
-import { mountBucket, quiescentStats, run, type Mount } from '../support/mount.js';
-import { seedObjects, type SeedResult } from '../support/seed.js';
+import test from 'ava';
+import { type S3Endpoint, startS3Endpoint, testPrefix } from '../../scripts/local-s3.js';
+import { type Mount, mountBucket, quiescentStats, run } from '../support/mount.js';
+import { type SeedResult, seedObjects } from '../support/seed.js';
 
 const COUNT = 100_000;
 const SAMPLE = [0, 1, 999, 1000, 54_321, 77_777, 99_998, 99_999];
@@ -67,7 +68,11 @@ test('ls of 100,000 keys: each once, 100 LISTs, no HEAD per entry (one batch sen
   // Each name exactly once: the sorted listing is the sorted list of names seeded.
   const listed = listing.stdout.split('\n').filter(Boolean);
   t.is(listed.length, COUNT);
-  t.deepEqual(listed.sort(), Array.from({ length: COUNT }, (_, i) => name(i)), 'every name once, nothing else');
+  t.deepEqual(
+    listed.sort(),
+    Array.from({ length: COUNT }, (_, i) => name(i)),
+    'every name once, nothing else',
+  );
   const afterListing = await quiescentStats(mount.mountpoint);
   const lists = afterListing.s3.list.count - before.s3.list.count;
   const heads = afterListing.s3.head.count - before.s3.head.count;

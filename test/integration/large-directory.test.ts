@@ -1,11 +1,12 @@
 // A directory of 10,000 keys through a real mount: every page listed once, every entry a
 // file with its size, no HEAD per entry. (Names are lower-case and digits: fauxqs loses
 // keys of other shapes when paging, see test/contract.)
-import test from 'ava';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+
 import { join } from 'node:path';
-import { seedClient, startS3Endpoint, testPrefix, type S3Endpoint } from '../../scripts/local-s3.js';
-import { mountBucket, quiescentStats, run, type Mount } from '../support/mount.js';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import test from 'ava';
+import { type S3Endpoint, seedClient, startS3Endpoint, testPrefix } from '../../scripts/local-s3.js';
+import { type Mount, mountBucket, quiescentStats, run } from '../support/mount.js';
 
 const COUNT = 10_000;
 let endpoint: S3Endpoint;
@@ -17,11 +18,18 @@ test.before(async () => {
   const prefix = testPrefix(endpoint);
   const keys = Array.from({ length: COUNT }, (_, i) => `big-dir/k${String(i).padStart(5, '0')}`);
   for (let i = 0; i < keys.length; i += 250) {
-    await Promise.all(keys.slice(i, i + 250).map((key) => client.send(new PutObjectCommand({ Bucket: endpoint.bucket, Key: prefix + key, Body: key, ContentLength: key.length }))));
+    await Promise.all(
+      keys
+        .slice(i, i + 250)
+        .map((key) => client.send(new PutObjectCommand({ Bucket: endpoint.bucket, Key: prefix + key, Body: key, ContentLength: key.length }))),
+    );
   }
   // Long TTLs, negative ones too: if the kernel forgets a directory's entry and looks it up
   // again, the answer comes from the cache, so S3 counts do not depend on the kernel's dentries.
-  mount = await mountBucket(endpoint, { target: prefix ? `${endpoint.bucket}:${prefix}` : endpoint.bucket, args: ['--metadata-ttl', '3600', '--negative-metadata-ttl', '3600'] });
+  mount = await mountBucket(endpoint, {
+    target: prefix ? `${endpoint.bucket}:${prefix}` : endpoint.bucket,
+    args: ['--metadata-ttl', '3600', '--negative-metadata-ttl', '3600'],
+  });
 });
 
 test.after.always(async () => {
@@ -33,10 +41,16 @@ test('ls -l of 10,000 keys: each once, sizes from the listing, ten LISTs and one
   const before = await quiescentStats(mount.mountpoint);
   const listing = await run('ls', ['-l', join(mount.mountpoint, 'big-dir')]);
   t.is(listing.code, 0, listing.stderr);
-  const lines = listing.stdout.trim().split('\n').filter((line) => line.startsWith('-'));
+  const lines = listing.stdout
+    .trim()
+    .split('\n')
+    .filter((line) => line.startsWith('-'));
   t.is(lines.length, COUNT);
   t.is(new Set(lines.map((line) => line.split(' ').pop())).size, COUNT);
-  t.true(lines.every((line) => / 14 .*k\d{5}$/.test(line)), "each size is its key's length");
+  t.true(
+    lines.every((line) => / 14 .*k\d{5}$/.test(line)),
+    "each size is its key's length",
+  );
   const after = await quiescentStats(mount.mountpoint);
   // The lookup of the directory itself is a HEAD and a one-key probe; then ten pages of
   // 1,000, and one HEAD per entry, never two: a listing has no mode, owner or time to show.

@@ -1,14 +1,15 @@
 // Model-based test: the same random sequence of operations runs against the mount and
 // against a plain local directory; results (success or errno) and the state of both trees
 // must agree after every step. The seed is printed; S3MOUNT_MODEL_SEED=<seed> replays a run.
-import test from 'ava';
-import { seededRandom as random } from '../support/seeded-random.js';
+
 import { randomInt } from 'node:crypto';
 import { chmod, lstat, mkdir, mkdtemp, open, readdir, readFile, readlink, rename, rm, rmdir, stat, symlink, truncate, unlink, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startS3Endpoint, testPrefix, type S3Endpoint } from '../../scripts/local-s3.js';
-import { mountBucket, type Mount } from '../support/mount.js';
+import test from 'ava';
+import { type S3Endpoint, startS3Endpoint, testPrefix } from '../../scripts/local-s3.js';
+import { type Mount, mountBucket } from '../support/mount.js';
+import { seededRandom as random } from '../support/seeded-random.js';
 
 const STEPS = Number(process.env.S3MOUNT_MODEL_STEPS ?? 2000);
 const SEED = Number(process.env.S3MOUNT_MODEL_SEED ?? randomInt(2 ** 31));
@@ -53,7 +54,17 @@ function plan(next: () => number): Operation {
   const bytes = (length: number) => Buffer.from(Array.from({ length }, () => 97 + Math.floor(next() * 26)));
   const size = () => pick([0, 1, 100, 4096, 5000, 70_000]);
   const kind = pick([
-    'create', 'create', 'write', 'write', 'truncate', 'rename', 'unlink', 'mkdir', 'mkdir', 'rmdir', 'read',
+    'create',
+    'create',
+    'write',
+    'write',
+    'truncate',
+    'rename',
+    'unlink',
+    'mkdir',
+    'mkdir',
+    'rmdir',
+    'read',
     // Explicit times, to the nanosecond libuv passes.
     'utime',
     ...ATTRIBUTE_KINDS,
@@ -63,7 +74,11 @@ function plan(next: () => number): Operation {
     case 'chmod': {
       const target = path();
       const mode = pick([0o400, 0o600, 0o640, 0o644, 0o700, 0o755]);
-      return { name: `chmod ${target} ${mode.toString(8)}`, paths: [target], run: (root) => outcome(chmod(join(root, target), mode).then(() => modeOf(join(root, target)))) };
+      return {
+        name: `chmod ${target} ${mode.toString(8)}`,
+        paths: [target],
+        run: (root) => outcome(chmod(join(root, target), mode).then(() => modeOf(join(root, target)))),
+      };
     }
     case 'symlink': {
       const target = path();
@@ -108,7 +123,11 @@ function plan(next: () => number): Operation {
       // Seconds with a fraction, as utimes takes them; both sides get the same timespec from libuv.
       const atime = pick([1_000_000_000, 1_234_567_890.5, 1_700_000_000.123456]);
       const mtime = pick([1_100_000_000, 1_300_000_000.25, 1_600_000_000.987654]);
-      return { name: `utime ${target} (${atime}, ${mtime})`, paths: [target], run: (root) => outcome(utimes(join(root, target), atime, mtime).then(() => mtimeOf(join(root, target)))) };
+      return {
+        name: `utime ${target} (${atime}, ${mtime})`,
+        paths: [target],
+        run: (root) => outcome(utimes(join(root, target), atime, mtime).then(() => mtimeOf(join(root, target)))),
+      };
     }
     default: {
       const target = path();

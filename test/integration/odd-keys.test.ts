@@ -1,21 +1,37 @@
 // Keys that are hard to carry through URLs, shells and file names: each is listed and read
 // back exactly, or hidden as README documents, and the rest of its directory is unharmed.
-import test from 'ava';
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { join } from 'node:path';
+
 import { readdir, readFile } from 'node:fs/promises';
-import { seedClient, startS3Endpoint, testPrefix, type S3Endpoint } from '../../scripts/local-s3.js';
-import { mountBucket, run, type Mount } from '../support/mount.js';
+import { join } from 'node:path';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import test from 'ava';
+import { type S3Endpoint, seedClient, startS3Endpoint, testPrefix } from '../../scripts/local-s3.js';
+import { type Mount, mountBucket, run } from '../support/mount.js';
 
 // Each stays readable as a file of the same name.
-const READABLE = ['with space.txt', 'plus+sign.txt', 'percent%20.txt', 'hash#tag.txt', 'question?.txt', `quote's "double".txt`, 'naïve café.txt', 'emoji 😀🚀.txt', '日本語のファイル.txt', 'x'.repeat(255), 'trailing space ', '-leading-dash', 'semi;colon&amp=.txt'];
+const READABLE = [
+  'with space.txt',
+  'plus+sign.txt',
+  'percent%20.txt',
+  'hash#tag.txt',
+  'question?.txt',
+  `quote's "double".txt`,
+  'naïve café.txt',
+  'emoji 😀🚀.txt',
+  '日本語のファイル.txt',
+  'x'.repeat(255),
+  'trailing space ',
+  '-leading-dash',
+  'semi;colon&amp=.txt',
+];
 
 let endpoint: S3Endpoint;
 let client: S3Client;
 let prefix: string;
 let mount: Mount;
 
-const put = (key: string, body: string) => client.send(new PutObjectCommand({ Bucket: endpoint.bucket, Key: prefix + key, Body: body, ContentLength: Buffer.byteLength(body) }));
+const put = (key: string, body: string) =>
+  client.send(new PutObjectCommand({ Bucket: endpoint.bucket, Key: prefix + key, Body: body, ContentLength: Buffer.byteLength(body) }));
 
 test.before(async () => {
   endpoint = await startS3Endpoint();

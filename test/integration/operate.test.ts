@@ -1,18 +1,19 @@
 // Operating a running mount: cache commands over the control socket, warm, the metrics
 // endpoint, an fstab-style mount through mount.fuse3, and a debug log without secrets.
 // Every mount is served by a child process and driven by further processes.
-import test from 'ava';
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { seedClient, startS3Endpoint, testPrefix, type S3Endpoint } from '../../scripts/local-s3.js';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import test from 'ava';
+import { type S3Endpoint, seedClient, startS3Endpoint, testPrefix } from '../../scripts/local-s3.js';
 import { unmountWithRetries, waitForMount } from '../../scripts/mounts.js';
 import type { MountStats } from '../../src/stats.js';
-import { CLI, endpointArgs, endpointEnv, isMounted, mountBucket, run, type Mount } from '../support/mount.js';
+import { CLI, endpointArgs, endpointEnv, isMounted, type Mount, mountBucket, run } from '../support/mount.js';
 import { parsePrometheusText, sample } from '../support/prometheus.js';
 
 let endpoint: S3Endpoint;
@@ -258,7 +259,16 @@ test('an fstab line of type fuse.s3mount mounts through mount.fuse3 with -o opti
   // mount.fuse3 runs the command named by the type from PATH, as mount(8) does at boot.
   await symlink(resolve('bin/s3mount'), join(bin, 's3mount'));
   t.teardown(() => unmountWithRetries(mountpoint));
-  const options = [`_netdev`, 'nofail', `endpoint-url=${endpoint.endpoint}`, ...(endpoint.forcePathStyle ? ['force-path-style'] : []), 'metadata-ttl=5', 'kernel_cache_ttl=1', `log-file=${logFile}`, 'noatime'];
+  const options = [
+    `_netdev`,
+    'nofail',
+    `endpoint-url=${endpoint.endpoint}`,
+    ...(endpoint.forcePathStyle ? ['force-path-style'] : []),
+    'metadata-ttl=5',
+    'kernel_cache_ttl=1',
+    `log-file=${logFile}`,
+    'noatime',
+  ];
   const env = { ...endpointEnv(endpoint), PATH: `${bin}:${process.env.PATH}` };
   const result = await run(MOUNT_FUSE ?? 'mount.fuse3', [`${endpoint.bucket}:${prefix}fstab`, mountpoint, '-t', 's3mount', '-o', options.join(',')], { env });
   t.is(result.code, 0, result.stderr);
@@ -285,7 +295,10 @@ test('a debug log shows FUSE operations, cache hits and misses and timed S3 call
   const secrets = [env.AWS_ACCESS_KEY_ID, env.AWS_SECRET_ACCESS_KEY, env.AWS_SESSION_TOKEN].filter((value): value is string => Boolean(value));
   const mountpoint = join(scratch, 'secrets-mount');
   await mkdir(mountpoint, { recursive: true });
-  const child = spawn(process.execPath, [CLI, `${endpoint.bucket}:${prefix}secrets`, mountpoint, '-f', '--debug', ...endpointArgs(endpoint)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, `${endpoint.bucket}:${prefix}secrets`, mountpoint, '-f', '--debug', ...endpointArgs(endpoint)], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let logs = '';
   child.stdout.on('data', (chunk: Buffer) => (logs += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (logs += chunk.toString()));

@@ -1,14 +1,15 @@
 // The read path through a real mount: coreutils as child processes against the emulator
 // (or any endpoint given by S3MOUNT_TEST_* variables, see scripts/local-s3.ts).
-import test from 'ava';
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { seedClient, startS3Endpoint, testPrefix, type S3Endpoint } from '../../scripts/local-s3.js';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import test from 'ava';
+import { type S3Endpoint, seedClient, startS3Endpoint, testPrefix } from '../../scripts/local-s3.js';
+import { type Mount, mountBucket, quiescentStats, run } from '../support/mount.js';
 import { patternBytes } from '../support/pattern.js';
-import { mountBucket, quiescentStats, run, type Mount } from '../support/mount.js';
 
 const BIG_SIZE = 50 * 1024 * 1024;
 const MANY = 2500;
@@ -46,7 +47,10 @@ test.before(async () => {
   for (let i = 0; i < names.length; i += 100) await Promise.all(names.slice(i, i + 100).map((name) => put(name, `${name}\n`)));
   // Long TTLs, negative ones too: if the kernel forgets a directory's entry and looks it up
   // again, the answer comes from the cache, so S3 counts do not depend on the kernel's dentries.
-  mount = await mountBucket(endpoint, { target: prefix ? `${endpoint.bucket}:${prefix}` : endpoint.bucket, args: ['--metadata-ttl', '600', '--negative-metadata-ttl', '600'] });
+  mount = await mountBucket(endpoint, {
+    target: prefix ? `${endpoint.bucket}:${prefix}` : endpoint.bucket,
+    args: ['--metadata-ttl', '600', '--negative-metadata-ttl', '600'],
+  });
 });
 
 test.after.always(async () => {
@@ -90,9 +94,15 @@ test.serial('ls -l of 2,500 keys lists every page and sends one HEAD per entry',
   const before = await quiescentStats(mount.mountpoint);
   const result = await run('ls', ['-l', at('many')]);
   t.is(result.code, 0, result.stderr);
-  const lines = result.stdout.trim().split('\n').filter((line) => line.startsWith('-'));
+  const lines = result.stdout
+    .trim()
+    .split('\n')
+    .filter((line) => line.startsWith('-'));
   t.is(lines.length, MANY);
-  t.true(lines.every((line) => / 19 .*file-\d{4}\.txt$/.test(line)), 'every entry has its size from the listing');
+  t.true(
+    lines.every((line) => / 19 .*file-\d{4}\.txt$/.test(line)),
+    'every entry has its size from the listing',
+  );
   const after = await quiescentStats(mount.mountpoint);
   // A listing has no mode, owner or time: each entry's HEAD tells them, once. The directory
   // itself may need one more: whether it has a `many/` marker, when the kernel asks about it

@@ -1,10 +1,11 @@
 // Who may see what: the mount, its staging directory and its control socket belong to the
 // mounting user unless --allow-other says otherwise.
-import test from 'ava';
+
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startS3Endpoint, testPrefix, type S3Endpoint } from '../../scripts/local-s3.js';
+import test from 'ava';
+import { type S3Endpoint, startS3Endpoint, testPrefix } from '../../scripts/local-s3.js';
 import { controlSocketPath } from '../../src/control/socket-path.js';
 import { mountBucket, run } from '../support/mount.js';
 
@@ -29,7 +30,11 @@ test.serial('a mount is private to its user; staging and control socket are clos
   const mount = await mountBucket(endpoint, { target: target(), args: ['--staging-dir', staging, '--file-mode', '0640'] });
   t.teardown(() => mount.stop());
   t.is((await run('sh', ['-c', `echo secret > ${mount.mountpoint}/mine.txt`])).code, 0);
-  t.is((await run('stat', ['-c', '%a', join(mount.mountpoint, 'mine.txt')])).stdout.trim(), '644', 'a created file takes the mode it was created with (umask 022)');
+  t.is(
+    (await run('stat', ['-c', '%a', join(mount.mountpoint, 'mine.txt')])).stdout.trim(),
+    '644',
+    'a created file takes the mode it was created with (umask 022)',
+  );
   const other = await asNobody(['ls', mount.mountpoint]);
   t.not(other.code, 0);
   t.regex(other.stderr, /Permission denied/);
@@ -40,7 +45,10 @@ test.serial('a mount is private to its user; staging and control socket are clos
 });
 
 test.serial('--allow-other opens the mount to other users, with the configured modes', async (t) => {
-  const mount = await mountBucket(endpoint, { target: target(), args: ['--allow-other', '--file-mode', '0604', '--staging-dir', join(scratch, 'staging-open')] });
+  const mount = await mountBucket(endpoint, {
+    target: target(),
+    args: ['--allow-other', '--file-mode', '0604', '--staging-dir', join(scratch, 'staging-open')],
+  });
   t.teardown(() => mount.stop());
   const listing = await asNobody(['ls', '-l', mount.mountpoint]);
   t.is(listing.code, 0, listing.stderr);

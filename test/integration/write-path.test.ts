@@ -1,12 +1,13 @@
 // The write path through a real mount, with coreutils as child processes; what lands in
 // the bucket is checked through the SDK, and what must survive a remount is checked after one.
-import test from 'ava';
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { seedClient, startS3Endpoint, testPrefix, type S3Endpoint } from '../../scripts/local-s3.js';
-import { mountBucket, quiescentStats, run, type Mount } from '../support/mount.js';
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import test from 'ava';
+import { type S3Endpoint, seedClient, startS3Endpoint, testPrefix } from '../../scripts/local-s3.js';
+import { type Mount, mountBucket, quiescentStats, run } from '../support/mount.js';
 import { prebuiltBindingNote } from '../support/native-binding.js';
 import { patternBytes } from '../support/pattern.js';
 

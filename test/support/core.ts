@@ -7,7 +7,7 @@ import { createMemoryCaches } from '../../src/cache/caches.js';
 import { FsError } from '../../src/fs/errors.js';
 import type { Filesystem } from '../../src/fs/types.js';
 import { silentLogger } from '../../src/log.js';
-import { instrumentStore, type InstrumentedStore } from '../../src/s3/counting-store.js';
+import { type InstrumentedStore, instrumentStore } from '../../src/s3/counting-store.js';
 import { MemoryStore } from '../../src/s3/memory-store.js';
 import type { StoreOperation } from '../../src/s3/object-store.js';
 import { buildCore, type CoreConfig } from '../../src/wiring.js';

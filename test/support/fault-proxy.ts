@@ -1,7 +1,7 @@
 // A loopback HTTP proxy in front of an S3 endpoint that injects faults by operation class
 // (error statuses, bodies cut short, reset connections, delays, the whole server down) and
 // logs every request it saw, so tests can check what s3mount sent. Tests drive it; nothing else.
-import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { seededRandom } from './seeded-random.js';
 
@@ -104,27 +104,30 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
   };
 
   const forward = (incoming: IncomingMessage, outgoing: ServerResponse, record: RequestRecord, cut: boolean) => {
-    const upstreamRequest = request({ hostname: target.hostname, port: target.port, method: incoming.method, path: incoming.url, headers: incoming.headers }, (answer) => {
-      record.status = answer.statusCode ?? 502;
-      outgoing.writeHead(record.status, answer.headers);
-      // Bodies are collected when they must be cut, or read (a CreateMultipartUpload's UploadId).
-      if (!cut && !('uploads' in record.query)) {
-        answer.pipe(outgoing);
-        return;
-      }
-      const chunks: Buffer[] = [];
-      answer.on('data', (chunk: Buffer) => chunks.push(chunk));
-      answer.on('end', () => {
-        const body = Buffer.concat(chunks);
-        if (cut) {
-          outgoing.write(body.subarray(0, Math.floor(body.length / 2)));
-          setTimeout(() => outgoing.socket?.destroy(), 20);
+    const upstreamRequest = request(
+      { hostname: target.hostname, port: target.port, method: incoming.method, path: incoming.url, headers: incoming.headers },
+      (answer) => {
+        record.status = answer.statusCode ?? 502;
+        outgoing.writeHead(record.status, answer.headers);
+        // Bodies are collected when they must be cut, or read (a CreateMultipartUpload's UploadId).
+        if (!cut && !('uploads' in record.query)) {
+          answer.pipe(outgoing);
           return;
         }
-        if (record.status === 200) record.uploadId = /<UploadId>([^<]+)<\/UploadId>/.exec(body.toString())?.[1];
-        outgoing.end(body);
-      });
-    });
+        const chunks: Buffer[] = [];
+        answer.on('data', (chunk: Buffer) => chunks.push(chunk));
+        answer.on('end', () => {
+          const body = Buffer.concat(chunks);
+          if (cut) {
+            outgoing.write(body.subarray(0, Math.floor(body.length / 2)));
+            setTimeout(() => outgoing.socket?.destroy(), 20);
+            return;
+          }
+          if (record.status === 200) record.uploadId = /<UploadId>([^<]+)<\/UploadId>/.exec(body.toString())?.[1];
+          outgoing.end(body);
+        });
+      },
+    );
     upstreamRequest.on('error', () => outgoing.socket?.destroy());
     incoming.pipe(upstreamRequest);
   };
@@ -133,7 +136,14 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
     const url = new URL(incoming.url ?? '/', 'http://proxy');
     const query = Object.fromEntries(url.searchParams);
     const method = incoming.method ?? 'GET';
-    const record: RequestRecord = { method, path: url.pathname, query, range: incoming.headers.range, operation: operationOf(method, query, incoming.headers), status: 0 };
+    const record: RequestRecord = {
+      method,
+      path: url.pathname,
+      query,
+      range: incoming.headers.range,
+      operation: operationOf(method, query, incoming.headers),
+      status: 0,
+    };
     if (incoming.headers['content-type'] !== undefined) record.contentType = incoming.headers['content-type'];
     records.push(record);
     const fault = pickFault(record.operation);
@@ -183,7 +193,11 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
     log: () => records,
     injected: () => injected,
     unfinishedUploads: () => {
-      const finished = new Set(records.filter((r) => 'uploadId' in r.query && r.status >= 200 && r.status < 300 && (r.method === 'DELETE' || r.method === 'POST')).map((r) => r.query.uploadId));
+      const finished = new Set(
+        records
+          .filter((r) => 'uploadId' in r.query && r.status >= 200 && r.status < 300 && (r.method === 'DELETE' || r.method === 'POST'))
+          .map((r) => r.query.uploadId),
+      );
       return records.flatMap((r) => (r.uploadId !== undefined && !finished.has(r.uploadId) ? [r.uploadId] : []));
     },
     stop: async () => {

@@ -1,7 +1,7 @@
 // An ObjectStore that wraps another and adds what tests need around it: injected failures,
 // latency and a hook before every call. Counting is src/s3/counting-store.ts's job: wrap this
 // store with instrumentStore to count calls (failed ones included) and see those in flight.
-import { StoreError, type ObjectStore, type StoreErrorKind, type StoreOperation } from '../../src/s3/object-store.js';
+import { type ObjectStore, StoreError, type StoreErrorKind, type StoreOperation } from '../../src/s3/object-store.js';
 
 export type BeforeCallHook = (operation: StoreOperation, key: string) => void | Promise<void>;
 export type Latency = number | ((operation: StoreOperation, key: string) => number);

@@ -1,15 +1,15 @@
 // Real mounts for integration tests: s3mount runs in a child process (the serving
 // process must never touch its own mount), and tests drive it with coreutils as
 // further child processes.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type { S3Endpoint } from '../../scripts/local-s3.js';
-import type { MountStats } from '../../src/stats.js';
 import { isMounted, unmountWithRetries, waitForMount } from '../../scripts/mounts.js';
+import type { MountStats } from '../../src/stats.js';
 
 export { isMounted, unmountWithRetries as unmount };
 
@@ -24,7 +24,11 @@ export interface CommandResult {
 }
 
 /** Runs a command asynchronously; never throws on a non-zero exit. */
-export async function run(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; encoding?: 'utf8' } = {}): Promise<CommandResult> {
+export async function run(
+  command: string,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; encoding?: 'utf8' } = {},
+): Promise<CommandResult> {
   try {
     const { stdout, stderr } = await execFileAsync(command, args, {
       env: options.env ?? process.env,
@@ -144,7 +148,8 @@ export async function quiescentStats(mountpoint: string, timeoutMs = 60_000): Pr
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const stats = await mountStats(mountpoint);
-    if (Object.values(stats.s3).some((op) => typeof op.inFlight !== 'number')) throw new Error('the mount reports no S3 calls in flight: is dist/ built from this tree?');
+    if (Object.values(stats.s3).some((op) => typeof op.inFlight !== 'number'))
+      throw new Error('the mount reports no S3 calls in flight: is dist/ built from this tree?');
     const inFlight = Object.values(stats.s3).reduce((sum, op) => sum + op.inFlight, 0);
     if (inFlight === 0) return stats;
     if (Date.now() > deadline) throw new Error(`${inFlight} S3 calls still in flight after ${timeoutMs} ms`);

@@ -1,9 +1,9 @@
 // A mount that reaches S3 only through the fault proxy, over an endpoint seeded first: what
 // every fault test starts from. Keys are put under the endpoint's test prefix.
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { startFaultProxy, type FaultProxy } from './fault-proxy.js';
-import { seedClient, startS3Endpoint, testPrefix, type S3Endpoint } from '../../scripts/local-s3.js';
-import { mountBucket, type Mount } from './mount.js';
+import { type S3Endpoint, seedClient, startS3Endpoint, testPrefix } from '../../scripts/local-s3.js';
+import { type FaultProxy, startFaultProxy } from './fault-proxy.js';
+import { type Mount, mountBucket } from './mount.js';
 
 export interface ProxiedMount {
   endpoint: S3Endpoint;

@@ -1,7 +1,7 @@
 // Seeding many objects fast: straight into the emulator's in-memory store when the endpoint
 // is ours, else PUTs through the SDK with many in flight (an external endpoint).
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { seedClient, type S3Endpoint } from '../../scripts/local-s3.js';
+import { type S3Endpoint, seedClient } from '../../scripts/local-s3.js';
 
 // As many PUTs in flight as the SDK's default pool has sockets (50): more would only queue.
 const PUTS_IN_FLIGHT = 50;

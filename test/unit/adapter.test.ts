@@ -1,7 +1,8 @@
 // The FUSE adapter's contract: every handler calls back exactly once, first with a number,
 // whatever the core does (answers, rejects with an FsError, rejects with anything, throws).
-import test from 'ava';
+
 import { constants } from 'node:os';
+import test from 'ava';
 import { FsError } from '../../src/fs/errors.js';
 import type { Attr, Filesystem } from '../../src/fs/types.js';
 import { createFuseOperations } from '../../src/fuse/adapter.js';
@@ -98,7 +99,9 @@ for (const behaviour of ['answer', 'fs-error', 'other-error', 'throw'] as const)
 }
 
 test('read has the core fill the kernel buffer and answers the count', async (t) => {
-  const core = { readInto: async (_handle: number, _position: number, length: number, into: Buffer) => into.write('abc'.slice(0, length)) } as unknown as Filesystem;
+  const core = {
+    readInto: async (_handle: number, _position: number, length: number, into: Buffer) => into.write('abc'.slice(0, length)),
+  } as unknown as Filesystem;
   const operations = createFuseOperations(core, silentLogger());
   const buffer = Buffer.alloc(8);
   const code = await new Promise<number>((resolve) => operations.read('/p', 7, buffer, 8, 0, (n: number) => resolve(n)));
@@ -108,7 +111,10 @@ test('read has the core fill the kernel buffer and answers the count', async (t)
 
 test('getattr answers at once from what the core knows, and asks the usual way otherwise', async (t) => {
   let asked = 0;
-  const core = { attrIfKnown: (path: string) => (path === '/known' ? attr : undefined), getattr: async () => (asked++, { ...attr, size: 99 }) } as unknown as Filesystem;
+  const core = {
+    attrIfKnown: (path: string) => (path === '/known' ? attr : undefined),
+    getattr: async () => (asked++, { ...attr, size: 99 }),
+  } as unknown as Filesystem;
   const operations = createFuseOperations(core, silentLogger());
   const replies: unknown[][] = [];
   operations.getattr('/known', (...reply: unknown[]) => replies.push(reply));

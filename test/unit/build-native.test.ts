@@ -1,12 +1,13 @@
 // scripts/build-native.sh on a fresh copy of fuse-native: which Node headers it builds against,
 // and what happens when the build fails (issue 14: make setup stopped, although the prebuilt
 // binding works).
-import test from 'ava';
+
 import { execFile } from 'node:child_process';
-import { chmod, cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
+import { chmod, cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import test from 'ava';
 import { fuseNativeBinding, prebuiltBindingNote } from '../support/native-binding.js';
 
 /** A checkout with a fresh fuse-native (without the utimens fix, never built) and the scripts. */
@@ -42,11 +43,17 @@ test('a build that fails warns and falls back to the prebuilt binding; headers c
   await mkdir(join(prefix, 'include'));
   await symlink('/usr/include/node', join(prefix, 'include', 'node'));
   await mkdir(bin);
-  await executable(join(bin, 'node'), `#!/bin/sh\nif [ "$1" = -p ] && [ "$2" = process.execPath ]; then echo ${join(prefix, 'bin', 'node')}; exit 0; fi\nexec ${process.execPath} "$@"\n`);
+  await executable(
+    join(bin, 'node'),
+    `#!/bin/sh\nif [ "$1" = -p ] && [ "$2" = process.execPath ]; then echo ${join(prefix, 'bin', 'node')}; exit 0; fi\nexec ${process.execPath} "$@"\n`,
+  );
   for (const compiler of ['cc', 'gcc', 'c++', 'g++']) await executable(join(bin, compiler), '#!/bin/sh\necho "fake compiler: error" >&2\nexit 1\n');
   const result = await new Promise<{ code: number; stderr: string }>((done) =>
-    execFile('bash', [join(root, 'scripts', 'build-native.sh')], { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` }, timeout: 120_000 }, (error, _stdout, stderr) =>
-      done({ code: error ? Number(error.code ?? -1) : 0, stderr }),
+    execFile(
+      'bash',
+      [join(root, 'scripts', 'build-native.sh')],
+      { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` }, timeout: 120_000 },
+      (error, _stdout, stderr) => done({ code: error ? Number(error.code ?? -1) : 0, stderr }),
     ),
   );
   t.is(result.code, 0, result.stderr);

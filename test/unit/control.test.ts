@@ -1,9 +1,10 @@
 // What the control socket does to a cache: invalidation by path, settings, request checks;
 // and a control server answering a client over a real Unix socket.
-import test from 'ava';
+
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import test from 'ava';
 import { pathInMount } from '../../src/cli/cache-command.js';
 import { configureCache } from '../../src/control/cache-control.js';
 import { sendControl } from '../../src/control/client.js';
@@ -45,7 +46,7 @@ test('invalidating a file drops its metadata, its content, its directory listing
   t.is(cache.metadata.peek(key('dir', 'root/dir/')), undefined, 'the listing describes the file too');
   t.truthy(cache.metadata.peek(key('head', 'root/dir/b')));
   t.truthy(cache.metadata.peek(key('dir', 'root/dir/sub/')));
-  t.is(cache.metadata.peek(key('dir', 'root/')), undefined, 'the same rule as the mount\'s own changes: the root listing too');
+  t.is(cache.metadata.peek(key('dir', 'root/')), undefined, "the same rule as the mount's own changes: the root listing too");
 });
 
 test('invalidating a directory recursively drops everything under it', async (t) => {
@@ -118,8 +119,14 @@ test('the control server answers a client over its socket, errors included', asy
   await server.listen();
   t.is((await sendControl('/mnt/unit-test', { command: 'stats' })).ok, true);
   t.deepEqual(await sendControl('/mnt/unit-test', { command: 'invalidate', path: '/x', recursive: true }), { ok: true, dropped: 3 });
-  t.deepEqual(await sendControl('/mnt/unit-test', { command: 'configure', settings: { metadataTtlSeconds: 9 } }), { ok: true, settings: { metadataTtlSeconds: 9, maxCacheEntries: 10, maxCacheSizeMiB: 1 } });
-  t.deepEqual(await sendControl('/mnt/unit-test', { command: 'invalidate', path: 'x', recursive: false }), { ok: false, error: 'invalidate needs an absolute path inside the mount' });
+  t.deepEqual(await sendControl('/mnt/unit-test', { command: 'configure', settings: { metadataTtlSeconds: 9 } }), {
+    ok: true,
+    settings: { metadataTtlSeconds: 9, maxCacheEntries: 10, maxCacheSizeMiB: 1 },
+  });
+  t.deepEqual(await sendControl('/mnt/unit-test', { command: 'invalidate', path: 'x', recursive: false }), {
+    ok: false,
+    error: 'invalidate needs an absolute path inside the mount',
+  });
   t.deepEqual(calls, ['invalidate /x true']);
   await t.throwsAsync(sendControl('/mnt/not-mounted', { command: 'stats' }), { message: 'no s3mount is serving /mnt/not-mounted' });
 });

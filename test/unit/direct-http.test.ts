@@ -1,7 +1,7 @@
 // The zero-copy GET client against a raw TCP server that answers exactly as each test
 // scripts it: bodies in odd pieces, keep-alive reuse, error answers, unsupported framing,
 // connections lost at every point, silence and aborts.
-import test from 'ava';
+
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import net, { type AddressInfo, type Socket } from 'node:net';
@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { promisify } from 'node:util';
-import { createDirectHttp, decodeChunked, UnsupportedFramingError, type DirectHttpClient } from '../../src/s3/direct-http.js';
+import test from 'ava';
+import { createDirectHttp, type DirectHttpClient, decodeChunked, UnsupportedFramingError } from '../../src/s3/direct-http.js';
 
 type Answer = (socket: Socket, request: string, connection: number) => void;
 
@@ -65,10 +66,13 @@ const get = (http: DirectHttpClient, path: string, size: number, signal = AbortS
 
 const pattern = (size: number, seed = 0) => Buffer.from(Array.from({ length: size }, (_, i) => (i * 31 + seed) & 0xff));
 
-test('a body arriving in odd pieces lands whole in the caller\'s buffer; the socket is kept alive', async (t) => {
+test("a body arriving in odd pieces lands whole in the caller's buffer; the socket is kept alive", async (t) => {
   const body = pattern(300_000);
   const server = await scriptedServer((socket) => {
-    const whole = Buffer.concat([Buffer.from(`HTTP/1.1 206 Partial Content\r\nContent-Length: ${body.length}\r\nContent-Range: bytes 0-${body.length - 1}/999999\r\n\r\n`), body]);
+    const whole = Buffer.concat([
+      Buffer.from(`HTTP/1.1 206 Partial Content\r\nContent-Length: ${body.length}\r\nContent-Range: bytes 0-${body.length - 1}/999999\r\n\r\n`),
+      body,
+    ]);
     // The head split in two and the body in uneven slices, some of it with the head.
     let at = 0;
     for (const size of [10, 90, 7_000, 1, 65_536, 100_000]) {
@@ -154,7 +158,10 @@ test('a kept-alive socket the server drops as a request arrives is replaced with
   const second = Buffer.alloc(1);
   await http.get({ path: '/b/2', headers: { host: 'test' }, into: second, signal: AbortSignal.timeout(5_000) });
   t.is(second.toString(), '2', 'sent again on a second connection');
-  t.deepEqual(server.requests.map((r) => r.connection), [1, 1, 2]);
+  t.deepEqual(
+    server.requests.map((r) => r.connection),
+    [1, 1, 2],
+  );
 });
 
 test('a request that already had part of its answer is not sent again', async (t) => {
@@ -176,8 +183,6 @@ test('a request that already had part of its answer is not sent again', async (t
   t.is((error as { code?: string }).code, 'ECONNRESET');
   t.is(server.connections(), 1, 'not sent again: the caller, which knows its retry budget, decides');
 });
-
-
 
 test('silence is a timeout and an abort ends the request at once', async (t) => {
   const server = await scriptedServer(() => undefined);
@@ -285,7 +290,9 @@ test('interim answers other than 100 (103 Early Hints, 102) are skipped, whole o
 });
 
 test('a server that sends nothing but interim answers is a protocol error, not an endless wait', async (t) => {
-  const server = await scriptedServer((socket) => socket.write(`${'HTTP/1.1 103 Early Hints\r\n\r\n'.repeat(17)}HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok`));
+  const server = await scriptedServer((socket) =>
+    socket.write(`${'HTTP/1.1 103 Early Hints\r\n\r\n'.repeat(17)}HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok`),
+  );
   t.teardown(() => server.close());
   const http = client(server.port);
   t.teardown(() => http.close());
@@ -315,7 +322,10 @@ test('a request aborted while it waits for a free socket is rejected at once, no
   t.false(firstSettled, 'rejected while the socket was still busy');
   firstController.abort(new Error('first ended'));
   await t.throwsAsync(first, { message: 'first ended' });
-  t.false(server.requests.some((r) => r.head.includes('/b/second')), 'the aborted request was never sent');
+  t.false(
+    server.requests.some((r) => r.head.includes('/b/second')),
+    'the aborted request was never sent',
+  );
   // An already aborted signal is rejected without waiting either.
   const held = get(http, '/b/third', 1, AbortSignal.timeout(60_000));
   held.catch(() => undefined);
@@ -327,7 +337,8 @@ test('header names and values that would break the request line are refused befo
   t.teardown(() => server.close());
   const http = client(server.port);
   t.teardown(() => http.close());
-  const send = (headers: Record<string, string>, path = '/b/k') => http.get({ path, headers: { host: 'test', ...headers }, into: Buffer.alloc(2), signal: AbortSignal.timeout(5_000) });
+  const send = (headers: Record<string, string>, path = '/b/k') =>
+    http.get({ path, headers: { host: 'test', ...headers }, into: Buffer.alloc(2), signal: AbortSignal.timeout(5_000) });
   // An ETag from a listing carrying CR/LF, used as If-Match.
   const injected = await t.throwsAsync(send({ 'if-match': '"abc"\r\nx-injected: 1' }));
   t.is((injected as { code?: string }).code, 'ERR_INVALID_CHAR');
@@ -382,17 +393,36 @@ test('an HTTP/1.0 answer closes the connection unless it says keep-alive', async
   t.is(server.connections(), 3, 'HTTP/1.0 with keep-alive keeps its connection');
 });
 
-test('over TLS: bodies land in the caller\'s buffer on a kept-alive connection; the certificate is checked', async (t) => {
+test("over TLS: bodies land in the caller's buffer on a kept-alive connection; the certificate is checked", async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 's3mount-direct-tls-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
-  await promisify(execFile)('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']);
+  await promisify(execFile)('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    join(dir, 'key.pem'),
+    '-out',
+    join(dir, 'cert.pem'),
+    '-days',
+    '1',
+    '-subj',
+    '/CN=127.0.0.1',
+    '-addext',
+    'subjectAltName=IP:127.0.0.1',
+  ]);
   const key = await readFile(join(dir, 'key.pem'));
   const cert = await readFile(join(dir, 'cert.pem'));
   const body = pattern(200_000, 3);
-  const server = await scriptedServer((socket) => {
-    socket.write(`HTTP/1.1 103 Early Hints\r\n\r\nHTTP/1.1 206 Partial Content\r\nContent-Length: ${body.length}\r\n\r\n`);
-    socket.write(body);
-  }, { key, cert });
+  const server = await scriptedServer(
+    (socket) => {
+      socket.write(`HTTP/1.1 103 Early Hints\r\n\r\nHTTP/1.1 206 Partial Content\r\nContent-Length: ${body.length}\r\n\r\n`);
+      socket.write(body);
+    },
+    { key, cert },
+  );
   t.teardown(() => server.close());
   const https = createDirectHttp({ host: '127.0.0.1', port: server.port, secure: true, ca: cert, maxSockets: 2, timeoutMs: 5_000 });
   t.teardown(() => https.close());
@@ -406,7 +436,9 @@ test('over TLS: bodies land in the caller\'s buffer on a kept-alive connection; 
   // Node's own CAs do not know this certificate.
   const untrusted = createDirectHttp({ host: '127.0.0.1', port: server.port, secure: true, maxSockets: 1, timeoutMs: 5_000 });
   t.teardown(() => untrusted.close());
-  const error = await t.throwsAsync(untrusted.get({ path: '/b/k', headers: { host: 'test' }, into: Buffer.alloc(body.length), signal: AbortSignal.timeout(10_000) }));
+  const error = await t.throwsAsync(
+    untrusted.get({ path: '/b/k', headers: { host: 'test' }, into: Buffer.alloc(body.length), signal: AbortSignal.timeout(10_000) }),
+  );
   t.regex(String((error as { code?: string }).code), /SELF_SIGNED|UNABLE_TO_VERIFY/);
 });
 
@@ -421,7 +453,13 @@ test('a HEAD answer ends with its head, whatever its Content-Length; the socket 
   t.is(found.headers['content-length'], '12345');
   t.is(found.headers['x-amz-meta-mode'], '33188');
   t.is(found.bodyLength, 0);
-  const missing = await http.get({ method: 'HEAD', path: '/bucket/missing', headers: { host: 'test' }, into: Buffer.alloc(0), signal: AbortSignal.timeout(5_000) });
+  const missing = await http.get({
+    method: 'HEAD',
+    path: '/bucket/missing',
+    headers: { host: 'test' },
+    into: Buffer.alloc(0),
+    signal: AbortSignal.timeout(5_000),
+  });
   t.is(missing.status, 404);
   t.true(server.requests[0].head.startsWith('HEAD /bucket/key HTTP/1.1'));
   t.is(server.connections(), 1, 'one socket for both');

@@ -1,9 +1,10 @@
 // The disk tier on its own: what it stores it reads back, across a restart, in LRU order;
 // invalidation, clear and the bound; leftovers of an interrupted write are removed.
-import test from 'ava';
+
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import test from 'ava';
 import type { BlockId } from '../../src/cache/block-cache.js';
 import { DiskBlockTier } from '../../src/cache/disk/disk-block-tier.js';
 import { silentLogger } from '../../src/log.js';
@@ -20,9 +21,15 @@ function bytesOf(seed: number, size = 4 * KIB): Buffer {
   return bytes;
 }
 
-async function tierIn(t: { teardown(fn: () => Promise<void>): void }, options: { maxBytes?: number; compression?: 'zstd' | 'none'; directory?: string; now?: () => number } = {}) {
+async function tierIn(
+  t: { teardown(fn: () => Promise<void>): void },
+  options: { maxBytes?: number; compression?: 'zstd' | 'none'; directory?: string; now?: () => number } = {},
+) {
   const directory = options.directory ?? (await mkdtemp(join(tmpdir(), 's3mount-tier-')));
-  const tier = new DiskBlockTier({ directory, maxBytes: options.maxBytes ?? 1024 * KIB, compression: options.compression ?? 'zstd', now: options.now }, silentLogger());
+  const tier = new DiskBlockTier(
+    { directory, maxBytes: options.maxBytes ?? 1024 * KIB, compression: options.compression ?? 'zstd', now: options.now },
+    silentLogger(),
+  );
   await tier.scanned;
   t.teardown(async () => {
     await tier.close();

@@ -2,10 +2,11 @@
 // faults before rules, every-Nth and seeded random rates, delays, down/up on the same port,
 // and the multipart bookkeeping. A proxy that faulted the wrong requests would make the
 // fault tests prove nothing.
-import test from 'ava';
+
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
+import test from 'ava';
+import { type FaultProxy, startFaultProxy } from '../support/fault-proxy.js';
 
 let upstream: Server;
 let proxy: FaultProxy;
@@ -63,7 +64,10 @@ test.serial('requests are classed by what they do', async (t) => {
   await send('DELETE', '/b/key?uploadId=u');
   await send('GET', '/b/key');
   t.deepEqual(
-    proxy.log().slice(from).map((r) => r.operation),
+    proxy
+      .log()
+      .slice(from)
+      .map((r) => r.operation),
     ['read', 'list', 'head', 'write', 'write', 'copy', 'multipart', 'multipart', 'delete', 'other'],
   );
   t.deepEqual(proxy.log()[from + 1].query, { 'list-type': '2', prefix: 'a/' });

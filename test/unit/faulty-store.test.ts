@@ -1,10 +1,11 @@
 // The test wrappers around an ObjectStore: the faulty store (injected failures, a hook before
 // every call, latency) and the counting decorator (calls, errors, time, calls in flight).
+
+import { Writable } from 'node:stream';
 import test from 'ava';
 import { pino } from 'pino';
-import { Writable } from 'node:stream';
-import { instrumentStore } from '../../src/s3/counting-store.js';
 import { silentLogger } from '../../src/log.js';
+import { instrumentStore } from '../../src/s3/counting-store.js';
 import { MemoryStore } from '../../src/s3/memory-store.js';
 import { isStoreError, StoreError, type StoreOperation } from '../../src/s3/object-store.js';
 import { liveCounts, settled } from '../support/core.js';
@@ -177,7 +178,10 @@ test('instrumentStore counts calls, errors and time, and logs each call at debug
   t.is(calls.put.count, 0);
   await new Promise((resolve) => setImmediate(resolve));
   t.is(lines.length, 6);
-  t.true(lines.every((line) => line.level === 20 && line.msg === 's3 call'), 'debug level, nothing louder');
+  t.true(
+    lines.every((line) => line.level === 20 && line.msg === 's3 call'),
+    'debug level, nothing louder',
+  );
   t.like(lines[0], { s3: 'head', key: 'k', outcome: 'ok' });
   t.like(lines[1], { s3: 'head', key: 'missing', outcome: 'NotFound' });
   t.like(lines[2], { s3: 'getRange', key: 'k', outcome: 'Throttled', code: 'Throttled', start: 0, end: 2 });

@@ -67,5 +67,8 @@ test('stats out of order ask for nothing ahead; a pair in order for 8', async (t
   t.deepEqual(h.asked, []);
   ahead.asked(dir, 'f00701');
   await h.answerAll();
-  t.deepEqual(h.asked, Array.from({ length: 8 }, (_, i) => `f${String(701 + i).padStart(5, '0')}`));
+  t.deepEqual(
+    h.asked,
+    Array.from({ length: 8 }, (_, i) => `f${String(701 + i).padStart(5, '0')}`),
+  );
 });

@@ -3,12 +3,13 @@
 // signature from each request as it arrived (method, raw path and query, the signed
 // headers) and compares; and it checks that paths and queries for awkward keys are the
 // ones the SDK itself sends.
-import test from 'ava';
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { SignatureV4 } from '@smithy/signature-v4';
+
 import { createHash, createHmac } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { SignatureV4 } from '@smithy/signature-v4';
+import test from 'ava';
 import { silentLogger } from '../../src/log.js';
 import { createLeanClient } from '../../src/s3/lean-client.js';
 import { encodeKeyPath } from '../../src/s3/request-signer.js';
@@ -43,7 +44,8 @@ async function recordingServer(): Promise<{ url: string; received: Received[]; c
 }
 
 type Data = string | ArrayBuffer | ArrayBufferView;
-const bytes = (data: Data) => (typeof data === 'string' ? Buffer.from(data) : ArrayBuffer.isView(data) ? Buffer.from(data.buffer, data.byteOffset, data.byteLength) : Buffer.from(data));
+const bytes = (data: Data) =>
+  typeof data === 'string' ? Buffer.from(data) : ArrayBuffer.isView(data) ? Buffer.from(data.buffer, data.byteOffset, data.byteLength) : Buffer.from(data);
 
 class Sha256 {
   private readonly hash;
@@ -64,7 +66,9 @@ async function expectedSignature(request: Received, region: string): Promise<str
   const signedHeaders = /SignedHeaders=([^,]+)/.exec(authorization)?.[1].split(';') ?? [];
   const headers = Object.fromEntries(signedHeaders.map((name) => [name, String(request.headers[name])]));
   const amzDate = String(request.headers['x-amz-date']);
-  const date = new Date(`${amzDate.slice(0, 4)}-${amzDate.slice(4, 6)}-${amzDate.slice(6, 8)}T${amzDate.slice(9, 11)}:${amzDate.slice(11, 13)}:${amzDate.slice(13, 15)}Z`);
+  const date = new Date(
+    `${amzDate.slice(0, 4)}-${amzDate.slice(4, 6)}-${amzDate.slice(6, 8)}T${amzDate.slice(9, 11)}:${amzDate.slice(11, 13)}:${amzDate.slice(13, 15)}Z`,
+  );
   const signer = new SignatureV4({ service: 's3', region, credentials, sha256: Sha256, uriEscapePath: false, applyChecksum: false });
   const [path, query = ''] = request.url.split('?');
   const signed = await signer.sign(
@@ -79,12 +83,20 @@ const leanClient = (url: string, bucket: string, region: string) =>
   createLeanClient({ endpoint: url, bucket, region: async () => region, credentials: async () => credentials, maxSockets: 4, requestTimeoutMs: 5_000 }, log);
 const signatureOf = (request: Received) => /Signature=([0-9a-f]+)/.exec(String(request.headers.authorization))?.[1];
 
-test('plain GETs, LISTs and HEADs carry a valid SigV4 signature, a session token and the SDK\'s own paths', async (t) => {
+test("plain GETs, LISTs and HEADs carry a valid SigV4 signature, a session token and the SDK's own paths", async (t) => {
   const server = await recordingServer();
   t.teardown(() => server.close());
   const lean = leanClient(server.url, 'my-bucket', 'eu-west-1');
   t.teardown(() => lean.close());
-  const sdk = new S3Client({ region: 'eu-west-1', endpoint: server.url, forcePathStyle: true, credentials, maxAttempts: 1, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
+  const sdk = new S3Client({
+    region: 'eu-west-1',
+    endpoint: server.url,
+    forcePathStyle: true,
+    credentials,
+    maxAttempts: 1,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
   t.teardown(() => sdk.destroy());
   const signal = () => AbortSignal.timeout(5_000);
   const last = () => server.received[server.received.length - 1];
@@ -102,7 +114,10 @@ test('plain GETs, LISTs and HEADs carry a valid SigV4 signature, a session token
     t.is(ours.headers.range, 'bytes=0-3');
     t.is(ours.headers['if-match'], '"etag"');
     t.is(ours.headers['x-amz-security-token'], 'session-token');
-    t.regex(String(ours.headers.authorization), /^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/eu-west-1\/s3\/aws4_request, SignedHeaders=[^,]*host[^,]*range[^,]*, Signature=[0-9a-f]{64}$/);
+    t.regex(
+      String(ours.headers.authorization),
+      /^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/eu-west-1\/s3\/aws4_request, SignedHeaders=[^,]*host[^,]*range[^,]*, Signature=[0-9a-f]{64}$/,
+    );
     t.is(signatureOf(ours), await expectedSignature(ours, 'eu-west-1'), `signature of ${JSON.stringify(key)}`);
     // The same check accepts the SDK's own request: the recomputation is a fair judge.
     t.is(signatureOf(theirs), await expectedSignature(theirs, 'eu-west-1'));
@@ -125,7 +140,8 @@ test('plain GETs, LISTs and HEADs carry a valid SigV4 signature, a session token
     t.is(query.get('encoding-type'), 'url');
     await sdk.send(new ListObjectsV2Command({ Bucket: 'my-bucket', Prefix: key, Delimiter: '/', MaxKeys: 1000, ContinuationToken: `token ${key}` }));
     const sdkQuery = new URLSearchParams(last().url.split('?')[1]);
-    for (const name of ['prefix', 'delimiter', 'max-keys', 'continuation-token', 'list-type']) t.is(query.get(name), sdkQuery.get(name), `${name} as the SDK sends it`);
+    for (const name of ['prefix', 'delimiter', 'max-keys', 'continuation-token', 'list-type'])
+      t.is(query.get(name), sdkQuery.get(name), `${name} as the SDK sends it`);
   }
 });
 

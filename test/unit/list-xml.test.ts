@@ -1,6 +1,7 @@
 // ListObjectsV2 answers as S3 and its imitators write them, read into pages.
-import test from 'ava';
+
 import { isDeepStrictEqual } from 'node:util';
+import test from 'ava';
 import { parseErrorBody, parseListPage, parseListPageFull } from '../../src/s3/list-xml.js';
 import { seededRandom } from '../support/seeded-random.js';
 
@@ -16,7 +17,10 @@ test('keys with markup characters, references, spaces and non-ASCII come back as
     .map((key) => contents(escapeXml(key).replace('\r', '&#13;').replace('\n', '&#xA;')))
     .join('')}${contents('&#x1F600;&#65;')}<CommonPrefixes><Prefix>dir &amp; co/</Prefix></CommonPrefixes></ListBucketResult>`;
   const page = parseListPage(xml);
-  t.deepEqual(page.objects.map((o) => o.key), [...keys, '😀A']);
+  t.deepEqual(
+    page.objects.map((o) => o.key),
+    [...keys, '😀A'],
+  );
   t.deepEqual(page.commonPrefixes, ['dir & co/']);
   t.like(page.objects[0], { size: 3, etag: '"abc"' });
   t.is(page.objects[0].lastModified.toISOString(), '2026-11-24T10:00:00.000Z');
@@ -35,29 +39,45 @@ test('the continuation token is found before the entries (AWS) or after them', (
 test('with EncodingType url, keys and prefixes are decoded; without it, "%" and "+" stay', (t) => {
   const encoded = `<ListBucketResult><EncodingType>url</EncodingType><IsTruncated>false</IsTruncated>${contents('a+b%2Bc%25d%0A')}<CommonPrefixes><Prefix>sp+ace/</Prefix></CommonPrefixes></ListBucketResult>`;
   const page = parseListPage(encoded);
-  t.deepEqual(page.objects.map((o) => o.key), ['a b+c%d\n']);
+  t.deepEqual(
+    page.objects.map((o) => o.key),
+    ['a b+c%d\n'],
+  );
   t.deepEqual(page.commonPrefixes, ['sp ace/']);
   const plain = parseListPage(encoded.replace('<EncodingType>url</EncodingType>', ''));
-  t.deepEqual(plain.objects.map((o) => o.key), ['a+b%2Bc%25d%0A']);
+  t.deepEqual(
+    plain.objects.map((o) => o.key),
+    ['a+b%2Bc%25d%0A'],
+  );
 });
 
 test('an empty page, empty elements and a document that is not a listing', (t) => {
-  t.deepEqual(parseListPage('<ListBucketResult><Name>b</Name><Prefix/><IsTruncated>false</IsTruncated></ListBucketResult>'), { objects: [], commonPrefixes: [] });
+  t.deepEqual(parseListPage('<ListBucketResult><Name>b</Name><Prefix/><IsTruncated>false</IsTruncated></ListBucketResult>'), {
+    objects: [],
+    commonPrefixes: [],
+  });
   t.throws(() => parseListPage('<Error><Code>NoSuchBucket</Code></Error>'), { message: /ListBucketResult/ });
   t.throws(() => parseListPage(`<ListBucketResult>${contents('k').replace('</Contents>', '')}`), { message: /unclosed/ });
 });
 
 test('error answers give their code and message', (t) => {
-  t.deepEqual(parseErrorBody('<?xml version="1.0"?><Error><Code>SlowDown</Code><Message>Please &amp; slow</Message></Error>'), { code: 'SlowDown', message: 'Please & slow' });
+  t.deepEqual(parseErrorBody('<?xml version="1.0"?><Error><Code>SlowDown</Code><Message>Please &amp; slow</Message></Error>'), {
+    code: 'SlowDown',
+    message: 'Please & slow',
+  });
   t.deepEqual(parseErrorBody('not xml'), {});
 });
 
-const page = (entries: string, header = '<Name>b</Name><IsTruncated>false</IsTruncated>') => `<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">${header}${entries}</ListBucketResult>`;
+const page = (entries: string, header = '<Name>b</Name><IsTruncated>false</IsTruncated>') =>
+  `<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">${header}${entries}</ListBucketResult>`;
 const keysOf = (xml: string, onFallback?: (reason: string) => void) => parseListPage(xml, onFallback).objects.map((o) => o.key);
 
 test('entries with attributes or spaces in their tags do not vanish', (t) => {
   const reasons: string[] = [];
-  t.deepEqual(keysOf(page(`${contents('a')}<Contents ><Key >b</Key ><Size>1</Size></Contents>${contents('c')}`), (r) => reasons.push(r)), ['a', 'b', 'c']);
+  t.deepEqual(
+    keysOf(page(`${contents('a')}<Contents ><Key >b</Key ><Size>1</Size></Contents>${contents('c')}`), (r) => reasons.push(r)),
+    ['a', 'b', 'c'],
+  );
   t.deepEqual(keysOf(page(`<Contents><Key xml:space="preserve">a b</Key></Contents><Contents id="2"><Key>c</Key></Contents>`)), ['a b', 'c']);
   t.deepEqual(parseListPage(page(`<CommonPrefixes\n><Prefix\t>p/</Prefix></CommonPrefixes>`)).commonPrefixes, ['p/']);
   t.deepEqual(parseListPage(page(`<Contents><Key>a</Key><Size >7</Size></Contents>`)).objects[0].size, 7);
@@ -78,7 +98,10 @@ test('entities other than the five XML ones and numeric references go to the ful
   keysOf(xml, (r) => reasons.push(r));
   t.regex(reasons[0], /before the root/);
   reasons.length = 0;
-  t.deepEqual(parseListPage(page(contents('a&nbsp;b')), (r) => reasons.push(r)), parseListPageFull(page(contents('a&nbsp;b'))));
+  t.deepEqual(
+    parseListPage(page(contents('a&nbsp;b')), (r) => reasons.push(r)),
+    parseListPageFull(page(contents('a&nbsp;b'))),
+  );
   t.regex(reasons[0], /entity "&nbsp;/);
   reasons.length = 0;
   parseListPage(page(contents('a &amp; &#38; &#x26; b')), (r) => reasons.push(r));
@@ -88,7 +111,10 @@ test('entities other than the five XML ones and numeric references go to the ful
 test('a page whose entries do not add up to its KeyCount is read by the full parser', (t) => {
   const reasons: string[] = [];
   const header = '<Name>b</Name><KeyCount>3</KeyCount><IsTruncated>false</IsTruncated>';
-  t.deepEqual(keysOf(page(`${contents('a')}${contents('b')}`, header), (r) => reasons.push(r)), ['a', 'b']);
+  t.deepEqual(
+    keysOf(page(`${contents('a')}${contents('b')}`, header), (r) => reasons.push(r)),
+    ['a', 'b'],
+  );
   t.deepEqual(reasons, ['KeyCount 3, 2 entries found']);
   reasons.length = 0;
   // Keys and common prefixes together make the count (AWS, MinIO and fauxqs count both).
@@ -101,7 +127,36 @@ test('a page whose entries do not add up to its KeyCount is read by the full par
 
 // Characters keys are made of: XML's special ones, spaces, URL-special ones, non-ASCII (two-,
 // three- and four-byte UTF-8).
-const ALPHABET = ['a', 'b', 'Z', '0', '9', '/', '-', '_', '.', ' ', '&', '<', '>', '"', "'", '%', '+', '=', '?', '#', ';', 'é', 'ü', 'ß', '中', '☕', '😀', '𝄞'];
+const ALPHABET = [
+  'a',
+  'b',
+  'Z',
+  '0',
+  '9',
+  '/',
+  '-',
+  '_',
+  '.',
+  ' ',
+  '&',
+  '<',
+  '>',
+  '"',
+  "'",
+  '%',
+  '+',
+  '=',
+  '?',
+  '#',
+  ';',
+  'é',
+  'ü',
+  'ß',
+  '中',
+  '☕',
+  '😀',
+  '𝄞',
+];
 
 /**
  * A key's characters escaped as a server may: the five entities, numeric references (decimal
@@ -175,7 +230,12 @@ function generatePage(random: () => number): Generated {
     const key = randomKey(random);
     if (used.has(key)) continue;
     used.add(key);
-    objects.push({ key, size: Math.floor(random() * 1e12), etag: `"${Math.floor(random() * 1e15).toString(16)}"`, lastModified: new Date(1.7e12 + Math.floor(random() * 1e10)).toISOString() });
+    objects.push({
+      key,
+      size: Math.floor(random() * 1e12),
+      etag: `"${Math.floor(random() * 1e15).toString(16)}"`,
+      lastModified: new Date(1.7e12 + Math.floor(random() * 1e10)).toISOString(),
+    });
   }
   const commonPrefixes = Array.from({ length: Math.floor(random() * 5) }, () => `${randomKey(random)}/`).filter((p, i, all) => all.indexOf(p) === i);
   const truncated = chance(0.4);
@@ -200,7 +260,7 @@ function generatePage(random: () => number): Generated {
   return { xml: `${declaration}<ListBucketResult${rootAttributes}>${body}</ListBucketResult>`, objects, commonPrefixes, token };
 }
 
-test('property: generated pages read alike by the fast path and the SDK\'s parser, and as generated', (t) => {
+test("property: generated pages read alike by the fast path and the SDK's parser, and as generated", (t) => {
   let fallbacks = 0;
   const runs = 600;
   for (let seed = 1; seed <= runs; seed++) {

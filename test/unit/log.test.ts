@@ -1,10 +1,11 @@
 // No credential, signature or session token reaches a log line, whatever shape it comes in.
-import test from 'ava';
+
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogger, scrubSecrets, secretValuesOf } from '../../src/log.js';
+import test from 'ava';
 import { defaultLogFile, logFileName } from '../../src/cli/log-location.js';
+import { createLogger, scrubSecrets, secretValuesOf } from '../../src/log.js';
 
 const SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
 const TOKEN = 'FwoGZXIvYXdzEXAMPLESESSIONTOKEN+/=';
@@ -40,7 +41,13 @@ test('a logger at trace level writes no secret, in JSON and in pretty format', a
   for (const format of ['json', 'pretty'] as const) {
     const file = join(directory, `${format}.log`);
     const log = createLogger({ level: 'trace', format, file }, env);
-    log.debug({ credentials: { accessKeyId: KEY_ID, secretAccessKey: SECRET }, request: { headers: { authorization: `Credential=${KEY_ID}, Signature=${SIGNATURE}` } } }, 'request');
+    log.debug(
+      {
+        credentials: { accessKeyId: KEY_ID, secretAccessKey: SECRET },
+        request: { headers: { authorization: `Credential=${KEY_ID}, Signature=${SIGNATURE}` } },
+      },
+      'request',
+    );
     log.trace({ err: new Error(`failed with token ${TOKEN}`) }, 'failure');
     log.info(`presigned ?X-Amz-Signature=${SIGNATURE}`);
     log.info('last line');

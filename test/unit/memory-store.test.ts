@@ -85,14 +85,20 @@ test('continuation tokens are opaque and checked', async (t) => {
   const store = new MemoryStore();
   for (const key of ['p/a', 'p/b', 'p/c', 'q/a']) store.putObject(key, 'x');
   const first = await store.list('p/', { maxKeys: 2 });
-  t.deepEqual(first.objects.map((o) => o.key), ['p/a', 'p/b']);
+  t.deepEqual(
+    first.objects.map((o) => o.key),
+    ['p/a', 'p/b'],
+  );
   t.truthy(first.nextContinuationToken);
   t.false(first.nextContinuationToken!.includes('p/b'), 'not the key in clear');
   // Keys added behind the cursor are not listed again; keys ahead are.
   store.putObject('p/aa', 'x');
   store.putObject('p/bb', 'x');
   const second = await store.list('p/', { maxKeys: 2, continuationToken: first.nextContinuationToken });
-  t.deepEqual(second.objects.map((o) => o.key), ['p/bb', 'p/c']);
+  t.deepEqual(
+    second.objects.map((o) => o.key),
+    ['p/bb', 'p/c'],
+  );
   t.is(second.nextContinuationToken, undefined);
   t.is(await kindOf(store.list('q/', { continuationToken: first.nextContinuationToken })), 'Other', 'a token belongs to its prefix');
   t.is(await kindOf(store.list('p/', { continuationToken: 'garbage' })), 'Other');

@@ -78,7 +78,10 @@ test('cache numbers are read from the cache at each scrape', async (t) => {
   samples = (await scrape(metrics)).samples;
   t.is(sample(samples, 's3mount_cache_entries', { cache: 'content' }), 0);
   t.is(sample(samples, 's3mount_cache_hits_total', { cache: 'head' }), 1, 'counters never go down');
-  t.true(samples.some((s) => s.name === 'process_resident_memory_bytes'), 'process metrics are there too');
+  t.true(
+    samples.some((s) => s.name === 'process_resident_memory_bytes'),
+    'process metrics are there too',
+  );
 });
 
 test('only loopback hosts count as local', (t) => {

@@ -4,14 +4,34 @@ import { parseMountArguments, UsageError } from '../../src/cli/options.js';
 
 test('an fstab-style -o line parses into the same options as flags', (t) => {
   const fromFlags = parseMountArguments(
-    ['my-bucket:logs', '/mnt/s3', '--allow-other', '--endpoint-url', 'http://127.0.0.1:9000', '--region', 'eu-west-1', '--force-path-style', '--metadata-ttl', '5', '--read-only', '--allow-non-empty', '--uid', '1000'],
+    [
+      'my-bucket:logs',
+      '/mnt/s3',
+      '--allow-other',
+      '--endpoint-url',
+      'http://127.0.0.1:9000',
+      '--region',
+      'eu-west-1',
+      '--force-path-style',
+      '--metadata-ttl',
+      '5',
+      '--read-only',
+      '--allow-non-empty',
+      '--uid',
+      '1000',
+    ],
     {},
   );
   // What mount.fuse3 hands s3mount for the fstab line
   //   my-bucket:logs /mnt/s3 fuse.s3mount _netdev,allow_other,endpoint-url=...,... 0 0
   // (it drops _netdev and nofail itself and adds dev,suid; both are accepted here anyway).
   const fromFstab = parseMountArguments(
-    ['my-bucket:logs', '/mnt/s3', '-o', 'rw,_netdev,nofail,allow_other,endpoint-url=http://127.0.0.1:9000,region=eu-west-1,force_path_style,metadata-ttl=5,ro,nonempty,uid=1000,x-systemd.automount,dev,suid'],
+    [
+      'my-bucket:logs',
+      '/mnt/s3',
+      '-o',
+      'rw,_netdev,nofail,allow_other,endpoint-url=http://127.0.0.1:9000,region=eu-west-1,force_path_style,metadata-ttl=5,ro,nonempty,uid=1000,x-systemd.automount,dev,suid',
+    ],
     {},
   );
   t.deepEqual(fromFstab, fromFlags);
@@ -21,7 +41,10 @@ test('an fstab-style -o line parses into the same options as flags', (t) => {
 });
 
 test('-o is accepted attached, repeated and anywhere among the arguments', (t) => {
-  const config = parseMountArguments(['-oallow_root', 'b-1', '-o', 'metadata_ttl=7', '/m', '-o', 'defaults,noauto,user,exec,nosuid,nodev,noatime,comment=x'], {});
+  const config = parseMountArguments(
+    ['-oallow_root', 'b-1', '-o', 'metadata_ttl=7', '/m', '-o', 'defaults,noauto,user,exec,nosuid,nodev,noatime,comment=x'],
+    {},
+  );
   t.true(config.allowRoot);
   t.is(config.metadataTtlSeconds, 7);
   t.is(config.mountpoint, '/m');
@@ -60,7 +83,10 @@ test('metrics stay on loopback unless remote access is asked for', (t) => {
   for (const remote of ['0.0.0.0:9100', '[::]:9100', '10.1.2.3:9100', 'metrics.example.com:9100']) {
     t.throws(() => parseMountArguments(['b-1', '/m', '--metrics-address', remote], {}), { instanceOf: UsageError, message: /--metrics-allow-remote/ }, remote);
   }
-  t.deepEqual(parseMountArguments(['b-1', '/m', '--metrics-address', '0.0.0.0:9100', '--metrics-allow-remote'], {}).metricsAddress, { host: '0.0.0.0', port: 9100 });
+  t.deepEqual(parseMountArguments(['b-1', '/m', '--metrics-address', '0.0.0.0:9100', '--metrics-allow-remote'], {}).metricsAddress, {
+    host: '0.0.0.0',
+    port: 9100,
+  });
   for (const bad of ['127.0.0.1', '127.0.0.1:0', '127.0.0.1:70000', ':x', '[nonsense]:80']) {
     t.throws(() => parseMountArguments(['b-1', '/m', '--metrics-address', bad], {}), { instanceOf: UsageError, message: /--metrics-address/ }, bad);
   }

@@ -1,5 +1,5 @@
-import test from 'ava';
 import { resolve } from 'node:path';
+import test from 'ava';
 import { cacheCommand } from '../../src/cli/cache-command.js';
 import { OPTIONS, parseMountArguments, UsageError } from '../../src/cli/options.js';
 import { warmCommand } from '../../src/cli/warm-command.js';
@@ -88,7 +88,10 @@ test('a value that looks like an option is refused; attached with = it is taken'
     instanceOf: UsageError,
     message: 'option --region needs a value, and "--foreground" looks like an option (a value starting with "-" is written --region=--foreground)',
   });
-  t.throws(() => parseMountArguments(['b-1', '/m', '--prefix', '-x'], {}), { instanceOf: UsageError, message: /option --prefix needs a value, and "-x" looks like an option/ });
+  t.throws(() => parseMountArguments(['b-1', '/m', '--prefix', '-x'], {}), {
+    instanceOf: UsageError,
+    message: /option --prefix needs a value, and "-x" looks like an option/,
+  });
   t.is(parseMountArguments(['b-1', '/m', '--region=-x'], {}).region, '-x');
   t.is(parseMountArguments(['b-1', '/m', '--region', 'eu-west-1'], {}).region, 'eu-west-1');
   t.is(parseMountArguments(['b-1', '/m', '--region=a=b'], {}).region, 'a=b');
@@ -98,7 +101,11 @@ test('-- ends the options, and short options cluster as getopt does', (t) => {
   const ended = parseMountArguments(['--read-only', '--', 'b-1', '-mnt'], {});
   t.is(ended.mountpoint, resolve('-mnt'));
   t.true(ended.readOnly);
-  t.throws(() => parseMountArguments(['--', 'b-1', '/m', '--read-only'], {}), { instanceOf: UsageError, message: /^usage: s3mount/ }, 'after --, --read-only is a third positional');
+  t.throws(
+    () => parseMountArguments(['--', 'b-1', '/m', '--read-only'], {}),
+    { instanceOf: UsageError, message: /^usage: s3mount/ },
+    'after --, --read-only is a third positional',
+  );
   const clustered = parseMountArguments(['b-1', '/m', '-fo', 'ro,allow_root'], {});
   t.true(clustered.foreground);
   t.true(clustered.readOnly);
@@ -115,7 +122,10 @@ test('each bad command line is one line', (t) => {
     [['--region'], 'option --region needs a value REGION'],
     [['-o'], 'option -o needs a list of options: -o opt[,opt...]'],
     [['-f', '--allow-other=no'], '--allow-other takes true or false, not "no"'],
-    [['--metadata-ttl', '--read-only'], 'option --metadata-ttl needs a value, and "--read-only" looks like an option (a value starting with "-" is written --metadata-ttl=--read-only)'],
+    [
+      ['--metadata-ttl', '--read-only'],
+      'option --metadata-ttl needs a value, and "--read-only" looks like an option (a value starting with "-" is written --metadata-ttl=--read-only)',
+    ],
   ];
   for (const [flags, message] of cases) {
     const error = t.throws(() => parseMountArguments(['b-1', '/m', ...flags], {}), { instanceOf: UsageError }, flags.join(' '));
@@ -131,7 +141,10 @@ test('a switch set in the environment takes true or false too', (t) => {
     t.true(parseMountArguments(['b-1', '/m'], { S3MOUNT_TEST_SWITCH: 'true' }).readOnly);
     t.false(parseMountArguments(['b-1', '/m'], { S3MOUNT_TEST_SWITCH: 'false' }).readOnly);
     t.false(parseMountArguments(['b-1', '/m', '--test-switch=false'], { S3MOUNT_TEST_SWITCH: 'true' }).readOnly, 'the flag wins');
-    t.throws(() => parseMountArguments(['b-1', '/m'], { S3MOUNT_TEST_SWITCH: 'no' }), { instanceOf: UsageError, message: 'S3MOUNT_TEST_SWITCH takes true or false, not "no"' });
+    t.throws(() => parseMountArguments(['b-1', '/m'], { S3MOUNT_TEST_SWITCH: 'no' }), {
+      instanceOf: UsageError,
+      message: 'S3MOUNT_TEST_SWITCH takes true or false, not "no"',
+    });
   } finally {
     OPTIONS.pop();
   }
@@ -141,10 +154,16 @@ test('cache and warm refuse bad options in one line too', async (t) => {
   const cases: Array<[() => Promise<number>, string]> = [
     [() => cacheCommand(['stats', '/m', '--bogus']), 'unknown option --bogus (see s3mount --help)'],
     [() => cacheCommand(['configure', '/m', '--metadata-ttl']), 'option --metadata-ttl needs a value SECONDS'],
-    [() => cacheCommand(['configure', '/m', '--metadata-ttl', '--json']), 'option --metadata-ttl needs a value, and "--json" looks like an option (a value starting with "-" is written --metadata-ttl=--json)'],
-    [() => cacheCommand(['configure', '/m']), 'cache configure needs at least one setting: --metadata-ttl SECONDS, --max-cache-entries N or --max-cache-size MIB'],
+    [
+      () => cacheCommand(['configure', '/m', '--metadata-ttl', '--json']),
+      'option --metadata-ttl needs a value, and "--json" looks like an option (a value starting with "-" is written --metadata-ttl=--json)',
+    ],
+    [
+      () => cacheCommand(['configure', '/m']),
+      'cache configure needs at least one setting: --metadata-ttl SECONDS, --max-cache-entries N or --max-cache-size MIB',
+    ],
     [() => cacheCommand(['stats']), 'usage: s3mount cache stats|clear|invalidate|configure MOUNTPOINT ... (see s3mount --help)'],
-    [() => warmCommand(['/m', '--content=no']), "option --content takes no value; usage: s3mount warm PATH [--content] [--concurrency N]"],
+    [() => warmCommand(['/m', '--content=no']), 'option --content takes no value; usage: s3mount warm PATH [--content] [--concurrency N]'],
     [() => warmCommand(['/m', '--concurrency']), 'option --concurrency needs a value; usage: s3mount warm PATH [--content] [--concurrency N]'],
   ];
   for (const [command, message] of cases) await t.throwsAsync(command, { instanceOf: UsageError, message }, message);
@@ -156,7 +175,12 @@ test('disk cache options: on by default under the cache root, --no-disk-cache tu
   t.like(parse('--no-disk-cache'), { diskCache: false });
   t.like(parse('--no-disk-cache=true'), { diskCache: false });
   t.like(parse('-o', 'no-disk-cache'), { diskCache: false });
-  t.like(parse('--cache-dir', '/var/tmp/c', '--max-disk-cache-size', '10', '--disk-cache-compression', 'none'), { cacheDir: '/var/tmp/c', cacheDirChosen: true, maxDiskCacheSizeMiB: 10, diskCacheCompression: 'none' });
+  t.like(parse('--cache-dir', '/var/tmp/c', '--max-disk-cache-size', '10', '--disk-cache-compression', 'none'), {
+    cacheDir: '/var/tmp/c',
+    cacheDirChosen: true,
+    maxDiskCacheSizeMiB: 10,
+    diskCacheCompression: 'none',
+  });
   t.like(parseMountArguments(['bkt', '/mnt/x'], { S3MOUNT_CACHE_DIR: '/srv/c' }), { cacheDir: '/srv/c', cacheDirChosen: true });
   t.throws(() => parse('--disk-cache-compression', 'lz4'), { instanceOf: UsageError, message: /zstd, none/ });
   t.throws(() => parse('--no-such-thing'), { instanceOf: UsageError, message: /unknown option --no-such-thing/ });

@@ -1,8 +1,9 @@
 // Issue 14: an endpoint_url in the AWS profile must count as a custom endpoint, as --endpoint-url does.
-import test from 'ava';
+
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import test from 'ava';
 import { profileEndpoint } from '../../src/s3/profile-endpoint.js';
 
 const CONFIG = `

@@ -1,7 +1,8 @@
 // The store's one retry policy: the SDK's StandardRetryStrategy (attempts, quota of retry
 // tokens) driving attempts whose errors are classified as the store classifies them.
-import test from 'ava';
+
 import { StandardRetryStrategy } from '@smithy/core/retry';
+import test from 'ava';
 import { StoreError } from '../../src/s3/object-store.js';
 import { cappedBackoff, createRetryPolicy, retryErrorType } from '../../src/s3/retry-policy.js';
 import { toStoreError } from '../../src/s3/sdk-store.js';
@@ -93,7 +94,7 @@ test('an abort ends the wait between attempts and no further attempt is made', a
   t.is(attempts, 1);
 });
 
-test('the backoff follows the SDK\'s (full jitter, base doubling per retry) within RETRY_BACKOFF_MS', (t) => {
+test("the backoff follows the SDK's (full jitter, base doubling per retry) within RETRY_BACKOFF_MS", (t) => {
   const backoff = cappedBackoff(2_000);
   for (let i = 0; i < 200; i++) {
     backoff.setDelayBase(1_000);

@@ -15,11 +15,14 @@ test('slabs are bounded in bytes, reused, and back in the pool at the last relea
   pool.release(a!);
   const again = pool.take();
   t.is(again, a, 'the same memory, handed out again');
-  t.throws(() => {
-    pool.release(b!);
-    pool.release(b!);
-  }, { message: /released more often than held/ });
-  t.deepEqual(pool.stats(), { slabBytes: 1024, slabs: 3, idle: 1, maxBytes: 3 * 1024 }, "b is back, a and c are out");
+  t.throws(
+    () => {
+      pool.release(b!);
+      pool.release(b!);
+    },
+    { message: /released more often than held/ },
+  );
+  t.deepEqual(pool.stats(), { slabBytes: 1024, slabs: 3, idle: 1, maxBytes: 3 * 1024 }, 'b is back, a and c are out');
 });
 
 test('reserve makes every slab up front, idle', (t) => {

@@ -1,12 +1,13 @@
 // `make system-deps` on machines that lack things (issue 14): node-gyp's toolchain is installed
 // too, and libfuse.so.2 comes from libfuse2t64 where the distribution renamed it. apt, ldconfig
 // and the tools looked for are fakes on a PATH of their own; apt-get only records its arguments.
-import test from 'ava';
+
 import { execFile } from 'node:child_process';
-import { chmod, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
+import { chmod, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import test from 'ava';
 
 interface Machine {
   /** What `apt-cache policy libfuse2t64` prints. */
@@ -24,7 +25,12 @@ async function systemDeps(machine: Machine): Promise<{ code: number; output: str
       await chmod(join(bin, name), 0o755);
     };
     for (const tool of ['grep', 'env', 'sed']) await symlink(['/usr/bin', '/bin'].map((dir) => join(dir, tool)).find(existsSync) as string, join(bin, tool));
-    await fake('ldconfig', machine.hasLibfuse ? "echo '\tlibfuse.so.2 (libc6,x86-64) => /lib/x86_64-linux-gnu/libfuse.so.2'" : "echo '\tlibc.so.6 (libc6,x86-64) => /lib/x86_64-linux-gnu/libc.so.6'");
+    await fake(
+      'ldconfig',
+      machine.hasLibfuse
+        ? "echo '\tlibfuse.so.2 (libc6,x86-64) => /lib/x86_64-linux-gnu/libfuse.so.2'"
+        : "echo '\tlibc.so.6 (libc6,x86-64) => /lib/x86_64-linux-gnu/libc.so.6'",
+    );
     await fake('apt-cache', `[ "$1 $2" = "policy libfuse2t64" ] && printf '%s' '${machine.libfuse2t64Policy}'`);
     await fake('apt-get', `[ "$1" = install ] && echo "$@" > ${join(bin, 'installed')}; exit 0`);
     for (const command of machine.commands) await fake(command, 'exit 0');

@@ -1,12 +1,13 @@
 // The warm walker on a local tree: what it visits, what it reads, how it stops, how it reports.
-import test from 'ava';
+
 import { rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import test from 'ava';
 import { mountOf, parseMountInfo } from '../../src/warm/mount-of.js';
 import { ProgressReporter, progressLine, summaryLine } from '../../src/warm/progress.js';
-import { warmTree, type WarmProgress } from '../../src/warm/walker.js';
+import { type WarmProgress, warmTree } from '../../src/warm/walker.js';
 
 async function tree(t: { teardown(fn: () => Promise<void>): void }): Promise<string> {
   const root = await mkdtemp(join(tmpdir(), 's3mount-warm-'));
@@ -79,13 +80,20 @@ test('progress is a bar on a terminal and plain lines elsewhere', (t) => {
   reporter.update(progress);
   clock += 5000;
   reporter.update(progress);
-  t.deepEqual(plain, ['warm: [######..................]  25% 1/4 directories, 10 files\n', 'warm: [######..................]  25% 1/4 directories, 10 files\n'], 'lines are spaced out in time');
+  t.deepEqual(
+    plain,
+    ['warm: [######..................]  25% 1/4 directories, 10 files\n', 'warm: [######..................]  25% 1/4 directories, 10 files\n'],
+    'lines are spaced out in time',
+  );
   const drawn: string[] = [];
   const bar = new ProgressReporter({ isTTY: true, columns: 30, write: (text) => drawn.push(text) }, false, () => clock);
   bar.update(progress);
   bar.finish();
   t.deepEqual(drawn, ['\r\x1b[2K[######..................]  2', '\r\x1b[2K'], 'the bar is redrawn in place, cut to the terminal, and cleared');
-  t.is(summaryLine('/m/x', { ...progress, interrupted: true, failures: 1, firstFailure: '/m/x/y: EIO' }, true, 2), 'interrupted warming /m/x: 1 directories, 10 files, 1.0 MiB read in 2.0 s; 1 failed (first: /m/x/y: EIO)');
+  t.is(
+    summaryLine('/m/x', { ...progress, interrupted: true, failures: 1, firstFailure: '/m/x/y: EIO' }, true, 2),
+    'interrupted warming /m/x: 1 directories, 10 files, 1.0 MiB read in 2.0 s; 1 failed (first: /m/x/y: EIO)',
+  );
 });
 
 test('warm finds the mount holding a path from mountinfo', (t) => {

@@ -161,7 +161,13 @@ export class DiskBlockTier implements BlockTier {
     const head = encodeHead(identityOf(id), stored);
     const objectHash = objectHashOf(id.bucket, id.key);
     const storedBytes = head.length + stored.payload.length;
-    const entry: DiskEntry = { objectHash, file: `${blockNameOf(id)}-L${stored.logicalLength}`, storedBytes, logicalBytes: stored.logicalLength, touchedMs: this.now() };
+    const entry: DiskEntry = {
+      objectHash,
+      file: `${blockNameOf(id)}-L${stored.logicalLength}`,
+      storedBytes,
+      logicalBytes: stored.logicalLength,
+      touchedMs: this.now(),
+    };
     this.pendingBytes += storedBytes;
     const generation = this.generation;
     const write = this.store(id, rel, entry, [head, stored.payload], generation)
@@ -323,7 +329,11 @@ export class DiskBlockTier implements BlockTier {
     if (SPACE_ERRORS.has(code)) {
       const quiet = this.backoffUntil > 0 && this.now() - this.backoffUntil < BACKOFF_MS;
       this.backoffUntil = this.now() + BACKOFF_MS;
-      if (!quiet) this.log.warn({ err: error, directory: this.blocksDir }, `disk cache: cannot write (${code}); reads go on from memory and S3, writes pause for ${BACKOFF_MS / 1000} s`);
+      if (!quiet)
+        this.log.warn(
+          { err: error, directory: this.blocksDir },
+          `disk cache: cannot write (${code}); reads go on from memory and S3, writes pause for ${BACKOFF_MS / 1000} s`,
+        );
       return;
     }
     this.log.warn({ err: error }, 'disk cache: a block could not be stored');
@@ -346,7 +356,8 @@ export class DiskBlockTier implements BlockTier {
     await mkdir(this.blocksDir, { recursive: true, mode: 0o700 });
     const objectDirs: Array<[string, string]> = [];
     for (const shard of await readdir(this.blocksDir)) {
-      for (const objectHash of await readdir(join(this.blocksDir, shard)).catch(() => [] as string[])) objectDirs.push([join(this.blocksDir, shard, objectHash), objectHash]);
+      for (const objectHash of await readdir(join(this.blocksDir, shard)).catch(() => [] as string[]))
+        objectDirs.push([join(this.blocksDir, shard, objectHash), objectHash]);
     }
     // Directories are read a few at a time: the stats of their files then overlap in libuv's
     // thread pool instead of waiting for each other.
@@ -397,7 +408,12 @@ export class DiskBlockTier implements BlockTier {
         const info = await stat(join(dir, file)).catch(() => undefined);
         if (!info) return undefined;
         const rel = `${objectHash}/${parsed[1]}.${parsed[2]}.${parsed[3]}`;
-        return { rel, indexKey, mtimeMs: info.mtimeMs, entry: { objectHash, file, storedBytes: info.size, logicalBytes: Number(parsed[4]), touchedMs: info.mtimeMs } };
+        return {
+          rel,
+          indexKey,
+          mtimeMs: info.mtimeMs,
+          entry: { objectHash, file, storedBytes: info.size, logicalBytes: Number(parsed[4]), touchedMs: info.mtimeMs },
+        };
       }),
     );
     return scanned.filter((block): block is ScannedBlock => block !== undefined);

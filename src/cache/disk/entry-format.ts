@@ -54,7 +54,8 @@ export function checkEntry(identity: string, head: Buffer, payload: Buffer, file
   const idLength = head.readUInt16BE(6);
   const logicalLength = head.readUInt32BE(8);
   const payloadLength = head.readUInt32BE(12);
-  if (fileLength !== HEADER_BYTES + idLength + payloadLength || payload.length !== payloadLength) return `length ${fileLength}, header says ${HEADER_BYTES + idLength + payloadLength}`;
+  if (fileLength !== HEADER_BYTES + idLength + payloadLength || payload.length !== payloadLength)
+    return `length ${fileLength}, header says ${HEADER_BYTES + idLength + payloadLength}`;
   const id = head.subarray(HEADER_BYTES, HEADER_BYTES + idLength);
   if (crc32(payload, crc32(id)) !== head.readUInt32BE(16)) return 'checksum mismatch';
   if (id.toString('utf8') !== identity) return 'another block';

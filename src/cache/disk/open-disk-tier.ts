@@ -3,7 +3,7 @@
 import { statfsSync } from 'node:fs';
 import type { Logger } from '../../log.js';
 import { cacheDirFor, lockCacheDir } from './cache-dir.js';
-import { zstdAvailable, type Compression } from './codec.js';
+import { type Compression, zstdAvailable } from './codec.js';
 import { DiskBlockTier } from './disk-block-tier.js';
 
 export interface DiskTierSettings {

@@ -4,11 +4,11 @@ import type { MetadataCache } from '../../cache/metadata-cache.js';
 import type { Logger } from '../../log.js';
 import { isStoreError, type ListPage, type ObjectInfo, type ObjectStore } from '../../s3/object-store.js';
 import { FsError } from '../errors.js';
-import { keyOf, unusableNameReason } from './paths.js';
+import { type DirListing, type FsNode, fileNode } from '../nodes.js';
 import { HeadAhead } from './head-ahead.js';
-import { addFolderMarker, folderMarkerName, FOLDER_SUFFIX, nodeOfHead, versionOf } from './object-kinds.js';
+import { addFolderMarker, FOLDER_SUFFIX, folderMarkerName, nodeOfHead, versionOf } from './object-kinds.js';
+import { keyOf, unusableNameReason } from './paths.js';
 import { SubtreeListings } from './subtree-listing.js';
-import { fileNode, type DirListing, type FsNode } from '../nodes.js';
 
 /** The cached answer to "is there an object at this key?" when negative caching is on. */
 interface MissingObject {
@@ -220,7 +220,13 @@ export class Namespace {
       const marker = probe.objects.find((object) => object.key === dirPrefix);
       const markerInfo = marker ? await this.headObject(dirPrefix) : undefined;
       if (!markerInfo && info && nodeOfHead(info).type === 'dir') return this.headNode(info);
-      return { type: 'dir', prefix: dirPrefix, mtime: markerInfo?.lastModified ?? marker?.lastModified, metadata: markerInfo?.metadata ?? {}, marker: markerInfo ?? null };
+      return {
+        type: 'dir',
+        prefix: dirPrefix,
+        mtime: markerInfo?.lastModified ?? marker?.lastModified,
+        metadata: markerInfo?.metadata ?? {},
+        marker: markerInfo ?? null,
+      };
     }
     return info && this.headNode(info);
   }
@@ -242,7 +248,7 @@ export class Namespace {
     // Listings learned on the way are kept only if nothing was invalidated meanwhile, as the
     // cache does for the listing it loads, and only from a page in S3's byte order.
     if (this.cache.invalidations === invalidationsBefore && inByteOrder(first.objects)) {
-      for (const [dirPrefix, entries] of subtree.complete(truncated ? first.objects.at(-1)?.key ?? '' : undefined)) {
+      for (const [dirPrefix, entries] of subtree.complete(truncated ? (first.objects.at(-1)?.key ?? '') : undefined)) {
         this.cache.set<DirListing>(this.dirKey(dirPrefix), { entries });
       }
     }
@@ -308,7 +314,6 @@ export class Namespace {
     return reason === undefined;
   }
 }
-
 
 /** Every key is a direct child of `prefix` (or its marker): no subdirectory in sight. */
 function isFlat(objects: readonly ObjectInfo[], prefix: string): boolean {

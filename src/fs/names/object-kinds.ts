@@ -4,7 +4,7 @@
 // nor Content-Type, so an object's kind is known only once its HEAD is.
 import type { ObjectInfo } from '../../s3/object-store.js';
 import { S_IFDIR, S_IFMT } from '../attributes.js';
-import { fileNode, type DirNode, type FsNode } from '../nodes.js';
+import { type DirNode, type FsNode, fileNode } from '../nodes.js';
 
 /** Suffix of the directory markers older s3fs versions (and some S3 browsers) write. */
 export const FOLDER_SUFFIX = '_$folder$';

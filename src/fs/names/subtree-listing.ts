@@ -3,7 +3,7 @@
 // LIST of its own (goofys calls this slurping). `find` over a tree of 111 directories and
 // 1,000 files costs one or two LISTs instead of 111.
 import type { ObjectInfo } from '../../s3/object-store.js';
-import { fileNode, type DirNode, type FsNode } from '../nodes.js';
+import { type DirNode, type FsNode, fileNode } from '../nodes.js';
 import { addFolderMarker, folderMarkerName } from './object-kinds.js';
 import { unusableNameReason } from './paths.js';
 

@@ -77,7 +77,8 @@ export class BlockStream {
     for (let index = first; index <= last; index++) ids.push({ bucket: this.source.bucket, key: target.key, etag: target.etag, unitSize: blockSize, index });
     if (disk && ids.every((id) => disk.probe(id))) {
       const read = await Promise.all(ids.map((id, i) => disk.read(id, slab.buffer.subarray(i * blockSize, (i + 1) * blockSize))));
-      if (read.every((bytes, i) => bytes?.length === Math.min(blockSize, end - (first + i) * blockSize))) return slab.buffer.subarray(0, end - first * blockSize);
+      if (read.every((bytes, i) => bytes?.length === Math.min(blockSize, end - (first + i) * blockSize)))
+        return slab.buffer.subarray(0, end - first * blockSize);
     }
     const bytes = await store.getRange(target.key, first * blockSize, end, { ifMatch: target.etag, into: slab.buffer });
     if (disk) {

@@ -11,10 +11,10 @@
 import type { BlockCache, BlockId } from '../../cache/block-cache.js';
 import type { BlockTier } from '../../cache/block-tier.js';
 import { isStoreError, type ObjectStore } from '../../s3/object-store.js';
-import { ObjectChangedError } from './object-changed.js';
-import { BlockStream, type StreamSource } from './block-stream.js';
-import type { Slab, SlabPool } from './slab-pool.js';
 import type { ReadTarget } from '../nodes.js';
+import { BlockStream, type StreamSource } from './block-stream.js';
+import { ObjectChangedError } from './object-changed.js';
+import type { Slab, SlabPool } from './slab-pool.js';
 
 /** Per-handle sequential-read detection. */
 export interface ReadPattern {
@@ -104,7 +104,14 @@ export class BlockReader {
     this.block = { size: options.blockSize };
     this.piece = { size: pieceSize };
     if (options.slabs) {
-      this.streamSource = { store, bucket: options.bucket, disk: options.disk, slabs: options.slabs, blockSize: options.blockSize, readError: (target, error) => this.readError(target, error) };
+      this.streamSource = {
+        store,
+        bucket: options.bucket,
+        disk: options.disk,
+        slabs: options.slabs,
+        blockSize: options.blockSize,
+        readError: (target, error) => this.readError(target, error),
+      };
     }
   }
 

@@ -3,8 +3,7 @@
 // of the next files are fetched in parallel, so a scan of small files stops paying one S3
 // round trip per file in turn. Only directories whose listing is cached take part, so it
 // costs no extra LIST.
-import type { DirListing, FsNode } from '../nodes.js';
-import type { ReadTarget } from '../nodes.js';
+import type { DirListing, FsNode, ReadTarget } from '../nodes.js';
 
 /** Opens in listing order needed before prefetching starts. */
 const STREAK_TO_START = 2;

@@ -3,7 +3,7 @@
 // second rename finds nothing), and a write finishing after the removal would leave a
 // sidecar for bytes that no longer exist.
 import { rm } from 'node:fs/promises';
-import { writeSidecar, type Sidecar } from './staged-sidecar.js';
+import { type Sidecar, writeSidecar } from './staged-sidecar.js';
 
 export class SidecarJournal {
   private tail: Promise<void> = Promise.resolve();

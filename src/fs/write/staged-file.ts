@@ -1,9 +1,9 @@
 // One file being written: a local copy under the staging directory that every handle
 // on the key shares, uploaded whole when a dirty copy is flushed.
-import { open, rm, type FileHandle } from 'node:fs/promises';
+import { type FileHandle, open, rm } from 'node:fs/promises';
 import { isStoreError, type ObjectStore } from '../../s3/object-store.js';
 import type { ReadTarget } from '../nodes.js';
-import { now, type FileTimes } from '../times.js';
+import { type FileTimes, now } from '../times.js';
 import { WriteGate } from './write-gate.js';
 
 /** File attributes carried by a staged copy, uploaded as s3fs-compatible metadata. */

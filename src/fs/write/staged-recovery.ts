@@ -6,9 +6,9 @@ import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../log.js';
 import type { ObjectStore } from '../../s3/object-store.js';
+import { contentTypeFor } from './content-type.js';
 import { dataPath, parseSidecar } from './staged-sidecar.js';
 import { toMetadata } from './write-stage.js';
-import { contentTypeFor } from './content-type.js';
 
 export interface RecoveryReport {
   /** Keys whose staged bytes were uploaded. */
@@ -38,7 +38,10 @@ export async function recoverStaged(directory: string, store: ObjectStore, log: 
     const sidecar = parseSidecar(await readFile(sidecarFile, 'utf8').catch(() => ''));
     if (!sidecar || sidecar.bucket !== store.bucket || processAlive(sidecar.pid)) continue;
     const data = dataPath(sidecarFile);
-    const size = await stat(data).then((info) => info.size, () => undefined);
+    const size = await stat(data).then(
+      (info) => info.size,
+      () => undefined,
+    );
     const forget = () => Promise.all([rm(data, { force: true }), rm(sidecarFile, { force: true })]);
     if (!sidecar.dirty) {
       await forget();
@@ -48,7 +51,10 @@ export async function recoverStaged(directory: string, store: ObjectStore, log: 
     const where = `${sidecar.key} (staged at ${data})`;
     if (!sidecar.complete || size === undefined) {
       report.kept.push(`${where}: only part of the file was staged`);
-      log.error({ key: sidecar.key, staged: data }, 'unsaved changes of a process that died cannot be uploaded (only part of the file was staged); kept in place');
+      log.error(
+        { key: sidecar.key, staged: data },
+        'unsaved changes of a process that died cannot be uploaded (only part of the file was staged); kept in place',
+      );
       continue;
     }
     try {

@@ -1,8 +1,8 @@
 // The sidecar beside each staged copy (<id>.data ↔ <id>.json): which object the bytes are
 // for, which process owns them, and whether they hold unsaved changes.
 import { rename, writeFile } from 'node:fs/promises';
-import type { StagedState } from './staged-file.js';
 import { fromDate, type Timespec } from '../times.js';
+import type { StagedState } from './staged-file.js';
 
 export interface Sidecar extends StagedState {
   key: string;
@@ -28,7 +28,15 @@ export async function writeSidecar(path: string, sidecar: Sidecar): Promise<void
 export function parseSidecar(text: string): Sidecar | undefined {
   try {
     const value = JSON.parse(text) as Partial<Sidecar> & { attributes?: { mtime?: string | Date | Timespec; atime?: Timespec; ctime?: Timespec } };
-    if (typeof value.key !== 'string' || typeof value.bucket !== 'string' || typeof value.pid !== 'number' || typeof value.dirty !== 'boolean' || typeof value.complete !== 'boolean' || !value.attributes) return undefined;
+    if (
+      typeof value.key !== 'string' ||
+      typeof value.bucket !== 'string' ||
+      typeof value.pid !== 'number' ||
+      typeof value.dirty !== 'boolean' ||
+      typeof value.complete !== 'boolean' ||
+      !value.attributes
+    )
+      return undefined;
     // Sidecars written before times had nanoseconds hold mtime as a date string.
     const { mtime: written } = value.attributes;
     const mtime = typeof written === 'object' && written !== null && 'sec' in written ? written : fromDate(new Date(written ?? 0));

@@ -2,17 +2,17 @@
 // Each one ends by invalidating exactly what it changed (src/fs/invalidation.ts).
 import type { Logger } from '../../log.js';
 import type { ObjectInfo, ObjectStore } from '../../s3/object-store.js';
-import { attributesOf, PERMISSION_BITS, S_IFDIR, S_IFLNK, S_IFMT, type AttributeDefaults } from '../attributes.js';
+import { type AttributeDefaults, attributesOf, PERMISSION_BITS, S_IFDIR, S_IFLNK, S_IFMT } from '../attributes.js';
 import { FsError } from '../errors.js';
-import { components } from '../names/paths.js';
 import type { Invalidation } from '../invalidation.js';
 import type { Namespace } from '../names/namespace.js';
+import { components } from '../names/paths.js';
 import type { FsNode } from '../nodes.js';
 import { isDevice } from '../special-files.js';
+import { formatEpochSeconds, now } from '../times.js';
 import { contentTypeFor } from './content-type.js';
 import type { StagedAttributes } from './staged-file.js';
 import { toMetadata, type WriteStage } from './write-stage.js';
-import { formatEpochSeconds, now } from '../times.js';
 
 // Directory renames copy keys a few at a time: parallel enough to be quick, few enough to stay polite.
 const RENAME_PARALLEL = 8;
@@ -54,7 +54,14 @@ export class TreeChanges {
   async mkdir(path: string, key: string, mode: number): Promise<void> {
     if (this.stage.get(key) || (await this.resolveOrUndefined(path))) throw new FsError('EEXIST', path);
     const present = now();
-    const attributes: StagedAttributes = { mode: S_IFDIR | (mode & PERMISSION_BITS), uid: this.defaults.uid, gid: this.defaults.gid, atime: present, mtime: present, ctime: present };
+    const attributes: StagedAttributes = {
+      mode: S_IFDIR | (mode & PERMISSION_BITS),
+      uid: this.defaults.uid,
+      gid: this.defaults.gid,
+      atime: present,
+      mtime: present,
+      ctime: present,
+    };
     await this.store.put(`${key}/`, Buffer.alloc(0), { metadata: toMetadata(attributes) });
     this.invalidation.changed(key);
   }
@@ -97,7 +104,11 @@ export class TreeChanges {
     // A rename changes ctime, and the copy takes the Content-Type its new name gives (as s3fs).
     const metadata = staged && !staged.unlinked ? toMetadata(staged.attributes) : source ? (await this.namespace.headObject(fromKey))?.metadata : undefined;
     const size = staged && !staged.unlinked ? staged.size : source?.type === 'file' ? source.size : undefined;
-    await this.store.copy(fromKey, toKey, metadata ? { size, metadata: { ...metadata, ctime: formatEpochSeconds(now()) }, contentType: contentTypeFor(toKey) } : { size });
+    await this.store.copy(
+      fromKey,
+      toKey,
+      metadata ? { size, metadata: { ...metadata, ctime: formatEpochSeconds(now()) }, contentType: contentTypeFor(toKey) } : { size },
+    );
     await this.store.delete(fromKey);
     const replaced = this.stage.get(toKey);
     if (replaced) {
@@ -139,7 +150,14 @@ export class TreeChanges {
   async symlink(target: string, path: string, key: string): Promise<void> {
     if (this.stage.get(key) || (await this.resolveOrUndefined(path))) throw new FsError('EEXIST', path);
     const present = now();
-    const attributes: StagedAttributes = { mode: S_IFLNK | 0o777, uid: this.defaults.uid, gid: this.defaults.gid, atime: present, mtime: present, ctime: present };
+    const attributes: StagedAttributes = {
+      mode: S_IFLNK | 0o777,
+      uid: this.defaults.uid,
+      gid: this.defaults.gid,
+      atime: present,
+      mtime: present,
+      ctime: present,
+    };
     await this.store.put(key, Buffer.from(target), { metadata: toMetadata(attributes) });
     this.invalidation.changed(key);
   }

@@ -6,11 +6,11 @@ import { join } from 'node:path';
 import type { Logger } from '../../log.js';
 import type { ObjectStore } from '../../s3/object-store.js';
 import type { ReadTarget } from '../nodes.js';
-import { StagedFile, type StagedAttributes } from './staged-file.js';
-import { SidecarJournal } from './sidecar-journal.js';
-import { sidecarPath } from './staged-sidecar.js';
 import { formatEpochSeconds } from '../times.js';
 import { contentTypeFor } from './content-type.js';
+import { SidecarJournal } from './sidecar-journal.js';
+import { type StagedAttributes, StagedFile } from './staged-file.js';
+import { sidecarPath } from './staged-sidecar.js';
 
 export interface WriteStageOptions {
   /** Directory for staged copies (created 0700). */
@@ -103,13 +103,20 @@ export class WriteStage {
         const version = file.version;
         const body = await file.prepareUpload();
         try {
-          const { etag } = await this.store.put(file.key, body, { metadata: toMetadata(file.attributes), contentType: contentTypeFor(file.key), partSize: this.options.partSize });
+          const { etag } = await this.store.put(file.key, body, {
+            metadata: toMetadata(file.attributes),
+            contentType: contentTypeFor(file.key),
+            partSize: this.options.partSize,
+          });
           file.lastUploadError = undefined;
           await file.saved(version);
           return { key: file.key, etag };
         } catch (error) {
           file.lastUploadError = error as Error;
-          this.log.error({ key: file.key, staged: file.localPath, err: error }, 'upload failed; the bytes stay staged and are retried at the next flush, fsync or unmount');
+          this.log.error(
+            { key: file.key, staged: file.localPath, err: error },
+            'upload failed; the bytes stay staged and are retried at the next flush, fsync or unmount',
+          );
           throw error;
         }
       });

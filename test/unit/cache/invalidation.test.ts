@@ -32,7 +32,7 @@ test('invalidatePrefix drops everything under it, and nothing else', async (t) =
   t.truthy(cache.metadata.peek(key('head', 'dir/a', undefined, 'second-bucket')));
 });
 
-test('invalidating a bucket\'s whole prefix, and clear', async (t) => {
+test("invalidating a bucket's whole prefix, and clear", async (t) => {
   const { cache } = cacheWith();
   await fill(cache);
   t.is(cache.invalidatePrefix('b', ''), 7);
