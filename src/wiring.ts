@@ -4,7 +4,7 @@
 // and test/ builds the same core over the in-memory store.
 import type { BlockTier } from './cache/block-tier.js';
 import { type Caches, createCaches } from './cache/caches.js';
-import type { AttributeDefaults } from './fs/attributes.js';
+import type { AttributeDefaults } from './fs/attributes/attributes.js';
 import { S3Filesystem } from './fs/filesystem.js';
 import { Invalidation } from './fs/invalidation.js';
 import { Namespace } from './fs/names/namespace.js';

@@ -2,10 +2,12 @@
 // Not tied to FUSE: test/core drives it directly over the in-memory store.
 import { constants as fsConstants } from 'node:fs';
 import type { Logger } from '../log.js';
-import { type AttributeDefaults, attributesOf, attrOf, modeOf, PERMISSION_BITS, S_IFREG, stagedAttr, timesOfAttr } from './attributes.js';
+import { type AttributeDefaults, attributesOf, attrOf, modeOf, PERMISSION_BITS, S_IFREG, stagedAttr, timesOfAttr } from './attributes/attributes.js';
+import { LocalAttributes } from './attributes/local-attributes.js';
+import { specialFileType } from './attributes/special-files.js';
+import { now, relatimeAfterRead, resolveRequestedTime, type Timespec } from './attributes/times.js';
 import { FsError, toFsError } from './errors.js';
 import type { Invalidation } from './invalidation.js';
-import { LocalAttributes } from './local-attributes.js';
 import type { Namespace } from './names/namespace.js';
 import { components, dirPrefixOf, keyOf, splitPath } from './names/paths.js';
 import type { FsNode, ReadTarget } from './nodes.js';
@@ -13,8 +15,6 @@ import type { ObjectVersions } from './object-versions.js';
 import { ObjectChangedError } from './read/object-changed.js';
 import { type BlockReader, newReadPattern, type ReadPattern } from './read/reader.js';
 import type { ScanAhead } from './read/scan-ahead.js';
-import { specialFileType } from './special-files.js';
-import { now, relatimeAfterRead, resolveRequestedTime, type Timespec } from './times.js';
 import type { Attr, DirEntry, Filesystem, StatFs } from './types.js';
 import { LATE_UPLOAD_DELAY_MS, LATE_UPLOAD_MAX_DELAY_MS, LateUploads } from './write/late-uploads.js';
 import type { StagedAttributes, StagedFile } from './write/staged-file.js';

@@ -1,6 +1,6 @@
 // The filesystem core's contract with the FUSE adapter: paths in, attributes,
 // names and bytes out, failures as FsError. Nothing here knows about FUSE.
-import type { Timespec } from './times.js';
+import type { Timespec } from './attributes/times.js';
 
 export interface Attr {
   /** Type bits included (0o100000 file, 0o040000 directory, 0o120000 link, FIFOs, sockets, devices). */

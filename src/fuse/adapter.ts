@@ -2,7 +2,7 @@
 // fuse-native hangs the caller forever when a callback gets a non-number (see
 // docs/notes/fuse-native.md), so every reply goes through `settle`.
 import type { Callback } from 'fuse-native';
-import type { Timespec } from '../fs/times.js';
+import type { Timespec } from '../fs/attributes/times.js';
 import type { Attr, Filesystem } from '../fs/types.js';
 import type { Logger } from '../log.js';
 import { errnoOf } from './errno.js';

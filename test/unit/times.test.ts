@@ -1,6 +1,6 @@
 // Times to the nanosecond and their s3fs metadata form.
 import test from 'ava';
-import { formatEpochSeconds, parseEpochSeconds, relatimeAfterRead, resolveRequestedTime, UTIME_NOW, UTIME_OMIT } from '../../src/fs/times.js';
+import { formatEpochSeconds, parseEpochSeconds, relatimeAfterRead, resolveRequestedTime, UTIME_NOW, UTIME_OMIT } from '../../src/fs/attributes/times.js';
 
 test('epoch seconds as s3fs writes them are read, with or without a fraction', (t) => {
   t.deepEqual(parseEpochSeconds('1700000000'), { sec: 1_700_000_000, nsec: 0 });

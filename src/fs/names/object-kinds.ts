@@ -3,7 +3,7 @@
 // application/x-directory, or a `dir_$folder$` marker). A listing shows neither user metadata
 // nor Content-Type, so an object's kind is known only once its HEAD is.
 import type { ObjectInfo } from '../../s3/object-store.js';
-import { S_IFDIR, S_IFMT } from '../attributes.js';
+import { S_IFDIR, S_IFMT } from '../attributes/attributes.js';
 import { type DirNode, type FsNode, fileNode } from '../nodes.js';
 
 /** Suffix of the directory markers older s3fs versions (and some S3 browsers) write. */

@@ -2,8 +2,8 @@
 // on the key shares, uploaded whole when a dirty copy is flushed.
 import { type FileHandle, open, rm } from 'node:fs/promises';
 import { isStoreError, type ObjectStore } from '../../s3/object-store.js';
+import { type FileTimes, now } from '../attributes/times.js';
 import type { ReadTarget } from '../nodes.js';
-import { type FileTimes, now } from '../times.js';
 import { WriteGate } from './write-gate.js';
 
 /** File attributes carried by a staged copy, uploaded as s3fs-compatible metadata. */

@@ -1,7 +1,7 @@
 // The sidecar beside each staged copy (<id>.data ↔ <id>.json): which object the bytes are
 // for, which process owns them, and whether they hold unsaved changes.
 import { rename, writeFile } from 'node:fs/promises';
-import { fromDate, type Timespec } from '../times.js';
+import { fromDate, type Timespec } from '../attributes/times.js';
 import type { StagedState } from './staged-file.js';
 
 export interface Sidecar extends StagedState {

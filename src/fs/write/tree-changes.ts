@@ -2,14 +2,14 @@
 // Each one ends by invalidating exactly what it changed (src/fs/invalidation.ts).
 import type { Logger } from '../../log.js';
 import type { ObjectInfo, ObjectStore } from '../../s3/object-store.js';
-import { type AttributeDefaults, attributesOf, PERMISSION_BITS, S_IFDIR, S_IFLNK, S_IFMT } from '../attributes.js';
+import { type AttributeDefaults, attributesOf, PERMISSION_BITS, S_IFDIR, S_IFLNK, S_IFMT } from '../attributes/attributes.js';
+import { isDevice } from '../attributes/special-files.js';
+import { formatEpochSeconds, now } from '../attributes/times.js';
 import { FsError } from '../errors.js';
 import type { Invalidation } from '../invalidation.js';
 import type { Namespace } from '../names/namespace.js';
 import { components } from '../names/paths.js';
 import type { FsNode } from '../nodes.js';
-import { isDevice } from '../special-files.js';
-import { formatEpochSeconds, now } from '../times.js';
 import { contentTypeFor } from './content-type.js';
 import type { StagedAttributes } from './staged-file.js';
 import { toMetadata, type WriteStage } from './write-stage.js';

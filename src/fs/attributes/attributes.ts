@@ -1,9 +1,9 @@
 // File attributes from what S3 knows (listing entries, HEAD metadata) and from staged copies.
-import type { FsNode } from './nodes.js';
+import type { FsNode } from '../nodes.js';
+import type { Attr } from '../types.js';
+import type { StagedAttributes } from '../write/staged-file.js';
 import { type FileTimes, fromDate, parseEpochSeconds, subMillisecondNs, type Timespec, toDate } from './times.js';
-import type { Attr } from './types.js';
 import { versionStamped } from './version-time.js';
-import type { StagedAttributes } from './write/staged-file.js';
 
 export const S_IFMT = 0o170000;
 export const S_IFREG = 0o100000;

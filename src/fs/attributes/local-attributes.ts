@@ -4,9 +4,9 @@
 // worth a copy of the object per read, and s3fs does not save it either). Whatever is here
 // is written to S3 with the next change that rewrites the object, and then forgotten.
 import { LRUCache } from 'lru-cache';
+import type { Attr } from '../types.js';
+import type { StagedAttributes } from '../write/staged-file.js';
 import { attrTimes, timesOfAttr } from './attributes.js';
-import type { Attr } from './types.js';
-import type { StagedAttributes } from './write/staged-file.js';
 
 export type LocalChange = Partial<Pick<StagedAttributes, 'mode' | 'uid' | 'gid' | 'atime' | 'mtime' | 'ctime'>>;
 
