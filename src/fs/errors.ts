@@ -42,6 +42,13 @@ export function toFsError(error: unknown, log: Logger, context: { op: string; pa
     log.warn({ ...context, s3Code: error.code, status: error.status, errno: code }, `S3 ${error.kind}: ${error.message}`);
     return new FsError(code, error.message);
   }
+  // The staging directory's filesystem is full (or its quota used up): the program is told so,
+  // as a local disk would, and what it wrote before stays staged.
+  const localCode = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (localCode === 'ENOSPC' || localCode === 'EDQUOT') {
+    log.warn({ ...context, err: error }, 'staging directory full');
+    return new FsError('ENOSPC', (error as Error).message);
+  }
   log.error({ ...context, err: error }, 'unexpected failure');
   return new FsError('EIO', error instanceof Error ? error.message : String(error));
 }

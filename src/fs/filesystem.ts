@@ -494,8 +494,11 @@ export class S3Filesystem implements Filesystem {
       this.failedUploads.delete(staged);
       if (result) this.invalidation.changed(result.key);
     } catch (error) {
-      // Whatever S3 said, a failed save is EIO at close()/fsync(); the bytes stay staged.
+      // Whatever S3 said, a failed save is EIO at close()/fsync(); the bytes stay staged. A
+      // staging directory without room (for the copy's state) is ENOSPC, as on a local disk.
       this.failedUploads.add(staged);
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOSPC' || code === 'EDQUOT') throw new FsError('ENOSPC', `upload of ${path}: staging directory full: ${(error as Error).message}`);
       throw new FsError('EIO', `upload of ${path} failed: ${(error as Error).message}`);
     }
   }
