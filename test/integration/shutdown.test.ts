@@ -1,0 +1,122 @@
+// Ending a mount while it is in use: `umount` of a busy mount is refused and the mount goes on;
+// SIGTERM with a file still open for writing saves what was written before it goes away.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import test from 'ava';
+import { type S3Endpoint, seedClient, startS3Endpoint, testPrefix } from '../../scripts/local-s3.js';
+import { isMounted, mountBucket, run } from '../support/mount.js';
+import { mountThroughProxy } from '../support/proxied-mount.js';
+
+let endpoint: S3Endpoint;
+let client: S3Client;
+let prefix: string;
+
+test.before(async () => {
+  endpoint = await startS3Endpoint();
+  client = seedClient(endpoint);
+  prefix = testPrefix(endpoint);
+});
+
+test.after.always(async () => {
+  await endpoint?.stop();
+});
+
+const target = () => (prefix ? `${endpoint.bucket}:${prefix}` : endpoint.bucket);
+
+async function objectText(key: string): Promise<string | undefined> {
+  try {
+    const response = await client.send(new GetObjectCommand({ Bucket: endpoint.bucket, Key: prefix + key }));
+    return await response.Body!.transformToString();
+  } catch {
+    return undefined;
+  }
+}
+
+/** A process that writes `text` to `file` and keeps it open (no close, so no flush) until killed. */
+async function openWriter(file: string, text: string): Promise<ChildProcess> {
+  const writer = spawn(
+    process.execPath,
+    [
+      '-e',
+      `const fs = require('fs'); const fd = fs.openSync(process.argv[1], 'w'); fs.writeSync(fd, process.argv[2]); setTimeout(() => {}, 120000);`,
+      file,
+      text,
+    ],
+    { stdio: 'ignore' },
+  );
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const size = await stat(file).then(
+      (info) => info.size,
+      () => 0,
+    );
+    if (size === text.length) return writer;
+    if (Date.now() > deadline) throw new Error('the write never reached the mount');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+test.serial('umount of a busy mount is refused and the mount goes on; the file is saved at its close', async (t) => {
+  const mount = await mountBucket(endpoint, { target: target() });
+  t.teardown(() => mount.stop());
+  const writer = await openWriter(join(mount.mountpoint, 'busy.txt'), 'kept open');
+  t.teardown(() => void writer.kill('SIGKILL'));
+  const refused = await run('umount', [mount.mountpoint]);
+  t.not(refused.code, 0);
+  t.regex(refused.stderr, /busy/);
+  t.true(await isMounted(mount.mountpoint), 'still mounted');
+  t.is((await run('ls', [mount.mountpoint])).code, 0, 'and still serving');
+  // The writer ends: its descriptor is closed by the kernel, which flushes it.
+  writer.kill('SIGKILL');
+  await new Promise((resolve) => writer.once('exit', resolve));
+  let saved = await objectText('busy.txt');
+  for (let waited = 0; saved === undefined && waited < 100; waited++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    saved = await objectText('busy.txt');
+  }
+  t.is(saved, 'kept open');
+});
+
+test.serial('SIGTERM with a file still open for writing saves its bytes, then the mount goes away', async (t) => {
+  const mount = await mountBucket(endpoint, { target: target() });
+  t.teardown(() => mount.stop());
+  const writer = await openWriter(join(mount.mountpoint, 'open-at-sigterm.txt'), 'written before SIGTERM');
+  t.teardown(() => void writer.kill('SIGKILL'));
+  t.is(await objectText('open-at-sigterm.txt'), undefined, 'nothing uploaded yet: the file was never closed');
+  const exited = new Promise<number | null>((resolve) => mount.child.once('exit', (code) => resolve(code)));
+  mount.child.kill('SIGTERM');
+  t.is(await exited, 0, `the mount process ends cleanly: ${mount.logs().slice(-2000)}`);
+  t.is(await objectText('open-at-sigterm.txt'), 'written before SIGTERM', 'the bytes were uploaded before the mount went away');
+  t.false(await isMounted(mount.mountpoint), 'unmounted (lazily: the writer still holds its descriptor)');
+});
+
+test.serial('SIGTERM while an upload is in flight: the close() that started it succeeds and the bytes are in S3', async (t) => {
+  const proxied = await mountThroughProxy(async () => {});
+  t.teardown(() => proxied.stop());
+  const { proxy, mount } = proxied;
+  const slowClient = seedClient(proxied.endpoint);
+  const slowPrefix = testPrefix(proxied.endpoint);
+  // Every PUT waits 2 s at the proxy, so the upload is still on its way when SIGTERM comes.
+  proxy.inject('write', { kind: 'delay', ms: 2000 });
+  const from = proxy.log().length;
+  const copy = run('sh', ['-c', `printf 'uploaded during shutdown' > ${join(mount.mountpoint, 'in-flight.txt')}`]);
+  const deadline = Date.now() + 20_000;
+  while (
+    !proxy
+      .log()
+      .slice(from)
+      .some((request) => request.operation === 'write' && request.status === 0)
+  ) {
+    if (Date.now() > deadline) return t.fail('the upload never started');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  const exited = new Promise<number | null>((resolve) => mount.child.once('exit', (code) => resolve(code)));
+  mount.child.kill('SIGTERM');
+  const closed = await copy;
+  t.is(closed.code, 0, `close() waited for its upload and succeeded: ${closed.stderr}`);
+  t.is(await exited, 0);
+  const response = await slowClient.send(new GetObjectCommand({ Bucket: proxied.endpoint.bucket, Key: `${slowPrefix}in-flight.txt` }));
+  t.is(await response.Body!.transformToString(), 'uploaded during shutdown');
+});
