@@ -101,7 +101,13 @@ test.serial('SIGTERM while an upload is in flight: the close() that started it s
   // Every PUT waits 2 s at the proxy, so the upload is still on its way when SIGTERM comes.
   proxy.inject('write', { kind: 'delay', ms: 2000 });
   const from = proxy.log().length;
-  const copy = run('sh', ['-c', `printf 'uploaded during shutdown' > ${join(mount.mountpoint, 'in-flight.txt')}`]);
+  // open, write, close: one flush, whose upload is the only PUT (a shell redirection would
+  // flush the empty file first, on the close of a dup).
+  const copy = run(process.execPath, [
+    '-e',
+    `require('fs').writeFileSync(process.argv[1], 'uploaded during shutdown')`,
+    join(mount.mountpoint, 'in-flight.txt'),
+  ]);
   const deadline = Date.now() + 20_000;
   while (
     !proxy
