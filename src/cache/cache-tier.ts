@@ -12,6 +12,12 @@ export interface CacheTier {
   get(cacheKey: string): object | undefined;
   has(cacheKey: string): boolean;
   /**
+   * How long the fresh value under `cacheKey` has left (ms), so that a value edited in place
+   * keeps the expiry of what it was learned from. A tier that cannot tell leaves it out, and
+   * an edited value then gets a whole TTL.
+   */
+  remainingTtl?(cacheKey: string): number | undefined;
+  /**
    * Keeps `value` for `ttlMs`; `size` counts against a byte bound (ignored by an entry bound).
    * `indexKey` (bucket + object key) is what invalidations find it by. False when not kept
    * (larger than the whole bound).

@@ -51,6 +51,11 @@ export class MemoryTier implements CacheTier {
     return this.lru.has(cacheKey);
   }
 
+  remainingTtl(cacheKey: string): number | undefined {
+    const left = this.lru.getRemainingTTL(cacheKey);
+    return left > 0 && Number.isFinite(left) ? left : undefined;
+  }
+
   set(cacheKey: string, indexKey: string, op: CacheOp, value: object, ttlMs: number, size: number): boolean {
     const entry: Entry = { value, op, indexKey };
     if (this.options.boundBy === 'bytes') this.lru.set(cacheKey, entry, { ttl: ttlMs, size: Math.max(1, size) });

@@ -492,7 +492,10 @@ export class S3Filesystem implements Filesystem {
     try {
       const result = await this.stage.flush(staged);
       this.failedUploads.delete(staged);
-      if (result) this.invalidation.changed(result.key);
+      // A copy unlinked or renamed while its upload ran is no longer what its name holds (the
+      // unlink or rename writes its own outcome): only then is the rule applied instead.
+      const current = !staged.unlinked && staged.key === result?.key;
+      if (result) this.invalidation.changedHere(result.key, () => current && this.namespace.edits.stored(result));
     } catch (error) {
       // Whatever S3 said, a failed save is EIO at close()/fsync(); the bytes stay staged. A
       // staging directory without room (for the copy's state) is ENOSPC, as on a local disk.

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Logger } from '../../log.js';
 import type { ObjectStore } from '../../s3/object-store.js';
 import { formatEpochSeconds } from '../attributes/times.js';
-import type { ReadTarget } from '../nodes.js';
+import type { ReadTarget, StoredObject } from '../nodes.js';
 import { contentTypeFor } from './content-type.js';
 import { SidecarJournal } from './sidecar-journal.js';
 import { type StagedAttributes, StagedFile } from './staged-file.js';
@@ -23,11 +23,8 @@ export interface WriteStageOptions {
   currentVersion?: (stale: ReadTarget) => Promise<ReadTarget>;
 }
 
-/** What an upload reports, so the caller can refresh caches. */
-export interface UploadResult {
-  key: string;
-  etag: string;
-}
+/** What an upload stored, so the caller can write it into the caches. */
+export type UploadResult = StoredObject & { metadata: Record<string, string>; contentType: string };
 
 export class WriteStage {
   private readonly files = new Map<string, StagedFile>();
@@ -103,14 +100,15 @@ export class WriteStage {
         const version = file.version;
         const body = await file.prepareUpload();
         try {
-          const { etag } = await this.store.put(file.key, body, {
-            metadata: toMetadata(file.attributes),
-            contentType: contentTypeFor(file.key),
-            partSize: this.options.partSize,
-          });
+          const { key } = file;
+          const metadata = toMetadata(file.attributes);
+          const contentType = contentTypeFor(key);
+          const sentAt = new Date();
+          const { etag } = await this.store.put(key, body, { metadata, contentType, partSize: this.options.partSize });
+          const doneAt = new Date();
           file.lastUploadError = undefined;
           await file.saved(version);
-          return { key: file.key, etag };
+          return { key, etag, size: body.size, metadata, contentType, sentAt, doneAt };
         } catch (error) {
           file.lastUploadError = error as Error;
           this.log.error(
