@@ -131,7 +131,7 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
     partSize: config.writePartSizeMiB * 1024 * 1024,
     kernelTtlMs: config.kernelCacheTtlSeconds * 1000,
   });
-  const stats = () => collectStats(cache, store, config.kernelCacheTtlSeconds, slabs.stats());
+  const stats = () => collectStats(cache, store, config.kernelCacheTtlSeconds, slabs.stats(), filesystem.uploads);
   let metricsServer: MetricsServer | undefined;
   if (metrics && config.metricsAddress) {
     try {

@@ -2,6 +2,7 @@
 import type { Caches } from './cache/caches.js';
 import type { CacheStats } from './cache/types.js';
 import type { SlabPoolStats } from './fs/read/slab-pool.js';
+import type { UploadCounts } from './fs/write/write-stage.js';
 import type { InstrumentedStore, OperationCalls } from './s3/counting-store.js';
 import type { StoreOperation } from './s3/object-store.js';
 
@@ -25,6 +26,8 @@ export interface MountStats {
   s3CallsSaved: number;
   /** Buffers of large sequential reads, which bypass the content cache. */
   streaming: SlabPoolStats;
+  /** Uploads of closed (or fsynced) files running now, and those waiting for one of them to end. */
+  uploads: UploadCounts;
   /** The serving process's memory (bytes), as Node reports it. */
   memory: { rss: number; heapUsed: number; external: number; arrayBuffers: number };
 }
@@ -46,6 +49,7 @@ export function collectStats(
   store: InstrumentedStore,
   kernelCacheTtlSeconds: number,
   streaming: SlabPoolStats,
+  uploads: UploadCounts,
 ): MountStats {
   const cacheStats = cache.stats();
   const s3 = store.calls();
@@ -58,6 +62,7 @@ export function collectStats(
     s3Calls,
     s3CallsSaved: cacheStats.totals.hits + cacheStats.totals.coalesced,
     streaming,
+    uploads,
     memory: { rss, heapUsed, external, arrayBuffers },
   };
 }
@@ -106,6 +111,7 @@ export function formatStats(stats: MountStats): string {
     lines.push(
       `streaming  ${streaming.slabs - streaming.idle}/${streaming.slabs} slabs of ${mib(streaming.slabBytes)} in use, at most ${mib(streaming.maxBytes)}`,
     );
+  if (stats.uploads) lines.push(`uploads    ${stats.uploads.inFlight} in flight, ${stats.uploads.waiting} waiting`);
   if (memory) lines.push(`memory     rss ${mib(memory.rss)}, heap ${mib(memory.heapUsed)}, buffers ${mib(memory.arrayBuffers)}`);
   return lines.join('\n');
 }

@@ -19,7 +19,7 @@ import type { Attr, DirEntry, Filesystem, StatFs } from './types.js';
 import { LATE_UPLOAD_DELAY_MS, LATE_UPLOAD_MAX_DELAY_MS, LateUploads } from './write/late-uploads.js';
 import type { StagedAttributes, StagedFile } from './write/staged-file.js';
 import type { TreeChanges } from './write/tree-changes.js';
-import type { WriteStage } from './write/write-stage.js';
+import type { UploadCounts, WriteStage } from './write/write-stage.js';
 
 /** The parts the filesystem core is made of, built and wired by src/wiring.ts. */
 export interface FilesystemParts {
@@ -396,6 +396,11 @@ export class S3Filesystem implements Filesystem {
   async flushAll(): Promise<string[]> {
     this.lateUploads.clear();
     return this.stage.flushAll();
+  }
+
+  /** Uploads running and waiting (for statistics). */
+  get uploads(): UploadCounts {
+    return this.stage.uploads;
   }
 
   /** Open handles right now (for tests and statistics). */

@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import pLimit, { type LimitFunction } from 'p-limit';
 import type { Logger } from '../../log.js';
 import type { ObjectStore } from '../../s3/object-store.js';
 import { formatEpochSeconds } from '../attributes/times.js';
@@ -21,6 +22,14 @@ export interface WriteStageOptions {
   partSize: number;
   /** The version S3 holds now of an object replaced before a copy of it was made. */
   currentVersion?: (stale: ReadTarget) => Promise<ReadTarget>;
+  /** Uploads in flight at once, all files together; more wait for one to end. */
+  maxUploads: number;
+}
+
+/** Uploads running, and uploads waiting for one of them to end. */
+export interface UploadCounts {
+  inFlight: number;
+  waiting: number;
 }
 
 /** What an upload stored, so the caller can write it into the caches. */
@@ -29,13 +38,20 @@ export type UploadResult = StoredObject & { metadata: Record<string, string>; co
 export class WriteStage {
   private readonly files = new Map<string, StagedFile>();
   private readonly journals = new WeakMap<StagedFile, SidecarJournal>();
+  private readonly uploadSlots: LimitFunction;
   private ready?: Promise<void>;
 
   constructor(
     private readonly store: ObjectStore,
     private readonly log: Logger,
     private readonly options: WriteStageOptions,
-  ) {}
+  ) {
+    this.uploadSlots = pLimit(options.maxUploads);
+  }
+
+  get uploads(): UploadCounts {
+    return { inFlight: this.uploadSlots.activeCount, waiting: this.uploadSlots.pendingCount };
+  }
 
   get(key: string): StagedFile | undefined {
     return this.files.get(key);
@@ -103,8 +119,11 @@ export class WriteStage {
           const { key } = file;
           const metadata = toMetadata(file.attributes);
           const contentType = contentTypeFor(key);
-          const sentAt = new Date();
-          const { etag } = await this.store.put(key, body, { metadata, contentType, partSize: this.options.partSize });
+          let sentAt = new Date();
+          const { etag } = await this.uploadSlots(() => {
+            sentAt = new Date();
+            return this.store.put(key, body, { metadata, contentType, partSize: this.options.partSize });
+          });
           const doneAt = new Date();
           file.lastUploadError = undefined;
           await file.saved(version);
