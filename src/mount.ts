@@ -131,7 +131,7 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
   const recovery = await recoverStaged(config.stagingDir, store, log);
   for (const kept of recovery.kept) process.stderr.write(`s3mount: unsaved data kept: ${kept}\n`);
 
-  const cache = buildCaches(config, log, disk?.tier);
+  const cache = buildCaches(config, log, { blocks: disk?.tier });
   const slabs = new SlabPool(MAX_REQUEST_BLOCKS * config.blockSizeKiB * 1024, MAX_STREAM_BYTES);
   slabs.reserve();
   const { filesystem, invalidation } = buildCore(store, cache, log, {
@@ -240,6 +240,7 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
         );
       }
       await disk?.close();
+      for (const tier of cache.metadataTiers) await tier.close();
       log.info({ stats: stats() }, 'final statistics');
       closeClients();
     })();
