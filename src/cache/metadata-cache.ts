@@ -27,7 +27,8 @@ export interface MetadataCache {
    * edited with a change this mount made itself still expires when the answer would have, so
    * other writers' changes show as late as before, no later. Cancels a load of `key` in flight
    * (its answer may predate the change) and counts in `invalidations`. Returns the new value, or
-   * undefined when nothing fresh was cached (nothing is stored then).
+   * undefined when memory held nothing fresh: nothing is stored then, and tiers below memory
+   * drop what they hold for the key.
    */
   update<T extends object>(key: MetadataKey, change: (current: T) => T): T | undefined;
   /** How long the cached value of `key` stays fresh (ms), or undefined when not cached or not known. */

@@ -155,7 +155,8 @@ export class TieredCache {
    * Replaces the fresh value of `key` by `change(value)` in every tier, keeping the entry's
    * expiry (what was learned from S3 still expires when it would have). A load of the entry in
    * flight is cancelled, since its answer may predate the change, and the change counts in
-   * `invalidations`. Returns the new value, or undefined when nothing fresh was cached.
+   * `invalidations`. Returns the new value, or undefined when memory held none: then what the
+   * lower tiers hold for the key, which cannot be read here, is dropped.
    */
   update<T extends object>(key: CacheKey, change: (current: T) => T): T | undefined {
     const cacheKey = cacheKeyOf(key);
@@ -175,7 +176,10 @@ export class TieredCache {
       this.log.warn({ err: error, cache: key.op, key: key.key }, 'cache lookup failed; going on without it');
       return undefined;
     }
-    if (current === undefined) return undefined;
+    if (current === undefined) {
+      for (const tier of this.lower) tier.dropKey(key.bucket, key.key);
+      return undefined;
+    }
     const next = change(current as T);
     this.store(key, cacheKey, indexKeyOf(key.bucket, key.key), next, { ttlMs });
     return next;
