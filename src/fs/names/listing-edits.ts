@@ -5,7 +5,9 @@
 // the next `ls` of it are answered without S3 (`tar x` costs one PUT per small file).
 //
 // An edited listing keeps the expiry of the answer it was learned from: other writers' changes
-// show as late as they would have, no later. Each edit says whether it was exact; when it was
+// show as late as they would have, no later. It is edited in place (the same object, stored
+// again so that tiers below memory get it): what was derived from its order (HEADs and
+// prefetches sent ahead) is not worked out again for every new file of a large `tar x`. Each edit says whether it was exact; when it was
 // not (a directory that may have vanished with its last key, s3fs's older directory formats),
 // the caller falls back to the invalidation rule (src/fs/invalidation.ts).
 import type { MetadataCache } from '../../cache/metadata-cache.js';
@@ -56,7 +58,7 @@ export class ListingEdits {
         return listing;
       }
       listing.entries.set(name, node);
-      return { entries: listing.entries };
+      return listing;
     });
     // The parent holds a key now, whatever an empty probe of it said.
     this.cache.update<ListPage>(probeKey(this.options.bucket, parent), (page) =>
@@ -112,7 +114,7 @@ export class ListingEdits {
     const node: DirNode = marker ? this.dirNode(infoOf(marker)) : { type: 'dir', prefix, marker: null };
     this.cache.update<DirListing>(dirKey(this.options.bucket, parent), (listing) => {
       listing.entries.set(name, node);
-      return { entries: listing.entries };
+      return listing;
     });
     this.cache.update<ListPage>(probeKey(this.options.bucket, parent), (page) => (isEmpty(page) ? { objects: [], commonPrefixes: [prefix] } : page));
     return true;
@@ -129,7 +131,7 @@ export class ListingEdits {
       const existing = listing.entries.get(name);
       if (existing && matches(existing)) listing.entries.delete(name);
       exact ||= listing.entries.size > 0;
-      return { entries: listing.entries };
+      return listing;
     });
     return exact;
   }
