@@ -55,8 +55,7 @@ async function timed(work: () => Promise<unknown>): Promise<number> {
 
 /** Seconds spent in the slowest fsync() and close() of a strace -T log. */
 function syscallTimes(log: string): { fsync: number; close: number } {
-  const longest = (name: string) =>
-    Math.max(0, ...[...log.matchAll(new RegExp(`${name}\\(\\d+\\)\\s*=\\s*\\S+.*<([\\d.]+)>`, 'g'))].map((m) => Number(m[1])));
+  const longest = (name: string) => Math.max(0, ...[...log.matchAll(new RegExp(`${name}\\(\\d+\\)\\s*=\\s*\\S+.*<([\\d.]+)>`, 'g'))].map((m) => Number(m[1])));
   return { fsync: longest('fsync'), close: longest('close') };
 }
 
