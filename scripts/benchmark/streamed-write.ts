@@ -4,7 +4,9 @@
 // (strace -T, syscalls filtered in the kernel so that writes are not slowed), and the mount
 // process's resident memory before and at its peak (VmHWM). The SDK row is a separate node
 // process uploading the same bytes with @aws-sdk/lib-storage (8 MiB parts, 4 at a time), its
-// start included. Medians of STREAMED_WRITE_RUNS rounds (default 3).
+// start included. Medians of STREAMED_WRITE_RUNS rounds (default 3). STREAMED_WRITE_BASELINE=DIR
+// (another built checkout) adds its rows, run in the same rounds, so that a loaded machine
+// weighs on both alike.
 // Run: node --import tsx scripts/benchmark/streamed-write.ts
 
 import { execFile } from 'node:child_process';
@@ -45,6 +47,8 @@ interface Sample {
   close?: number;
   rssBefore?: number;
   rssPeak?: number;
+  /** CPU seconds of the mount process during the work (user + system). */
+  cpu?: number;
 }
 
 async function timed(work: () => Promise<unknown>): Promise<number> {
@@ -57,6 +61,14 @@ async function timed(work: () => Promise<unknown>): Promise<number> {
 function syscallTimes(log: string): { fsync: number; close: number } {
   const longest = (name: string) => Math.max(0, ...[...log.matchAll(new RegExp(`${name}\\(\\d+\\)\\s*=\\s*\\S+.*<([\\d.]+)>`, 'g'))].map((m) => Number(m[1])));
   return { fsync: longest('fsync'), close: longest('close') };
+}
+
+/** CPU seconds a process used so far (user + system, from /proc/PID/stat). */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // utime and stime are fields 14 and 15 of the line, 12 and 13 after the command name; 100 ticks a second.
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 async function rssMiB(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> {
@@ -75,20 +87,31 @@ async function servingPid(mountpoint: string): Promise<number> {
   throw new Error(`no s3mount process serves ${mountpoint}`);
 }
 
-async function mountedRun(work: (mountpoint: string) => Promise<Partial<Sample>>): Promise<Sample> {
-  const mounted = await mountSystem('s3mount', endpoint);
+const BASELINE = process.env.STREAMED_WRITE_BASELINE;
+
+async function mountedRun(work: (mountpoint: string) => Promise<Partial<Sample>>, checkout?: string): Promise<Sample> {
+  // mountSystem starts bin/s3mount of the working directory's checkout.
+  const home = process.cwd();
+  if (checkout) process.chdir(checkout);
+  let mounted: Awaited<ReturnType<typeof mountSystem>>;
+  try {
+    mounted = await mountSystem('s3mount', endpoint);
+  } finally {
+    process.chdir(home);
+  }
   try {
     const pid = await servingPid(mounted.mountpoint);
     const rssBefore = await rssMiB(pid, 'VmRSS');
+    const cpuBefore = await cpuSeconds(pid);
     let result: Partial<Sample> = {};
     const seconds = await timed(async () => (result = await work(mounted.mountpoint)));
-    return { seconds, ...result, rssBefore, rssPeak: await rssMiB(pid, 'VmHWM') };
+    return { seconds, ...result, rssBefore, rssPeak: await rssMiB(pid, 'VmHWM'), cpu: (await cpuSeconds(pid)) - cpuBefore };
   } finally {
     await mounted.stop();
   }
 }
 
-async function ddRun(): Promise<Sample> {
+async function ddRun(checkout?: string): Promise<Sample> {
   return mountedRun(async (mountpoint) => {
     const trace = join(scratch, 'dd.strace');
     await run('strace', [
@@ -108,15 +131,15 @@ async function ddRun(): Promise<Sample> {
       'status=none',
     ]);
     return syscallTimes(await readFile(trace, 'utf8'));
-  });
+  }, checkout);
 }
 
-async function copyRun(): Promise<Sample> {
+async function copyRun(checkout?: string): Promise<Sample> {
   return mountedRun(async (mountpoint) => {
     await run('cp', [copySource, join(mountpoint, 'copied')]);
     await run('sync', []);
     return {};
-  });
+  }, checkout);
 }
 
 async function sdkRun(size: number, key: string): Promise<Sample> {
@@ -125,18 +148,20 @@ async function sdkRun(size: number, key: string): Promise<Sample> {
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-const rows: Array<[string, Sample[]]> = [
-  [`dd ${BIG_MIB} MiB conv=fsync`, []],
-  [`SDK Upload ${BIG_MIB} MiB`, []],
-  [`cp ${COPY_MIB} MiB; sync`, []],
-  [`SDK Upload ${COPY_MIB} MiB`, []],
+type Measure = [string, () => Promise<Sample>];
+const baselineRow = (label: string, measure: () => Promise<Sample>): Measure[] => (BASELINE ? [[`${label}, baseline`, measure]] : []);
+const plan: Measure[] = [
+  [`dd ${BIG_MIB} MiB conv=fsync`, () => ddRun()],
+  ...baselineRow(`dd ${BIG_MIB} MiB conv=fsync`, () => ddRun(BASELINE)),
+  [`SDK Upload ${BIG_MIB} MiB`, () => sdkRun(BIG_MIB * MIB, 'sdk-big')],
+  [`cp ${COPY_MIB} MiB; sync`, () => copyRun()],
+  ...baselineRow(`cp ${COPY_MIB} MiB; sync`, () => copyRun(BASELINE)),
+  [`SDK Upload ${COPY_MIB} MiB`, () => sdkRun(COPY_MIB * MIB, 'sdk-copy')],
 ];
+const rows: Array<[string, Sample[]]> = plan.map(([label]) => [label, []]);
 try {
   for (let round = 0; round < ROUNDS; round++) {
-    rows[0][1].push(await ddRun());
-    rows[1][1].push(await sdkRun(BIG_MIB * MIB, 'sdk-big'));
-    rows[2][1].push(await copyRun());
-    rows[3][1].push(await sdkRun(COPY_MIB * MIB, 'sdk-copy'));
+    for (const [index, [, measure]] of plan.entries()) rows[index][1].push(await measure());
   }
 } finally {
   await endpoint.stop();
@@ -147,10 +172,10 @@ const cell = (samples: Sample[], pick: (s: Sample) => number | undefined, digits
   const values = samples.map(pick).filter((v): v is number => v !== undefined);
   return values.length === 0 ? '' : median(values).toFixed(digits);
 };
-console.log(`| ${ROUNDS} rounds, medians | s | in fsync() s | in close() s | RSS before MiB | RSS peak MiB | all runs s |`);
-console.log('|---|---:|---:|---:|---:|---:|---|');
+console.log(`| ${ROUNDS} rounds, medians | s | in fsync() s | in close() s | mount CPU s | RSS before MiB | RSS peak MiB | all runs s |`);
+console.log('|---|---:|---:|---:|---:|---:|---:|---|');
 for (const [label, samples] of rows) {
   console.log(
-    `| ${label} | ${cell(samples, (s) => s.seconds, 2)} | ${cell(samples, (s) => s.fsync, 2)} | ${cell(samples, (s) => s.close, 2)} | ${cell(samples, (s) => s.rssBefore, 0)} | ${cell(samples, (s) => s.rssPeak, 0)} | ${samples.map((s) => s.seconds.toFixed(2)).join(', ')} |`,
+    `| ${label} | ${cell(samples, (s) => s.seconds, 2)} | ${cell(samples, (s) => s.fsync, 2)} | ${cell(samples, (s) => s.close, 2)} | ${cell(samples, (s) => s.cpu, 2)} | ${cell(samples, (s) => s.rssBefore, 0)} | ${cell(samples, (s) => s.rssPeak, 0)} | ${samples.map((s) => s.seconds.toFixed(2)).join(', ')} |`,
   );
 }
