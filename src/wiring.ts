@@ -2,8 +2,7 @@
 // invalidation, names, reader, write stage, tree changes, scan-ahead, filesystem. Each part
 // gets its own small config; src/mount.ts adds the lifetime (FUSE, control socket, metrics),
 // and test/ builds the same core over the in-memory store.
-import type { BlockTier } from './cache/block-tier.js';
-import { type Caches, createCaches } from './cache/caches.js';
+import { type Caches, createCaches, type LowerTiers } from './cache/caches.js';
 import type { AttributeDefaults } from './fs/attributes/attributes.js';
 import { S3Filesystem } from './fs/filesystem.js';
 import { Invalidation } from './fs/invalidation.js';
@@ -25,8 +24,8 @@ export interface CacheBounds {
   maxCacheSizeMiB: number;
 }
 
-/** The mount's caches: in memory, with blocks also in `blockTier` (local disk) when given. */
-export function buildCaches(bounds: CacheBounds, log: Logger, blockTier?: BlockTier): Caches {
+/** The mount's caches: in memory, over the lower tiers given (blocks on local disk, metadata tiers). */
+export function buildCaches(bounds: CacheBounds, log: Logger, lower: LowerTiers = {}): Caches {
   return createCaches(
     {
       ttlMs: bounds.metadataTtlSeconds * 1000,
@@ -35,7 +34,7 @@ export function buildCaches(bounds: CacheBounds, log: Logger, blockTier?: BlockT
       maxContentBytes: bounds.maxCacheSizeMiB * 1024 * 1024,
     },
     log,
-    blockTier,
+    lower,
   );
 }
 

@@ -3,6 +3,7 @@
 import type { Logger } from '../log.js';
 import { type BlockCache, type BlockId, blockParams } from './block-cache.js';
 import type { BlockTier } from './block-tier.js';
+import type { LowerTier } from './lower-tier.js';
 import { MemoryTier } from './memory-tier.js';
 import type { MetadataCache } from './metadata-cache.js';
 import { OpCounters } from './op-stats.js';
@@ -14,6 +15,8 @@ export interface Caches {
   readonly blocks: BlockCache;
   /** The block tier below memory (local disk), when the mount has one. */
   readonly blockTier?: BlockTier;
+  /** The metadata tiers below memory (local disk, shared), top first. */
+  readonly metadataTiers: readonly LowerTier[];
   /** Drops every entry of one object key, in both caches; returns how many. */
   invalidateKey(bucket: string, key: string): number;
   /** Drops every entry under a key prefix, in both caches; returns how many. */
@@ -27,9 +30,19 @@ export interface Caches {
   readonly config: Readonly<CacheConfig>;
 }
 
-/** Both caches in memory, on lru-cache, with blocks also on `blockTier` when given. */
-export function createCaches(config: CacheConfig, log: Logger, blockTier?: BlockTier): Caches {
-  return new MountCaches(config, log, blockTier);
+/** What sits below the memory tiers. */
+export interface LowerTiers {
+  /** Blocks on local disk. */
+  blocks?: BlockTier;
+  /** Metadata tiers, top first (local disk, then shared). */
+  metadata?: readonly LowerTier[];
+  /** Wall clock for the lower metadata tiers' expiry (tests inject one). */
+  wallNow?: () => number;
+}
+
+/** Both caches in memory, on lru-cache, over the lower tiers given. */
+export function createCaches(config: CacheConfig, log: Logger, lower: LowerTiers = {}): Caches {
+  return new MountCaches(config, log, lower);
 }
 
 /** Both caches in memory only. */
@@ -45,12 +58,12 @@ class MountCaches implements Caches {
   private readonly metadataTier: MemoryTier;
   private readonly blockMemory: MemoryTier;
   private currentConfig: CacheConfig;
+  readonly blockTier?: BlockTier;
+  readonly metadataTiers: readonly LowerTier[];
 
-  constructor(
-    config: CacheConfig,
-    log: Logger,
-    readonly blockTier?: BlockTier,
-  ) {
+  constructor(config: CacheConfig, log: Logger, lower: LowerTiers = {}) {
+    this.blockTier = lower.blocks;
+    this.metadataTiers = lower.metadata ?? [];
     this.currentConfig = { ...config, opTtlMs: { ...config.opTtlMs } };
     const onDrop = (op: keyof OpCounters['byOp'], reason: 'evict' | 'expire') => {
       if (reason === 'evict') this.counters.byOp[op].evictions++;
@@ -59,9 +72,9 @@ class MountCaches implements Caches {
     this.metadataTier = new MemoryTier({ name: 'metadata/memory', boundBy: 'entries', bound: config.maxMetadataEntries, now: config.now, onDrop });
     this.blockMemory = new MemoryTier({ name: 'blocks/memory', boundBy: 'bytes', bound: config.maxContentBytes, now: config.now, onDrop });
     // Both read the TTL rules from here, so configure() reaches them.
-    this.metadata = new TieredCache([this.metadataTier], this.currentConfig, this.counters, log);
+    this.metadata = new TieredCache([this.metadataTier], this.currentConfig, this.counters, log, this.metadataTiers, lower.wallNow);
     this.blockLoads = new TieredCache([this.blockMemory], this.currentConfig, this.counters, log);
-    this.blocks = blockCacheOver(this.blockLoads, blockTier);
+    this.blocks = blockCacheOver(this.blockLoads, this.blockTier);
   }
 
   get config(): Readonly<CacheConfig> {

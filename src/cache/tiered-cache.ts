@@ -4,6 +4,7 @@
 // cache are each one of these over their own tiers.
 import type { Logger } from '../log.js';
 import type { CacheTier } from './cache-tier.js';
+import type { LowerTier } from './lower-tier.js';
 import type { OpCounters } from './op-stats.js';
 import type { CacheFetchOptions, CacheKey, CacheOp, TierStats } from './types.js';
 
@@ -37,12 +38,18 @@ export class TieredCache {
   private readonly debug: boolean;
   private invalidationCount = 0;
 
-  /** `tiers` top first: today the memory tier alone; a disk or shared tier goes below it. */
+  /**
+   * `tiers` top first (the memory tier), answering at once; `lower` below them (local disk,
+   * shared), asked in order on a miss before the loader, each filling the ones above it.
+   */
   constructor(
     private readonly tiers: readonly CacheTier[],
     readonly ttl: TtlRules,
     private readonly counters: OpCounters,
     private readonly log: Logger,
+    private readonly lower: readonly LowerTier[] = [],
+    /** Wall clock for the lower tiers' expiry times (ms since the epoch; tests inject one). */
+    private readonly wallNow: () => number = Date.now,
   ) {
     this.debug = log.isLevelEnabled('debug');
   }
@@ -67,12 +74,16 @@ export class TieredCache {
       if (this.debug) this.log.debug({ cache: key.op, key: key.key, params: key.params }, 'cache miss joined a load in flight');
       return inFlight.promise as Promise<T>;
     }
-    counters.misses++;
-    if (this.debug) this.log.debug({ cache: key.op, key: key.key, params: key.params }, 'cache miss');
     const indexKey = indexKeyOf(key.bucket, key.key);
     const entry: Load = { promise: Promise.resolve({}), indexKey, cancelled: false };
+    if (this.lower.length === 0) this.countMiss(key);
     entry.promise = (async () => {
       try {
+        if (this.lower.length > 0) {
+          const below = await this.fromLower(key, cacheKey, indexKey, entry);
+          if (below) return below;
+          this.countMiss(key);
+        }
         const value = await load();
         if (!entry.cancelled) this.store(key, cacheKey, indexKey, value, options);
         return value;
@@ -85,6 +96,30 @@ export class TieredCache {
     })();
     this.loads.set(cacheKey, entry);
     return entry.promise as Promise<T>;
+  }
+
+  /** A value from the first lower tier that holds it, kept in the tiers above it; undefined when none does. */
+  private async fromLower(key: CacheKey, cacheKey: string, indexKey: string, entry: Load): Promise<object | undefined> {
+    for (let i = 0; i < this.lower.length; i++) {
+      const found = await this.lower[i].get(key);
+      if (!found) continue;
+      const ttl = found.expiresAt - this.wallNow();
+      if (ttl <= 0) continue;
+      this.counters.byOp[key.op].hits++;
+      if (this.debug) this.log.debug({ cache: key.op, key: key.key, params: key.params, tier: this.lower[i].name }, 'cache hit');
+      // An invalidation while it was on its way: answered, as a load would be, but not kept.
+      if (!entry.cancelled) {
+        this.storeInMemory(key, cacheKey, indexKey, found.value, ttl, 1);
+        for (let j = 0; j < i; j++) this.lower[j].set(key, found);
+      }
+      return found.value;
+    }
+    return undefined;
+  }
+
+  private countMiss(key: CacheKey): void {
+    this.counters.byOp[key.op].misses++;
+    if (this.debug) this.log.debug({ cache: key.op, key: key.key, params: key.params }, 'cache miss');
   }
 
   peek<T extends object>(key: CacheKey): T | undefined {
@@ -122,6 +157,7 @@ export class TieredCache {
     this.invalidationCount++;
     const indexKey = indexKeyOf(bucket, key);
     this.cancelLoads((load) => load.indexKey === indexKey);
+    for (const tier of this.lower) tier.dropKey(bucket, key);
     return this.tiers.reduce((dropped, tier) => dropped + tier.dropIndexKey(indexKey), 0);
   }
 
@@ -130,6 +166,7 @@ export class TieredCache {
     this.invalidationCount++;
     const indexPrefix = indexKeyOf(bucket, prefix);
     this.cancelLoads((load) => load.indexKey.startsWith(indexPrefix));
+    for (const tier of this.lower) tier.dropUnder(bucket, prefix);
     return this.tiers.reduce((dropped, tier) => dropped + tier.dropUnder(indexPrefix), 0);
   }
 
@@ -137,6 +174,7 @@ export class TieredCache {
     this.invalidationCount++;
     this.cancelLoads(() => true);
     for (const tier of this.tiers) tier.clear();
+    for (const tier of this.lower) tier.clear();
   }
 
   /** Loads in flight right now (background prefetches included). */
@@ -145,7 +183,7 @@ export class TieredCache {
   }
 
   tierStats(): TierStats[] {
-    return this.tiers.map((tier) => tier.stats());
+    return [...this.tiers.map((tier) => tier.stats()), ...this.lower.map((tier) => tier.stats())];
   }
 
   /** A value from the first tier that holds it. */
@@ -162,11 +200,19 @@ export class TieredCache {
       const ttl = options.ttlFor?.(value) ?? options.ttlMs ?? this.ttl.opTtlMs[key.op] ?? this.ttl.ttlMs;
       if (ttl <= 0) return;
       const size = options.sizeOf ? options.sizeOf(value) : Buffer.isBuffer(value) ? value.length : 1;
-      for (const tier of this.tiers) tier.set(cacheKey, indexKey, key.op, value, ttl, size);
+      this.storeInMemory(key, cacheKey, indexKey, value, ttl, size);
+      if (this.lower.length > 0) {
+        const stored = { value, expiresAt: this.wallNow() + ttl };
+        for (const tier of this.lower) tier.set(key, stored);
+      }
     } catch (error) {
       this.counters.bypassed++;
       this.log.warn({ err: error, cache: key.op, key: key.key }, 'cache store failed; going on without it');
     }
+  }
+
+  private storeInMemory(key: CacheKey, cacheKey: string, indexKey: string, value: object, ttl: number, size: number): void {
+    for (const tier of this.tiers) tier.set(cacheKey, indexKey, key.op, value, ttl, size);
   }
 
   private async bypass<T>(key: CacheKey, error: unknown, load: () => Promise<T>): Promise<T> {
