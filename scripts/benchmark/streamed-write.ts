@@ -4,7 +4,8 @@
 // (strace -T, syscalls filtered in the kernel so that writes are not slowed), and the mount
 // process's resident memory before and at its peak (VmHWM). The SDK row is a separate node
 // process uploading the same bytes with @aws-sdk/lib-storage (8 MiB parts, 4 at a time), its
-// start included. Medians of STREAMED_WRITE_RUNS rounds (default 3). STREAMED_WRITE_BASELINE=DIR
+// start included. A third workload writes 256 MiB in order and then its first 4 KiB again,
+// and times the close(). Medians of STREAMED_WRITE_RUNS rounds (default 3). STREAMED_WRITE_BASELINE=DIR
 // (another built checkout) adds its rows, run in the same rounds, so that a loaded machine
 // weighs on both alike.
 // Run: node --import tsx scripts/benchmark/streamed-write.ts
@@ -142,6 +143,24 @@ async function copyRun(checkout?: string): Promise<Sample> {
   }, checkout);
 }
 
+// 256 MiB written in order in 1 MiB writes, then its first 4 KiB written again (as a muxer
+// fills in a header), then close(); prints the seconds close() took.
+const REWRITE_HEADER = `
+import os, sys, time
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+chunk = b'\\x01' * (1 << 20)
+for i in range(${COPY_MIB}): os.write(fd, chunk)
+os.pwrite(fd, b'\\x02' * 4096, 0)
+started = time.time(); os.close(fd); print(time.time() - started)
+`;
+
+async function rewriteRun(checkout?: string): Promise<Sample> {
+  return mountedRun(async (mountpoint) => {
+    const { stdout } = await run('python3', ['-c', REWRITE_HEADER, join(mountpoint, 'rewritten')]);
+    return { close: Number(stdout) };
+  }, checkout);
+}
+
 async function sdkRun(size: number, key: string): Promise<Sample> {
   // A script given with -e resolves packages from the working directory: the checkout's.
   return { seconds: await timed(() => run(process.execPath, ['-e', SDK_UPLOAD, endpoint.endpoint, endpoint.bucket, key, String(size)])) };
@@ -157,6 +176,8 @@ const plan: Measure[] = [
   [`cp ${COPY_MIB} MiB; sync`, () => copyRun()],
   ...baselineRow(`cp ${COPY_MIB} MiB; sync`, () => copyRun(BASELINE)),
   [`SDK Upload ${COPY_MIB} MiB`, () => sdkRun(COPY_MIB * MIB, 'sdk-copy')],
+  [`${COPY_MIB} MiB in order, first 4 KiB again, close`, () => rewriteRun()],
+  ...baselineRow(`${COPY_MIB} MiB in order, first 4 KiB again, close`, () => rewriteRun(BASELINE)),
 ];
 const rows: Array<[string, Sample[]]> = plan.map(([label]) => [label, []]);
 try {

@@ -18,7 +18,8 @@ import { sidecarPath } from './staged-sidecar.js';
 
 /**
  * Parts of multipart uploads in flight at once, all files together: each is a buffer of the
- * part size (64 MiB with the default 8 MiB parts), and 8 keep a loopback endpoint busy.
+ * part size (64 MiB with the default 8 MiB parts). 8 rather than lib-storage's 4: a close of a
+ * big file none of whose parts went early was quicker with 8 (docs/benchmarks.md).
  */
 export const PARTS_IN_FLIGHT = 8;
 
@@ -144,7 +145,14 @@ export class WriteStage {
 
   /** A copy above the part size completes its multipart upload; a smaller one is one PUT. */
   private async upload(file: StagedFile, body: { path: string; size: number }): Promise<string> {
-    if (body.size > this.options.partSize && file.parts) return file.parts.complete(body.size);
+    if (body.size > this.options.partSize && file.parts) {
+      try {
+        return await file.parts.complete(body.size);
+      } finally {
+        // An upload given up earlier (a truncate to zero) is aborted before the flush returns.
+        await file.parts.settled();
+      }
+    }
     // Shrunk below the part size since parts were sent: those go.
     await file.parts?.cancel();
     const { etag } = await this.store.put(file.key, body, {
