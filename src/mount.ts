@@ -6,6 +6,7 @@ import { type OpenDiskTier, openDiskTier } from './cache/disk/open-disk-tier.js'
 import type { Config } from './config.js';
 import { configureCache } from './control/cache-control.js';
 import { ControlServer } from './control/server.js';
+import { isWellFormedMetadata } from './fs/names/metadata-shapes.js';
 import { SlabPool } from './fs/read/slab-pool.js';
 import { recoverStaged } from './fs/write/staged-recovery.js';
 import { createFuseOperations } from './fuse/adapter.js';
@@ -20,6 +21,7 @@ import { instrumentStore } from './s3/counting-store.js';
 import { isStoreError } from './s3/object-store.js';
 import { profileEndpoint } from './s3/profile-endpoint.js';
 import { createSdkStore } from './s3/sdk-store.js';
+import { SharedCache } from './shared-cache/shared-cache.js';
 import { collectStats, type MountStats } from './stats.js';
 import {
   fuseOperationTimeoutMs,
@@ -28,6 +30,7 @@ import {
   MAX_STREAM_BYTES,
   PIECE_SIZE,
   REQUEST_TIMEOUT_MS,
+  SHARED_CACHE_START_WAIT_MS,
   STREAM_ABOVE_CACHE_SHARE,
 } from './tuning.js';
 import { buildCaches, buildCore } from './wiring.js';
@@ -39,6 +42,8 @@ export class StartupError extends Error {
 
 export interface RunningMount {
   stats(): MountStats;
+  /** What the person who started the mount should hear once (also written to stderr and the log). */
+  notices: string[];
   /** Resolves once the mount has ended (signal, external unmount or `stop`). */
   finished: Promise<void>;
   stop(): Promise<void>;
@@ -62,6 +67,11 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
   );
   // Metrics exist only when their endpoint is on: otherwise nothing on the hot path feeds them.
   const metrics = config.metricsAddress ? new MountMetrics(() => cache.stats()) : undefined;
+  const notices: string[] = [];
+  const notice = (line: string) => {
+    notices.push(line);
+    process.stderr.write(`s3mount: ${line}\n`);
+  };
   const store = instrumentStore(metrics ? meterStore(sdkStore, metrics) : sdkStore, log);
   try {
     await store.checkBucket();
@@ -107,7 +117,21 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
   const recovery = await recoverStaged(config.stagingDir, store, log);
   for (const kept of recovery.kept) process.stderr.write(`s3mount: unsaved data kept: ${kept}\n`);
 
-  const cache = buildCaches(config, log, { blocks: disk?.tier });
+  // Connecting starts now; the mount waits for it (briefly) once its core exists.
+  const shared = config.sharedCache
+    ? new SharedCache(
+        {
+          target: config.sharedCache,
+          bucket: config.bucket,
+          root: config.prefix,
+          sharedMetadata: config.sharedMetadata,
+          validate: isWellFormedMetadata,
+          onApplied: metrics ? (lagMs) => metrics.remoteChangeApplied(lagMs) : undefined,
+        },
+        log,
+      )
+    : undefined;
+  const cache = buildCaches(config, log, { blocks: disk?.tier, metadata: shared?.tier ? [shared.tier] : [] });
   const slabs = new SlabPool(MAX_REQUEST_BLOCKS * config.blockSizeKiB * 1024, MAX_STREAM_BYTES);
   slabs.reserve();
   const { filesystem, invalidation } = buildCore(store, cache, log, {
@@ -131,7 +155,19 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
     partSize: config.writePartSizeMiB * 1024 * 1024,
     kernelTtlMs: config.kernelCacheTtlSeconds * 1000,
   });
-  const stats = () => collectStats(cache, store, config.kernelCacheTtlSeconds, slabs.stats());
+  if (shared) {
+    const unavailable = await shared.start(invalidation, SHARED_CACHE_START_WAIT_MS);
+    if (unavailable !== undefined) {
+      notice(
+        `shared cache ${shared.description} unavailable (${unavailable}): changes made by other mounts show after --metadata-ttl until it answers (retrying in the background)`,
+      );
+      log.warn({ redis: shared.description, reason: unavailable }, 'shared cache unavailable at start; caches coherent by TTL only until it answers');
+    } else {
+      log.info({ redis: shared.description, sharedMetadata: config.sharedMetadata }, 'shared cache connected');
+    }
+    metrics?.registerSharedCache(() => shared.stats());
+  }
+  const stats = () => collectStats(cache, store, config.kernelCacheTtlSeconds, slabs.stats(), shared?.stats());
   let metricsServer: MetricsServer | undefined;
   if (metrics && config.metricsAddress) {
     try {
@@ -139,6 +175,7 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
     } catch (error) {
       sdkStore.close();
       await disk?.close();
+      await shared?.close();
       throw new StartupError(`cannot serve metrics on ${formatAddress(config.metricsAddress)}: ${(error as Error).message}`);
     }
   }
@@ -163,6 +200,7 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
     sdkStore.close();
     await metricsServer?.close();
     await disk?.close();
+    await shared?.close();
     throw new StartupError(`cannot mount ${config.mountpoint}: ${(error as Error).message}`);
   }
   const control = new ControlServer(
@@ -198,11 +236,13 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
       }
       await disk?.close();
       for (const tier of cache.metadataTiers) await tier.close();
-      log.info({ stats: stats() }, 'final statistics');
+      const finalStats = stats();
+      await shared?.close();
+      log.info({ stats: finalStats }, 'final statistics');
       sdkStore.close();
     })();
     return stopping;
   };
   const finished = session.waitForExternalUnmount().then(stop);
-  return { stats, finished, stop };
+  return { stats, notices, finished, stop };
 }
