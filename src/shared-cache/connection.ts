@@ -23,11 +23,14 @@ export class RedisConnection {
   private lastErrorText?: string;
   private lostLogged = false;
   private closing = false;
+  private readonly waiters = new Set<() => void>();
 
   constructor(
     readonly target: RedisTarget,
     readonly role: 'commands' | 'stream',
     log: Logger,
+    /** Names the connection in CLIENT LIST: the mount's instance id. */
+    instanceId: string,
     /** No data for this long while a command waits drops the connection (a blocking read waits longer). */
     socketTimeoutMs = SHARED_CACHE_SOCKET_TIMEOUT_MS,
   ) {
@@ -38,7 +41,7 @@ export class RedisConnection {
       password: target.password,
       db: target.db,
       tls: target.tls ? { servername: target.host } : undefined,
-      connectionName: `s3mount-${role}`,
+      connectionName: `s3mount-${role}-${instanceId}`,
       lazyConnect: true,
       connectTimeout: SHARED_CACHE_SOCKET_TIMEOUT_MS,
       socketTimeout: socketTimeoutMs,
@@ -102,17 +105,19 @@ export class RedisConnection {
     return new Promise((resolve) => {
       const done = () => {
         this.client.off('ready', done);
-        this.client.off('end', done);
+        this.waiters.delete(done);
         resolve();
       };
       this.client.on('ready', done);
-      this.client.on('end', done);
+      this.waiters.add(done);
     });
   }
 
   async close(): Promise<void> {
     this.closing = true;
-    if (this.client.status === 'ready') await this.client.quit().catch(() => this.client.disconnect());
+    for (const waiter of [...this.waiters]) waiter();
+    // QUIT would wait behind a blocking read; commands sent before it are answered first.
+    if (this.client.status === 'ready' && this.role === 'commands') await this.client.quit().catch(() => this.client.disconnect());
     else this.client.disconnect();
   }
 }

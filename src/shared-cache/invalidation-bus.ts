@@ -8,7 +8,6 @@
 // before it could read at all): then it drops the metadata it holds. Changes that cannot be
 // published wait and are sent on reconnect; past a bound, one change of the mount's whole
 // root replaces them.
-import { randomUUID } from 'node:crypto';
 import type { InvalidationEvent, InvalidationListener, InvalidationOrigin } from '../fs/invalidation.js';
 import type { Logger } from '../log.js';
 import { BUS_BLOCK_MS, BUS_MAX_PENDING, BUS_READ_BATCH, BUS_STREAM_MAX_ENTRIES } from '../tuning.js';
@@ -29,6 +28,8 @@ export interface InvalidationTarget {
 }
 
 export interface BusOptions {
+  /** Carried in every message: a mount skips its own. */
+  instanceId: string;
   bucket: string;
   /** The mount's root prefix: "" or ending in "/". */
   root: string;
@@ -39,8 +40,6 @@ export interface BusOptions {
 }
 
 export class InvalidationBus {
-  /** Carried in every message: a mount skips its own. */
-  readonly instanceId = randomUUID();
   private readonly key: string;
   private target?: InvalidationTarget;
   private unsubscribe?: () => void;
@@ -121,7 +120,7 @@ export class InvalidationBus {
     const c = this.counts;
     return {
       state: this.inSync ? 'in sync' : this.stream.state === 'connected' ? 'catching up' : 'down',
-      instanceId: this.instanceId,
+      instanceId: this.options.instanceId,
       position: this.position,
       reconnects: this.stream.reconnects,
       published: c.published,
@@ -175,7 +174,7 @@ export class InvalidationBus {
 
   private async send(change: BusChange): Promise<void> {
     try {
-      const fields = encodeBusMessage({ source: this.instanceId, bucket: this.options.bucket, change });
+      const fields = encodeBusMessage({ source: this.options.instanceId, bucket: this.options.bucket, change });
       await this.commands.client.xadd(this.key, 'MAXLEN', '~', BUS_STREAM_MAX_ENTRIES, '*', ...fields);
       this.counts.published++;
     } catch (error) {
@@ -273,14 +272,16 @@ export class InvalidationBus {
     const fields = new Map<string, unknown>();
     for (let i = 0; i + 1 < raw.length; i += 2) fields.set(String(raw[i]), raw[i + 1]);
     const lastGeneratedId = String(fields.get('last-generated-id'));
-    const maxDeleted = fields.get('max-deleted-entry-id');
-    if (maxDeleted !== undefined) return { runId, stream: { lastGeneratedId, maxDeletedId: String(maxDeleted) } };
-    // Servers before Redis 7 do not say what trimming removed: the entry last read must still be there.
     const position = this.position ?? '0-0';
-    const holdsPosition =
-      position === '0-0'
-        ? Number(fields.get('length')) < BUS_STREAM_MAX_ENTRIES
-        : ((await client.xrange(this.key, position, position)) as unknown[]).length === 1;
+    let holdsPosition: boolean;
+    if (position === '0-0') {
+      // Never saw an entry: whatever was added since must all be there (Redis 7 counts them).
+      const added = fields.get('entries-added');
+      holdsPosition = added !== undefined && Number(added) === Number(fields.get('length'));
+    } else {
+      // Trimming removes the oldest entries first: while the last one read is there, so is all after it.
+      holdsPosition = ((await client.xrange(this.key, position, position)) as unknown[]).length === 1;
+    }
     return { runId, stream: { lastGeneratedId, holdsPosition } };
   }
 
@@ -292,7 +293,7 @@ export class InvalidationBus {
       this.log.debug({ id }, 'invalidation stream entry not understood; skipped');
       return;
     }
-    if (message.source === this.instanceId) {
+    if (message.source === this.options.instanceId) {
       this.counts.own++;
       return;
     }

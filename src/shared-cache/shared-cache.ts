@@ -1,5 +1,6 @@
 // A mount's shared cache on Redis (--shared-cache): the connections, the invalidation bus and,
 // unless turned off, the shared metadata tier, with their statistics.
+import { randomUUID } from 'node:crypto';
 import type { CacheKey } from '../cache/types.js';
 import type { Logger } from '../log.js';
 import { BUS_BLOCK_MS, SHARED_CACHE_SOCKET_TIMEOUT_MS } from '../tuning.js';
@@ -40,10 +41,12 @@ export class SharedCache {
     private readonly options: SharedCacheOptions,
     private readonly log: Logger,
   ) {
-    this.commands = new RedisConnection(options.target, 'commands', log);
+    const instanceId = randomUUID();
+    this.commands = new RedisConnection(options.target, 'commands', log, instanceId);
     // A blocking read sends nothing back for up to BUS_BLOCK_MS.
-    this.stream = new RedisConnection(options.target, 'stream', log, BUS_BLOCK_MS + SHARED_CACHE_SOCKET_TIMEOUT_MS);
+    this.stream = new RedisConnection(options.target, 'stream', log, instanceId, BUS_BLOCK_MS + SHARED_CACHE_SOCKET_TIMEOUT_MS);
     this.bus = new InvalidationBus(this.commands, this.stream, log, {
+      instanceId,
       bucket: options.bucket,
       root: options.root,
       onApplied: options.onApplied,

@@ -29,10 +29,12 @@ export interface StreamFacts {
   /** Undefined when the stream does not exist. */
   stream?: {
     lastGeneratedId: string;
-    /** Redis 7: the highest id trimming ever removed ("0-0" when none); undefined on older servers. */
-    maxDeletedId?: string;
-    /** Older servers: whether the entry at the reader's position is still in the stream. */
-    holdsPosition?: boolean;
+    /**
+     * Whether nothing after the reader's position can have been trimmed: the entry at the
+     * position is still there (trimming removes the oldest first), or, for a reader that never
+     * saw an entry, nothing was ever trimmed.
+     */
+    holdsPosition: boolean;
   };
 }
 
@@ -57,12 +59,8 @@ export function decideSync(facts: StreamFacts, reader: { position?: string; runI
   if (!facts.stream) {
     return position === '0-0' ? { action: 'catch-up', from: '0-0' } : { action: 'drop', from: '0-0', reason: 'the stream is gone' };
   }
-  const { lastGeneratedId, maxDeletedId, holdsPosition } = facts.stream;
-  if (compareIds(lastGeneratedId, position) < 0) return { action: 'drop', from: end, reason: 'the stream is not the one read before' };
-  if (maxDeletedId !== undefined) {
-    return compareIds(maxDeletedId, position) > 0
-      ? { action: 'drop', from: end, reason: 'the stream was trimmed past the last entry read' }
-      : { action: 'catch-up', from: position };
-  }
-  return holdsPosition === true ? { action: 'catch-up', from: position } : { action: 'drop', from: end, reason: 'cannot tell whether entries were trimmed' };
+  if (compareIds(facts.stream.lastGeneratedId, position) < 0) return { action: 'drop', from: end, reason: 'the stream is not the one read before' };
+  return facts.stream.holdsPosition
+    ? { action: 'catch-up', from: position }
+    : { action: 'drop', from: end, reason: 'the stream was trimmed past the last entry read' };
 }
