@@ -73,6 +73,8 @@ export interface Config {
   sharedCache?: RedisTarget;
   /** With a shared cache, keep listings and HEAD answers in Redis too (false: the bus alone). */
   sharedMetadata: boolean;
+  /** SQS queue URL of the bucket's S3 event notifications; absent = no consumer. */
+  s3EventsQueue?: string;
 }
 
 export const DEFAULTS = {
