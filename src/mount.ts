@@ -107,7 +107,9 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
   const recovery = await recoverStaged(config.stagingDir, store, log);
   for (const kept of recovery.kept) process.stderr.write(`s3mount: unsaved data kept: ${kept}\n`);
 
-  const cache = buildCaches(config, log, { blocks: disk?.tier });
+  // Metadata tiers top first: local disk here; a shared tier goes after it.
+  const metadataTiers = disk?.metadata ? [disk.metadata] : [];
+  const cache = buildCaches(config, log, { blocks: disk?.tier, metadata: metadataTiers, disk });
   const slabs = new SlabPool(MAX_REQUEST_BLOCKS * config.blockSizeKiB * 1024, MAX_STREAM_BYTES);
   slabs.reserve();
   const { filesystem, invalidation } = buildCore(store, cache, log, {
@@ -196,8 +198,8 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
           'a failed multipart upload could not be aborted; its parts stay in the bucket until aborted (an AbortIncompleteMultipartUpload lifecycle rule removes them)',
         );
       }
-      await disk?.close();
       for (const tier of cache.metadataTiers) await tier.close();
+      await disk?.close();
       log.info({ stats: stats() }, 'final statistics');
       sdkStore.close();
     })();
