@@ -9,11 +9,13 @@ import { chmod, mkdir, mkdtemp, open, readdir, rm, stat, writeFile } from 'node:
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import test from 'ava';
 import Database from 'better-sqlite3';
 import { type S3Endpoint, seedClient, startS3Endpoint, testPrefix } from '../../scripts/local-s3.js';
-import type { TierStats } from '../../src/cache/types.js';
+import { metadataRowOf } from '../../src/cache/disk/disk-metadata-tier.js';
+import type { CacheKey, TierStats } from '../../src/cache/types.js';
+import { versionOf } from '../../src/fs/names/object-kinds.js';
 import type { MountStats } from '../../src/stats.js';
 import { CLI, type Mount, mountBucket, quiescentStats, run } from '../support/mount.js';
 import { parsePrometheusText, sample } from '../support/prometheus.js';
@@ -197,16 +199,24 @@ test.serial('a corrupted and truncated entries, and a damaged database, are dete
 
   const path = await databaseUnder(cacheDir);
   const db = new Database(path);
-  // Identities hold NUL separators, which SQLite's text functions stop at: look in JavaScript.
-  const rows = db.prepare('SELECT id, data FROM entries').all() as Array<{ id: string; data: Buffer }>;
-  const listing = rows.find((row) => row.id.startsWith('dir\0') && row.id.endsWith('corrupt/\0')) as { id: string; data: Buffer };
-  // f07.txt's HEAD answers: the one for its version (24 h) and the one within the TTL.
-  const answers = rows.filter((row) => row.id.startsWith('head\0') && row.id.includes('/f07.txt\0'));
+  const row = (key: CacheKey) => {
+    const id = metadataRowOf(key);
+    const found = db.prepare('SELECT data FROM entries WHERE id = ?').get(id) as { data: Buffer } | undefined;
+    return found && { id, data: found.data };
+  };
+  const listing = row({ op: 'dir', bucket: endpoint.bucket, key: `${prefix}corrupt/` });
+  if (!listing) throw new Error('no listing on disk');
   const flipped = Buffer.from(listing.data);
   flipped[flipped.length - 5] ^= 0x20;
   db.prepare('UPDATE entries SET data = ? WHERE id = ?').run(flipped, listing.id);
-  t.is(answers.length, 2);
-  for (const answer of answers) db.prepare('UPDATE entries SET data = ? WHERE id = ?').run(answer.data.subarray(0, answer.data.length - 7), answer.id);
+  // f07.txt's HEAD answers: the one for its version (24 h) and the one within the TTL.
+  const head = await client.send(new HeadObjectCommand({ Bucket: endpoint.bucket, Key: `${prefix}corrupt/f07.txt` }));
+  const version = versionOf({ etag: head.ETag as string, lastModified: head.LastModified as Date });
+  for (const params of [version, undefined]) {
+    const answer = row({ op: 'head', bucket: endpoint.bucket, key: `${prefix}corrupt/f07.txt`, params });
+    if (!answer) throw new Error(`no HEAD answer ${params ?? 'within the TTL'} on disk`);
+    db.prepare('UPDATE entries SET data = ? WHERE id = ?').run(answer.data.subarray(0, answer.data.length - 7), answer.id);
+  }
   db.close();
 
   mount = await mountBucket(endpoint, { target: target(), cacheDir, args: LONG_TTL });
@@ -238,7 +248,7 @@ test.serial('a corrupted and truncated entries, and a damaged database, are dete
 
 test.serial('the bound holds, least recently used out first, across a remount', async (t) => {
   const cacheDir = join(scratch, 'bound');
-  await seedDirectory('bound-old', 60);
+  await seedDirectory('bound-old', 120);
   await seedDirectory('bound-new', 6);
   // 1 MiB for the disk cache: a sixteenth of it (64 KiB) for metadata, less than both directories take.
   const args = [...LONG_TTL, '--max-disk-cache-size', '1'];

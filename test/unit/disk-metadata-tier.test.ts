@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import Database from 'better-sqlite3';
-import { DiskMetadataTier, METADATA_FILE } from '../../src/cache/disk/disk-metadata-tier.js';
+import { DiskMetadataTier, METADATA_FILE, metadataRowOf } from '../../src/cache/disk/disk-metadata-tier.js';
 import type { CacheKey, MetadataOp } from '../../src/cache/types.js';
 import { silentLogger } from '../../src/log.js';
 
@@ -105,12 +105,13 @@ test('a flipped byte, a cut entry and an entry moved under another identity are 
   for (const name of ['a', 'b', 'c', 'd']) tier.set(key('head', name), { value: head(name), expiresAt: START + 60_000 });
   await tier.close();
   const db = new Database(join(dir, METADATA_FILE));
-  const data = (name: string) => (db.prepare('SELECT data FROM entries WHERE id = ?').get(`head\0b\0${name}\0`) as { data: Buffer }).data;
+  const row = (name: string) => metadataRowOf(key('head', name));
+  const data = (name: string) => (db.prepare('SELECT data FROM entries WHERE id = ?').get(row(name)) as { data: Buffer }).data;
   const flipped = Buffer.from(data('a'));
   flipped[flipped.length - 3] ^= 1;
-  db.prepare('UPDATE entries SET data = ? WHERE id = ?').run(flipped, 'head\0b\0a\0');
-  db.prepare('UPDATE entries SET data = ? WHERE id = ?').run(data('b').subarray(0, 20), 'head\0b\0b\0');
-  db.prepare('UPDATE entries SET data = ? WHERE id = ?').run(data('d'), 'head\0b\0c\0');
+  db.prepare('UPDATE entries SET data = ? WHERE id = ?').run(flipped, row('a'));
+  db.prepare('UPDATE entries SET data = ? WHERE id = ?').run(data('b').subarray(0, 20), row('b'));
+  db.prepare('UPDATE entries SET data = ? WHERE id = ?').run(data('d'), row('c'));
   db.close();
   tier = open_(dir);
   for (const name of ['a', 'b', 'c']) t.is(await tier.get(key('head', name)), undefined, name);

@@ -11,6 +11,7 @@
 // microseconds), so a get after a drop can never see what the drop removed. Stores wait a
 // few milliseconds in memory and are written in one transaction; a drop removes the matching
 // ones still waiting.
+import { createHash } from 'node:crypto';
 import { closeSync, openSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../../log.js';
@@ -18,7 +19,7 @@ import { decodeEntry, encodeEntry } from '../entry-codec.js';
 import type { LowerTier, StoredEntry } from '../lower-tier.js';
 import type { CacheKey, TierStats } from '../types.js';
 import { BlockCodec, type Compression } from './codec.js';
-import { decodeEntry as decodeStored, encodeHead } from './entry-format.js';
+import { decodeDetached, encodeDetached } from './entry-format.js';
 import { openSqlite, type SqliteDatabase, type SqliteStatement, sqliteCode } from './sqlite.js';
 
 export interface DiskMetadataTierOptions {
@@ -32,7 +33,7 @@ export interface DiskMetadataTierOptions {
 
 export const METADATA_FILE = 'metadata.sqlite';
 // Bumped when the table or the payload changes: a database of another version is emptied.
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 // Stores wait this long to be written together.
 const FLUSH_DELAY_MS = 20;
 // Encoded entries waiting to be written, at most; beyond it a store is skipped.
@@ -41,12 +42,10 @@ const MAX_PENDING_BYTES = 32 * 1024 * 1024;
 const MAX_ENTRY_SHARE = 1 / 4;
 // After a write fails for lack of space or rights, writes pause this long.
 const BACKOFF_MS = 30_000;
-// Expired entries are removed at start and at most this often afterwards.
-const PURGE_EVERY_MS = 60_000;
 // Least recently used entries read per eviction step.
 const EVICT_BATCH = 64;
-// Bytes a row takes besides its identity and data: its other columns and index entries.
-const ROW_OVERHEAD = 40;
+// Bytes a row takes besides its data and its key (twice: row and index): other columns, index entries.
+const ROW_OVERHEAD = 48;
 const CORRUPT = new Set(['SQLITE_CORRUPT', 'SQLITE_NOTADB']);
 
 interface Pending {
@@ -98,7 +97,6 @@ export class DiskMetadataTier implements LowerTier {
   private totals: Totals = { entries: 0, storedBytes: 0, logicalBytes: 0 };
   private maxBytes: number;
   private backoffUntil = 0;
-  private lastPurge = 0;
   private closed = false;
   private readonly counts = { hits: 0, misses: 0, evictions: 0, expired: 0, errors: 0, skipped: 0 };
 
@@ -229,7 +227,7 @@ export class DiskMetadataTier implements LowerTier {
     }
     let row: { expires_at: number; data: Buffer } | undefined;
     try {
-      row = statements.get.get(id) as typeof row;
+      row = statements.get.get(rowIdOf(id)) as typeof row;
     } catch (error) {
       this.failed(error, 'read');
       this.counts.misses++;
@@ -267,7 +265,7 @@ export class DiskMetadataTier implements LowerTier {
 
   /** The entry a row's data holds, checked, or the reason it cannot be trusted. */
   private decodeRow(id: string, data: Buffer): StoredEntry | string {
-    const checked = decodeStored(id, data);
+    const checked = decodeDetached(id, data);
     if (typeof checked === 'string') return checked;
     const payload = this.codec.decode(checked);
     if (!payload) return 'does not decompress';
@@ -308,21 +306,21 @@ export class DiskMetadataTier implements LowerTier {
       for (const [id, waiting] of pending) {
         if (waiting.expiresAt > now) this.put(s, id, waiting);
       }
-      for (const id of touched) s.touch.run(++this.seq, id);
+      for (const id of touched) s.touch.run(++this.seq, rowIdOf(id));
       this.evict();
-      if (now - this.lastPurge >= PURGE_EVERY_MS) this.purge(now);
     });
   }
 
   private put(s: Statements, id: string, waiting: Pending): void {
     const payload = Buffer.from(`${waiting.expiresAt}\n${waiting.text}`);
     const stored = this.codec.encode(payload);
-    const data = Buffer.concat([encodeHead(id, stored), stored.payload]);
+    const data = encodeDetached(id, stored);
     const indexKey = Buffer.from(waiting.indexKey);
-    const storedBytes = data.length + Buffer.byteLength(id) + indexKey.length + ROW_OVERHEAD;
-    const old = s.sizeOf.get(id) as SizeRow | undefined;
+    const storedBytes = data.length + 2 * indexKey.length + ROW_OVERHEAD;
+    const rowId = rowIdOf(id);
+    const old = s.sizeOf.get(rowId) as SizeRow | undefined;
     if (old) this.forget([old]);
-    s.put.run(id, indexKey, waiting.expiresAt, ++this.seq, storedBytes, payload.length, data);
+    s.put.run(rowId, indexKey, waiting.expiresAt, ++this.seq, storedBytes, payload.length, data);
     this.totals.entries++;
     this.totals.storedBytes += storedBytes;
     this.totals.logicalBytes += payload.length;
@@ -332,19 +330,23 @@ export class DiskMetadataTier implements LowerTier {
   private evict(): void {
     const s = this.statements;
     while (s && this.totals.storedBytes > this.maxBytes) {
-      const victims = s.oldest.all(EVICT_BATCH) as Array<SizeRow & { id: string }>;
+      // Row ids are 64-bit: read as BigInt, and so are the sizes beside them.
+      const victims = s.oldest.all(EVICT_BATCH) as Array<{ id: bigint; stored_bytes: bigint; logical_bytes: bigint }>;
       if (victims.length === 0) break;
       for (const victim of victims) {
         if (this.totals.storedBytes <= this.maxBytes) break;
         s.remove.run(victim.id);
-        this.forget([victim]);
+        this.forget([{ stored_bytes: Number(victim.stored_bytes), logical_bytes: Number(victim.logical_bytes) }]);
         this.counts.evictions++;
       }
     }
   }
 
+  /**
+   * Removes expired entries (one scan of the table: at start only; afterwards an expired entry
+   * goes when asked for or by the bound, least recently used first).
+   */
   private purge(now: number): void {
-    this.lastPurge = now;
     const s = this.statements;
     if (!s) return;
     const gone = s.purge.all(now) as SizeRow[];
@@ -353,7 +355,7 @@ export class DiskMetadataTier implements LowerTier {
   }
 
   private remove(id: string): void {
-    this.drop((s) => s.remove.all(id) as SizeRow[]);
+    this.drop((s) => s.remove.all(rowIdOf(id)) as SizeRow[]);
   }
 
   private forget(rows: SizeRow[]): void {
@@ -462,7 +464,7 @@ export class DiskMetadataTier implements LowerTier {
     db.exec('VACUUM');
     db.exec(`
       CREATE TABLE entries (
-        id TEXT PRIMARY KEY,
+        id INTEGER PRIMARY KEY,
         index_key BLOB NOT NULL,
         expires_at INTEGER NOT NULL,
         used INTEGER NOT NULL,
@@ -471,8 +473,7 @@ export class DiskMetadataTier implements LowerTier {
         data BLOB NOT NULL
       );
       CREATE INDEX entries_by_key ON entries(index_key);
-      CREATE INDEX entries_by_use ON entries(used, stored_bytes, logical_bytes);
-      CREATE INDEX entries_by_expiry ON entries(expires_at);
+      CREATE INDEX entries_by_use ON entries(used);
     `);
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
   }
@@ -524,7 +525,7 @@ function prepare(db: SqliteDatabase): Statements {
     dropRange: db.prepare('DELETE FROM entries WHERE index_key >= ? AND index_key < ? RETURNING stored_bytes, logical_bytes'),
     dropAll: db.prepare('DELETE FROM entries'),
     purge: db.prepare('DELETE FROM entries WHERE expires_at <= ? RETURNING stored_bytes, logical_bytes'),
-    oldest: db.prepare('SELECT id, stored_bytes, logical_bytes FROM entries ORDER BY used LIMIT ?'),
+    oldest: db.prepare('SELECT id, stored_bytes, logical_bytes FROM entries ORDER BY used LIMIT ?').safeIntegers(),
     totals: db.prepare('SELECT count(*) AS entries, total(stored_bytes) AS stored, total(logical_bytes) AS logical, max(used) AS seq FROM entries'),
   };
 }
@@ -532,6 +533,20 @@ function prepare(db: SqliteDatabase): Statements {
 /** One entry: operation, bucket, key and parameters (also what its checksum covers). */
 function idOf(key: CacheKey): string {
   return `${key.op}\0${key.bucket}\0${key.key}\0${key.params ?? ''}`;
+}
+
+/**
+ * The row of an entry: 64 bits of a hash of its identity (SQLite's rowid, so that no second
+ * index of identities is kept). Two identities meeting on one row fail the checksum, which
+ * covers the identity: a miss, never the other's answer.
+ */
+function rowIdOf(id: string): bigint {
+  return createHash('sha1').update(id).digest().readBigInt64BE(0);
+}
+
+/** The database row that holds `key` (for tests that damage one on purpose). */
+export function metadataRowOf(key: CacheKey): bigint {
+  return rowIdOf(idOf(key));
 }
 
 /** What drops find an entry by: bucket and object key (or directory prefix). */
