@@ -84,7 +84,7 @@ async function filePerEntry(): Promise<void> {
     for (let i = 0; i < ENTRIES; i++) {
       const { cacheKey, info } = answer(i);
       const id = `${cacheKey.op}\0${cacheKey.bucket}\0${cacheKey.key}\0${cacheKey.params}`;
-      const stored = codec.encode(Buffer.from(`${Date.now() + DAY}\n${encodeEntry(info)}`));
+      const stored = codec.encode(Buffer.from(encodeEntry(info)));
       const shard = join(dir, (i % 256).toString(16).padStart(2, '0'));
       if (!shards.has(shard)) {
         await mkdir(shard, { recursive: true });

@@ -47,6 +47,8 @@ const EVICT_BATCH = 64;
 // Bytes a row takes besides its data and its key (twice: row and index): other columns, index entries.
 const ROW_OVERHEAD = 48;
 const CORRUPT = new Set(['SQLITE_CORRUPT', 'SQLITE_NOTADB']);
+// A payload starts with its expiry (ms since the epoch, a float64), then the encoded value.
+const EXPIRY_BYTES = 8;
 
 interface Pending {
   indexKey: string;
@@ -269,11 +271,10 @@ export class DiskMetadataTier implements LowerTier {
     if (typeof checked === 'string') return checked;
     const payload = this.codec.decode(checked);
     if (!payload) return 'does not decompress';
-    const text = payload.toString('utf8');
-    const newline = text.indexOf('\n');
-    const expiresAt = Number(text.slice(0, newline));
-    if (newline < 0 || !Number.isFinite(expiresAt)) return 'no expiry';
-    const value = decodeEntry(text.slice(newline + 1));
+    if (payload.length < EXPIRY_BYTES) return 'no expiry';
+    const expiresAt = payload.readDoubleBE(0);
+    if (!Number.isFinite(expiresAt)) return 'no expiry';
+    const value = decodeEntry(payload.toString('utf8', EXPIRY_BYTES));
     if (!value) return 'does not decode';
     return { value, expiresAt };
   }
@@ -312,7 +313,10 @@ export class DiskMetadataTier implements LowerTier {
   }
 
   private put(s: Statements, id: string, waiting: Pending): void {
-    const payload = Buffer.from(`${waiting.expiresAt}\n${waiting.text}`);
+    // The expiry inside the payload, under the checksum; the column beside it is a copy for queries.
+    const payload = Buffer.allocUnsafe(EXPIRY_BYTES + waiting.bytes);
+    payload.writeDoubleBE(waiting.expiresAt, 0);
+    payload.write(waiting.text, EXPIRY_BYTES, 'utf8');
     const stored = this.codec.encode(payload);
     const data = encodeDetached(id, stored);
     const indexKey = Buffer.from(waiting.indexKey);
