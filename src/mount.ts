@@ -6,6 +6,7 @@ import { type OpenDiskTier, openDiskTier } from './cache/disk/open-disk-tier.js'
 import type { Config } from './config.js';
 import { configureCache } from './control/cache-control.js';
 import { ControlServer } from './control/server.js';
+import { EventConsumer } from './events/event-consumer.js';
 import { SlabPool } from './fs/read/slab-pool.js';
 import { recoverStaged } from './fs/write/staged-recovery.js';
 import { createFuseOperations } from './fuse/adapter.js';
@@ -13,6 +14,7 @@ import { prepareMountpoint } from './fuse/mountpoint.js';
 import { FuseSession, READ_AHEAD_KIB } from './fuse/session.js';
 import type { Logger } from './log.js';
 import { formatAddress } from './metrics/address.js';
+import { registerEventMetrics } from './metrics/event-metrics.js';
 import { meterStore } from './metrics/metered-store.js';
 import { MountMetrics } from './metrics/mount-metrics.js';
 import { type MetricsServer, serveMetrics } from './metrics/server.js';
@@ -20,6 +22,7 @@ import { instrumentStore } from './s3/counting-store.js';
 import { isStoreError } from './s3/object-store.js';
 import { profileEndpoint } from './s3/profile-endpoint.js';
 import { createSdkStore } from './s3/sdk-store.js';
+import { createEventQueue, type EventQueue, type QueueAttributes } from './sqs/event-queue.js';
 import { collectStats, type MountStats } from './stats.js';
 import {
   fuseOperationTimeoutMs,
@@ -69,10 +72,31 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
     sdkStore.close();
     throw new StartupError(isStoreError(error) ? error.message : `cannot reach bucket ${config.bucket}: ${String(error)}`);
   }
+  // The events queue is checked as the bucket is: a queue that does not exist, or may not be
+  // read, fails the mount with one line rather than leaving it to TTLs without a word.
+  let queue: EventQueue | undefined;
+  let queueAttributes: QueueAttributes | undefined;
+  if (config.s3EventsQueue) {
+    queue = createEventQueue(
+      { url: config.s3EventsQueue, s3Endpoint: endpoint, region: config.region, profile: config.profile, maxAttempts: config.maxAttempts },
+      log,
+    );
+    try {
+      queueAttributes = await queue.attributes();
+    } catch (error) {
+      queue.close();
+      sdkStore.close();
+      throw new StartupError(`--s3-events-queue: ${(error as Error).message}`);
+    }
+  }
+  const closeClients = () => {
+    queue?.close();
+    sdkStore.close();
+  };
   try {
     await prepareMountpoint(config.mountpoint, { allowNonEmpty: config.allowNonEmpty }, log);
   } catch (error) {
-    sdkStore.close();
+    closeClients();
     throw new StartupError((error as Error).message);
   }
 
@@ -95,7 +119,7 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
         process.stderr.write(`s3mount: disk cache off for this mount: ${error.message}\n`);
         log.warn({ err: error }, 'disk cache off for this mount');
       } else {
-        sdkStore.close();
+        closeClients();
         throw new StartupError(
           error instanceof CacheDirInUse ? error.message : `cannot use cache directory under ${config.cacheDir}: ${(error as Error).message}`,
         );
@@ -133,13 +157,29 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
     partSize: config.writePartSizeMiB * 1024 * 1024,
     kernelTtlMs: config.kernelCacheTtlSeconds * 1000,
   });
-  const stats = () => collectStats(cache, store, config.kernelCacheTtlSeconds, slabs.stats());
+  // S3 events can only make the mount forget, through the one invalidation path.
+  const events = queue
+    ? new EventConsumer(
+        queue,
+        {
+          changed: (key) => invalidation.changed(key, 'remote'),
+          everythingMayHaveChanged: () => invalidation.changedPath('/', true, 'remote'),
+        },
+        log,
+        { scope: { bucket: config.bucket, prefix: config.prefix }, retentionSeconds: queueAttributes?.retentionSeconds },
+      )
+    : undefined;
+  const stats = () => {
+    const collected = collectStats(cache, store, config.kernelCacheTtlSeconds, slabs.stats());
+    return events ? { ...collected, events: events.stats() } : collected;
+  };
+  if (metrics && events) registerEventMetrics(metrics.registry, () => events.stats());
   let metricsServer: MetricsServer | undefined;
   if (metrics && config.metricsAddress) {
     try {
       metricsServer = await serveMetrics(config.metricsAddress, metrics, log);
     } catch (error) {
-      sdkStore.close();
+      closeClients();
       await disk?.close();
       throw new StartupError(`cannot serve metrics on ${formatAddress(config.metricsAddress)}: ${(error as Error).message}`);
     }
@@ -162,7 +202,7 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
   try {
     await session.mount();
   } catch (error) {
-    sdkStore.close();
+    closeClients();
     await metricsServer?.close();
     await disk?.close();
     throw new StartupError(`cannot mount ${config.mountpoint}: ${(error as Error).message}`);
@@ -178,6 +218,7 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
     log,
   );
   await control.listen().catch((error: unknown) => log.warn({ err: error }, 'control socket unavailable'));
+  events?.start();
 
   const saveStaged = async () => {
     const unsaved = await filesystem.flushAll();
@@ -186,6 +227,8 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
+      // A pending long poll is ended at once, not waited out.
+      await events?.stop();
       // Unsaved bytes are uploaded before the mount goes away; what cannot be is named in the log.
       await saveStaged();
       await session.unmount();
@@ -201,7 +244,7 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
       for (const tier of cache.metadataTiers) await tier.close();
       await disk?.close();
       log.info({ stats: stats() }, 'final statistics');
-      sdkStore.close();
+      closeClients();
     })();
     return stopping;
   };
