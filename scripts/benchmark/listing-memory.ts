@@ -49,9 +49,7 @@ for (const form of ['json', 'v8'] as const) {
     return { stored: compressed, encodeMs: encoded - before, compressMs: performance.now() - encoded, encodedBytes: bytes.length };
   })(held);
   held = undefined;
-  let started = performance.now();
-  const asCompressed = heap() - base + stored.payload.length;
-  started = performance.now();
+  const started = performance.now();
   const plain = codec.decode(stored) as Buffer;
   const back = (form === 'json' ? decodeEntry(plain.toString()) : deserialize(plain)) as DirListing;
   const decodeMs = performance.now() - started;
