@@ -236,8 +236,9 @@ export class Namespace {
   private async lookupObjects(key: string): Promise<FsNode | undefined> {
     const dirPrefix = `${key}/`;
     const probeKey = { op: 'list' as const, bucket: this.options.bucket, key: dirPrefix, params: 'probe' };
-    // A directory known from its cached probe needs no HEAD of a file it would shadow anyway
-    // (the kernel looks a directory up again every --kernel-cache-ttl).
+    // A directory known from its cached probe (in memory, or on disk after a remount) needs no
+    // HEAD of a file it would shadow anyway (the kernel looks a directory up again every
+    // --kernel-cache-ttl).
     const knownDir = await this.cache.recall<ListPage>(probeKey);
     const [info, probe] = await Promise.all([
       knownDir && !isEmpty(knownDir) ? undefined : this.headObject(key),
