@@ -7,6 +7,7 @@ import type { Config } from './config.js';
 import { configureCache } from './control/cache-control.js';
 import { ControlServer } from './control/server.js';
 import { EventConsumer } from './events/event-consumer.js';
+import { isWellFormedMetadata } from './fs/names/metadata-shapes.js';
 import { SlabPool } from './fs/read/slab-pool.js';
 import { recoverStaged } from './fs/write/staged-recovery.js';
 import { createFuseOperations } from './fuse/adapter.js';
@@ -22,6 +23,7 @@ import { instrumentStore } from './s3/counting-store.js';
 import { isStoreError } from './s3/object-store.js';
 import { profileEndpoint } from './s3/profile-endpoint.js';
 import { createSdkStore } from './s3/sdk-store.js';
+import { SharedCache } from './shared-cache/shared-cache.js';
 import { createEventQueue, type EventQueue, type QueueAttributes } from './sqs/event-queue.js';
 import { collectStats, type MountStats } from './stats.js';
 import {
@@ -31,6 +33,7 @@ import {
   MAX_STREAM_BYTES,
   PIECE_SIZE,
   REQUEST_TIMEOUT_MS,
+  SHARED_CACHE_START_WAIT_MS,
   STREAM_ABOVE_CACHE_SHARE,
 } from './tuning.js';
 import { buildCaches, buildCore } from './wiring.js';
@@ -42,6 +45,8 @@ export class StartupError extends Error {
 
 export interface RunningMount {
   stats(): MountStats;
+  /** What the person who started the mount should hear once (also written to stderr and the log). */
+  notices: string[];
   /** Resolves once the mount has ended (signal, external unmount or `stop`). */
   finished: Promise<void>;
   stop(): Promise<void>;
@@ -65,6 +70,11 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
   );
   // Metrics exist only when their endpoint is on: otherwise nothing on the hot path feeds them.
   const metrics = config.metricsAddress ? new MountMetrics(() => cache.stats()) : undefined;
+  const notices: string[] = [];
+  const notice = (line: string) => {
+    notices.push(line);
+    process.stderr.write(`s3mount: ${line}\n`);
+  };
   const store = instrumentStore(metrics ? meterStore(sdkStore, metrics) : sdkStore, log);
   try {
     await store.checkBucket();
@@ -131,8 +141,22 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
   const recovery = await recoverStaged(config.stagingDir, store, log);
   for (const kept of recovery.kept) process.stderr.write(`s3mount: unsaved data kept: ${kept}\n`);
 
-  // Metadata tiers top first: local disk here; a shared tier goes after it.
-  const metadataTiers = disk?.metadata ? [disk.metadata] : [];
+  // Connecting starts now; the mount waits for it (briefly) once its core exists.
+  const shared = config.sharedCache
+    ? new SharedCache(
+        {
+          target: config.sharedCache,
+          bucket: config.bucket,
+          root: config.prefix,
+          sharedMetadata: config.sharedMetadata,
+          validate: isWellFormedMetadata,
+          onApplied: metrics ? (lagMs) => metrics.remoteChangeApplied(lagMs) : undefined,
+        },
+        log,
+      )
+    : undefined;
+  // Metadata tiers top first: local disk, then the shared tier.
+  const metadataTiers = [...(disk?.metadata ? [disk.metadata] : []), ...(shared?.tier ? [shared.tier] : [])];
   const cache = buildCaches(config, log, { blocks: disk?.tier, metadata: metadataTiers, disk });
   const slabs = new SlabPool(MAX_REQUEST_BLOCKS * config.blockSizeKiB * 1024, MAX_STREAM_BYTES);
   slabs.reserve();
@@ -157,6 +181,18 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
     partSize: config.writePartSizeMiB * 1024 * 1024,
     kernelTtlMs: config.kernelCacheTtlSeconds * 1000,
   });
+  if (shared) {
+    const unavailable = await shared.start(invalidation, SHARED_CACHE_START_WAIT_MS);
+    if (unavailable !== undefined) {
+      notice(
+        `shared cache ${shared.description} unavailable (${unavailable}): changes made by other mounts show after --metadata-ttl until it answers (retrying in the background)`,
+      );
+      log.warn({ redis: shared.description, reason: unavailable }, 'shared cache unavailable at start; caches coherent by TTL only until it answers');
+    } else {
+      log.info({ redis: shared.description, sharedMetadata: config.sharedMetadata }, 'shared cache connected');
+    }
+    metrics?.registerSharedCache(() => shared.stats());
+  }
   // S3 events can only make the mount forget, through the one invalidation path.
   const events = queue
     ? new EventConsumer(
@@ -170,7 +206,7 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
       )
     : undefined;
   const stats = () => {
-    const collected = collectStats(cache, store, config.kernelCacheTtlSeconds, slabs.stats());
+    const collected = collectStats(cache, store, config.kernelCacheTtlSeconds, slabs.stats(), shared?.stats());
     return events ? { ...collected, events: events.stats() } : collected;
   };
   if (metrics && events) registerEventMetrics(metrics.registry, () => events.stats());
@@ -181,6 +217,7 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
     } catch (error) {
       closeClients();
       await disk?.close();
+      await shared?.close();
       throw new StartupError(`cannot serve metrics on ${formatAddress(config.metricsAddress)}: ${(error as Error).message}`);
     }
   }
@@ -205,6 +242,7 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
     closeClients();
     await metricsServer?.close();
     await disk?.close();
+    await shared?.close();
     throw new StartupError(`cannot mount ${config.mountpoint}: ${(error as Error).message}`);
   }
   const control = new ControlServer(
@@ -243,11 +281,13 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
       }
       for (const tier of cache.metadataTiers) await tier.close();
       await disk?.close();
-      log.info({ stats: stats() }, 'final statistics');
+      const finalStats = stats();
+      await shared?.close();
+      log.info({ stats: finalStats }, 'final statistics');
       closeClients();
     })();
     return stopping;
   };
   const finished = session.waitForExternalUnmount().then(stop);
-  return { stats, finished, stop };
+  return { stats, notices, finished, stop };
 }

@@ -5,10 +5,13 @@ import { constants } from 'node:os';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { CacheStats, TierStats } from '../cache/types.js';
 import { CACHE_OPS } from '../cache/types.js';
+import type { SharedCacheStats } from '../shared-cache/types.js';
 
 // FUSE answers from the cache in tens of microseconds, from S3 in milliseconds to seconds.
 const FUSE_BUCKETS = [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const S3_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+// A remote change is applied within milliseconds while the bus is up; seconds mean a catch-up.
+const LAG_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60];
 
 const ERRNO_NAMES = new Map(Object.entries(constants.errno).map(([name, value]) => [value, name]));
 
@@ -39,6 +42,7 @@ export class MountMetrics {
   private readonly readBytes: Counter;
   private readonly writtenBytes: Counter;
   private readonly uploadsPending: Gauge;
+  private remoteLag?: Histogram;
 
   constructor(cacheStats: () => CacheStats) {
     const registers = [this.registry];
@@ -100,6 +104,64 @@ export class MountMetrics {
 
   uploadFinished(): void {
     this.uploadsPending.dec();
+  }
+
+  /** A change another mount published was applied here, `lagMs` after it was published. */
+  remoteChangeApplied(lagMs: number): void {
+    this.remoteLag?.observe(lagMs / 1000);
+  }
+
+  /** The shared cache's state and counters, read from its own at scrape time. */
+  registerSharedCache(sharedStats: () => SharedCacheStats): void {
+    const registers = [this.registry];
+    this.remoteLag = new Histogram({
+      name: 's3mount_shared_cache_remote_change_lag_seconds',
+      help: "Time from another mount's publication of a change to its application here (Redis server clock)",
+      buckets: LAG_BUCKETS,
+      registers,
+    });
+    new Gauge({
+      name: 's3mount_shared_cache_connected',
+      help: 'Whether the shared cache connection is up (1) and its invalidation stream read in step (bus label)',
+      labelNames: ['part'],
+      registers,
+      collect() {
+        const stats = sharedStats();
+        this.set({ part: 'connection' }, stats.state === 'connected' ? 1 : 0);
+        this.set({ part: 'bus' }, stats.bus.state === 'in sync' ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 's3mount_shared_cache_pending',
+      help: 'Changes waiting to be published, and drops of shared entries waiting to be sent',
+      labelNames: ['kind'],
+      registers,
+      collect() {
+        const stats = sharedStats();
+        this.set({ kind: 'changes' }, stats.bus.pending);
+        this.set({ kind: 'drops' }, stats.tier?.pendingDrops ?? 0);
+      },
+    });
+    const counters: Array<[string, string, (stats: SharedCacheStats) => number]> = [
+      ['s3mount_shared_cache_reconnects_total', 'Times a shared cache connection was made again after being lost', (s) => s.reconnects + s.bus.reconnects],
+      ['s3mount_shared_cache_published_total', "Changes of this mount added to the bucket's invalidation stream", (s) => s.bus.published],
+      ['s3mount_shared_cache_applied_total', "Other mounts' changes applied here", (s) => s.bus.applied],
+      ['s3mount_shared_cache_malformed_total', 'Invalidation stream entries not understood', (s) => s.bus.malformed],
+      ['s3mount_shared_cache_drops_total', 'Times cached metadata was dropped because changes may have been missed', (s) => s.bus.drops],
+      ['s3mount_shared_cache_catch_ups_total', 'Reconnects that read on from the last entry seen', (s) => s.bus.catchUps],
+      ['s3mount_shared_cache_rejected_total', 'Shared metadata entries refused as malformed or foreign', (s) => s.tier?.rejected ?? 0],
+    ];
+    for (const [name, help, read] of counters) {
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(read(sharedStats()));
+        },
+      });
+    }
   }
 
   /** The exposition text and its content type. */

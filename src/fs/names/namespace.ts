@@ -6,6 +6,7 @@ import { isStoreError, type ListPage, type ObjectInfo, type ObjectStore } from '
 import { FsError } from '../errors.js';
 import { type DirListing, type FsNode, fileNode } from '../nodes.js';
 import { HeadAhead } from './head-ahead.js';
+import { isWellFormedMetadata } from './metadata-shapes.js';
 import { addFolderMarker, FOLDER_SUFFIX, folderMarkerName, nodeOfHead, versionOf } from './object-kinds.js';
 import { keyOf, unusableNameReason } from './paths.js';
 import { SubtreeListings } from './subtree-listing.js';
@@ -148,10 +149,10 @@ export class Namespace {
 
   /** The HEAD answer remembered for exactly this version of an object, from memory or below. */
   private async recallVersion(version: { key: string; etag: string; lastModified: Date }): Promise<ObjectInfo | undefined> {
-    const info = await this.cache.recall<ObjectInfo>(this.versionKey(version));
-    // Whatever a tier below hands back is checked: the version it describes is the one listed.
-    if (!info || !isObjectInfo(info) || info.key !== version.key || versionOf(info) !== versionOf(version)) return undefined;
-    return info;
+    const key = this.versionKey(version);
+    const info = await this.cache.recall<ObjectInfo>(key);
+    // Whatever a tier below hands back is checked: a HEAD answer of the version listed.
+    return info && isWellFormedMetadata(key, info) ? info : undefined;
   }
 
   /** Waits for the HEAD that says what a listed entry is (none when a tier below remembers it). */
@@ -366,18 +367,6 @@ function inByteOrder(objects: readonly ObjectInfo[]): boolean {
 /** Listing prefix of the directory holding `key`: "a/b/c" → "a/b/". */
 function parentOf(key: string): string {
   return key.slice(0, key.lastIndexOf('/') + 1);
-}
-
-/** The shape of a HEAD answer (what a tier below hands back is decoded data, checked here). */
-function isObjectInfo(value: object): value is ObjectInfo {
-  const info = value as Partial<ObjectInfo>;
-  return (
-    typeof info.key === 'string' &&
-    typeof info.size === 'number' &&
-    typeof info.etag === 'string' &&
-    info.lastModified instanceof Date &&
-    (info.metadata === undefined || (typeof info.metadata === 'object' && info.metadata !== null))
-  );
 }
 
 function isEmpty(page: ListPage): boolean {
