@@ -115,7 +115,7 @@ async function runSession(system: SystemName, all: Workload[], round: number): P
           const after = await s3CallsOf(mounted.mountpoint);
           const made = Object.fromEntries(Object.entries(after).map(([op, count]) => [op, count - callsBefore[op as keyof typeof after]]));
           ((results.calls ??= {})[workload.name] ??= []).push(made);
-          calls = ` (S3: ${made.head} HEAD, ${made.list} LIST, ${made.getRange} GET, ${made.put} PUT, ${made.copy} COPY)`;
+          calls = ` (S3: ${made.head} HEAD, ${made.list} LIST, ${made.getRange} GET, ${made.put} PUT, ${made.copy} COPY, ${made.multipart ?? 0} multipart)`;
         }
         if (workload.reportRss) ((results.workloadRss ??= {})[workload.name] ??= {})[system] = await mounted.peakRssMiB();
         console.error(`round ${round} ${system.padEnd(8)} ${workload.name.padEnd(36)} ${seconds.toFixed(3)} s${calls}`);

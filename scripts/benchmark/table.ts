@@ -39,6 +39,7 @@ function callsCell(rounds: Array<Record<string, number>> | undefined): string {
     ['put', 'PUT'],
     ['copy', 'COPY'],
     ['delete', 'DELETE'],
+    ['multipart', 'multipart create/complete/abort'],
   ];
   const parts = names.flatMap(([op, label]) => {
     const count = median(rounds.map((round) => round[op] ?? 0));

@@ -62,7 +62,7 @@ export class Invalidation {
   changedHere(key: string, edit: () => boolean, scope: 'entry' | 'directory' = 'entry'): number {
     let dropped = this.caches.invalidateKey(this.bucket, key);
     if (scope === 'directory') dropped += this.caches.invalidateKey(this.bucket, `${key}/`);
-    if (!edit()) dropped += this.dropKey(key);
+    if (!editedExactly(edit)) dropped += this.dropKey(key);
     this.emit({ kind: 'key', bucket: this.bucket, key, origin: 'local' });
     return dropped;
   }
@@ -70,7 +70,7 @@ export class Invalidation {
   /** A directory this mount moved as a whole: as changedTree(), but `edit` may keep the parent's listing (see changedHere). */
   changedTreeHere(key: string, edit: () => boolean): number {
     let dropped = this.caches.invalidatePrefix(this.bucket, `${key}/`) + this.caches.invalidateKey(this.bucket, key);
-    if (!edit()) dropped += this.dropKey(key);
+    if (!editedExactly(edit)) dropped += this.dropKey(key);
     this.emit({ kind: 'prefix', bucket: this.bucket, prefix: `${key}/`, origin: 'local' });
     return dropped;
   }
@@ -123,6 +123,18 @@ export class Invalidation {
 
   private emit(event: InvalidationEvent): void {
     for (const listener of this.listeners) listener(event);
+  }
+}
+
+/**
+ * Runs an edit of the cache; one that fails counts as not exact. The change it describes is
+ * done in S3 already: the rule then drops what it touched rather than fail the operation.
+ */
+function editedExactly(edit: () => boolean): boolean {
+  try {
+    return edit();
+  } catch {
+    return false;
   }
 }
 

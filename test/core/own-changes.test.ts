@@ -228,3 +228,18 @@ test('a file unlinked or renamed while its upload runs shows as S3 holds it afte
   }
   t.deepEqual((await fs.readdir('/r')).map((entry) => entry.name).sort(), ['.', '..', 'renamed-to']);
 });
+
+test('an edit that fails leaves the change to the invalidation rule: what it may touch is dropped, and the change is heard', async (t) => {
+  const { fs, invalidation, cache } = setupCore();
+  await fs.mkdir('/d', 0o755);
+  await fs.readdir('/d');
+  await fs.readdir('/');
+  const events: string[] = [];
+  invalidation.subscribe((event) => events.push(`${event.kind} ${'key' in event ? event.key : ''} ${event.origin}`));
+  invalidation.changedHere('d/x', () => {
+    throw new Error('an edit with a bug');
+  });
+  t.false(cache.metadata.has({ op: 'dir', bucket: 'bucket', key: 'd/' }), "the parent's listing");
+  t.false(cache.metadata.has({ op: 'dir', bucket: 'bucket', key: '' }), "and the root's");
+  t.deepEqual(events, ['key d/x local']);
+});
