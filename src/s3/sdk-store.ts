@@ -50,6 +50,7 @@ import {
   type UploadedPart,
   type UploadOptions,
 } from './object-store.js';
+import { DEFAULT_REGION, regionChain } from './region.js';
 import { createRetryPolicy, type RetryEvent } from './retry-policy.js';
 
 export interface SdkStoreOptions {
@@ -89,7 +90,6 @@ export type SdkStore = ObjectStore & {
 };
 
 export const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
-const DEFAULT_REGION = 'us-east-1';
 const DEFAULT_MAX_ATTEMPTS = 3;
 const DEFAULT_MAX_SOCKETS = 64;
 const UPLOAD_QUEUE_SIZE = 4;
@@ -110,7 +110,7 @@ export function createSdkStore(options: SdkStoreOptions, log: Logger): SdkStore 
   const deadlineMs = callDeadlineMs(maxAttempts, requestTimeoutMs);
   const checksums = options.checksums ?? (customEndpoint ? 'when-required' : undefined);
   const checksumSetting = checksums === undefined ? undefined : checksums === 'when-required' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED';
-  const region = options.region || process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || sharedConfigRegion(options.profile);
+  const region = options.region || process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || regionChain(() => new S3Client({ profile: options.profile }));
 
   // One retry policy for the whole store: the SDK client retries with this strategy, and the
   // reads below (lean or SDK, their bodies included) run their attempts with it too.
@@ -558,25 +558,6 @@ async function readRange(key: string, path: string, start: number, end: number):
 /** `bucket/key` for CopySource, every path segment URI-encoded (spaces, `+`, `%`, non-ASCII). */
 export function copySource(bucket: string, key: string): string {
   return `${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`;
-}
-
-/**
- * A region provider: the SDK's own chain (environment, then the profile's `region`), else
- * us-east-1 instead of the SDK's "Region is missing". Resolved once.
- */
-function sharedConfigRegion(profile: string | undefined): () => Promise<string> {
-  let resolved: Promise<string> | undefined;
-  return () =>
-    (resolved ??= (async () => {
-      const probe = new S3Client({ profile });
-      try {
-        return (await probe.config.region()) || DEFAULT_REGION;
-      } catch {
-        return DEFAULT_REGION;
-      } finally {
-        probe.destroy();
-      }
-    })());
 }
 
 function lowerCaseNames(metadata: Record<string, string> | undefined): Record<string, string> {

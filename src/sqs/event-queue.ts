@@ -3,6 +3,7 @@
 // and region as the S3 client; where requests go is queue-endpoint.ts's rule.
 import { DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient, type SQSClientConfig } from '@aws-sdk/client-sqs';
 import type { Logger } from '../log.js';
+import { regionChain } from '../s3/region.js';
 import { queueEndpoint } from './queue-endpoint.js';
 
 /** SQS's longest long poll, and the most messages one receive returns. */
@@ -11,7 +12,6 @@ export const MAX_MESSAGES = 10;
 /** A receive answers within its wait; this much more is the network's. */
 const RECEIVE_MARGIN_MS = 10_000;
 const CONNECT_TIMEOUT_MS = 10_000;
-const DEFAULT_REGION = 'us-east-1';
 
 export interface QueueMessage {
   id: string;
@@ -67,7 +67,7 @@ export function createEventQueue(options: EventQueueOptions, log: Logger, env: N
   const target = queueEndpoint(url, options.s3Endpoint, env);
   const config: SQSClientConfig = {
     endpoint: target.endpoint,
-    region: target.region ?? options.region ?? regionChain(options.profile),
+    region: target.region ?? options.region ?? regionChain(() => new SQSClient({ profile: options.profile })),
     profile: options.profile,
     maxAttempts: options.maxAttempts,
     requestHandler: {
@@ -133,22 +133,6 @@ export function createEventQueue(options: EventQueueOptions, log: Logger, env: N
       client.destroy();
     },
   };
-}
-
-/** The SDK's region chain (environment, then the profile), else us-east-1 instead of "Region is missing". */
-function regionChain(profile: string | undefined): () => Promise<string> {
-  let resolved: Promise<string> | undefined;
-  return () =>
-    (resolved ??= (async () => {
-      const probe = new SQSClient({ profile });
-      try {
-        return (await probe.config.region()) || DEFAULT_REGION;
-      } catch {
-        return DEFAULT_REGION;
-      } finally {
-        probe.destroy();
-      }
-    })());
 }
 
 interface SdkErrorShape {
