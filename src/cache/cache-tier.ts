@@ -11,6 +11,8 @@ export interface CacheTier {
   /** The fresh value under `cacheKey`, refreshing its recency. */
   get(cacheKey: string): object | undefined;
   has(cacheKey: string): boolean;
+  /** How long (ms) the value under `cacheKey` stays fresh; 0 when absent or stale. */
+  freshForMs(cacheKey: string): number;
   /**
    * Keeps `value` for `ttlMs`; `size` counts against a byte bound (ignored by an entry bound).
    * `indexKey` (bucket + object key) is what invalidations find it by. False when not kept

@@ -51,6 +51,10 @@ export class MemoryTier implements CacheTier {
     return this.lru.has(cacheKey);
   }
 
+  freshForMs(cacheKey: string): number {
+    return this.lru.getRemainingTTL(cacheKey);
+  }
+
   set(cacheKey: string, indexKey: string, op: CacheOp, value: object, ttlMs: number, size: number): boolean {
     const entry: Entry = { value, op, indexKey };
     if (this.options.boundBy === 'bytes') this.lru.set(cacheKey, entry, { ttl: ttlMs, size: Math.max(1, size) });

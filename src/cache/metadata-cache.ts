@@ -17,6 +17,11 @@ export interface MetadataCache {
   peek<T extends object>(key: MetadataKey): T | undefined;
   /** Whether fetch would answer without calling its loader (cached, or a load in flight to join). Counts nothing. */
   has(key: MetadataKey): boolean;
+  /**
+   * How long (ms) the value peek would answer for `key` stays fresh; 0 when not cached. Whatever
+   * is derived from cached values holds no longer than the first of them to expire.
+   */
+  freshForMs(key: MetadataKey): number;
   /** Store a value directly (e.g. listings learned on the way, metadata learned from an upload). */
   set<T extends object>(key: MetadataKey, value: T, options?: Omit<CacheFetchOptions<T>, 'ttlFor'>): void;
   /**

@@ -144,6 +144,17 @@ export class TieredCache {
     }
   }
 
+  /** How long (ms) the value peek would answer stays fresh in the tier that holds it; 0 without one. */
+  freshForMs(key: CacheKey): number {
+    try {
+      const cacheKey = cacheKeyOf(key);
+      for (const tier of this.tiers) if (tier.has(cacheKey)) return tier.freshForMs(cacheKey);
+      return 0;
+    } catch {
+      return 0;
+    }
+  }
+
   set<T extends object>(key: CacheKey, value: T, options: Omit<CacheFetchOptions<T>, 'ttlFor'> = {}): void {
     this.store(key, cacheKeyOf(key), indexKeyOf(key.bucket, key.key), value, options);
   }
