@@ -10,6 +10,7 @@ import { SlabPool } from './fs/read/slab-pool.js';
 import { recoverStaged } from './fs/write/staged-recovery.js';
 import { createFuseOperations } from './fuse/adapter.js';
 import { prepareMountpoint } from './fuse/mountpoint.js';
+import { NativeAttrCache } from './fuse/native-attr-cache.js';
 import { FuseSession, READ_AHEAD_KIB } from './fuse/session.js';
 import type { Logger } from './log.js';
 import { formatAddress } from './metrics/address.js';
@@ -61,7 +62,12 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
     log,
   );
   // Metrics exist only when their endpoint is on: otherwise nothing on the hot path feeds them.
-  const metrics = config.metricsAddress ? new MountMetrics(() => cache.stats()) : undefined;
+  const metrics = config.metricsAddress
+    ? new MountMetrics(
+        () => cache.stats(),
+        () => nativeAttrs?.stats(),
+      )
+    : undefined;
   const store = instrumentStore(metrics ? meterStore(sdkStore, metrics) : sdkStore, log);
   try {
     await store.checkBucket();
@@ -131,7 +137,12 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
     partSize: config.writePartSizeMiB * 1024 * 1024,
     kernelTtlMs: config.kernelCacheTtlSeconds * 1000,
   });
-  const stats = () => collectStats(cache, store, config.kernelCacheTtlSeconds, slabs.stats());
+  // getattr answers kept in the binding: every change the core learns of drops what it touches
+  // there (operations on a path drop it in the binding itself).
+  const nativeAttrs = config.nativeAttrCache ? NativeAttrCache.open(config.maxCacheEntries) : undefined;
+  if (config.nativeAttrCache && !nativeAttrs) log.warn('the FUSE binding has no attribute cache (prebuilt binding?): every stat is answered in JavaScript');
+  const stopWatchingAttributes = nativeAttrs ? filesystem.watchAttributes((change) => nativeAttrs.apply(change)) : undefined;
+  const stats = () => collectStats(cache, store, config.kernelCacheTtlSeconds, slabs.stats(), nativeAttrs?.stats());
   let metricsServer: MetricsServer | undefined;
   if (metrics && config.metricsAddress) {
     try {
@@ -143,7 +154,10 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
     }
   }
   const session = new FuseSession(
-    createFuseOperations(filesystem, log, metrics ? { onOperation: (op, ms, errno, bytes) => metrics.fuseOperation(op, ms, errno, bytes) } : {}),
+    createFuseOperations(filesystem, log, {
+      keepAttributes: nativeAttrs !== undefined,
+      ...(metrics ? { onOperation: (op: string, ms: number, errno: number, bytes: number) => metrics.fuseOperation(op, ms, errno, bytes) } : {}),
+    }),
     {
       mountpoint: config.mountpoint,
       fsname: `s3mount:${config.bucket}${config.prefix ? `:${config.prefix}` : ''}`,
@@ -157,9 +171,14 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
     },
     log,
   );
+  const closeNativeAttrs = () => {
+    stopWatchingAttributes?.();
+    nativeAttrs?.close();
+  };
   try {
     await session.mount();
   } catch (error) {
+    closeNativeAttrs();
     sdkStore.close();
     await metricsServer?.close();
     await disk?.close();
@@ -189,6 +208,7 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
       await session.unmount();
       await saveStaged();
       await control.close();
+      closeNativeAttrs();
       await metricsServer?.close();
       for (const upload of await sdkStore.finish()) {
         log.error(

@@ -2,6 +2,7 @@
 import type { Caches } from './cache/caches.js';
 import type { CacheStats } from './cache/types.js';
 import type { SlabPoolStats } from './fs/read/slab-pool.js';
+import type { NativeAttrCacheStats } from './fuse/native-attr-cache.js';
 import type { InstrumentedStore, OperationCalls } from './s3/counting-store.js';
 import type { StoreOperation } from './s3/object-store.js';
 
@@ -25,6 +26,8 @@ export interface MountStats {
   s3CallsSaved: number;
   /** Buffers of large sequential reads, which bypass the content cache. */
   streaming: SlabPoolStats;
+  /** getattr answers kept in the FUSE binding and given there without JavaScript; absent when off. */
+  nativeAttrCache?: NativeAttrCacheStats;
   /** The serving process's memory (bytes), as Node reports it. */
   memory: { rss: number; heapUsed: number; external: number; arrayBuffers: number };
 }
@@ -46,6 +49,7 @@ export function collectStats(
   store: InstrumentedStore,
   kernelCacheTtlSeconds: number,
   streaming: SlabPoolStats,
+  nativeAttrCache?: NativeAttrCacheStats,
 ): MountStats {
   const cacheStats = cache.stats();
   const s3 = store.calls();
@@ -58,6 +62,7 @@ export function collectStats(
     s3Calls,
     s3CallsSaved: cacheStats.totals.hits + cacheStats.totals.coalesced,
     streaming,
+    ...(nativeAttrCache ? { nativeAttrCache } : {}),
     memory: { rss, heapUsed, external, arrayBuffers },
   };
 }
@@ -101,7 +106,11 @@ export function formatStats(stats: MountStats): string {
     if (s.count > 0) lines.push(pad([op, s.count, s.errors, (s.totalMs / s.count).toFixed(1)]));
   }
   lines.push(`s3 calls made ${stats.s3Calls}, saved by the cache ${stats.s3CallsSaved}`);
-  const { streaming, memory } = stats;
+  const { streaming, memory, nativeAttrCache: native } = stats;
+  if (native)
+    lines.push(
+      `stat cache ${native.entries}/${native.maxEntries} entries in the FUSE binding, hits ${native.hits}, misses ${native.misses}, hit rate ${rate(native.hits, native.misses)}, kept ${native.stored}, refused ${native.refused}, dropped ${native.dropped}, evicted ${native.evicted}, expired ${native.expired}`,
+    );
   if (streaming)
     lines.push(
       `streaming  ${streaming.slabs - streaming.idle}/${streaming.slabs} slabs of ${mib(streaming.slabBytes)} in use, at most ${mib(streaming.maxBytes)}`,

@@ -5,6 +5,7 @@ import { constants } from 'node:os';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { CacheStats, TierStats } from '../cache/types.js';
 import { CACHE_OPS } from '../cache/types.js';
+import type { NativeAttrCacheStats } from '../fuse/native-attr-cache.js';
 
 // FUSE answers from the cache in tens of microseconds, from S3 in milliseconds to seconds.
 const FUSE_BUCKETS = [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -40,7 +41,8 @@ export class MountMetrics {
   private readonly writtenBytes: Counter;
   private readonly uploadsPending: Gauge;
 
-  constructor(cacheStats: () => CacheStats) {
+  /** `nativeAttrStats`: the counters of the binding's attribute cache, undefined while it is off. */
+  constructor(cacheStats: () => CacheStats, nativeAttrStats: () => NativeAttrCacheStats | undefined = () => undefined) {
     const registers = [this.registry];
     const fuseOperations = new Counter({
       name: 's3mount_fuse_operations_total',
@@ -76,6 +78,7 @@ export class MountMetrics {
     this.writtenBytes = new Counter({ name: 's3mount_written_bytes_total', help: 'Bytes accepted from FUSE writes', registers });
     this.uploadsPending = new Gauge({ name: 's3mount_uploads_pending', help: 'Uploads (PUT or multipart) started and not finished', registers });
     this.registerCacheMetrics(cacheStats);
+    this.registerNativeAttrMetrics(nativeAttrStats);
     collectDefaultMetrics({ register: this.registry });
   }
 
@@ -105,6 +108,42 @@ export class MountMetrics {
   /** The exposition text and its content type. */
   async render(): Promise<{ contentType: string; body: string }> {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+
+  /**
+   * getattrs the binding answers itself never reach the adapter's hook (nor
+   * s3mount_fuse_operations_total): its own counters say how many it answered.
+   */
+  private registerNativeAttrMetrics(nativeAttrStats: () => NativeAttrCacheStats | undefined): void {
+    const registers = [this.registry];
+    new Gauge({
+      name: 's3mount_native_attr_cache_entries',
+      help: 'getattr answers held by the attribute cache in the FUSE binding',
+      registers,
+      collect() {
+        this.set(nativeAttrStats()?.entries ?? 0);
+      },
+    });
+    const counters: Array<[string, keyof NativeAttrCacheStats, string]> = [
+      ['s3mount_native_attr_cache_hits_total', 'hits', 'getattrs the FUSE binding answered from its attribute cache, without JavaScript'],
+      ['s3mount_native_attr_cache_misses_total', 'misses', 'getattrs the FUSE binding passed on to JavaScript'],
+      ['s3mount_native_attr_cache_stored_total', 'stored', 'getattr answers the FUSE binding kept'],
+      ['s3mount_native_attr_cache_refused_total', 'refused', 'getattr answers not kept: their path changed while they were computed'],
+      ['s3mount_native_attr_cache_dropped_total', 'dropped', 'Kept answers dropped by operations and invalidations'],
+      ['s3mount_native_attr_cache_evictions_total', 'evicted', 'Kept answers pushed out by the bound'],
+      ['s3mount_native_attr_cache_expirations_total', 'expired', 'Kept answers found expired'],
+    ];
+    for (const [name, field, help] of counters) {
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(nativeAttrStats()?.[field] ?? 0);
+        },
+      });
+    }
   }
 
   private registerCacheMetrics(cacheStats: () => CacheStats): void {
