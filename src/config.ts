@@ -72,6 +72,9 @@ export interface Config {
 
   /** Where Prometheus metrics are served; absent = no metrics endpoint (and no metrics cost). */
   metricsAddress?: { host: string; port: number };
+
+  /** SQS queue URL of the bucket's S3 event notifications; absent = no consumer. */
+  s3EventsQueue?: string;
 }
 
 export const DEFAULTS = {

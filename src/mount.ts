@@ -6,6 +6,7 @@ import { type OpenDiskTier, openDiskTier } from './cache/disk/open-disk-tier.js'
 import type { Config } from './config.js';
 import { configureCache } from './control/cache-control.js';
 import { ControlServer } from './control/server.js';
+import { EventConsumer } from './events/event-consumer.js';
 import { SlabPool } from './fs/read/slab-pool.js';
 import { recoverStaged } from './fs/write/staged-recovery.js';
 import { createFuseOperations } from './fuse/adapter.js';
@@ -14,6 +15,7 @@ import { NativeAttrCache } from './fuse/native-attr-cache.js';
 import { FuseSession, READ_AHEAD_KIB } from './fuse/session.js';
 import type { Logger } from './log.js';
 import { formatAddress } from './metrics/address.js';
+import { registerEventMetrics } from './metrics/event-metrics.js';
 import { meterStore } from './metrics/metered-store.js';
 import { MountMetrics } from './metrics/mount-metrics.js';
 import { type MetricsServer, serveMetrics } from './metrics/server.js';
@@ -21,6 +23,7 @@ import { instrumentStore } from './s3/counting-store.js';
 import { isStoreError } from './s3/object-store.js';
 import { profileEndpoint } from './s3/profile-endpoint.js';
 import { createSdkStore } from './s3/sdk-store.js';
+import { createEventQueue, type EventQueue, type QueueAttributes } from './sqs/event-queue.js';
 import { collectStats, type MountStats } from './stats.js';
 import {
   fuseOperationTimeoutMs,
@@ -75,10 +78,31 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
     sdkStore.close();
     throw new StartupError(isStoreError(error) ? error.message : `cannot reach bucket ${config.bucket}: ${String(error)}`);
   }
+  // The events queue is checked as the bucket is: a queue that does not exist, or may not be
+  // read, fails the mount with one line rather than leaving it to TTLs without a word.
+  let queue: EventQueue | undefined;
+  let queueAttributes: QueueAttributes | undefined;
+  if (config.s3EventsQueue) {
+    queue = createEventQueue(
+      { url: config.s3EventsQueue, s3Endpoint: endpoint, region: config.region, profile: config.profile, maxAttempts: config.maxAttempts },
+      log,
+    );
+    try {
+      queueAttributes = await queue.attributes();
+    } catch (error) {
+      queue.close();
+      sdkStore.close();
+      throw new StartupError(`--s3-events-queue: ${(error as Error).message}`);
+    }
+  }
+  const closeClients = () => {
+    queue?.close();
+    sdkStore.close();
+  };
   try {
     await prepareMountpoint(config.mountpoint, { allowNonEmpty: config.allowNonEmpty }, log);
   } catch (error) {
-    sdkStore.close();
+    closeClients();
     throw new StartupError((error as Error).message);
   }
 
@@ -101,7 +125,7 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
         process.stderr.write(`s3mount: disk cache off for this mount: ${error.message}\n`);
         log.warn({ err: error }, 'disk cache off for this mount');
       } else {
-        sdkStore.close();
+        closeClients();
         throw new StartupError(
           error instanceof CacheDirInUse ? error.message : `cannot use cache directory under ${config.cacheDir}: ${(error as Error).message}`,
         );
@@ -142,13 +166,34 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
   const nativeAttrs = config.nativeAttrCache ? NativeAttrCache.open(config.maxCacheEntries) : undefined;
   if (config.nativeAttrCache && !nativeAttrs) log.warn('the FUSE binding has no attribute cache (prebuilt binding?): every stat is answered in JavaScript');
   const stopWatchingAttributes = nativeAttrs ? filesystem.watchAttributes((change) => nativeAttrs.apply(change)) : undefined;
-  const stats = () => collectStats(cache, store, config.kernelCacheTtlSeconds, slabs.stats(), nativeAttrs?.stats());
+  const closeNativeAttrs = () => {
+    stopWatchingAttributes?.();
+    nativeAttrs?.close();
+  };
+  // S3 events can only make the mount forget, through the one invalidation path.
+  const events = queue
+    ? new EventConsumer(
+        queue,
+        {
+          changed: (key) => invalidation.changed(key, 'remote'),
+          everythingMayHaveChanged: () => invalidation.changedPath('/', true, 'remote'),
+        },
+        log,
+        { scope: { bucket: config.bucket, prefix: config.prefix }, retentionSeconds: queueAttributes?.retentionSeconds },
+      )
+    : undefined;
+  const stats = () => {
+    const collected = collectStats(cache, store, config.kernelCacheTtlSeconds, slabs.stats(), nativeAttrs?.stats());
+    return events ? { ...collected, events: events.stats() } : collected;
+  };
+  if (metrics && events) registerEventMetrics(metrics.registry, () => events.stats());
   let metricsServer: MetricsServer | undefined;
   if (metrics && config.metricsAddress) {
     try {
       metricsServer = await serveMetrics(config.metricsAddress, metrics, log);
     } catch (error) {
-      sdkStore.close();
+      closeNativeAttrs();
+      closeClients();
       await disk?.close();
       throw new StartupError(`cannot serve metrics on ${formatAddress(config.metricsAddress)}: ${(error as Error).message}`);
     }
@@ -171,15 +216,11 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
     },
     log,
   );
-  const closeNativeAttrs = () => {
-    stopWatchingAttributes?.();
-    nativeAttrs?.close();
-  };
   try {
     await session.mount();
   } catch (error) {
     closeNativeAttrs();
-    sdkStore.close();
+    closeClients();
     await metricsServer?.close();
     await disk?.close();
     throw new StartupError(`cannot mount ${config.mountpoint}: ${(error as Error).message}`);
@@ -195,6 +236,7 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
     log,
   );
   await control.listen().catch((error: unknown) => log.warn({ err: error }, 'control socket unavailable'));
+  events?.start();
 
   const saveStaged = async () => {
     const unsaved = await filesystem.flushAll();
@@ -203,6 +245,8 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
+      // A pending long poll is ended at once, not waited out.
+      await events?.stop();
       // Unsaved bytes are uploaded before the mount goes away; what cannot be is named in the log.
       await saveStaged();
       await session.unmount();
@@ -219,7 +263,7 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
       await disk?.close();
       for (const tier of cache.metadataTiers) await tier.close();
       log.info({ stats: stats() }, 'final statistics');
-      sdkStore.close();
+      closeClients();
     })();
     return stopping;
   };

@@ -1,6 +1,7 @@
 // One snapshot of a mount's statistics: the cache's counters and the S3 calls behind them.
 import type { Caches } from './cache/caches.js';
 import type { CacheStats } from './cache/types.js';
+import type { EventConsumerStats } from './events/event-consumer.js';
 import type { SlabPoolStats } from './fs/read/slab-pool.js';
 import type { NativeAttrCacheStats } from './fuse/native-attr-cache.js';
 import type { InstrumentedStore, OperationCalls } from './s3/counting-store.js';
@@ -30,6 +31,8 @@ export interface MountStats {
   nativeAttrCache?: NativeAttrCacheStats;
   /** The serving process's memory (bytes), as Node reports it. */
   memory: { rss: number; heapUsed: number; external: number; arrayBuffers: number };
+  /** The --s3-events-queue consumer, when the mount has one. */
+  events?: EventConsumerStats;
 }
 
 export function cacheSettingsOf(caches: Pick<Caches, 'config' | 'blockTier'>): CacheSettings {
@@ -116,7 +119,16 @@ export function formatStats(stats: MountStats): string {
       `streaming  ${streaming.slabs - streaming.idle}/${streaming.slabs} slabs of ${mib(streaming.slabBytes)} in use, at most ${mib(streaming.maxBytes)}`,
     );
   if (memory) lines.push(`memory     rss ${mib(memory.rss)}, heap ${mib(memory.heapUsed)}, buffers ${mib(memory.arrayBuffers)}`);
+  if (stats.events) lines.push(...formatEvents(stats.events));
   return lines.join('\n');
+}
+
+function formatEvents(events: EventConsumerStats): string[] {
+  const state = events.connected ? 'connected' : 'unavailable, retrying';
+  return [
+    `s3 events  ${events.queue} (${state}, last receive ${events.lastReceiveAt ?? 'none yet'})`,
+    `           messages ${events.received}: applied ${events.applied}, foreign ${events.foreign}, malformed ${events.malformed}; keys forgotten ${events.keys}, errors ${events.errors}, outages ${events.outages}`,
+  ];
 }
 
 function pad(cells: Array<string | number>): string {

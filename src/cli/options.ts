@@ -8,6 +8,7 @@ import { defaultCacheRoot } from '../cache/disk/cache-dir.js';
 import { type Config, DEFAULTS } from '../config.js';
 import { normalizePrefix } from '../fs/names/paths.js';
 import { isLoopbackHost, parseMetricsAddress } from '../metrics/address.js';
+import { queueUrlProblem } from '../sqs/queue-endpoint.js';
 import { type FlagKind, MountOptionError, mountOptionList } from './mount-options.js';
 
 export class UsageError extends Error {
@@ -105,6 +106,14 @@ export const OPTIONS: OptionSpec[] = [
     default: String(DEFAULTS.negativeMetadataTtlSeconds),
     help: 'how long "no such key" is trusted; 0 turns it off',
     apply: (d, v) => (d.negativeMetadataTtlSeconds = parseInteger('negative-metadata-ttl', v, 0)),
+  },
+  {
+    flag: 's3-events-queue',
+    value: 'URL',
+    env: ['S3MOUNT_S3_EVENTS_QUEUE'],
+    default: 'off',
+    help: "SQS queue of the bucket's S3 event notifications (sent directly, through SNS or EventBridge): objects other writers create or delete are forgotten as the events arrive",
+    apply: (d, v) => (d.s3EventsQueue = parseQueueUrl(v)),
   },
   {
     flag: 'max-cache-entries',
@@ -298,6 +307,7 @@ export function parseMountArguments(givenArgs: string[], env: NodeJS.ProcessEnv,
     logFormat: draft.logFormat ?? (context.stderrIsTerminal && !draft.logFile ? 'pretty' : DEFAULTS.logFormat),
     logFile: draft.logFile,
     metricsAddress: draft.metricsAddress,
+    s3EventsQueue: draft.s3EventsQueue,
   };
 }
 
@@ -498,6 +508,12 @@ function parseUrl(value: string): string {
   } catch {
     throw new UsageError(`--endpoint-url must be an http:// or https:// URL, not "${value}"`);
   }
+}
+
+function parseQueueUrl(value: string): string {
+  const problem = queueUrlProblem(value);
+  if (problem) throw new UsageError(`--s3-events-queue must be an SQS queue URL (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME), not "${value}": ${problem}`);
+  return value;
 }
 
 // S3's rules for bucket names: 3-63 characters of lower-case letters, digits, dots and hyphens,

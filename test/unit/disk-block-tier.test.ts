@@ -101,3 +101,21 @@ test('invalidation by key and by prefix, and clear, reach the files', async (t) 
   t.is(again.stats().entries, 0, 'nothing dropped comes back after a restart');
   await again.close();
 });
+
+test('blocks on their way when their object is dropped, and the next version written at once, make no errors', async (t) => {
+  const { tier } = await tierIn(t);
+  for (let round = 0; round < 60; round++) {
+    for (let index = 0; index < 4; index++) tier.write(block('key', index, `"old${round}"`), bytesOf(index));
+    await tier.close();
+    // More blocks of the old version on their way when the object changes.
+    for (let index = 4; index < 12; index++) tier.write(block('key', index, `"old${round}"`), bytesOf(index));
+    await new Promise((resolve) => setImmediate(resolve));
+    tier.invalidateKey('b', 'key');
+    for (let index = 0; index < 8; index++) tier.write(block('key', index, `"new${round}"`), bytesOf(index + round));
+    await tier.close();
+    for (let index = 0; index < 8; index++) {
+      t.deepEqual(await tier.read(block('key', index, `"new${round}"`)), bytesOf(index + round), `round ${round}, block ${index}`);
+    }
+  }
+  t.is(tier.stats().errors, 0, 'a block of a dropped version that lost its directory is no error');
+});

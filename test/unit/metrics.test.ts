@@ -2,8 +2,10 @@
 // and the exposition text they produce.
 import test from 'ava';
 import { createMemoryCaches } from '../../src/cache/caches.js';
+import type { EventConsumerStats } from '../../src/events/event-consumer.js';
 import { silentLogger } from '../../src/log.js';
 import { isLoopbackHost } from '../../src/metrics/address.js';
+import { registerEventMetrics } from '../../src/metrics/event-metrics.js';
 import { meterStore } from '../../src/metrics/metered-store.js';
 import { MountMetrics } from '../../src/metrics/mount-metrics.js';
 import { MemoryStore } from '../../src/s3/memory-store.js';
@@ -87,4 +89,35 @@ test('cache numbers are read from the cache at each scrape', async (t) => {
 test('only loopback hosts count as local', (t) => {
   for (const host of ['127.0.0.1', '127.1.2.3', '::1', 'localhost', '::ffff:127.0.0.1']) t.true(isLoopbackHost(host), host);
   for (const host of ['0.0.0.0', '::', '192.168.1.1', 'example.com', 'localhost.example.com']) t.false(isLoopbackHost(host), host);
+});
+
+test('the S3 events consumer is mirrored at each scrape: messages by outcome, errors, connection', async (t) => {
+  const { metrics } = setup();
+  const events: EventConsumerStats = { queue: 'q', connected: true, received: 0, applied: 0, foreign: 0, malformed: 0, keys: 0, errors: 0, outages: 0 };
+  registerEventMetrics(metrics.registry, () => events);
+  let samples = (await scrape(metrics)).samples;
+  t.is(sample(samples, 's3mount_s3_events_received_total'), 0);
+  t.is(sample(samples, 's3mount_s3_events_connected'), 1);
+  t.is(sample(samples, 's3mount_s3_events_last_receive_timestamp_seconds'), 0);
+  Object.assign(events, {
+    connected: false,
+    received: 7,
+    applied: 3,
+    foreign: 2,
+    malformed: 2,
+    keys: 4,
+    errors: 5,
+    outages: 1,
+    lastReceiveAt: '2026-12-01T10:00:00.500Z',
+  });
+  samples = (await scrape(metrics)).samples;
+  t.is(sample(samples, 's3mount_s3_events_received_total'), 7);
+  t.is(sample(samples, 's3mount_s3_events_messages_total', { outcome: 'applied' }), 3);
+  t.is(sample(samples, 's3mount_s3_events_messages_total', { outcome: 'foreign' }), 2);
+  t.is(sample(samples, 's3mount_s3_events_messages_total', { outcome: 'malformed' }), 2);
+  t.is(sample(samples, 's3mount_s3_events_keys_forgotten_total'), 4);
+  t.is(sample(samples, 's3mount_s3_events_errors_total'), 5);
+  t.is(sample(samples, 's3mount_s3_events_outages_total'), 1);
+  t.is(sample(samples, 's3mount_s3_events_connected'), 0);
+  t.is(sample(samples, 's3mount_s3_events_last_receive_timestamp_seconds'), Date.parse('2026-12-01T10:00:00.500Z') / 1000);
 });

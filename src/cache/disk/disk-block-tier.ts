@@ -69,6 +69,10 @@ export class DiskBlockTier implements BlockTier {
   private storedBytes = 0;
   private logicalBytes = 0;
   private pendingBytes = 0;
+  /** Object directories being removed, by path. */
+  private readonly removals = new Map<string, Promise<void>>();
+  /** Objects dropped so far: a store that meets ENOENT after a drop lost its directory to it. */
+  private dropCount = 0;
   private backoffUntil = 0;
   private generation = 0;
   /** Invalidations while the scan runs: what it finds under these is removed, not indexed. */
@@ -239,6 +243,20 @@ export class DiskBlockTier implements BlockTier {
 
   private async store(id: BlockId, rel: string, entry: DiskEntry, parts: Buffer[], generation: number): Promise<void> {
     const dir = join(this.blocksDir, entry.objectHash.slice(0, 2), entry.objectHash);
+    // The object's directory being removed (its key changed): a new version's block goes into a new one.
+    const removal = this.removals.get(dir);
+    if (removal) await removal;
+    const drops = this.dropCount;
+    try {
+      await this.storeIn(dir, id, rel, entry, parts, generation);
+    } catch (error) {
+      // Its directory was removed under it: the block belonged to what was dropped.
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT' && this.dropCount !== drops) return;
+      throw error;
+    }
+  }
+
+  private async storeIn(dir: string, id: BlockId, rel: string, entry: DiskEntry, parts: Buffer[], generation: number): Promise<void> {
     if (!this.knownDirs.has(dir)) {
       await mkdir(dir, { recursive: true, mode: 0o700 });
       // The object's key, for invalidation by prefix after a restart.
@@ -309,7 +327,16 @@ export class DiskBlockTier implements BlockTier {
     let dropped = 0;
     for (const rel of [...(object?.blocks ?? [])]) if (this.forget(rel)) dropped++;
     this.objects.delete(objectHash);
-    this.track(rm(dir, { recursive: true, force: true }).catch(() => undefined));
+    this.dropCount++;
+    // Removals of one directory run one after the other, and stores into it wait for them.
+    const removal = (this.removals.get(dir) ?? Promise.resolve())
+      .then(() => rm(dir, { recursive: true, force: true }))
+      .catch(() => undefined)
+      .finally(() => {
+        if (this.removals.get(dir) === removal) this.removals.delete(dir);
+      });
+    this.removals.set(dir, removal);
+    this.track(removal);
     return dropped;
   }
 
