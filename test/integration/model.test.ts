@@ -246,5 +246,6 @@ test(`random operations agree with a local directory (seed ${SEED}, ${STEPS} ste
   // The run went through the attribute cache in the FUSE binding (on by default).
   const native = (await mountStats(mount.mountpoint)).nativeAttrCache;
   t.truthy(native, 'the mount keeps getattr answers in its FUSE binding');
+  t.log(`FUSE binding's attribute cache after the remount: ${JSON.stringify(native)}`);
   t.true((native?.hits ?? 0) > 0, `the binding answered stats itself: ${JSON.stringify(native)}`);
 });
