@@ -81,6 +81,21 @@ static size_t ac_parent_len (const char *path, size_t len) {
   return len > 1 ? len - 1 : 1;
 }
 
+// Whether path is well-formed UTF-8. JavaScript receives paths as strings, with other bytes
+// replaced (U+FFFD), so the drops it sends could never name such an entry: none is kept.
+static int ac_utf8 (const unsigned char *s, size_t len) {
+  for (size_t i = 0; i < len;) {
+    unsigned char c = s[i];
+    size_t n = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+    if (n == 0 || i + n > len) return 0;
+    for (size_t k = 1; k < n; k++) if ((s[i + k] & 0xc0) != 0x80) return 0;
+    // No overlong forms, no surrogates, nothing above U+10FFFF.
+    if ((c == 0xe0 && s[i + 1] < 0xa0) || (c == 0xed && s[i + 1] > 0x9f) || (c == 0xf0 && s[i + 1] < 0x90) || (c == 0xf4 && s[i + 1] > 0x8f)) return 0;
+    i += n;
+  }
+  return 1;
+}
+
 static uint64_t ac_generation_locked (uint64_t h) {
   return ac.stripe_generation[h & (AC_STRIPES - 1)] + ac.tree_generation;
 }
@@ -185,6 +200,7 @@ static int ac_lookup (const char *path, struct stat *st, uint64_t *generation) {
 static int ac_store (const char *path, const struct stat *st, uint64_t expires, uint64_t generation) {
   if (!S_ISREG(st->st_mode) && !S_ISDIR(st->st_mode) && !S_ISLNK(st->st_mode)) return 0;
   size_t len = strlen(path);
+  if (!ac_utf8((const unsigned char *) path, len)) return 0;
   uint64_t h = ac_hash(path, len);
   int kept = 0;
   pthread_mutex_lock(&ac.lock);
@@ -294,12 +310,27 @@ static void ac_note_answer (fuse_thread_locals_t *l, const uint32_t *ints, size_
 #define AC_MTIME st_mtim
 #endif
 
-// A string argument, whole (a path has no length limit here); NULL when out of memory.
+// A path argument, whole (no length limit here), from a string or (tests: any bytes) a
+// Buffer; NULL when out of memory.
 static char *ac_string (napi_env env, napi_value value, int *not_string) {
   size_t len;
+  char *s;
+  bool buffer = false;
+  napi_is_buffer(env, value, &buffer);
+  if (buffer) {
+    void *data;
+    *not_string = napi_get_buffer_info(env, value, &data, &len) != napi_ok;
+    if (*not_string) return NULL;
+    s = malloc(len + 1);
+    if (s != NULL) {
+      memcpy(s, data, len);
+      s[len] = 0;
+    }
+    return s;
+  }
   *not_string = napi_get_value_string_utf8(env, value, NULL, 0, &len) != napi_ok;
   if (*not_string) return NULL;
-  char *s = malloc(len + 1);
+  s = malloc(len + 1);
   if (s != NULL) napi_get_value_string_utf8(env, value, s, len + 1, &len);
   return s;
 }

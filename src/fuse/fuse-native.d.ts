@@ -48,9 +48,9 @@ declare module 'fuse-native' {
     clear(): void;
     stats(): AttrCacheStats;
     /** What a getattr would find (for tests), and the generation an answer would be kept under. */
-    lookup(path: string): { generation: number; stat: { mode: number; size: number; mtimeMs: number } | null };
-    /** Keeps an answer as a getattr would (for tests); false when refused. */
-    store(path: string, mode: number, size: number, mtimeMs: number, keepMs: number, generation: number): boolean;
+    lookup(path: string | Buffer): { generation: number; stat: { mode: number; size: number; mtimeMs: number } | null };
+    /** Keeps an answer as a getattr would (for tests; a Buffer path may hold any bytes); false when refused. */
+    store(path: string | Buffer, mode: number, size: number, mtimeMs: number, keepMs: number, generation: number): boolean;
   }
 
   class Fuse {

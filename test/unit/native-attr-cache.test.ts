@@ -149,6 +149,21 @@ test.serial('paths of any length and bytes', (t) => {
   t.false(held(odd));
 });
 
+test.serial('a path that is not UTF-8 is never kept: the drops JavaScript sends could not name it', (t) => {
+  for (const bytes of [
+    [0x2f, 0xff],
+    [0x2f, 0xc0, 0xaf],
+    [0x2f, 0xed, 0xa0, 0x80],
+    [0x2f, 0xe2, 0x82],
+  ]) {
+    const path = Buffer.from(bytes);
+    t.false(cache().store(path, FILE, 1, 0, HOUR, cache().lookup(path).generation), path.toString('hex'));
+  }
+  const utf8 = Buffer.from('/é/\u{1f600}');
+  t.true(cache().store(utf8, FILE, 1, 0, HOUR, cache().lookup(utf8).generation));
+  t.true(held('/é/\u{1f600}'));
+});
+
 test.serial('NativeAttrCache turns changes into drops, and one mount per process holds it', (t) => {
   const native = NativeAttrCache.open(100);
   t.truthy(native);
