@@ -7,18 +7,20 @@ NODE_PREFIX := $(shell node -p "require('path').resolve(process.execPath, '../..
 # The SDK's notice about future versions needing Node 22 (ours is pinned) only adds noise.
 export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED := true
 
-.PHONY: setup system-deps deps native build demo demo-ci test test-deps typecheck lint format bench bench-deps clean
+.PHONY: setup system-deps deps native build demo demo-ci demo-cluster demo-cluster-ci test test-deps typecheck lint format bench bench-deps clean
 
 setup: system-deps deps native build
 
 # fuse-native loads libfuse.so.2 (Debian 12's libfuse2; libfuse2t64 on Debian 13 and Ubuntu 24.04)
 # and needs fusermount (from fuse3) to mount and unmount; scripts/build-native.sh compiles it
-# with g++, make and python3.
+# with g++, make and python3. Tests and demos of --shared-cache start their own redis-server
+# on a loopback port (the package may also start a system service on 6379: not used).
 system-deps:
 	@missing=""; \
 	ldconfig -p | grep -q 'libfuse.so.2 ' || missing="$$missing libfuse2"; \
 	command -v fusermount >/dev/null || missing="$$missing fuse3"; \
 	for tool in g++ make python3; do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	if [ -n "$$missing" ]; then \
 	  $(SUDO) apt-get update -qq; \
 	  if apt-cache policy libfuse2t64 2>/dev/null | grep -q 'Candidate: [^(]'; then missing=$${missing/libfuse2/libfuse2t64}; fi; \
@@ -56,6 +58,14 @@ demo: setup
 # The same, exiting after showing (for CI and scripts).
 demo-ci: setup
 	$(NODE_TSX) scripts/demo.ts --exit
+
+# Two mounts of one bucket with a shared cache on Redis: a write on one shows on the other at
+# once; bus and tier statistics. Serves until Ctrl-C; demo-cluster-ci exits after showing.
+demo-cluster: setup
+	$(NODE_TSX) scripts/demo-cluster.ts
+
+demo-cluster-ci: setup
+	$(NODE_TSX) scripts/demo-cluster.ts --exit
 
 # Unit, core, contract and integration tests (integration mounts for real, needs /dev/fuse).
 # Tools the integration tests drive besides coreutils.

@@ -1,5 +1,6 @@
 import type { LevelWithSilent } from 'pino';
 import type { LogFormat } from './log.js';
+import type { RedisTarget } from './shared-cache/redis-url.js';
 
 /** Everything a mount needs, validated. Only src/cli.ts builds it from argv and the environment. */
 export interface Config {
@@ -73,6 +74,10 @@ export interface Config {
   /** Where Prometheus metrics are served; absent = no metrics endpoint (and no metrics cost). */
   metricsAddress?: { host: string; port: number };
 
+  /** Redis shared by the mounts of a bucket (--shared-cache): invalidation bus, and shared metadata unless turned off. */
+  sharedCache?: RedisTarget;
+  /** With a shared cache, keep listings and HEAD answers in Redis too (false: the bus alone). */
+  sharedMetadata: boolean;
   /** SQS queue URL of the bucket's S3 event notifications; absent = no consumer. */
   s3EventsQueue?: string;
 }
@@ -88,6 +93,10 @@ export const DEFAULTS = {
   // As s3fs and mountpoint-s3: what another writer changed, or `cache invalidate` dropped,
   // shows within a second even where the kernel already holds attributes and names.
   kernelCacheTtlSeconds: 1,
+  // With a shared cache, another mount's change reaches this mount's caches within
+  // milliseconds, but the kernel would still answer from its own copy for its TTL, which
+  // libfuse 2 cannot recall: 0 lets the bus decide what stat, ls and cat show.
+  sharedCacheKernelCacheTtlSeconds: 0,
   // Short, so that objects created by other writers appear soon.
   negativeMetadataTtlSeconds: 5,
   maxCacheEntries: 100_000,

@@ -9,6 +9,8 @@ export interface LogOptions {
   format: LogFormat;
   /** Append to this file instead of stderr. */
   file?: string;
+  /** Values never to write, wherever they appear (a Redis password given on the command line). */
+  secrets?: readonly string[];
 }
 
 // Paths that could carry secrets if anything ever logs a config, a client or a request.
@@ -54,6 +56,9 @@ export function scrubSecrets(line: string, secretValues: readonly string[] = [])
   return scrubbed;
 }
 
+// A password named as such is scrubbed even when short; only the shortest would censor words.
+const MIN_PASSWORD_LENGTH = 4;
+
 /** The credentials in `env`, as they would appear inside a JSON string. */
 export function secretValuesOf(env: NodeJS.ProcessEnv): string[] {
   return SECRET_VARIABLES.map((name) => env[name])
@@ -63,7 +68,10 @@ export function secretValuesOf(env: NodeJS.ProcessEnv): string[] {
 
 export function createLogger(options: LogOptions, env: NodeJS.ProcessEnv = process.env): Logger {
   const destination = options.file ?? 2;
-  const secretValues = secretValuesOf(env);
+  const secretValues = [
+    ...secretValuesOf(env),
+    ...(options.secrets ?? []).filter((value) => value.length >= MIN_PASSWORD_LENGTH).map((value) => JSON.stringify(value).slice(1, -1)),
+  ];
   const base = {
     level: options.level,
     redact: { paths: REDACTED_PATHS, censor: CENSOR },

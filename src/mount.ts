@@ -7,6 +7,7 @@ import type { Config } from './config.js';
 import { configureCache } from './control/cache-control.js';
 import { ControlServer } from './control/server.js';
 import { EventConsumer } from './events/event-consumer.js';
+import { isWellFormedMetadata } from './fs/names/metadata-shapes.js';
 import { SlabPool } from './fs/read/slab-pool.js';
 import { recoverStaged } from './fs/write/staged-recovery.js';
 import { createFuseOperations } from './fuse/adapter.js';
@@ -23,6 +24,7 @@ import { instrumentStore } from './s3/counting-store.js';
 import { isStoreError } from './s3/object-store.js';
 import { profileEndpoint } from './s3/profile-endpoint.js';
 import { createSdkStore } from './s3/sdk-store.js';
+import { SharedCache } from './shared-cache/shared-cache.js';
 import { createEventQueue, type EventQueue, type QueueAttributes } from './sqs/event-queue.js';
 import { collectStats, type MountStats } from './stats.js';
 import {
@@ -32,6 +34,7 @@ import {
   MAX_STREAM_BYTES,
   PIECE_SIZE,
   REQUEST_TIMEOUT_MS,
+  SHARED_CACHE_START_WAIT_MS,
   STREAM_ABOVE_CACHE_SHARE,
 } from './tuning.js';
 import { buildCaches, buildCore } from './wiring.js';
@@ -43,6 +46,8 @@ export class StartupError extends Error {
 
 export interface RunningMount {
   stats(): MountStats;
+  /** What the person who started the mount should hear once (also written to stderr and the log). */
+  notices: string[];
   /** Resolves once the mount has ended (signal, external unmount or `stop`). */
   finished: Promise<void>;
   stop(): Promise<void>;
@@ -65,12 +70,12 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
     log,
   );
   // Metrics exist only when their endpoint is on: otherwise nothing on the hot path feeds them.
-  const metrics = config.metricsAddress
-    ? new MountMetrics(
-        () => cache.stats(),
-        () => nativeAttrs?.stats(),
-      )
-    : undefined;
+  const metrics = config.metricsAddress ? new MountMetrics(() => cache.stats()) : undefined;
+  const notices: string[] = [];
+  const notice = (line: string) => {
+    notices.push(line);
+    process.stderr.write(`s3mount: ${line}\n`);
+  };
   const store = instrumentStore(metrics ? meterStore(sdkStore, metrics) : sdkStore, log);
   try {
     await store.checkBucket();
@@ -137,7 +142,21 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
   const recovery = await recoverStaged(config.stagingDir, store, log);
   for (const kept of recovery.kept) process.stderr.write(`s3mount: unsaved data kept: ${kept}\n`);
 
-  const cache = buildCaches(config, log, { blocks: disk?.tier });
+  // Connecting starts now; the mount waits for it (briefly) once its core exists.
+  const shared = config.sharedCache
+    ? new SharedCache(
+        {
+          target: config.sharedCache,
+          bucket: config.bucket,
+          root: config.prefix,
+          sharedMetadata: config.sharedMetadata,
+          validate: isWellFormedMetadata,
+          onApplied: metrics ? (lagMs) => metrics.remoteChangeApplied(lagMs) : undefined,
+        },
+        log,
+      )
+    : undefined;
+  const cache = buildCaches(config, log, { blocks: disk?.tier, metadata: shared?.tier ? [shared.tier] : [] });
   const slabs = new SlabPool(MAX_REQUEST_BLOCKS * config.blockSizeKiB * 1024, MAX_STREAM_BYTES);
   slabs.reserve();
   const { filesystem, invalidation } = buildCore(store, cache, log, {
@@ -170,6 +189,19 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
     stopWatchingAttributes?.();
     nativeAttrs?.close();
   };
+  if (nativeAttrs) metrics?.registerNativeAttrCache(() => nativeAttrs.stats());
+  if (shared) {
+    const unavailable = await shared.start(invalidation, SHARED_CACHE_START_WAIT_MS);
+    if (unavailable !== undefined) {
+      notice(
+        `shared cache ${shared.description} unavailable (${unavailable}): changes made by other mounts show after --metadata-ttl until it answers (retrying in the background)`,
+      );
+      log.warn({ redis: shared.description, reason: unavailable }, 'shared cache unavailable at start; caches coherent by TTL only until it answers');
+    } else {
+      log.info({ redis: shared.description, sharedMetadata: config.sharedMetadata }, 'shared cache connected');
+    }
+    metrics?.registerSharedCache(() => shared.stats());
+  }
   // S3 events can only make the mount forget, through the one invalidation path.
   const events = queue
     ? new EventConsumer(
@@ -183,7 +215,10 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
       )
     : undefined;
   const stats = () => {
-    const collected = collectStats(cache, store, config.kernelCacheTtlSeconds, slabs.stats(), nativeAttrs?.stats());
+    const collected = collectStats(cache, store, config.kernelCacheTtlSeconds, slabs.stats(), {
+      sharedCache: shared?.stats(),
+      nativeAttrCache: nativeAttrs?.stats(),
+    });
     return events ? { ...collected, events: events.stats() } : collected;
   };
   if (metrics && events) registerEventMetrics(metrics.registry, () => events.stats());
@@ -195,6 +230,7 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
       closeNativeAttrs();
       closeClients();
       await disk?.close();
+      await shared?.close();
       throw new StartupError(`cannot serve metrics on ${formatAddress(config.metricsAddress)}: ${(error as Error).message}`);
     }
   }
@@ -223,6 +259,7 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
     closeClients();
     await metricsServer?.close();
     await disk?.close();
+    await shared?.close();
     throw new StartupError(`cannot mount ${config.mountpoint}: ${(error as Error).message}`);
   }
   const control = new ControlServer(
@@ -262,11 +299,13 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
       }
       await disk?.close();
       for (const tier of cache.metadataTiers) await tier.close();
-      log.info({ stats: stats() }, 'final statistics');
+      const finalStats = stats();
+      await shared?.close();
+      log.info({ stats: finalStats }, 'final statistics');
       closeClients();
     })();
     return stopping;
   };
   const finished = session.waitForExternalUnmount().then(stop);
-  return { stats, finished, stop };
+  return { stats, notices, finished, stop };
 }

@@ -6,6 +6,7 @@ import type { SlabPoolStats } from './fs/read/slab-pool.js';
 import type { NativeAttrCacheStats } from './fuse/native-attr-cache.js';
 import type { InstrumentedStore, OperationCalls } from './s3/counting-store.js';
 import type { StoreOperation } from './s3/object-store.js';
+import type { SharedCacheStats } from './shared-cache/types.js';
 
 /** The cache settings `s3mount cache configure` changes on a running mount. */
 export interface CacheSettings {
@@ -31,6 +32,8 @@ export interface MountStats {
   nativeAttrCache?: NativeAttrCacheStats;
   /** The serving process's memory (bytes), as Node reports it. */
   memory: { rss: number; heapUsed: number; external: number; arrayBuffers: number };
+  /** With --shared-cache: the connection, the invalidation bus and the shared metadata tier. */
+  sharedCache?: SharedCacheStats;
   /** The --s3-events-queue consumer, when the mount has one. */
   events?: EventConsumerStats;
 }
@@ -52,8 +55,10 @@ export function collectStats(
   store: InstrumentedStore,
   kernelCacheTtlSeconds: number,
   streaming: SlabPoolStats,
-  nativeAttrCache?: NativeAttrCacheStats,
+  /** What only some mounts have: the shared cache, the attribute cache in the FUSE binding. */
+  optional: { sharedCache?: SharedCacheStats; nativeAttrCache?: NativeAttrCacheStats } = {},
 ): MountStats {
+  const { sharedCache, nativeAttrCache } = optional;
   const cacheStats = cache.stats();
   const s3 = store.calls();
   const s3Calls = Object.values(s3).reduce((sum, op) => sum + op.count, 0);
@@ -67,6 +72,7 @@ export function collectStats(
     streaming,
     ...(nativeAttrCache ? { nativeAttrCache } : {}),
     memory: { rss, heapUsed, external, arrayBuffers },
+    ...(sharedCache ? { sharedCache } : {}),
   };
 }
 
@@ -119,8 +125,35 @@ export function formatStats(stats: MountStats): string {
       `streaming  ${streaming.slabs - streaming.idle}/${streaming.slabs} slabs of ${mib(streaming.slabBytes)} in use, at most ${mib(streaming.maxBytes)}`,
     );
   if (memory) lines.push(`memory     rss ${mib(memory.rss)}, heap ${mib(memory.heapUsed)}, buffers ${mib(memory.arrayBuffers)}`);
+  if (stats.sharedCache) lines.push(...formatSharedCache(stats.sharedCache));
   if (stats.events) lines.push(...formatEvents(stats.events));
   return lines.join('\n');
+}
+
+/** The shared cache's lines of `cache stats`. */
+export function formatSharedCache(shared: SharedCacheStats): string[] {
+  const { bus, tier, server } = shared;
+  const lines = [
+    `shared     ${shared.redis} ${shared.state}, reconnects ${shared.reconnects}${shared.state === 'connected' || !shared.lastError ? '' : ` (${shared.lastError})`}`,
+  ];
+  const lag = bus.lastLagMs === undefined ? '-' : `last ${bus.lastLagMs} ms, mean ${(bus.meanLagMs ?? 0).toFixed(1)} ms, max ${bus.maxLagMs} ms`;
+  lines.push(
+    `bus        ${bus.state}, published ${bus.published} (pending ${bus.pending}, failed attempts ${bus.publishErrors}), applied ${bus.applied} (lag ${lag}), ` +
+      `own ${bus.ownSkipped}, other prefixes ${bus.outOfScope}, malformed ${bus.malformed}, catch-ups ${bus.catchUps}, drops ${bus.drops}, reconnects ${bus.reconnects}`,
+  );
+  if (tier) {
+    lines.push(
+      `shared tier hits ${tier.hits}, misses ${tier.misses}, hit rate ${rate(tier.hits, tier.misses)}, rejected ${tier.rejected}, unavailable ${tier.unavailable}, ` +
+        `stored ${tier.stored}, too large ${tier.tooLarge}, not stored ${tier.skipped}, drops ${tier.drops} (pending ${tier.pendingDrops}), errors ${tier.errors}`,
+    );
+  } else {
+    lines.push('shared tier off (--no-shared-metadata)');
+  }
+  if (server) {
+    const bound = server.maxMemoryBytes > 0 ? `/${mib(server.maxMemoryBytes)}` : ' (no maxmemory)';
+    lines.push(`redis      ${server.version}, ${server.keys} keys, ${mib(server.usedMemoryBytes)}${bound}, evicted keys ${server.evictedKeys}`);
+  }
+  return lines;
 }
 
 function formatEvents(events: EventConsumerStats): string[] {

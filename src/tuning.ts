@@ -38,3 +38,30 @@ export const STREAM_ABOVE_CACHE_SHARE = 1 / 4;
 export const MAX_STREAM_BYTES = 64 * 1024 * 1024;
 /** Blocks are keyed by ETag and never go stale: only the byte bound pushes them out. */
 export const BLOCK_TTL_MS = 24 * 3600 * 1000;
+
+/**
+ * The shared cache on Redis (--shared-cache). The invalidation stream of a bucket keeps about
+ * this many entries (XADD MAXLEN ~): a mount that was cut off for fewer changes than that
+ * catches up from its last id, one cut off longer drops its metadata. An entry takes about 150
+ * bytes, so the stream stays under 20 MB.
+ */
+export const BUS_STREAM_MAX_ENTRIES = 100_000;
+/** A reader's XREAD waits this long for entries, then asks again. */
+export const BUS_BLOCK_MS = 5_000;
+/** Entries applied per XREAD. */
+export const BUS_READ_BATCH = 1_000;
+/** Changes kept while they cannot be published; past this, one change of the mount's whole root replaces them. */
+export const BUS_MAX_PENDING = 10_000;
+/** How long a mount waits for Redis when it starts before going on with TTLs alone. */
+export const SHARED_CACHE_START_WAIT_MS = 3_000;
+/** Reconnects back off from this to SHARED_CACHE_MAX_BACKOFF_MS, doubling. */
+export const SHARED_CACHE_MIN_BACKOFF_MS = 100;
+export const SHARED_CACHE_MAX_BACKOFF_MS = 5_000;
+/** A connection whose server sends nothing for this long while a command waits is dropped and made again. */
+export const SHARED_CACHE_SOCKET_TIMEOUT_MS = 3_000;
+/** Metadata entries larger than this (encoded) are not shared: a listing of about 30,000 names. */
+export const SHARED_TIER_MAX_ENTRY_BYTES = 4 * 1024 * 1024;
+/** No shared metadata entry lives longer than this, whatever its TTL. */
+export const SHARED_TIER_MAX_TTL_MS = 24 * 3600 * 1000;
+/** Drops that could not be sent and wait for the connection; past this, the mount's whole root is dropped instead. */
+export const SHARED_TIER_MAX_PENDING_DROPS = 10_000;

@@ -22,6 +22,8 @@ export interface Caches {
   /** Drops every entry under a key prefix, in both caches; returns how many. */
   invalidatePrefix(bucket: string, prefix: string): number;
   clear(): void;
+  /** Drops every metadata entry (HEAD answers, listings), in memory and in the tiers below; content stays. */
+  clearMetadata(): void;
   /** Loads in flight in either cache (background prefetches included). */
   readonly loading: number;
   stats(): CacheStats;
@@ -95,6 +97,10 @@ class MountCaches implements Caches {
       this.blockLoads.invalidatePrefix(bucket, prefix) +
       (this.blockTier?.invalidatePrefix(bucket, prefix) ?? 0)
     );
+  }
+
+  clearMetadata(): void {
+    this.metadata.clear();
   }
 
   clear(): void {

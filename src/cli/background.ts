@@ -6,7 +6,8 @@ import { openSync } from 'node:fs';
 /** Set in the child's environment so that it reports readiness over IPC. */
 export const BACKGROUND_CHILD_VARIABLE = 'S3MOUNT_BACKGROUND_CHILD';
 
-export type ReadyMessage = { type: 'ready' } | { type: 'failed'; message: string };
+/** A ready mount's notices are lines its starter should see once (its own stderr goes to the log file). */
+export type ReadyMessage = { type: 'ready'; notices?: string[] } | { type: 'failed'; message: string };
 
 export async function startInBackground(script: string, args: string[], logFile: string | undefined): Promise<ReadyMessage> {
   const output = logFile ? openSync(logFile, 'a') : 'ignore';

@@ -48,11 +48,13 @@ async function mountCommand(script: string, args: string[], env: NodeJS.ProcessE
     const childArgs = config.logFile ? args : withOptions(args, ['--log-file', logFile]);
     const outcome = await startInBackground(script, withOptions(childArgs, ['--foreground']), logFile);
     if (outcome.type === 'failed') throw new StartupError(outcome.message);
+    for (const notice of outcome.notices ?? []) console.error(`s3mount: ${notice}`);
     return 0;
   }
-  const log = createLogger({ level: config.logLevel, format: config.logFormat, file: config.logFile }, env);
+  const secrets = config.sharedCache?.password ? [config.sharedCache.password] : [];
+  const log = createLogger({ level: config.logLevel, format: config.logFormat, file: config.logFile, secrets }, env);
   const mount = await startMount(config, log);
-  reportToParent({ type: 'ready' });
+  reportToParent({ type: 'ready', notices: mount.notices });
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
       log.info({ signal }, 'unmounting');

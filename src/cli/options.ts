@@ -8,6 +8,7 @@ import { defaultCacheRoot } from '../cache/disk/cache-dir.js';
 import { type Config, DEFAULTS } from '../config.js';
 import { normalizePrefix } from '../fs/names/paths.js';
 import { isLoopbackHost, parseMetricsAddress } from '../metrics/address.js';
+import { parseRedisUrl, type RedisTarget } from '../shared-cache/redis-url.js';
 import { queueUrlProblem } from '../sqs/queue-endpoint.js';
 import { type FlagKind, MountOptionError, mountOptionList } from './mount-options.js';
 
@@ -95,7 +96,7 @@ export const OPTIONS: OptionSpec[] = [
     flag: 'kernel-cache-ttl',
     value: 'SECONDS',
     env: ['S3MOUNT_KERNEL_CACHE_TTL'],
-    default: `${DEFAULTS.kernelCacheTtlSeconds} (at most the metadata TTL)`,
+    default: `${DEFAULTS.kernelCacheTtlSeconds} (at most the metadata TTL); ${DEFAULTS.sharedCacheKernelCacheTtlSeconds} with --shared-cache`,
     help: 'how long the kernel keeps attributes and names without asking s3mount (also caps its negative entries)',
     apply: (d, v) => (d.kernelCacheTtlSeconds = parseInteger('kernel-cache-ttl', v, 0)),
   },
@@ -211,6 +212,19 @@ export const OPTIONS: OptionSpec[] = [
     apply: (d, v) => (d.metricsAddress = parseAddress(v)),
   },
   switchOption('metrics-allow-remote', 'allow a --metrics-address other machines can reach', (d) => (d.metricsAllowRemote = true)),
+  {
+    flag: 'shared-cache',
+    value: 'URL',
+    env: ['S3MOUNT_SHARED_CACHE'],
+    default: 'off',
+    help: 'redis://[USER:PASSWORD@]HOST:PORT[/DB] or rediss:// (TLS) shared by the mounts of the bucket: changes made through one mount reach the others at once, and listings and HEAD answers are shared (give the password through the environment: the command line is visible to every local user)',
+    apply: (d, v) => (d.sharedCache = parseSharedCache(v)),
+  },
+  switchOption(
+    'no-shared-metadata',
+    'with --shared-cache, share changes only: listings and HEAD answers stay in this mount',
+    (d) => (d.sharedMetadata = false),
+  ),
 ];
 
 /** Whether `flag` is a long option of ours, and whether it takes a value (for -o lists). */
@@ -289,7 +303,9 @@ export function parseMountArguments(givenArgs: string[], env: NodeJS.ProcessEnv,
     dirMode: draft.dirMode ?? DEFAULTS.dirMode,
     posixMetadata: draft.posixMetadata ?? true,
     metadataTtlSeconds,
-    kernelCacheTtlSeconds: draft.kernelCacheTtlSeconds ?? Math.min(DEFAULTS.kernelCacheTtlSeconds, metadataTtlSeconds),
+    kernelCacheTtlSeconds:
+      draft.kernelCacheTtlSeconds ??
+      Math.min(draft.sharedCache ? DEFAULTS.sharedCacheKernelCacheTtlSeconds : DEFAULTS.kernelCacheTtlSeconds, metadataTtlSeconds),
     negativeMetadataTtlSeconds: draft.negativeMetadataTtlSeconds ?? DEFAULTS.negativeMetadataTtlSeconds,
     maxCacheEntries: draft.maxCacheEntries ?? DEFAULTS.maxCacheEntries,
     nativeAttrCache: draft.nativeAttrCache ?? true,
@@ -307,6 +323,8 @@ export function parseMountArguments(givenArgs: string[], env: NodeJS.ProcessEnv,
     logFormat: draft.logFormat ?? (context.stderrIsTerminal && !draft.logFile ? 'pretty' : DEFAULTS.logFormat),
     logFile: draft.logFile,
     metricsAddress: draft.metricsAddress,
+    sharedCache: draft.sharedCache,
+    sharedMetadata: draft.sharedMetadata ?? true,
     s3EventsQueue: draft.s3EventsQueue,
   };
 }
@@ -478,6 +496,15 @@ function parseAddress(value: string): { host: string; port: number } {
     return parseMetricsAddress(value);
   } catch (error) {
     throw new UsageError((error as Error).message);
+  }
+}
+
+function parseSharedCache(value: string): RedisTarget {
+  try {
+    return parseRedisUrl(value);
+  } catch (error) {
+    // The message never holds the URL: it may carry a password.
+    throw new UsageError(`--shared-cache ${(error as Error).message}`);
   }
 }
 

@@ -20,7 +20,7 @@ export type InvalidationEvent =
 export type InvalidationListener = (event: InvalidationEvent) => void;
 
 /** The caches an invalidation drops entries from. */
-export type InvalidatedCaches = Pick<Caches, 'invalidateKey' | 'invalidatePrefix' | 'clear'>;
+export type InvalidatedCaches = Pick<Caches, 'invalidateKey' | 'invalidatePrefix' | 'clear' | 'clearMetadata'>;
 
 export class Invalidation {
   private readonly listeners = new Set<InvalidationListener>();
@@ -64,9 +64,14 @@ export class Invalidation {
     return dropped;
   }
 
-  /** Everything cached is dropped. */
+  /**
+   * Everything cached is dropped. From another mount (or when changes from other mounts may
+   * have been missed) only metadata goes: content blocks are keyed by ETag and never stale,
+   * and the disk tier's may hold gigabytes.
+   */
   clear(origin: InvalidationOrigin): void {
-    this.caches.clear();
+    if (origin === 'remote') this.caches.clearMetadata();
+    else this.caches.clear();
     this.emit({ kind: 'clear', bucket: this.bucket, origin });
   }
 

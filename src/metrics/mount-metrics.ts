@@ -6,10 +6,13 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 import type { CacheStats, TierStats } from '../cache/types.js';
 import { CACHE_OPS } from '../cache/types.js';
 import type { NativeAttrCacheStats } from '../fuse/native-attr-cache.js';
+import type { SharedCacheStats } from '../shared-cache/types.js';
 
 // FUSE answers from the cache in tens of microseconds, from S3 in milliseconds to seconds.
 const FUSE_BUCKETS = [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const S3_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+// A remote change is applied within milliseconds while the bus is up; seconds mean a catch-up.
+const LAG_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60];
 
 const ERRNO_NAMES = new Map(Object.entries(constants.errno).map(([name, value]) => [value, name]));
 
@@ -40,9 +43,9 @@ export class MountMetrics {
   private readonly readBytes: Counter;
   private readonly writtenBytes: Counter;
   private readonly uploadsPending: Gauge;
+  private remoteLag?: Histogram;
 
-  /** `nativeAttrStats`: the counters of the binding's attribute cache, undefined while it is off. */
-  constructor(cacheStats: () => CacheStats, nativeAttrStats: () => NativeAttrCacheStats | undefined = () => undefined) {
+  constructor(cacheStats: () => CacheStats) {
     const registers = [this.registry];
     const fuseOperations = new Counter({
       name: 's3mount_fuse_operations_total',
@@ -78,7 +81,6 @@ export class MountMetrics {
     this.writtenBytes = new Counter({ name: 's3mount_written_bytes_total', help: 'Bytes accepted from FUSE writes', registers });
     this.uploadsPending = new Gauge({ name: 's3mount_uploads_pending', help: 'Uploads (PUT or multipart) started and not finished', registers });
     this.registerCacheMetrics(cacheStats);
-    this.registerNativeAttrMetrics(nativeAttrStats);
     collectDefaultMetrics({ register: this.registry });
   }
 
@@ -105,23 +107,82 @@ export class MountMetrics {
     this.uploadsPending.dec();
   }
 
+  /** A change another mount published was applied here, `lagMs` after it was published. */
+  remoteChangeApplied(lagMs: number): void {
+    this.remoteLag?.observe(lagMs / 1000);
+  }
+
+  /** The shared cache's state and counters, read from its own at scrape time. */
+  registerSharedCache(sharedStats: () => SharedCacheStats): void {
+    const registers = [this.registry];
+    this.remoteLag = new Histogram({
+      name: 's3mount_shared_cache_remote_change_lag_seconds',
+      help: "Time from another mount's publication of a change to its application here (Redis server clock)",
+      buckets: LAG_BUCKETS,
+      registers,
+    });
+    new Gauge({
+      name: 's3mount_shared_cache_connected',
+      help: 'Whether the shared cache connection is up (1) and its invalidation stream read in step (bus label)',
+      labelNames: ['part'],
+      registers,
+      collect() {
+        const stats = sharedStats();
+        this.set({ part: 'connection' }, stats.state === 'connected' ? 1 : 0);
+        this.set({ part: 'bus' }, stats.bus.state === 'in sync' ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 's3mount_shared_cache_pending',
+      help: 'Changes waiting to be published, and drops of shared entries waiting to be sent',
+      labelNames: ['kind'],
+      registers,
+      collect() {
+        const stats = sharedStats();
+        this.set({ kind: 'changes' }, stats.bus.pending);
+        this.set({ kind: 'drops' }, stats.tier?.pendingDrops ?? 0);
+      },
+    });
+    const counters: Array<[string, string, (stats: SharedCacheStats) => number]> = [
+      ['s3mount_shared_cache_reconnects_total', 'Times a shared cache connection was made again after being lost', (s) => s.reconnects + s.bus.reconnects],
+      ['s3mount_shared_cache_published_total', "Changes of this mount added to the bucket's invalidation stream", (s) => s.bus.published],
+      ['s3mount_shared_cache_applied_total', "Other mounts' changes applied here", (s) => s.bus.applied],
+      ['s3mount_shared_cache_malformed_total', 'Invalidation stream entries not understood', (s) => s.bus.malformed],
+      ['s3mount_shared_cache_drops_total', 'Times cached metadata was dropped because changes may have been missed', (s) => s.bus.drops],
+      ['s3mount_shared_cache_catch_ups_total', 'Reconnects that read on from the last entry seen', (s) => s.bus.catchUps],
+      ['s3mount_shared_cache_rejected_total', 'Shared metadata entries refused as malformed or foreign', (s) => s.tier?.rejected ?? 0],
+    ];
+    for (const [name, help, read] of counters) {
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(read(sharedStats()));
+        },
+      });
+    }
+  }
+
   /** The exposition text and its content type. */
   async render(): Promise<{ contentType: string; body: string }> {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
 
   /**
-   * getattrs the binding answers itself never reach the adapter's hook (nor
-   * s3mount_fuse_operations_total): its own counters say how many it answered.
+   * The attribute cache in the FUSE binding, when the mount has it. getattrs the binding
+   * answers itself never reach the adapter's hook (nor s3mount_fuse_operations_total): its own
+   * counters say how many it answered.
    */
-  private registerNativeAttrMetrics(nativeAttrStats: () => NativeAttrCacheStats | undefined): void {
+  registerNativeAttrCache(nativeAttrStats: () => NativeAttrCacheStats): void {
     const registers = [this.registry];
     new Gauge({
       name: 's3mount_native_attr_cache_entries',
       help: 'getattr answers held by the attribute cache in the FUSE binding',
       registers,
       collect() {
-        this.set(nativeAttrStats()?.entries ?? 0);
+        this.set(nativeAttrStats().entries);
       },
     });
     const counters: Array<[string, keyof NativeAttrCacheStats, string]> = [
@@ -140,7 +201,7 @@ export class MountMetrics {
         registers,
         collect() {
           this.reset();
-          this.inc(nativeAttrStats()?.[field] ?? 0);
+          this.inc(nativeAttrStats()[field]);
         },
       });
     }

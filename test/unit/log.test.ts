@@ -66,6 +66,21 @@ async function waitForText(file: string, expected: string): Promise<string> {
   }
 }
 
+test('a Redis password is never written: in a URL, or alone where something repeats it', async (t) => {
+  const directory = await mkdtemp(join(tmpdir(), 's3mount-log-'));
+  t.teardown(() => rm(directory, { recursive: true, force: true }));
+  const password = 'redis-pw-4242';
+  const file = join(directory, 'redis.log');
+  const log = createLogger({ level: 'trace', format: 'json', file, secrets: [password] }, {});
+  log.warn({ url: `rediss://s3mount:${password}@cache.lan:6380/2` }, 'shared cache unavailable');
+  log.error({ err: new Error(`AUTH ${password} refused`) }, 'connection error');
+  log.info('last line');
+  const text = await waitForText(file, 'last line');
+  t.false(text.includes(password));
+  t.true(text.includes('cache.lan:6380'), 'the rest of the URL is kept');
+  t.true(scrubSecrets('{"u":"redis://:short@h:1"}').includes('[redacted]@h:1'), 'a URL password is scrubbed whatever its length');
+});
+
 test('a background mount logs to a file named after its mountpoint in the state directory', (t) => {
   t.is(logFileName('/mnt/s3'), 'mnt-s3.log');
   t.is(logFileName('/srv/data/bucket/'), 'srv-data-bucket.log');

@@ -185,3 +185,24 @@ test('disk cache options: on by default under the cache root, --no-disk-cache tu
   t.throws(() => parse('--disk-cache-compression', 'lz4'), { instanceOf: UsageError, message: /zstd, none/ });
   t.throws(() => parse('--no-such-thing'), { instanceOf: UsageError, message: /unknown option --no-such-thing/ });
 });
+
+test('--shared-cache takes a redis:// or rediss:// URL from the flag, the environment or -o, and lowers the kernel TTL to 0 unless given', (t) => {
+  const flag = parseMountArguments(['b-1', '/m', '--shared-cache', 'rediss://s3mount:hunter22@cache.lan:6380/2'], {});
+  t.deepEqual(flag.sharedCache, { host: 'cache.lan', port: 6380, db: 2, tls: true, username: 's3mount', password: 'hunter22' });
+  t.true(flag.sharedMetadata);
+  t.is(flag.kernelCacheTtlSeconds, 0, 'the bus, not the kernel, decides what another mount shows');
+  t.is(parseMountArguments(['b-1', '/m', '--shared-cache', 'redis://h:1', '--kernel-cache-ttl', '2'], {}).kernelCacheTtlSeconds, 2, 'unless asked for');
+  t.is(parseMountArguments(['b-1', '/m'], {}).kernelCacheTtlSeconds, 1, 'without a shared cache the default stays');
+  t.is(parseMountArguments(['b-1', '/m'], {}).sharedCache, undefined);
+  t.is(parseMountArguments(['b-1', '/m'], { S3MOUNT_SHARED_CACHE: 'redis://env-host:6379/1' }).sharedCache?.host, 'env-host');
+  const listed = parseMountArguments(['b-1', '/m', '-o', 'shared_cache=redis://:pw@o-host:7000/3,no-shared-metadata'], {});
+  t.like(listed.sharedCache, { host: 'o-host', port: 7000, db: 3, password: 'pw' });
+  t.false(listed.sharedMetadata);
+});
+
+test('a bad --shared-cache is a usage error that never repeats the password', (t) => {
+  for (const bad of ['http://u:hunter22@h:1', 'redis://u:hunter22@h:1/db', 'hunter22']) {
+    const error = t.throws(() => parseMountArguments(['b-1', '/m', '--shared-cache', bad], {}), { instanceOf: UsageError, message: /^--shared-cache / });
+    t.false(error?.message.includes('hunter22'), bad);
+  }
+});

@@ -46,13 +46,13 @@ async function systemDeps(machine: Machine): Promise<{ code: number; output: str
   }
 }
 
-const TOOLS = ['fusermount', 'g++', 'make', 'python3'];
+const TOOLS = ['fusermount', 'g++', 'make', 'python3', 'redis-server'];
 const RENAMED = 'libfuse2t64:\n  Installed: (none)\n  Candidate: 2.9.9-9\n';
 
-test('a bare machine gets libfuse, fusermount and the toolchain node-gyp needs', async (t) => {
+test('a bare machine gets libfuse, fusermount, the toolchain node-gyp needs and redis-server', async (t) => {
   const bare = await systemDeps({ libfuse2t64Policy: '', hasLibfuse: false, commands: [] });
   t.is(bare.code, 0, bare.output);
-  t.is(bare.installed, 'install -y -qq libfuse2 fuse3 g++ make python3');
+  t.is(bare.installed, 'install -y -qq libfuse2 fuse3 g++ make python3 redis-server');
 });
 
 test('where libfuse2 is called libfuse2t64 (Debian 13, Ubuntu 24.04) that is installed', async (t) => {
@@ -64,7 +64,14 @@ test('where libfuse2 is called libfuse2t64 (Debian 13, Ubuntu 24.04) that is ins
 });
 
 test('only what is missing is installed, and nothing when nothing is', async (t) => {
-  t.is((await systemDeps({ libfuse2t64Policy: RENAMED, hasLibfuse: true, commands: ['fusermount', 'make', 'python3'] })).installed, 'install -y -qq g++');
+  t.is(
+    (await systemDeps({ libfuse2t64Policy: RENAMED, hasLibfuse: true, commands: ['fusermount', 'make', 'python3', 'redis-server'] })).installed,
+    'install -y -qq g++',
+  );
+  t.is(
+    (await systemDeps({ libfuse2t64Policy: RENAMED, hasLibfuse: true, commands: ['fusermount', 'g++', 'make', 'python3'] })).installed,
+    'install -y -qq redis-server',
+  );
   const complete = await systemDeps({ libfuse2t64Policy: RENAMED, hasLibfuse: true, commands: TOOLS });
   t.is(complete.code, 0, complete.output);
   t.is(complete.installed, undefined);
