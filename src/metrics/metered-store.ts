@@ -50,5 +50,21 @@ export function meterStore(inner: ObjectStore, metrics: MountMetrics): ObjectSto
     },
     copy: (sourceKey, destinationKey, options) => timed('copy', () => inner.copy(sourceKey, destinationKey, options)),
     delete: (key) => timed('delete', () => inner.delete(key)),
+    // A multipart upload is pending from its creation to its completion or abort.
+    createUpload: async (key, options) => {
+      const uploadId = await timed('multipart', () => inner.createUpload(key, options));
+      metrics.uploadStarted();
+      return uploadId;
+    },
+    uploadPart: (key, uploadId, partNumber, body) => timed('put', () => inner.uploadPart(key, uploadId, partNumber, body)),
+    completeUpload: async (key, uploadId, parts) => {
+      const done = await timed('multipart', () => inner.completeUpload(key, uploadId, parts));
+      metrics.uploadFinished();
+      return done;
+    },
+    abortUpload: async (key, uploadId) => {
+      await timed('multipart', () => inner.abortUpload(key, uploadId));
+      metrics.uploadFinished();
+    },
   };
 }

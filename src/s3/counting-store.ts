@@ -1,7 +1,7 @@
 // A decorator that counts and times every call to an ObjectStore and logs it at debug level.
 // It never logs at warn or above: the filesystem logs a failure once, where it knows what it means.
 import type { Logger } from '../log.js';
-import { isStoreError, type ObjectStore, type StoreOperation } from './object-store.js';
+import { isStoreError, type ObjectStore, STORE_OPERATIONS, type StoreOperation } from './object-store.js';
 
 export interface OperationCalls {
   /** Calls made, failed ones included. */
@@ -19,7 +19,7 @@ export interface InstrumentedStore extends ObjectStore {
   calls(): Record<StoreOperation, OperationCalls>;
 }
 
-const OPERATIONS: readonly StoreOperation[] = ['checkBucket', 'head', 'list', 'getRange', 'put', 'copy', 'delete'];
+const OPERATIONS = STORE_OPERATIONS;
 
 export function instrumentStore(inner: ObjectStore, log: Logger): InstrumentedStore {
   const counters = Object.fromEntries(OPERATIONS.map((op) => [op, { count: 0, errors: 0, totalMs: 0, inFlight: 0 }])) as Record<StoreOperation, OperationCalls>;
@@ -75,6 +75,24 @@ export function instrumentStore(inner: ObjectStore, log: Logger): InstrumentedSt
     copy: (sourceKey, destinationKey, options) =>
       timed('copy', destinationKey, () => inner.copy(sourceKey, destinationKey, options), log.isLevelEnabled('debug') ? { source: sourceKey } : undefined),
     delete: (key) => timed('delete', key, () => inner.delete(key)),
+    createUpload: (key, options) =>
+      timed('multipart', key, () => inner.createUpload(key, options), log.isLevelEnabled('debug') ? { call: 'create' } : undefined),
+    uploadPart: (key, uploadId, partNumber, body) =>
+      timed(
+        'put',
+        key,
+        () => inner.uploadPart(key, uploadId, partNumber, body),
+        log.isLevelEnabled('debug') ? { part: partNumber, bytes: Buffer.isBuffer(body) ? body.length : body.end - body.start } : undefined,
+      ),
+    completeUpload: (key, uploadId, parts) =>
+      timed(
+        'multipart',
+        key,
+        () => inner.completeUpload(key, uploadId, parts),
+        log.isLevelEnabled('debug') ? { call: 'complete', parts: parts.length } : undefined,
+      ),
+    abortUpload: (key, uploadId) =>
+      timed('multipart', key, () => inner.abortUpload(key, uploadId), log.isLevelEnabled('debug') ? { call: 'abort' } : undefined),
     calls() {
       return Object.fromEntries(OPERATIONS.map((op) => [op, { ...counters[op] }])) as Record<StoreOperation, OperationCalls>;
     },

@@ -3,8 +3,8 @@
 // 1000 keys a page), ETags that follow the bytes, user metadata, ranges, If-Match and copies;
 // with an injectable clock and synchronous seeding. Injected failures, latency and call
 // counting are wrappers around it (test/support/faulty-store.ts, src/s3/counting-store.ts).
-import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { createHash, randomUUID } from 'node:crypto';
+import { open, readFile } from 'node:fs/promises';
 import {
   type CopyOptions,
   type GetRangeOptions,
@@ -12,14 +12,19 @@ import {
   type ListPage,
   type ObjectInfo,
   type ObjectStore,
+  type PartBody,
   type PutBody,
   type PutOptions,
   StoreError,
+  type UploadedPart,
+  type UploadOptions,
 } from './object-store.js';
 
 /** S3's cap on a listing page, and the default page size. */
 export const MAX_LIST_KEYS = 1000;
 const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
+/** S3's smallest part, but for the last one (checked at completion, as S3 does). */
+export const MIN_PART_SIZE = 5 * 1024 * 1024;
 /** What S3 answers for an object stored without a Content-Type. */
 const DEFAULT_CONTENT_TYPE = 'binary/octet-stream';
 
@@ -60,6 +65,13 @@ function lowerCaseNames(metadata: Record<string, string> | undefined): Record<st
   return result;
 }
 
+/** A multipart upload in progress: its parts by number, each with its ETag. */
+interface MemoryUpload {
+  key: string;
+  options: UploadOptions;
+  parts: Map<number, { bytes: Buffer; etag: string }>;
+}
+
 interface TokenState {
   /** Listing resumes after this key or common prefix. */
   after: string;
@@ -75,6 +87,7 @@ export class MemoryStore implements ObjectStore {
   bucketExists = true;
 
   private readonly objects = new Map<string, MemoryObject>();
+  private readonly uploads = new Map<string, MemoryUpload>();
   private sortedKeys: string[] | undefined;
 
   constructor(bucket: string = 'bucket', options: MemoryStoreOptions = {}) {
@@ -123,6 +136,11 @@ export class MemoryStore implements ObjectStore {
     const existed = this.objects.delete(key);
     if (existed) this.sortedKeys = undefined;
     return existed;
+  }
+
+  /** Multipart uploads created and neither completed nor aborted: "key upload-id". */
+  uploadsInProgress(): string[] {
+    return [...this.uploads].map(([uploadId, upload]) => `${upload.key} ${uploadId}`);
   }
 
   /** All keys, in S3 order. */
@@ -251,7 +269,59 @@ export class MemoryStore implements ObjectStore {
     this.deleteObject(key);
   }
 
+  async createUpload(key: string, options: UploadOptions = {}): Promise<string> {
+    this.enter('createUpload', key);
+    const uploadId = randomUUID();
+    this.uploads.set(uploadId, { key, options: { ...options }, parts: new Map() });
+    return uploadId;
+  }
+
+  async uploadPart(key: string, uploadId: string, partNumber: number, body: PartBody): Promise<{ etag: string }> {
+    this.enter('uploadPart', key);
+    const upload = this.upload(key, uploadId);
+    if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > 10_000)
+      throw new StoreError('Other', `uploadPart ${key}: invalid part number ${partNumber}`, 'InvalidArgument', 400);
+    const bytes = Buffer.isBuffer(body) ? Buffer.from(body) : await readRange(key, body.path, body.start, body.end);
+    const etag = `"${md5(bytes).toString('hex')}"`;
+    upload.parts.set(partNumber, { bytes, etag });
+    return { etag };
+  }
+
+  async completeUpload(key: string, uploadId: string, parts: UploadedPart[]): Promise<{ etag: string }> {
+    this.enter('completeUpload', key);
+    const upload = this.upload(key, uploadId);
+    const chosen: Buffer[] = [];
+    for (const [index, part] of parts.entries()) {
+      if (index > 0 && part.partNumber <= parts[index - 1].partNumber)
+        throw new StoreError('Other', `completeUpload ${key}: parts not in ascending order`, 'InvalidPartOrder', 400);
+      const sent = upload.parts.get(part.partNumber);
+      if (!sent || sent.etag !== part.etag)
+        throw new StoreError('Other', `completeUpload ${key}: no part ${part.partNumber} with ETag ${part.etag}`, 'InvalidPart', 400);
+      if (index < parts.length - 1 && sent.bytes.length < MIN_PART_SIZE)
+        throw new StoreError('Other', `completeUpload ${key}: part ${part.partNumber} holds ${sent.bytes.length} bytes`, 'EntityTooSmall', 400);
+      chosen.push(sent.bytes);
+    }
+    if (chosen.length === 0) throw new StoreError('Other', `completeUpload ${key}: no parts`, 'MalformedXML', 400);
+    this.uploads.delete(uploadId);
+    const etag = `"${md5(Buffer.concat(chosen.map(md5))).toString('hex')}-${chosen.length}"`;
+    const { metadata, contentType } = upload.options;
+    this.store(key, { bytes: Buffer.concat(chosen), etag, lastModified: this.now(), metadata: lowerCaseNames(metadata), contentType });
+    return { etag };
+  }
+
+  async abortUpload(key: string, uploadId: string): Promise<void> {
+    this.enter('abortUpload', key);
+    // An upload already gone counts as aborted, as in the SDK store.
+    if (this.uploads.get(uploadId)?.key === key) this.uploads.delete(uploadId);
+  }
+
   // ---- internals ----------------------------------------------------------------------
+
+  private upload(key: string, uploadId: string): MemoryUpload {
+    const upload = this.uploads.get(uploadId);
+    if (!upload || upload.key !== key) throw new StoreError('NotFound', `${key}: no multipart upload ${uploadId}`, 'NoSuchUpload', 404);
+    return upload;
+  }
 
   private store(key: string, object: MemoryObject): void {
     if (!this.objects.has(key)) this.sortedKeys = undefined;
@@ -271,6 +341,22 @@ export class MemoryStore implements ObjectStore {
   private enter(operation: string, key: string, signal?: AbortSignal): void {
     if (signal?.aborted) throw new StoreError('Network', `${operation} ${key}: aborted by the caller`, 'AbortError');
     if (!this.bucketExists) throw new StoreError('NoSuchBucket', `bucket ${this.bucket} does not exist`, 'NoSuchBucket', 404);
+  }
+}
+
+/** Bytes [start, end) of a local file, as the SDK store reads a part. */
+async function readRange(key: string, path: string, start: number, end: number): Promise<Buffer> {
+  const bytes = Buffer.alloc(end - start);
+  let handle: Awaited<ReturnType<typeof open>> | undefined;
+  try {
+    handle = await open(path, 'r');
+    const { bytesRead } = await handle.read(bytes, 0, bytes.length, start);
+    if (bytesRead !== bytes.length) throw new Error(`ends before ${end}`);
+    return bytes;
+  } catch (error) {
+    throw new StoreError('Other', `uploadPart ${key}: cannot read ${path}: ${(error as Error).message}`, 'ReadFailed');
+  } finally {
+    await handle?.close();
   }
 }
 

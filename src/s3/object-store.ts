@@ -53,6 +53,22 @@ export interface PutOptions {
 /** A body to upload: bytes in memory, or a local file (staged writes). */
 export type PutBody = Buffer | { path: string; size: number };
 
+/** A part of a multipart upload: bytes in memory, or bytes [start, end) of a local file. */
+export type PartBody = Buffer | { path: string; start: number; end: number };
+
+/** Options of a multipart upload, fixed when it is created. */
+export interface UploadOptions {
+  metadata?: Record<string, string>;
+  contentType?: string;
+}
+
+/** A part sent, as CompleteMultipartUpload names it. */
+export interface UploadedPart {
+  /** 1 to 10,000. */
+  partNumber: number;
+  etag: string;
+}
+
 export interface GetRangeOptions {
   /** Refuse (PreconditionFailed) when the object no longer has this ETag. */
   ifMatch?: string;
@@ -79,6 +95,23 @@ export interface ObjectStore {
   copy(sourceKey: string, destinationKey: string, options?: CopyOptions): Promise<{ etag: string }>;
   /** Deleting a missing key succeeds, as in S3. */
   delete(key: string): Promise<void>;
+  /**
+   * Multipart uploads sent part by part (CreateMultipartUpload): the caller sends parts as it
+   * pleases, then completes or aborts. Returns the upload id.
+   */
+  createUpload(key: string, options?: UploadOptions): Promise<string>;
+  /** UploadPart. Sending a part number again replaces that part. */
+  uploadPart(key: string, uploadId: string, partNumber: number, body: PartBody): Promise<{ etag: string }>;
+  /**
+   * CompleteMultipartUpload of `parts`, in ascending order; every part but the last must hold
+   * at least 5 MiB. Parts sent and not named are dropped.
+   */
+  completeUpload(key: string, uploadId: string, parts: UploadedPart[]): Promise<{ etag: string }>;
+  /**
+   * AbortMultipartUpload; an upload already gone counts as aborted. Never fails: an upload the
+   * store could not abort is remembered and aborted later (SdkStore.finish names those left).
+   */
+  abortUpload(key: string, uploadId: string): Promise<void>;
 }
 
 export type StoreErrorKind = 'NotFound' | 'NoSuchBucket' | 'AccessDenied' | 'PreconditionFailed' | 'InvalidRange' | 'Throttled' | 'Network' | 'Other';
@@ -104,4 +137,10 @@ export function isStoreError(error: unknown, kind?: StoreErrorKind): error is St
 }
 
 /** S3 operation names, used as labels for call counters. */
-export type StoreOperation = 'checkBucket' | 'head' | 'list' | 'getRange' | 'put' | 'copy' | 'delete';
+export type StoreOperation = 'checkBucket' | 'head' | 'list' | 'getRange' | 'put' | 'copy' | 'delete' | 'multipart';
+
+/**
+ * The label of each call: uploadPart is a `put` (a PUT carrying bytes), createUpload,
+ * completeUpload and abortUpload are `multipart`.
+ */
+export const STORE_OPERATIONS: readonly StoreOperation[] = ['checkBucket', 'head', 'list', 'getRange', 'put', 'copy', 'delete', 'multipart'];

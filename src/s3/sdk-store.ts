@@ -12,7 +12,7 @@
 // through abortSignal. GetObject bodies are always read to the end or destroyed.
 
 import { createReadStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
@@ -27,6 +27,7 @@ import {
   PutObjectCommand,
   S3Client,
   type S3ClientConfig,
+  UploadPartCommand,
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
@@ -40,11 +41,14 @@ import {
   type ListPage,
   type ObjectInfo,
   type ObjectStore,
+  type PartBody,
   type PutBody,
   type PutOptions,
   StoreError,
   type StoreErrorKind,
   type StoreOperation,
+  type UploadedPart,
+  type UploadOptions,
 } from './object-store.js';
 import { createRetryPolicy, type RetryEvent } from './retry-policy.js';
 
@@ -205,7 +209,7 @@ export function createSdkStore(options: SdkStoreOptions, log: Logger): SdkStore 
         return;
       }
       unaborted.set(uploadId, key);
-      log.warn({ key, uploadId, err: error }, 'abort of a failed multipart upload failed; tried again before the next upload and at unmount');
+      log.warn({ key, uploadId, err: error }, 'abort of a multipart upload failed; tried again before the next upload and at unmount');
     }
   }
 
@@ -434,6 +438,49 @@ export function createSdkStore(options: SdkStoreOptions, log: Logger): SdkStore 
       }
     },
 
+    async createUpload(key: string, uploadOptions: UploadOptions = {}): Promise<string> {
+      if (unaborted.size > 0) await retryAborts();
+      const out = await send('multipart', key, (abortSignal) =>
+        client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, Metadata: uploadOptions.metadata, ContentType: uploadOptions.contentType }), {
+          abortSignal,
+        }),
+      );
+      if (!out.UploadId) throw new StoreError('Other', `createUpload ${key}: the answer names no upload id`);
+      return out.UploadId;
+    },
+
+    uploadPart(key: string, uploadId: string, partNumber: number, body: PartBody): Promise<{ etag: string }> {
+      // A part is a buffer (read from the file once), so that every attempt can send it again;
+      // one deadline per part, as for a single PUT of the same size.
+      return send('put', key, async (abortSignal) => {
+        const bytes = Buffer.isBuffer(body) ? body : await readRange(key, body.path, body.start, body.end);
+        const out = await client.send(
+          new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: bytes, ContentLength: bytes.length }),
+          { abortSignal },
+        );
+        return { etag: out.ETag ?? '' };
+      });
+    },
+
+    completeUpload(key: string, uploadId: string, parts: UploadedPart[]): Promise<{ etag: string }> {
+      return send('multipart', key, async (abortSignal) => {
+        const out = await client.send(
+          new CompleteMultipartUploadCommand({
+            Bucket: bucket,
+            Key: key,
+            UploadId: uploadId,
+            MultipartUpload: { Parts: parts.map((part) => ({ PartNumber: part.partNumber, ETag: part.etag })) },
+          }),
+          { abortSignal },
+        );
+        return { etag: out.ETag ?? '' };
+      });
+    },
+
+    abortUpload(key: string, uploadId: string): Promise<void> {
+      return abortUpload(key, uploadId);
+    },
+
     copy(sourceKey: string, destinationKey: string, copyOptions: CopyOptions = {}): Promise<{ etag: string }> {
       if ((copyOptions.size ?? 0) > MAX_SINGLE_COPY_BYTES)
         return multipartCopy(sourceKey, destinationKey, copyOptions.size as number, copyOptions.metadata, copyOptions.contentType);
@@ -471,6 +518,23 @@ export function createSdkStore(options: SdkStoreOptions, log: Logger): SdkStore 
     },
   };
   return store;
+}
+
+/** Bytes [start, end) of a local file; fewer bytes there than asked is an error, never a short part. */
+async function readRange(key: string, path: string, start: number, end: number): Promise<Buffer> {
+  const bytes = Buffer.allocUnsafe(end - start);
+  const handle = await open(path, 'r');
+  try {
+    let filled = 0;
+    while (filled < bytes.length) {
+      const { bytesRead } = await handle.read(bytes, filled, bytes.length - filled, start + filled);
+      if (bytesRead === 0) throw new StoreError('Other', `uploadPart ${key}: ${path} ends at ${start + filled}, before ${end}`, 'ReadFailed');
+      filled += bytesRead;
+    }
+    return bytes;
+  } finally {
+    await handle.close();
+  }
 }
 
 /** `bucket/key` for CopySource, every path segment URI-encoded (spaces, `+`, `%`, non-ASCII). */

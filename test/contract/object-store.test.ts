@@ -366,6 +366,59 @@ for (const backend of [memory, sdk]) {
     t.true((await store.getRange(`${base}small.bin`, 0, small.length)).equals(small));
   });
 
+  it('an upload sent part by part: a part sent again replaces it, parts not named are dropped, metadata from the start', async (t, store, base) => {
+    const key = `${base}parts.bin`;
+    const data = bytes(11 * MiB, 21);
+    const path = join(scratch, `${backend.name}-parts.bin`);
+    await writeFile(path, data);
+    const uploadId = await store.createUpload(key, { metadata: { mode: '33188' }, contentType: 'application/x-parts' });
+    // Part 1 first from other bytes, then again from the file: the second replaces the first.
+    await store.uploadPart(key, uploadId, 1, bytes(5 * MiB, 99));
+    const first = await store.uploadPart(key, uploadId, 1, { path, start: 0, end: 5 * MiB });
+    const second = await store.uploadPart(key, uploadId, 2, { path, start: 5 * MiB, end: 10 * MiB });
+    const third = await store.uploadPart(key, uploadId, 3, { path, start: 10 * MiB, end: 11 * MiB });
+    // A part 4 sent and left out of the completion is not part of the object.
+    await store.uploadPart(key, uploadId, 4, Buffer.from('dropped'));
+    t.is((await failure(store.head(key))).kind, 'NotFound', 'nothing shows before the completion');
+    const { etag } = await store.completeUpload(key, uploadId, [
+      { partNumber: 1, etag: first.etag },
+      { partNumber: 2, etag: second.etag },
+      { partNumber: 3, etag: third.etag },
+    ]);
+    t.regex(etag, /-3"$/);
+    const info = await store.head(key);
+    t.is(info.size, data.length);
+    t.is(info.metadata?.mode, '33188');
+    t.is(info.contentType, 'application/x-parts');
+    t.true((await store.getRange(key, 0, data.length)).equals(data));
+  });
+
+  it('an aborted upload leaves nothing, a small middle part is refused, and a part past the end of the file fails', async (t, store, base) => {
+    const key = `${base}aborted.bin`;
+    const uploadId = await store.createUpload(key);
+    await store.uploadPart(key, uploadId, 1, bytes(MiB, 1));
+    await store.abortUpload(key, uploadId);
+    await t.notThrowsAsync(store.abortUpload(key, uploadId), 'an upload already gone counts as aborted');
+    t.is((await failure(store.uploadPart(key, uploadId, 2, Buffer.from('late')))).kind, 'NotFound', 'no parts after the abort');
+    t.is((await failure(store.head(key))).kind, 'NotFound');
+
+    const small = await store.createUpload(key);
+    const one = await store.uploadPart(key, small, 1, bytes(MiB, 2));
+    const two = await store.uploadPart(key, small, 2, bytes(MiB, 3));
+    const refused = await failure(
+      store.completeUpload(key, small, [
+        { partNumber: 1, etag: one.etag },
+        { partNumber: 2, etag: two.etag },
+      ]),
+    );
+    t.is(refused.code, 'EntityTooSmall');
+    const path = join(scratch, `${backend.name}-short.bin`);
+    await writeFile(path, bytes(100, 4));
+    t.is((await failure(store.uploadPart(key, small, 3, { path, start: 0, end: 200 }))).kind, 'Other', 'a file shorter than the part is never sent short');
+    await store.abortUpload(key, small);
+    t.is((await failure(store.head(key))).kind, 'NotFound');
+  });
+
   it('checkBucket passes for the bucket and names a missing one', async (t, store) => {
     await t.notThrowsAsync(store.checkBucket());
     const name = `s3mount-missing-${randomBytes(4).toString('hex')}`;

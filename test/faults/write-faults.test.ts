@@ -1,6 +1,7 @@
 // Uploads under injected faults: a failed upload is EIO at close(), nothing partial appears
 // in the bucket (multipart uploads are aborted, no parts left behind), the bytes stay staged,
-// and the next close of the file, or the unmount, uploads them once S3 is back.
+// and the next close of the file, or the unmount, uploads them once S3 is back; parts sent
+// while a file is written are retried, and sent again at close.
 
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,6 +12,8 @@ import { type S3Endpoint, seedClient, startS3Endpoint, testPrefix } from '../../
 import { type FaultProxy, startFaultProxy } from '../support/fault-proxy.js';
 import { mountBucket, run } from '../support/mount.js';
 import { patternBytes } from '../support/pattern.js';
+import { partsStored, timesSent, until } from '../support/upload-log.js';
+import { startWriter } from '../support/writer.js';
 
 const FAILING = { kind: 'status', status: 500, code: 'InternalError' } as const;
 // Above --write-part-size 5 (MiB), in three parts; fauxqs refuses single PUTs over 11 MiB.
@@ -158,4 +161,64 @@ test.serial('a multipart upload whose abort fails too is aborted at the next upl
   t.deepEqual(proxy.unfinishedUploads(), [], 'the upload left behind was aborted before the new one');
   t.true((await objectBytes('stubborn.bin'))?.equals(bytes));
   t.log(`${left.length} multipart upload(s) left unaborted while DELETEs failed; aborted at the next upload`);
+});
+
+// A file being written uploads its full parts while it is open (test/support/writer.ts holds
+// it open); a part that fails there is sent again at close, and a close whose parts keep
+// failing is EIO with the bytes kept.
+const PART = 5 * 1024 * 1024;
+
+test.serial('middle parts that fail while the file is open are retried, and sent again at close when their attempts ran out', async (t) => {
+  const staging = join(scratch, 'middle-part');
+  const mount = await mountThroughProxy(staging, ['--write-part-size', '5']);
+  t.teardown(() => mount.stop());
+  const from = proxy.log().length;
+  const log = () => proxy.log().slice(from);
+  const writer = startWriter(join(mount.mountpoint, 'middle.bin'));
+  t.teardown(() => writer.kill());
+  t.is(await writer.write(0, PART + 1000, 1), 'ok');
+  await until(() => partsStored(log()).length === 1, 'part 1 stored');
+  // Each write below fills one more part, the only one in flight. Part 2: one attempt of two
+  // (--max-attempts 2) fails, the retry stores it.
+  proxy.queue('write', FAILING);
+  t.is(await writer.write(PART + 1000, PART - 999, 2), 'ok');
+  await until(() => partsStored(log()).includes(2), 'part 2 stored on its second attempt');
+  // Part 3: both attempts fail; no more parts go while the file is open.
+  proxy.queue('write', FAILING, FAILING);
+  t.is(await writer.write(2 * PART + 1, PART, 3), 'ok');
+  await until(() => timesSent(log(), 3) === 2, 'part 3 sent twice, both faulted');
+  t.is(await writer.write(3 * PART + 1, 2 * PART, 4), 'ok');
+  t.is(await writer.close(), 'ok', 'close() sent part 3 again');
+  t.is(timesSent(log(), 2), 2, 'part 2: retried once while open, not sent again at close');
+  t.is(timesSent(log(), 3), 3, 'part 3: two attempts while open, one more at close');
+  t.true((await objectBytes('middle.bin'))?.equals(writer.expected()), 'S3 holds every byte');
+  t.deepEqual(proxy.unfinishedUploads(), []);
+  t.deepEqual(await stagedCopies(staging), [], 'nothing left staged');
+  t.log(`part 2 retried while open; part 3 failed twice while open, stored at close; ${writer.expected().length} bytes compared`);
+});
+
+test.serial('parts that keep failing make close() EIO: the upload is aborted, the bytes stay staged, and the next close saves them', async (t) => {
+  const staging = join(scratch, 'parts-failing');
+  const mount = await mountThroughProxy(staging, ['--write-part-size', '5']);
+  t.teardown(() => mount.stop());
+  const from = proxy.log().length;
+  const path = join(mount.mountpoint, 'failing.bin');
+  const writer = startWriter(path);
+  t.teardown(() => writer.kill());
+  t.is(await writer.write(0, PART + 1000, 4), 'ok');
+  await until(() => partsStored(proxy.log().slice(from)).length === 1, 'part 1 stored');
+  proxy.inject('write', FAILING);
+  t.is(await writer.write(PART + 1000, 2 * PART, 5), 'ok');
+  t.is(await writer.close(), 'EIO', 'close() reports the failed upload');
+  t.deepEqual(proxy.unfinishedUploads(), [], 'the upload was aborted: no parts left');
+  t.is(await objectBytes('failing.bin'), undefined, 'nothing shows in the bucket');
+  const staged = await stagedCopies(staging);
+  t.is(staged.length, 1);
+  t.true((await readFile(staged[0])).equals(writer.expected()), 'the staged copy holds every byte');
+
+  proxy.clear('write');
+  const reopen = await run(process.execPath, ['-e', OPEN_CLOSE, path]);
+  t.is(reopen.code, 0, `the next close uploads: ${reopen.stdout} ${reopen.stderr}`);
+  t.true((await objectBytes('failing.bin'))?.equals(writer.expected()), 'S3 holds every byte');
+  t.deepEqual(proxy.unfinishedUploads(), []);
 });

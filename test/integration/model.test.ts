@@ -1,14 +1,17 @@
 // Model-based test: the same random sequence of operations runs against the mount and
 // against a plain local directory; results (success or errno) and the state of both trees
 // must agree after every step. The seed is printed; S3MOUNT_MODEL_SEED=<seed> replays a run.
+// Some files cross the part size, written sequentially (parts uploaded while they are written)
+// with a write back and a cut on the way, and written to at far offsets.
 
-import { randomInt } from 'node:crypto';
+import { createHash, randomInt } from 'node:crypto';
 import { chmod, lstat, mkdir, mkdtemp, open, readdir, readFile, readlink, rename, rm, rmdir, stat, symlink, truncate, unlink, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { type S3Endpoint, startS3Endpoint, testPrefix } from '../../scripts/local-s3.js';
 import { type Mount, mountBucket, mountStats } from '../support/mount.js';
+import { patternBytes } from '../support/pattern.js';
 import { seededRandom as random } from '../support/seeded-random.js';
 
 const STEPS = Number(process.env.S3MOUNT_MODEL_STEPS ?? 2000);
@@ -21,6 +24,11 @@ const NAMES = ['a', 'b', 'c', 'd1', 'd2', 'e'];
 // Operations on attributes and links, and what links point to (dangling ones included).
 const ATTRIBUTE_KINDS = ['chmod', 'symlink'];
 const LINK_TARGETS = ['a', 'b', 'd1', 'missing', '../a', 'd1/a'];
+// Files written past the part size (--write-part-size 5) upload parts while they are written;
+// a few steps write such files with a rewrite and a cut on the way.
+const MiB = 1024 * 1024;
+const PART_SIZE_MIB = 5;
+const STREAM_SHARE = 0.03;
 // Halfway through, the mount is remounted: from then on nothing is cached, and every mode and
 // link must come back from S3 as it was.
 const REMOUNT_AT = Math.floor(STEPS / 2);
@@ -31,7 +39,10 @@ let local: string;
 
 const mountModel = () => {
   const prefix = testPrefix(endpoint);
-  return mountBucket(endpoint, { target: prefix ? `${endpoint.bucket}:${prefix}` : endpoint.bucket, args: ['--metadata-ttl', '3600'] });
+  return mountBucket(endpoint, {
+    target: prefix ? `${endpoint.bucket}:${prefix}` : endpoint.bucket,
+    args: ['--metadata-ttl', '3600', '--write-part-size', String(PART_SIZE_MIB)],
+  });
 };
 
 test.before(async () => {
@@ -53,6 +64,24 @@ function plan(next: () => number): Operation {
   const path = () => [pick(DIRS), pick(NAMES)].filter(Boolean).join('/');
   const bytes = (length: number) => Buffer.from(Array.from({ length }, () => 97 + Math.floor(next() * 26)));
   const size = () => pick([0, 1, 100, 4096, 5000, 70_000]);
+  if (next() < STREAM_SHARE) {
+    const target = path();
+    const plan: StreamPlan = {
+      edit: next() < 0.5,
+      total: pick([6, 9, 12]) * MiB + Math.floor(next() * 1000),
+      seed: Math.floor(next() * 2 ** 31),
+      rewriteAt: 0,
+      cutTo: undefined,
+    };
+    plan.rewriteAt = Math.floor((next() * plan.total * 2) / 3);
+    if (next() < 0.3) plan.cutTo = Math.floor((next() * plan.total * 2) / 3);
+    const cut = plan.cutTo === undefined ? '' : `, cut to ${plan.cutTo}`;
+    return {
+      name: `stream ${target} (${plan.edit ? 'r+' : 'w'}, ${plan.total} bytes, rewrite @${plan.rewriteAt}${cut})`,
+      paths: [target],
+      run: (root) => streamWrite(join(root, target), plan),
+    };
+  }
   const kind = pick([
     'create',
     'create',
@@ -92,7 +121,8 @@ function plan(next: () => number): Operation {
     }
     case 'write': {
       const target = path();
-      const offset = pick([0, 10, 4095, 5000, 65_536]);
+      // Far offsets land in later parts of big files (and leave holes in small ones).
+      const offset = pick([0, 10, 4095, 5000, 65_536, 6 * MiB + 3, 11 * MiB]);
       const data = bytes(pick([1, 100, 4096, 10_000]));
       return { name: `write ${target} @${offset} (${data.length} bytes)`, paths: [target], run: (root) => writeAt(join(root, target), offset, data) };
     }
@@ -171,6 +201,42 @@ function writeAt(path: string, offset: number, data: Buffer): Promise<string> {
   );
 }
 
+interface StreamPlan {
+  /** Open an existing file (r+) rather than create or truncate it (w). */
+  edit: boolean;
+  total: number;
+  seed: number;
+  /** A 64 KiB write back into what was written, after the first two thirds. */
+  rewriteAt: number;
+  /** Then a cut to this size, the writes going on from there. */
+  cutTo?: number;
+}
+
+/**
+ * Sequential 1 MiB writes of patternBytes(total, seed) up to two thirds, a write back at
+ * rewriteAt, an optional cut, then sequential writes on to the end, and close.
+ */
+function streamWrite(path: string, plan: StreamPlan): Promise<string> {
+  return outcome(
+    (async () => {
+      const data = patternBytes(plan.total, plan.seed);
+      const handle = await open(path, plan.edit ? 'r+' : 'w');
+      const sequential = async (from: number, to: number) => {
+        for (let at = from; at < to; at += MiB) await handle.write(data, at, Math.min(MiB, to - at), at);
+      };
+      try {
+        const twoThirds = Math.floor((plan.total * 2) / 3);
+        await sequential(0, twoThirds);
+        await handle.write(patternBytes(64 * 1024, plan.seed + 1), 0, 64 * 1024, plan.rewriteAt);
+        if (plan.cutTo !== undefined) await handle.truncate(plan.cutTo);
+        await sequential(plan.cutTo ?? twoThirds, plan.total);
+      } finally {
+        await handle.close();
+      }
+    })(),
+  );
+}
+
 /** The mtime a stat shows, to the nanosecond. */
 async function mtimeOf(path: string): Promise<string> {
   return `mtime ${(await stat(path, { bigint: true })).mtimeNs}`;
@@ -181,9 +247,7 @@ async function modeOf(path: string): Promise<string> {
 }
 
 function hash(data: Buffer): string {
-  let h = 2166136261;
-  for (const byte of data) h = Math.imul(h ^ byte, 16777619);
-  return (h >>> 0).toString(16);
+  return createHash('sha1').update(data).digest('hex').slice(0, 16);
 }
 
 /** What a path is: missing, a link and its target, a directory with its mode and sorted names, or a file with its mode, size and hash. */
@@ -218,8 +282,10 @@ async function describeTree(root: string, from = ''): Promise<string[]> {
 test(`random operations agree with a local directory (seed ${SEED}, ${STEPS} steps)`, async (t) => {
   t.log(`seed ${SEED}: replay with S3MOUNT_MODEL_SEED=${SEED}`);
   const next = random(SEED);
+  let streamed = 0;
   for (let step = 1; step <= STEPS; step++) {
     const operation = plan(next);
+    if (operation.name.startsWith('stream ')) streamed++;
     const expected = await operation.run(local);
     const actual = await operation.run(mount.mountpoint);
     const where = `step ${step} (${operation.name}), seed ${SEED}`;
@@ -235,7 +301,6 @@ test(`random operations agree with a local directory (seed ${SEED}, ${STEPS} ste
       mount = await mountModel();
     }
     if (step % FULL_COMPARE_EVERY === 0 || step === STEPS || step === REMOUNT_AT) {
-      // (The first stats after a while reach the mount, whose binding answers those it kept.)
       const [want, got] = await Promise.all([describeTree(local), describeTree(mount.mountpoint)]);
       if (JSON.stringify(want) !== JSON.stringify(got)) {
         t.log(`local:\n${want.join('\n')}\nmount:\n${got.join('\n')}`);
@@ -243,6 +308,7 @@ test(`random operations agree with a local directory (seed ${SEED}, ${STEPS} ste
       }
     }
   }
+  t.log(`${streamed} steps wrote files past the part size in order`);
   // The run went through the attribute cache in the FUSE binding (on by default).
   const native = (await mountStats(mount.mountpoint)).nativeAttrCache;
   t.truthy(native, 'the mount keeps getattr answers in its FUSE binding');

@@ -10,7 +10,7 @@ import type { Filesystem } from '../../src/fs/types.js';
 import { silentLogger } from '../../src/log.js';
 import { type InstrumentedStore, instrumentStore } from '../../src/s3/counting-store.js';
 import { MemoryStore } from '../../src/s3/memory-store.js';
-import type { StoreOperation } from '../../src/s3/object-store.js';
+import { STORE_OPERATIONS, type StoreOperation } from '../../src/s3/object-store.js';
 import { buildCore, type CoreConfig } from '../../src/wiring.js';
 import { FaultyStore } from './faulty-store.js';
 
@@ -22,7 +22,7 @@ process.once('exit', () => {
   for (const dir of stagingDirectories) rmSync(dir, { recursive: true, force: true });
 });
 
-const OPERATIONS: readonly StoreOperation[] = ['checkBucket', 'head', 'list', 'getRange', 'put', 'copy', 'delete'];
+const OPERATIONS = STORE_OPERATIONS;
 
 /** Calls made so far per operation, failed ones included; read live (each read is the current count). */
 export type CallCounts = Readonly<Record<StoreOperation, number>>;

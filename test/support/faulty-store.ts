@@ -86,6 +86,31 @@ export class FaultyStore<Inner extends ObjectStore = ObjectStore> implements Obj
     return this.inner.delete(key);
   }
 
+  async createUpload(key: string, options?: Parameters<ObjectStore['createUpload']>[1]) {
+    await this.enter('multipart', key);
+    return this.inner.createUpload(key, options);
+  }
+
+  async uploadPart(key: string, uploadId: string, partNumber: number, body: Parameters<ObjectStore['uploadPart']>[3]) {
+    await this.enter('put', key);
+    return this.inner.uploadPart(key, uploadId, partNumber, body);
+  }
+
+  async completeUpload(key: string, uploadId: string, parts: Parameters<ObjectStore['completeUpload']>[2]) {
+    await this.enter('multipart', key);
+    return this.inner.completeUpload(key, uploadId, parts);
+  }
+
+  /** Never fails, as the stores' own (an injected failure is the store failing to abort: the upload stays). */
+  async abortUpload(key: string, uploadId: string): Promise<void> {
+    try {
+      await this.enter('multipart', key);
+    } catch {
+      return;
+    }
+    return this.inner.abortUpload(key, uploadId);
+  }
+
   /** Latency, then the hook, then any injected failure, in that order. */
   private async enter(operation: StoreOperation, key: string, signal?: AbortSignal): Promise<void> {
     const latency = typeof this.latencyMs === 'function' ? this.latencyMs(operation, key) : this.latencyMs;

@@ -29,7 +29,7 @@ test('counted calls are interface calls, failed ones included, and not the seedi
   memory.getObject('a');
   memory.info('a');
   memory.keys();
-  t.deepEqual({ ...calls }, { checkBucket: 0, head: 0, list: 0, getRange: 0, put: 0, copy: 0, delete: 0 });
+  t.deepEqual({ ...calls }, { checkBucket: 0, head: 0, list: 0, getRange: 0, put: 0, copy: 0, delete: 0, multipart: 0 });
   await counted.head('a');
   await kindOf(counted.head('missing'));
   faults.failNext('list', 'Throttled');
@@ -40,7 +40,12 @@ test('counted calls are interface calls, failed ones included, and not the seedi
   await counted.copy('a', 'c');
   await counted.delete('c');
   await counted.checkBucket();
-  t.deepEqual({ ...calls }, { checkBucket: 1, head: 2, list: 2, getRange: 1, put: 1, copy: 1, delete: 1 });
+  // A part is a put; creating, completing and aborting multipart uploads are multipart calls.
+  const uploadId = await counted.createUpload('m');
+  const { etag } = await counted.uploadPart('m', uploadId, 1, Buffer.from('z'));
+  await counted.completeUpload('m', uploadId, [{ partNumber: 1, etag }]);
+  await counted.abortUpload('n', await counted.createUpload('n'));
+  t.deepEqual({ ...calls }, { checkBucket: 1, head: 2, list: 2, getRange: 1, put: 2, copy: 1, delete: 1, multipart: 4 });
   t.is(counted.calls().list.errors, 1, 'the injected failure is an error; NotFound is not');
   t.is(counted.calls().head.errors, 0);
 });

@@ -1,9 +1,11 @@
 // One file being written: a local copy under the staging directory that every handle
-// on the key shares, uploaded whole when a dirty copy is flushed.
+// on the key shares, uploaded when a dirty copy is flushed (a big one part by part, partly
+// while it is written: part-uploads.ts).
 import { type FileHandle, open, rm } from 'node:fs/promises';
 import { isStoreError, type ObjectStore } from '../../s3/object-store.js';
 import { type FileTimes, now } from '../attributes/times.js';
 import type { ReadTarget } from '../nodes.js';
+import type { OpenUpload, PartUploads } from './part-uploads.js';
 import { WriteGate } from './write-gate.js';
 
 /** File attributes carried by a staged copy, uploaded as s3fs-compatible metadata. */
@@ -26,6 +28,8 @@ export interface StagedState {
   /** The local copy holds every byte of the file (not only the edited ranges). */
   complete: boolean;
   attributes: StagedAttributes;
+  /** Multipart uploads under way, to abort when the process died before it ended them. */
+  uploads?: OpenUpload[];
 }
 
 export class StagedFile {
@@ -38,8 +42,6 @@ export class StagedFile {
   version = 0;
   /** Open handles on this copy. */
   refs = 0;
-  /** Set by unlink: a deleted file is never uploaded again. */
-  unlinked = false;
   /** Set when an upload failed; the path is logged so nothing is silently lost. */
   lastUploadError?: Error;
 
@@ -50,8 +52,13 @@ export class StagedFile {
    * were copied (GET with its ETag → 412): the copy then starts from what S3 holds.
    */
   rebase?: (stale: ReadTarget) => Promise<ReadTarget>;
+  /** The multipart upload sent while the file is written; set by the write stage. */
+  parts?: PartUploads;
   /** Writes and truncates run side by side; an upload runs alone (see upload()). */
   private readonly gate = new WriteGate();
+  private deleted = false;
+  /** Where the last write ended: a write starting there (or at the end of the file) is sequential. */
+  private lastWriteEnd?: number;
 
   private handle?: FileHandle;
   private materializing?: Promise<void>;
@@ -69,6 +76,17 @@ export class StagedFile {
     this.size = base?.size ?? 0;
     this.attributes = attributes;
     this.dirty = dirty;
+  }
+
+  /** Set by unlink (and a rename over the file): a deleted file is never uploaded again. */
+  get unlinked(): boolean {
+    return this.deleted;
+  }
+
+  /** Setting it gives up the upload sent while the file was written (aborted, no parts left). */
+  set unlinked(value: boolean) {
+    this.deleted = value;
+    if (value) void this.parts?.cancel();
   }
 
   /** The exclusive tasks of this copy start after those of `previous` (an earlier copy of the same key). */
@@ -94,8 +112,11 @@ export class StagedFile {
   async write(data: Buffer, position: number): Promise<number> {
     await this.materialize();
     return this.gate.change(async () => {
+      const sequential = position === this.lastWriteEnd || position === this.size;
       const { bytesWritten } = await this.file().write(data, 0, data.length, position);
       this.size = Math.max(this.size, position + bytesWritten);
+      this.lastWriteEnd = position + bytesWritten;
+      this.parts?.written(position, position + bytesWritten, sequential);
       await this.touch();
       return bytesWritten;
     });
@@ -132,12 +153,16 @@ export class StagedFile {
     }
     await this.gate.change(async () => {
       await this.file().truncate(size);
+      const previous = this.size;
       this.size = size;
+      this.parts?.truncated(size, previous);
       await this.touch();
     });
   }
 
   async setAttributes(changes: Partial<StagedAttributes>): Promise<void> {
+    // An upload under way carries the attributes of its start: the flush uploads anew.
+    void this.parts?.cancel();
     this.attributes = { ...this.attributes, ...changes };
     await this.changed();
   }
@@ -150,7 +175,10 @@ export class StagedFile {
   }
 
   state(): StagedState {
-    return { dirty: this.dirty, complete: this.base === undefined, attributes: this.attributes };
+    const state: StagedState = { dirty: this.dirty, complete: this.base === undefined, attributes: this.attributes };
+    const uploads = this.parts?.openUploads() ?? [];
+    if (uploads.length > 0) state.uploads = uploads;
+    return state;
   }
 
   /**
@@ -164,15 +192,20 @@ export class StagedFile {
   }
 
   async discard(): Promise<void> {
+    // Parts in flight read the local file: they end (and their upload is aborted) first.
+    await this.parts?.cancel();
     await this.handle?.close().catch(() => undefined);
     this.handle = undefined;
     await rm(this.localPath, { force: true });
   }
 
   private async touch(): Promise<void> {
-    // A write changes the contents: mtime and ctime (POSIX).
-    const present = now();
-    this.attributes = { ...this.attributes, mtime: present, ctime: present };
+    // A write changes the contents: mtime and ctime (POSIX). Not while a multipart upload is
+    // under way: S3 took the times when it was created, and the file keeps what S3 will hold.
+    if (!this.parts?.metadataSent) {
+      const present = now();
+      this.attributes = { ...this.attributes, mtime: present, ctime: present };
+    }
     await this.changed();
   }
 

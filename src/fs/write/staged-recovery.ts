@@ -1,7 +1,8 @@
 // Staged copies left behind by a process that died (kill -9, crash, power loss of the
 // process): at mount start they are uploaded when their sidecar says they hold unsaved and
 // complete bytes, reported with their paths when they cannot be, and removed when clean.
-// Nothing is dropped silently.
+// Nothing is dropped silently. Multipart uploads the dead process had under way are aborted,
+// so that their parts do not stay.
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../log.js';
@@ -43,6 +44,11 @@ export async function recoverStaged(directory: string, store: ObjectStore, log: 
       () => undefined,
     );
     const forget = () => Promise.all([rm(data, { force: true }), rm(sidecarFile, { force: true })]);
+    for (const upload of sidecar.uploads ?? []) {
+      // Never fails: one the store cannot abort now is aborted later, or named at unmount.
+      await store.abortUpload(upload.key, upload.uploadId);
+      log.info({ key: upload.key, uploadId: upload.uploadId }, 'aborted a multipart upload left by a process that died');
+    }
     if (!sidecar.dirty) {
       await forget();
       report.discarded++;

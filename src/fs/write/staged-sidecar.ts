@@ -1,5 +1,6 @@
 // The sidecar beside each staged copy (<id>.data ↔ <id>.json): which object the bytes are
-// for, which process owns them, and whether they hold unsaved changes.
+// for, which process owns them, whether they hold unsaved changes, and the multipart uploads
+// of them under way.
 import { rename, writeFile } from 'node:fs/promises';
 import { fromDate, type Timespec } from '../attributes/times.js';
 import type { StagedState } from './staged-file.js';
@@ -41,7 +42,12 @@ export function parseSidecar(text: string): Sidecar | undefined {
     const { mtime: written } = value.attributes;
     const mtime = typeof written === 'object' && written !== null && 'sec' in written ? written : fromDate(new Date(written ?? 0));
     const attributes = { ...value.attributes, mtime, atime: value.attributes.atime ?? mtime, ctime: value.attributes.ctime ?? mtime } as Sidecar['attributes'];
-    return { key: value.key, bucket: value.bucket, pid: value.pid, dirty: value.dirty, complete: value.complete, attributes };
+    const sidecar: Sidecar = { key: value.key, bucket: value.bucket, pid: value.pid, dirty: value.dirty, complete: value.complete, attributes };
+    const uploads = Array.isArray(value.uploads)
+      ? value.uploads.filter((upload) => typeof upload?.key === 'string' && typeof upload?.uploadId === 'string')
+      : [];
+    if (uploads.length > 0) sidecar.uploads = uploads.map(({ key, uploadId }) => ({ key, uploadId }));
+    return sidecar;
   } catch {
     return undefined;
   }

@@ -1,5 +1,7 @@
 // Files being written, by key: one staged copy per key shared by all its handles,
-// uploaded when flushed while dirty, kept (and retried) when an upload fails.
+// uploaded when flushed while dirty, kept (and retried) when an upload fails. Copies above
+// the part size go up part by part, parts filled by sequential writes while they are written
+// (part-uploads.ts).
 import { randomUUID } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -8,9 +10,18 @@ import type { ObjectStore } from '../../s3/object-store.js';
 import { formatEpochSeconds } from '../attributes/times.js';
 import type { ReadTarget } from '../nodes.js';
 import { contentTypeFor } from './content-type.js';
+import { PartSlots } from './part-slots.js';
+import { PartUploads } from './part-uploads.js';
 import { SidecarJournal } from './sidecar-journal.js';
 import { type StagedAttributes, StagedFile } from './staged-file.js';
 import { sidecarPath } from './staged-sidecar.js';
+
+/**
+ * Parts of multipart uploads in flight at once, all files together: each is a buffer of the
+ * part size (64 MiB with the default 8 MiB parts). 8 rather than lib-storage's 4: a close of a
+ * big file none of whose parts went early was quicker with 8 (docs/benchmarks.md).
+ */
+export const PARTS_IN_FLIGHT = 8;
 
 export interface WriteStageOptions {
   /** Directory for staged copies (created 0700). */
@@ -21,6 +32,8 @@ export interface WriteStageOptions {
   partSize: number;
   /** The version S3 holds now of an object replaced before a copy of it was made. */
   currentVersion?: (stale: ReadTarget) => Promise<ReadTarget>;
+  /** Parts in flight at once (default PARTS_IN_FLIGHT). */
+  partsInFlight?: number;
 }
 
 /** What an upload reports, so the caller can refresh caches. */
@@ -32,13 +45,16 @@ export interface UploadResult {
 export class WriteStage {
   private readonly files = new Map<string, StagedFile>();
   private readonly journals = new WeakMap<StagedFile, SidecarJournal>();
+  private readonly slots: PartSlots;
   private ready?: Promise<void>;
 
   constructor(
     private readonly store: ObjectStore,
     private readonly log: Logger,
     private readonly options: WriteStageOptions,
-  ) {}
+  ) {
+    this.slots = new PartSlots(options.partsInFlight ?? PARTS_IN_FLIGHT);
+  }
 
   get(key: string): StagedFile | undefined {
     return this.files.get(key);
@@ -81,6 +97,14 @@ export class WriteStage {
     const journal = new SidecarJournal(sidecarPath(localPath), () => ({ key: staged.key, bucket: this.options.bucket, pid: process.pid, ...staged.state() }));
     this.journals.set(staged, journal);
     staged.journal = () => journal.write();
+    staged.parts = new PartUploads(staged, this.store, this.log, {
+      partSize: this.options.partSize,
+      slots: this.slots,
+      describe: () => ({ metadata: toMetadata(staged.attributes), contentType: contentTypeFor(staged.key) }),
+      // Open uploads are recorded so that a restart after a crash aborts them (staged-recovery.ts).
+      uploadsChanged: () =>
+        void journal.write().catch((error: unknown) => this.log.warn({ key: staged.key, err: error }, 'sidecar of a staged copy not rewritten')),
+    });
     try {
       await journal.write();
     } catch (error) {
@@ -103,11 +127,7 @@ export class WriteStage {
         const version = file.version;
         const body = await file.prepareUpload();
         try {
-          const { etag } = await this.store.put(file.key, body, {
-            metadata: toMetadata(file.attributes),
-            contentType: contentTypeFor(file.key),
-            partSize: this.options.partSize,
-          });
+          const etag = await this.upload(file, body);
           file.lastUploadError = undefined;
           await file.saved(version);
           return { key: file.key, etag };
@@ -121,6 +141,26 @@ export class WriteStage {
         }
       });
     });
+  }
+
+  /** A copy above the part size completes its multipart upload; a smaller one is one PUT. */
+  private async upload(file: StagedFile, body: { path: string; size: number }): Promise<string> {
+    if (body.size > this.options.partSize && file.parts) {
+      try {
+        return await file.parts.complete(body.size);
+      } finally {
+        // An upload given up earlier (a truncate to zero) is aborted before the flush returns.
+        await file.parts.settled();
+      }
+    }
+    // Shrunk below the part size since parts were sent: those go.
+    await file.parts?.cancel();
+    const { etag } = await this.store.put(file.key, body, {
+      metadata: toMetadata(file.attributes),
+      contentType: contentTypeFor(file.key),
+      partSize: this.options.partSize,
+    });
+    return etag;
   }
 
   /** One handle fewer; the staged copy goes away with the last handle unless it still holds unsaved bytes. */
@@ -139,13 +179,16 @@ export class WriteStage {
     await (this.journals.get(file)?.remove() ?? rm(sidecarPath(file.localPath), { force: true }));
   }
 
-  /** Waits for an upload of the copy in progress, if any. */
+  /** Waits for an upload of the copy in progress, if any, and for the abort of one given up. */
   async settled(file: StagedFile): Promise<void> {
     await file.exclusive(async () => undefined);
+    await file.parts?.settled();
   }
 
   /** Moves a staged copy to a new key (rename of an open file). */
   async rekey(file: StagedFile, key: string): Promise<void> {
+    // Parts sent since the rename's flush went to the old key: the next flush starts anew.
+    await file.parts?.cancel();
     this.files.delete(file.key);
     file.key = key;
     this.files.set(key, file);
