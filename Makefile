@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 NODE_TSX := node --import tsx
-# Native addons (fuse-native, zstd-napi) build against the running Node's own headers: nothing is downloaded.
+# Native addons (fuse-native, zstd-napi, better-sqlite3) build against the running Node's own headers: nothing is downloaded.
 NODE_PREFIX := $(shell node -p "require('path').resolve(process.execPath, '../..')" 2>/dev/null)
 # The SDK's notice about future versions needing Node 22 (ours is pinned) only adds noise.
 export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED := true

@@ -156,7 +156,9 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
         log,
       )
     : undefined;
-  const cache = buildCaches(config, log, { blocks: disk?.tier, metadata: shared?.tier ? [shared.tier] : [] });
+  // Metadata tiers top first: local disk, then the shared tier.
+  const metadataTiers = [...(disk?.metadata ? [disk.metadata] : []), ...(shared?.tier ? [shared.tier] : [])];
+  const cache = buildCaches(config, log, { blocks: disk?.tier, metadata: metadataTiers, disk });
   const slabs = new SlabPool(MAX_REQUEST_BLOCKS * config.blockSizeKiB * 1024, MAX_STREAM_BYTES);
   slabs.reserve();
   const { filesystem, invalidation } = buildCore(store, cache, log, {
@@ -297,8 +299,8 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
           'a failed multipart upload could not be aborted; its parts stay in the bucket until aborted (an AbortIncompleteMultipartUpload lifecycle rule removes them)',
         );
       }
-      await disk?.close();
       for (const tier of cache.metadataTiers) await tier.close();
+      await disk?.close();
       const finalStats = stats();
       await shared?.close();
       log.info({ stats: finalStats }, 'final statistics');

@@ -38,20 +38,20 @@ export interface MountStats {
   events?: EventConsumerStats;
 }
 
-export function cacheSettingsOf(caches: Pick<Caches, 'config' | 'blockTier'>): CacheSettings {
+export function cacheSettingsOf(caches: Pick<Caches, 'config' | 'disk'>): CacheSettings {
   const { config } = caches;
   const settings: CacheSettings = {
     metadataTtlSeconds: config.ttlMs / 1000,
     maxCacheEntries: config.maxMetadataEntries,
     maxCacheSizeMiB: config.maxContentBytes / 1048576,
   };
-  const diskBytes = caches.blockTier?.stats().maxBytes;
+  const diskBytes = caches.disk?.maxBytes;
   if (diskBytes !== undefined) settings.maxDiskCacheSizeMiB = Math.floor(diskBytes / 1048576);
   return settings;
 }
 
 export function collectStats(
-  cache: Pick<Caches, 'stats' | 'config' | 'blockTier'>,
+  cache: Pick<Caches, 'stats' | 'config' | 'disk'>,
   store: InstrumentedStore,
   kernelCacheTtlSeconds: number,
   streaming: SlabPoolStats,

@@ -17,6 +17,8 @@ export interface Caches {
   readonly blockTier?: BlockTier;
   /** The metadata tiers below memory (local disk, shared), top first. */
   readonly metadataTiers: readonly LowerTier[];
+  /** The bound that the disk tiers of blocks and metadata share, when the mount has them. */
+  readonly disk?: DiskCacheBound;
   /** Drops every entry of one object key, in both caches; returns how many. */
   invalidateKey(bucket: string, key: string): number;
   /** Drops every entry under a key prefix, in both caches; returns how many. */
@@ -32,12 +34,21 @@ export interface Caches {
   readonly config: Readonly<CacheConfig>;
 }
 
+/** One byte bound for everything a mount keeps on local disk (blocks and metadata). */
+export interface DiskCacheBound {
+  readonly maxBytes: number;
+  /** Shrinking evicts at once. */
+  resize(maxBytes: number): void;
+}
+
 /** What sits below the memory tiers. */
 export interface LowerTiers {
   /** Blocks on local disk. */
   blocks?: BlockTier;
   /** Metadata tiers, top first (local disk, then shared). */
   metadata?: readonly LowerTier[];
+  /** The bound the disk tiers share. */
+  disk?: DiskCacheBound;
   /** Wall clock for the lower metadata tiers' expiry (tests inject one). */
   wallNow?: () => number;
 }
@@ -62,9 +73,11 @@ class MountCaches implements Caches {
   private currentConfig: CacheConfig;
   readonly blockTier?: BlockTier;
   readonly metadataTiers: readonly LowerTier[];
+  readonly disk?: DiskCacheBound;
 
   constructor(config: CacheConfig, log: Logger, lower: LowerTiers = {}) {
     this.blockTier = lower.blocks;
+    this.disk = lower.disk;
     this.metadataTiers = lower.metadata ?? [];
     this.currentConfig = { ...config, opTtlMs: { ...config.opTtlMs } };
     const onDrop = (op: keyof OpCounters['byOp'], reason: 'evict' | 'expire') => {

@@ -15,6 +15,13 @@ export interface MetadataCache {
   fetch<T extends object>(key: MetadataKey, load: () => Promise<T>, options?: CacheFetchOptions<T>): Promise<T>;
   /** The cached value if present and fresh, without loading. Counts a hit when found (a miss is counted by the fetch that follows, if any). */
   peek<T extends object>(key: MetadataKey): T | undefined;
+  /**
+   * The value memory holds for `key`, else the first tier below it (local disk, shared) that
+   * holds it fresh, kept in memory for the time it has left; undefined when none does. Never
+   * calls the loader nor joins a load. Counts a hit when found; a miss is counted by the
+   * fetch that follows, if any. Concurrent recalls of one key share one lookup below.
+   */
+  recall<T extends object>(key: MetadataKey): Promise<T | undefined>;
   /** Whether fetch would answer without calling its loader (cached, or a load in flight to join). Counts nothing. */
   has(key: MetadataKey): boolean;
   /**

@@ -35,6 +35,7 @@ export interface TtlRules {
 
 export class TieredCache {
   private readonly loads = new Map<string, Load>();
+  private readonly recalls = new Map<string, Promise<object | undefined>>();
   private readonly debug: boolean;
   private invalidationCount = 0;
 
@@ -80,7 +81,7 @@ export class TieredCache {
     entry.promise = (async () => {
       try {
         if (this.lower.length > 0) {
-          const below = await this.fromLower(key, cacheKey, indexKey, entry);
+          const below = await this.fromLower(key, cacheKey, indexKey, () => entry.cancelled);
           if (below) return below;
           this.countMiss(key);
         }
@@ -98,8 +99,11 @@ export class TieredCache {
     return entry.promise as Promise<T>;
   }
 
-  /** A value from the first lower tier that holds it, kept in the tiers above it; undefined when none does. */
-  private async fromLower(key: CacheKey, cacheKey: string, indexKey: string, entry: Load): Promise<object | undefined> {
+  /**
+   * A value from the first lower tier that holds it, kept in the tiers above it unless
+   * `overtaken` (an invalidation came while the tiers answered); undefined when none does.
+   */
+  private async fromLower(key: CacheKey, cacheKey: string, indexKey: string, overtaken: () => boolean): Promise<object | undefined> {
     for (let i = 0; i < this.lower.length; i++) {
       const found = await this.lower[i].get(key);
       if (!found) continue;
@@ -108,7 +112,7 @@ export class TieredCache {
       this.counters.byOp[key.op].hits++;
       if (this.debug) this.log.debug({ cache: key.op, key: key.key, params: key.params, tier: this.lower[i].name }, 'cache hit');
       // An invalidation while it was on its way: answered, as a load would be, but not kept.
-      if (!entry.cancelled) {
+      if (!overtaken()) {
         this.storeInMemory(key, cacheKey, indexKey, found.value, ttl, 1);
         for (let j = 0; j < i; j++) this.lower[j].set(key, found);
       }
@@ -131,6 +135,33 @@ export class TieredCache {
     } catch (error) {
       this.counters.bypassed++;
       this.log.warn({ err: error, cache: key.op, key: key.key }, 'cache lookup failed; going on without it');
+      return undefined;
+    }
+  }
+
+  /** What memory holds, else the first lower tier holding it fresh (then kept above it); never loads. */
+  async recall<T extends object>(key: CacheKey): Promise<T | undefined> {
+    const cached = this.peek<T>(key);
+    if (cached || this.lower.length === 0) return cached;
+    const cacheKey = cacheKeyOf(key);
+    let recall = this.recalls.get(cacheKey);
+    if (!recall) {
+      recall = this.recallBelow(key, cacheKey).finally(() => this.recalls.delete(cacheKey));
+      this.recalls.set(cacheKey, recall);
+    }
+    return (await recall) as T | undefined;
+  }
+
+  private async recallBelow(key: CacheKey, cacheKey: string): Promise<object | undefined> {
+    const invalidationsBefore = this.invalidationCount;
+    const overtaken = () => this.invalidationCount !== invalidationsBefore;
+    try {
+      const found = await this.fromLower(key, cacheKey, indexKeyOf(key.bucket, key.key), overtaken);
+      // Something was invalidated while the tiers answered: the answer may predate it.
+      return found && !overtaken() ? found : undefined;
+    } catch (error) {
+      this.counters.bypassed++;
+      this.log.warn({ err: error, cache: key.op, key: key.key }, 'cache recall failed; going on without it');
       return undefined;
     }
   }

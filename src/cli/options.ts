@@ -132,7 +132,7 @@ export const OPTIONS: OptionSpec[] = [
     help: 'bound on cached object content, in MiB',
     apply: (d, v) => (d.maxCacheSizeMiB = parseInteger('max-cache-size', v, 1)),
   },
-  switchOption('no-disk-cache', 'keep cached content in memory only (no disk tier)', (d) => (d.diskCache = false)),
+  switchOption('no-disk-cache', 'keep cached content and metadata in memory only (no disk tiers)', (d) => (d.diskCache = false)),
   switchOption(
     'no-native-attr-cache',
     'answer every stat in JavaScript: no getattr answers kept in the FUSE binding (slower repeated stat and ls -l; for comparison and diagnosis)',
@@ -143,7 +143,7 @@ export const OPTIONS: OptionSpec[] = [
     value: 'DIR',
     env: ['S3MOUNT_CACHE_DIR'],
     default: '$XDG_CACHE_HOME/s3mount (root: /var/cache/s3mount)',
-    help: 'where content is cached on disk across remounts, a directory per bucket and prefix (created 0700; it holds object data)',
+    help: 'where content and metadata are cached on disk across remounts, a directory per bucket and prefix (created 0700; it holds object data)',
     apply: (d, v) => (d.cacheDir = resolve(v)),
   },
   {
@@ -151,7 +151,7 @@ export const OPTIONS: OptionSpec[] = [
     value: 'MIB',
     env: ['S3MOUNT_MAX_DISK_CACHE_SIZE'],
     default: `${DEFAULTS.maxDiskCacheSizeMiB}, at most half the free space`,
-    help: 'bound on the disk cache, in MiB',
+    help: 'bound on the disk cache, in MiB (a sixteenth of it for metadata, the rest for content)',
     apply: (d, v) => (d.maxDiskCacheSizeMiB = parseInteger('max-disk-cache-size', v, 1)),
   },
   {
@@ -159,7 +159,7 @@ export const OPTIONS: OptionSpec[] = [
     value: 'CODEC',
     env: ['S3MOUNT_DISK_CACHE_COMPRESSION'],
     default: 'zstd',
-    help: 'zstd (blocks that compress are stored compressed) or none',
+    help: 'zstd (blocks and metadata entries that compress are stored compressed) or none',
     apply: (d, v) => (d.diskCacheCompression = parseChoice('disk-cache-compression', v, ['zstd', 'none'] as const)),
   },
   {

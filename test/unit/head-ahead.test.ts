@@ -20,7 +20,7 @@ function heads() {
   const known = new Set<string>();
   let inFlight = 0;
   let most = 0;
-  const head = (key: string) =>
+  const head = (_node: FsNode, key: string) =>
     new Promise<void>((resolve) => {
       asked.push(key);
       most = Math.max(most, ++inFlight);

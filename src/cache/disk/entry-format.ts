@@ -1,6 +1,7 @@
 // How one block is stored in a file: a header that says what it holds and how, a checksum
 // over the identity and the payload, the identity itself (so that a hash collision or a file
-// moved by hand is never served as another block), then the payload, raw or compressed.
+// moved by hand is never served as another block), then the payload, raw or compressed. A
+// metadata entry, kept in a database row, has the same header without the identity bytes.
 import { crc32 } from 'node:zlib';
 
 const MAGIC = 0x53334d42; // "S3MB"
@@ -68,4 +69,39 @@ export function decodeEntry(identity: string, file: Buffer): StoredEntry | strin
   if (file.length < HEADER_BYTES) return 'shorter than a header';
   const idLength = file.readUInt16BE(6);
   return checkEntry(identity, file.subarray(0, HEADER_BYTES + idLength), file.subarray(HEADER_BYTES + idLength), file.length);
+}
+
+// An entry whose identity is kept beside it (a database row's key) rather than in it: the same
+// header with no identity bytes, and the checksum still over identity and payload, so a row
+// read under another identity (a hash collision, a row moved by hand) fails the check.
+const DETACHED_MAGIC = 0x53334d44; // "S3MD"
+
+/** Header and payload of an entry stored apart from its identity. */
+export function encodeDetached(identity: string, entry: StoredEntry): Buffer {
+  const head = Buffer.allocUnsafe(HEADER_BYTES);
+  head.writeUInt32BE(DETACHED_MAGIC, 0);
+  head.writeUInt8(VERSION, 4);
+  head.writeUInt8(CODEC_IDS[entry.codec], 5);
+  head.writeUInt16BE(0, 6);
+  head.writeUInt32BE(entry.logicalLength, 8);
+  head.writeUInt32BE(entry.payload.length, 12);
+  head.writeUInt32BE(crc32(entry.payload, crc32(Buffer.from(identity))), 16);
+  return Buffer.concat([head, entry.payload]);
+}
+
+/** The entry `data` holds for `identity`, or the reason it cannot be trusted. */
+export function decodeDetached(identity: string, data: Buffer): StoredEntry | string {
+  if (data.length < HEADER_BYTES) return 'shorter than a header';
+  if (data.readUInt32BE(0) !== DETACHED_MAGIC) return 'not an entry';
+  if (data.readUInt8(4) !== VERSION) return `format version ${data.readUInt8(4)}`;
+  const codecId = data.readUInt8(5);
+  const codec = (Object.keys(CODEC_IDS) as Codec[]).find((name) => CODEC_IDS[name] === codecId);
+  if (!codec) return `unknown codec ${codecId}`;
+  const logicalLength = data.readUInt32BE(8);
+  const payloadLength = data.readUInt32BE(12);
+  if (data.length !== HEADER_BYTES + payloadLength) return `length ${data.length}, header says ${HEADER_BYTES + payloadLength}`;
+  const payload = data.subarray(HEADER_BYTES);
+  if (crc32(payload, crc32(Buffer.from(identity))) !== data.readUInt32BE(16)) return 'checksum mismatch';
+  if (codec === 'raw' && payloadLength !== logicalLength) return 'raw length differs from the logical length';
+  return { codec, logicalLength, payload };
 }

@@ -34,15 +34,18 @@ interface Order {
 
 export class HeadAhead {
   private readonly orders = new WeakMap<DirListing, Order>();
-  private queue: string[] = [];
+  private queue: Array<{ node: FsNode; key: string }> = [];
   private next = 0;
   private inFlight = 0;
 
   constructor(
     /** The key whose HEAD would tell what `node` is, or undefined when that is known already. */
     private readonly wanted: (node: FsNode) => string | undefined,
-    /** HEAD of a key through the cache (joins one in flight, never fails). */
-    private readonly head: (key: string) => Promise<unknown>,
+    /**
+     * What a HEAD of `key` would tell about `node`: from the caches when they remember it, else
+     * a HEAD through the cache (joins one in flight, never fails).
+     */
+    private readonly head: (node: FsNode, key: string) => Promise<unknown>,
     private readonly options: HeadAheadOptions = HEAD_AHEAD_DEFAULTS,
   ) {}
 
@@ -79,7 +82,7 @@ export class HeadAhead {
     for (let i = Math.max(from, order.scheduled); i < until; i++) {
       const node = listing.entries.get(order.names[i]);
       const key = node && this.wanted(node);
-      if (key !== undefined) this.queue.push(key);
+      if (node && key !== undefined) this.queue.push({ node, key });
     }
     order.scheduled = Math.max(order.scheduled, until);
     this.pump();
@@ -87,9 +90,9 @@ export class HeadAhead {
 
   private pump(): void {
     while (this.inFlight < this.options.maxInFlight && this.next < this.queue.length) {
-      const key = this.queue[this.next++];
+      const { node, key } = this.queue[this.next++];
       this.inFlight++;
-      void this.head(key).finally(() => {
+      void this.head(node, key).finally(() => {
         this.inFlight--;
         this.pump();
       });

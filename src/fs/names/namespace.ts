@@ -6,6 +6,7 @@ import { isStoreError, type ListPage, type ObjectInfo, type ObjectStore } from '
 import { FsError } from '../errors.js';
 import { type DirListing, type FsNode, fileNode } from '../nodes.js';
 import { HeadAhead } from './head-ahead.js';
+import { isWellFormedMetadata } from './metadata-shapes.js';
 import { addFolderMarker, FOLDER_SUFFIX, folderMarkerName, nodeOfHead, versionOf } from './object-kinds.js';
 import { keyOf, unusableNameReason } from './paths.js';
 import { SubtreeListings } from './subtree-listing.js';
@@ -55,7 +56,13 @@ export class Namespace {
     this.posix = options.posixMetadata ?? true;
     this.headAhead = new HeadAhead(
       (node) => this.headWanted(node),
-      (key) => this.headObject(key).catch((error: unknown) => this.log.debug({ key, err: error }, 'HEAD sent ahead failed')),
+      async (node, key) => {
+        try {
+          if (!(await this.recallNode(node))) await this.headObject(key);
+        } catch (error) {
+          this.log.debug({ key, err: error }, 'HEAD sent ahead failed');
+        }
+      },
     );
   }
 
@@ -66,7 +73,9 @@ export class Namespace {
     if (key === prefix) return { type: 'dir', prefix };
     const reason = unusableNameReason(key.slice(key.lastIndexOf('/') + 1));
     if (reason) throw new FsError('ENOENT', `${reason}: ${path}`);
-    const listed = this.listedEntry(key);
+    let listed = this.listedEntry(key);
+    // Not in memory: a tier below (a remount's disk) may still hold the parent's listing.
+    if (listed === undefined && (await this.cache.recall<DirListing>(this.dirKey(parentOf(key))))) listed = this.listedEntry(key);
     if (listed === null) throw new FsError('ENOENT', path);
     if (listed === undefined) return this.lookup(key, path);
     const known = this.knownNode(listed.node);
@@ -139,8 +148,34 @@ export class Namespace {
     return node.type === 'file' ? node.key : (node.marker?.key ?? node.prefix);
   }
 
-  /** Waits for the HEAD that says what a listed entry is. */
+  /**
+   * `knownNode`, also asking the tiers below memory (a remount's disk, a shared tier) for the
+   * HEAD answer of the version the listing shows; never asks S3.
+   */
+  private async recallNode(node: FsNode): Promise<FsNode | undefined> {
+    const known = this.knownNode(node);
+    if (known || !this.posix) return known;
+    if (node.type === 'file') {
+      const info = await this.recallVersion({ key: node.key, etag: node.etag, lastModified: node.mtime });
+      return info && this.headNode(info);
+    }
+    if (!node.marker) return undefined;
+    const info = await this.recallVersion(node.marker);
+    return info && this.listedDir(node, info);
+  }
+
+  /** The HEAD answer remembered for exactly this version of an object, from memory or below. */
+  private async recallVersion(version: { key: string; etag: string; lastModified: Date }): Promise<ObjectInfo | undefined> {
+    const key = this.versionKey(version);
+    const info = await this.cache.recall<ObjectInfo>(key);
+    // Whatever a tier below hands back is checked: a HEAD answer of the version listed.
+    return info && isWellFormedMetadata(key, info) ? info : undefined;
+  }
+
+  /** Waits for the HEAD that says what a listed entry is (none when a tier below remembers it). */
   private async headListed(node: FsNode, key: string, path: string): Promise<FsNode> {
+    const recalled = await this.recallNode(node);
+    if (recalled) return recalled;
     if (node.type === 'dir') {
       const info = await this.headObject(node.marker?.key ?? node.prefix);
       // A marker gone since the listing: the directory still stands on its keys.
@@ -219,9 +254,10 @@ export class Namespace {
   private async lookupObjects(key: string): Promise<FsNode | undefined> {
     const dirPrefix = `${key}/`;
     const probeKey = { op: 'list' as const, bucket: this.options.bucket, key: dirPrefix, params: 'probe' };
-    // A directory known from its cached probe needs no HEAD of a file it would shadow anyway
-    // (the kernel looks a directory up again every --kernel-cache-ttl).
-    const knownDir = this.cache.peek<ListPage>(probeKey);
+    // A directory known from its cached probe (in memory, or on disk after a remount) needs no
+    // HEAD of a file it would shadow anyway (the kernel looks a directory up again every
+    // --kernel-cache-ttl).
+    const knownDir = await this.cache.recall<ListPage>(probeKey);
     const [info, probe] = await Promise.all([
       knownDir && !isEmpty(knownDir) ? undefined : this.headObject(key),
       this.cache.fetch<ListPage>(
@@ -343,6 +379,11 @@ function inByteOrder(objects: readonly ObjectInfo[]): boolean {
     if (Buffer.compare(Buffer.from(objects[i - 1].key), Buffer.from(objects[i].key)) >= 0) return false;
   }
   return true;
+}
+
+/** Listing prefix of the directory holding `key`: "a/b/c" → "a/b/". */
+function parentOf(key: string): string {
+  return key.slice(0, key.lastIndexOf('/') + 1);
 }
 
 function isEmpty(page: ListPage): boolean {

@@ -174,7 +174,9 @@ export class TreeChanges {
 
   async readlink(path: string): Promise<string> {
     const node = await this.namespace.resolve(path);
-    const info = node.type === 'file' ? await this.namespace.headObject(node.key) : undefined;
+    // A node resolved from a HEAD answer (fresh, or remembered for the version listed) carries
+    // its metadata: no second HEAD for what it already says.
+    const info = node.type !== 'file' ? undefined : node.metadata ? node : await this.namespace.headObject(node.key);
     const mode = Number(info?.metadata?.mode ?? 0);
     if (!info || (mode & S_IFMT) !== S_IFLNK) throw new FsError('EINVAL', `${path} is not a symbolic link`);
     return (await this.store.getRange(info.key, 0, info.size)).toString();

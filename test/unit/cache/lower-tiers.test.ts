@@ -158,3 +158,45 @@ test('the entry codec keeps dates, maps and bytes, and refuses what is not a wel
     t.is(decodeEntry(bad), undefined, bad);
   }
 });
+
+test('recall answers from memory, else from a lower tier (kept in memory), and never loads', async (t) => {
+  const disk = new MapTier('metadata/disk');
+  const { caches, wallNow } = cachesOver(disk);
+  t.is(await caches.metadata.recall(key('head', 'k', 'v1')), undefined, 'held nowhere: undefined, no loader to call');
+  disk.set(key('head', 'k', 'v1'), { value: { v: 'disk' }, expiresAt: wallNow() + 500 });
+  t.deepEqual(await caches.metadata.recall(key('head', 'k', 'v1')), { v: 'disk' });
+  t.deepEqual(caches.metadata.peek(key('head', 'k', 'v1')), { v: 'disk' }, 'kept in memory');
+  const gets = disk.gets;
+  t.deepEqual(await caches.metadata.recall(key('head', 'k', 'v1')), { v: 'disk' });
+  t.is(disk.gets, gets, 'the second recall is answered by memory');
+  disk.set(key('head', 'old'), { value: { v: 'expired' }, expiresAt: wallNow() });
+  t.is(await caches.metadata.recall(key('head', 'old')), undefined, 'an expired entry is not answered');
+  t.is(caches.stats().byOp.head.misses, 0, 'a recall counts no miss: the fetch that follows does');
+});
+
+test('concurrent recalls of one key make one lookup below', async (t) => {
+  const disk = new MapTier('metadata/disk');
+  const { caches, wallNow } = cachesOver(disk);
+  disk.set(key('head', 'k'), { value: { v: 1 }, expiresAt: wallNow() + 500 });
+  const answers = await Promise.all([1, 2, 3].map(() => caches.metadata.recall(key('head', 'k'))));
+  t.deepEqual(answers, [{ v: 1 }, { v: 1 }, { v: 1 }]);
+  t.is(disk.gets, 1);
+});
+
+test('a recall overtaken by an invalidation answers nothing and keeps nothing', async (t) => {
+  const disk = new MapTier('metadata/disk');
+  const { caches, wallNow } = cachesOver(disk);
+  disk.set(key('head', 'k'), { value: { v: 'old' }, expiresAt: wallNow() + 500 });
+  let release!: () => void;
+  const slowGet = disk.get.bind(disk);
+  disk.get = async (cacheKey) => {
+    await new Promise<void>((resolve) => (release = resolve));
+    return slowGet(cacheKey);
+  };
+  const recalling = caches.metadata.recall(key('head', 'k'));
+  await new Promise((resolve) => setImmediate(resolve));
+  caches.invalidateKey('b', 'other');
+  release();
+  t.is(await recalling, undefined);
+  t.is(caches.metadata.peek(key('head', 'k')), undefined);
+});
