@@ -217,7 +217,7 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
       )
     : undefined;
   const stats = () => {
-    const collected = collectStats(cache, store, config.kernelCacheTtlSeconds, slabs.stats(), {
+    const collected = collectStats(cache, store, config.kernelCacheTtlSeconds, slabs.stats(), filesystem.uploads, {
       sharedCache: shared?.stats(),
       nativeAttrCache: nativeAttrs?.stats(),
     });

@@ -3,6 +3,7 @@ import type { Caches } from './cache/caches.js';
 import type { CacheStats } from './cache/types.js';
 import type { EventConsumerStats } from './events/event-consumer.js';
 import type { SlabPoolStats } from './fs/read/slab-pool.js';
+import type { UploadCounts } from './fs/write/write-stage.js';
 import type { NativeAttrCacheStats } from './fuse/native-attr-cache.js';
 import type { InstrumentedStore, OperationCalls } from './s3/counting-store.js';
 import type { StoreOperation } from './s3/object-store.js';
@@ -30,6 +31,8 @@ export interface MountStats {
   streaming: SlabPoolStats;
   /** getattr answers kept in the FUSE binding and given there without JavaScript; absent when off. */
   nativeAttrCache?: NativeAttrCacheStats;
+  /** Uploads of closed (or fsynced) files running now, and those waiting for one of them to end. */
+  uploads: UploadCounts;
   /** The serving process's memory (bytes), as Node reports it. */
   memory: { rss: number; heapUsed: number; external: number; arrayBuffers: number };
   /** With --shared-cache: the connection, the invalidation bus and the shared metadata tier. */
@@ -55,6 +58,7 @@ export function collectStats(
   store: InstrumentedStore,
   kernelCacheTtlSeconds: number,
   streaming: SlabPoolStats,
+  uploads: UploadCounts,
   /** What only some mounts have: the shared cache, the attribute cache in the FUSE binding. */
   optional: { sharedCache?: SharedCacheStats; nativeAttrCache?: NativeAttrCacheStats } = {},
 ): MountStats {
@@ -71,6 +75,7 @@ export function collectStats(
     s3CallsSaved: cacheStats.totals.hits + cacheStats.totals.coalesced,
     streaming,
     ...(nativeAttrCache ? { nativeAttrCache } : {}),
+    uploads,
     memory: { rss, heapUsed, external, arrayBuffers },
     ...(sharedCache ? { sharedCache } : {}),
   };
@@ -124,6 +129,7 @@ export function formatStats(stats: MountStats): string {
     lines.push(
       `streaming  ${streaming.slabs - streaming.idle}/${streaming.slabs} slabs of ${mib(streaming.slabBytes)} in use, at most ${mib(streaming.maxBytes)}`,
     );
+  if (stats.uploads) lines.push(`uploads    ${stats.uploads.inFlight} in flight, ${stats.uploads.waiting} waiting`);
   if (memory) lines.push(`memory     rss ${mib(memory.rss)}, heap ${mib(memory.heapUsed)}, buffers ${mib(memory.arrayBuffers)}`);
   if (stats.sharedCache) lines.push(...formatSharedCache(stats.sharedCache));
   if (stats.events) lines.push(...formatEvents(stats.events));

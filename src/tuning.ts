@@ -36,6 +36,12 @@ export const PIECE_SIZE = 128 * 1024;
  */
 export const STREAM_ABOVE_CACHE_SHARE = 1 / 4;
 export const MAX_STREAM_BYTES = 64 * 1024 * 1024;
+/**
+ * Uploads of whole files in flight at once, all files together: files closed in parallel (cp -r
+ * with jobs, tar, rsync, git checkout) upload in parallel, within a bound on memory (a single
+ * PUT holds its body, up to the part size) and on the sockets they take from reads.
+ */
+export const UPLOADS_IN_FLIGHT = 16;
 /** Blocks are keyed by ETag and never go stale: only the byte bound pushes them out. */
 export const BLOCK_TTL_MS = 24 * 3600 * 1000;
 

@@ -15,7 +15,7 @@ import { TreeChanges } from './fs/write/tree-changes.js';
 import { WriteStage } from './fs/write/write-stage.js';
 import type { Logger } from './log.js';
 import type { ObjectStore } from './s3/object-store.js';
-import { BLOCK_TTL_MS } from './tuning.js';
+import { BLOCK_TTL_MS, UPLOADS_IN_FLIGHT } from './tuning.js';
 
 export interface CacheBounds {
   /** Seconds a HEAD or listing answer is trusted. */
@@ -66,6 +66,8 @@ export interface CoreConfig {
   stagingDirectory: string;
   /** Uploads above this size are multipart, in parts of this size. */
   partSize: number;
+  /** Uploads in flight at once; UPLOADS_IN_FLIGHT by default. */
+  maxUploads?: number;
   /** How long the kernel keeps attributes it was given (ms; the mount's --kernel-cache-ttl); 0 by default. */
   kernelTtlMs?: number;
   /** Bound on attribute changes held in memory (see LocalAttributes; tests set it low). */
@@ -99,6 +101,7 @@ export function buildCore(store: ObjectStore, caches: Caches, log: Logger, confi
     directory: config.stagingDirectory,
     bucket,
     partSize: config.partSize,
+    maxUploads: config.maxUploads ?? UPLOADS_IN_FLIGHT,
     currentVersion: (stale) => versions.current(stale, { forKernel: false }),
   });
   const tree = new TreeChanges(store, namespace, stage, invalidation, log, defaults);

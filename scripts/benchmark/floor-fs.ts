@@ -77,6 +77,16 @@ const operations = {
     files.delete(path);
     cb(0);
   },
+  // Enough for tar x and cp -r: directories come into being; modes, owners and times are not kept.
+  mkdir: (path: string, _mode: number, cb: Callback) => {
+    if (dirs.has(path) || files.has(path)) return cb(Fuse.EEXIST);
+    addToParents(path);
+    dirs.set(path, new Set());
+    cb(0);
+  },
+  chmod: (_path: string, _mode: number, cb: Callback) => cb(0),
+  chown: (_path: string, _uid: number, _gid: number, cb: Callback) => cb(0),
+  utimens: (_path: string, _atime: unknown, _mtime: unknown, cb: Callback) => cb(0),
 };
 
 const subtype = process.argv.includes('--small-writes') ? 'floor' : 'floor,big_writes';

@@ -13,13 +13,15 @@ import { s3CallsOf } from './s3-calls.js';
 import { seedDataset } from './seed.js';
 import { mountSystem, SYSTEMS, type SystemName } from './systems.js';
 import { type Results, renderTable } from './table.js';
-import { dropPageCache, FIO_JOBS, runFio, WORKLOADS, type Workload } from './workloads.js';
+import { dropPageCache, FIO_JOBS, runFio, WORKLOADS, type Workload, WRITE_BIG_SIZE } from './workloads.js';
 
 const ROUNDS = Number(process.env.BENCH_RUNS ?? 3);
 const only = process.env.BENCH_SYSTEMS?.split(',') as SystemName[] | undefined;
 // BENCH_WORKLOADS=ls runs only the workloads whose name contains one of the words given.
 const onlyWorkloads = process.env.BENCH_WORKLOADS?.split(',');
-const workloads = WORKLOADS.filter((w) => !onlyWorkloads || onlyWorkloads.some((word) => w.name.includes(word)));
+const selected = (name: string) => !onlyWorkloads || onlyWorkloads.some((word) => name.includes(word));
+const workloads = WORKLOADS.filter((w) => selected(w.name));
+const fioJobs = FIO_JOBS.filter((job) => selected(job.name));
 
 async function timed(work: () => Promise<unknown>): Promise<number> {
   const started = performance.now();
@@ -49,6 +51,23 @@ async function sdkRanges(client: S3Client, bucket: string): Promise<void> {
   );
 }
 
+// One multipart upload of WRITE_BIG_SIZE zero bytes (as dd writes from /dev/zero), in parts of
+// 8 MiB with 4 in flight as s3mount uploads, from a process of its own as a program would
+// (Node's start included): not from this one, which serves fauxqs.
+const SDK_UPLOAD_SCRIPT = `
+const { S3Client } = require('@aws-sdk/client-s3'); const { Upload } = require('@aws-sdk/lib-storage');
+const [endpoint, bucket, size] = process.argv.slice(1);
+const client = new S3Client({ endpoint, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
+new Upload({ client, params: { Bucket: bucket, Key: 'sdk-upload.bin', Body: Buffer.alloc(Number(size)) }, partSize: 8 * 1024 * 1024, queueSize: 4 })
+  .done().then(() => client.destroy(), (error) => { console.error(error); process.exit(1); });`;
+
+async function sdkUpload(): Promise<void> {
+  await runFile(process.execPath, ['-e', SDK_UPLOAD_SCRIPT, endpoint.endpoint, endpoint.bucket, String(WRITE_BIG_SIZE)], {
+    env: { ...process.env, AWS_ACCESS_KEY_ID: endpoint.accessKeyId, AWS_SECRET_ACCESS_KEY: endpoint.secretAccessKey, AWS_REGION: endpoint.region },
+    timeout: 600_000,
+  });
+}
+
 /** Groups of workloads that share one fresh mount: each ownMount workload alone, the rest together, then those timed after a remount. */
 function sessions(): Workload[][] {
   const plain = workloads.filter((w) => !w.afterRemount);
@@ -57,7 +76,9 @@ function sessions(): Workload[][] {
   );
 }
 
-async function runSession(system: SystemName, workloads: Workload[], round: number): Promise<void> {
+async function runSession(system: SystemName, all: Workload[], round: number): Promise<void> {
+  const workloads = all.filter((w) => !w.systems || w.systems.only.includes(system));
+  if (workloads.length === 0) return;
   await dropPageCache();
   let mounted: Awaited<ReturnType<typeof mountSystem>>;
   try {
@@ -83,7 +104,7 @@ async function runSession(system: SystemName, workloads: Workload[], round: numb
     for (const workload of workloads) {
       const cell = ((results.times[workload.name] ??= {})[system] ??= []);
       try {
-        // s3mount says what S3 calls each workload made (its cache stats), HEADs in the table.
+        // s3mount says what S3 calls each workload made (its cache stats), in the table.
         const callsBefore = system === 's3mount' ? await s3CallsOf(mounted.mountpoint) : undefined;
         const started = performance.now();
         const own = await workload.run(mounted.mountpoint, round);
@@ -92,9 +113,11 @@ async function runSession(system: SystemName, workloads: Workload[], round: numb
         let calls = '';
         if (callsBefore) {
           const after = await s3CallsOf(mounted.mountpoint);
-          ((results.heads ??= {})[workload.name] ??= []).push(after.head - callsBefore.head);
-          calls = ` (S3: ${after.head - callsBefore.head} HEAD, ${after.list - callsBefore.list} LIST, ${after.getRange - callsBefore.getRange} GET)`;
+          const made = Object.fromEntries(Object.entries(after).map(([op, count]) => [op, count - callsBefore[op as keyof typeof after]]));
+          ((results.calls ??= {})[workload.name] ??= []).push(made);
+          calls = ` (S3: ${made.head} HEAD, ${made.list} LIST, ${made.getRange} GET, ${made.put} PUT, ${made.copy} COPY, ${made.multipart ?? 0} multipart)`;
         }
+        if (workload.reportRss) ((results.workloadRss ??= {})[workload.name] ??= {})[system] = await mounted.peakRssMiB();
         console.error(`round ${round} ${system.padEnd(8)} ${workload.name.padEnd(36)} ${seconds.toFixed(3)} s${calls}`);
       } catch (error) {
         cell.push(Number.NaN);
@@ -129,7 +152,7 @@ async function runFioJobs(system: SystemName, round: number): Promise<void> {
   }
   try {
     await runFile('sh', ['-c', `cat ${mounted.mountpoint}/${BIG_KEY} > /dev/null`], { timeout: 300_000 });
-    for (const job of FIO_JOBS) {
+    for (const job of fioJobs) {
       await dropPageCache();
       const cell = ((results.fio[job.name] ??= {})[system] ??= []);
       try {
@@ -151,14 +174,22 @@ const client = seedClient(endpoint);
 console.error(`seeding ${endpoint.endpoint} ...`);
 await seedDataset(client, endpoint.bucket);
 
-const results: Results = { times: {}, fio: {}, rss: {}, sdk: { whole: [], ranges: [] } };
-const fio = await hasFio();
+const results: Results = { times: {}, fio: {}, rss: {}, sdk: { whole: [], ranges: [], upload: [] } };
+const fio = (fioJobs.length > 0 || workloads.some((w) => w.name.startsWith('fio'))) && (await hasFio());
+const sdkUploads = workloads.some((w) => w.sdkUploadRow);
 for (let round = 1; round <= ROUNDS; round++) {
-  results.sdk.whole.push(await timed(() => sdkWhole(client, endpoint.bucket)));
-  results.sdk.ranges.push(await timed(() => sdkRanges(client, endpoint.bucket)));
+  if (workloads.some((w) => w.sdkRow)) {
+    results.sdk.whole.push(await timed(() => sdkWhole(client, endpoint.bucket)));
+    results.sdk.ranges.push(await timed(() => sdkRanges(client, endpoint.bucket)));
+  }
+  if (sdkUploads) {
+    const seconds = await timed(() => sdkUpload());
+    results.sdk.upload.push(seconds);
+    console.error(`round ${round} raw SDK  multipart upload of ${WRITE_BIG_SIZE / 1048576} MiB ${seconds.toFixed(3)} s`);
+  }
   for (const system of SYSTEMS.filter((name) => !only || only.includes(name))) {
     for (const session of sessions()) await runSession(system, session, round);
-    if (fio) await runFioJobs(system, round);
+    if (fio && fioJobs.length > 0) await runFioJobs(system, round);
   }
 }
 await endpoint.stop();

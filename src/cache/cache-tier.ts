@@ -11,8 +11,12 @@ export interface CacheTier {
   /** The fresh value under `cacheKey`, refreshing its recency. */
   get(cacheKey: string): object | undefined;
   has(cacheKey: string): boolean;
-  /** How long (ms) the value under `cacheKey` stays fresh; 0 when absent or stale. */
-  freshForMs(cacheKey: string): number;
+  /**
+   * How long the fresh value under `cacheKey` has left (ms), so that a value edited in place
+   * keeps the expiry of what it was learned from. A tier that cannot tell leaves it out, and
+   * an edited value then gets a whole TTL.
+   */
+  remainingTtl?(cacheKey: string): number | undefined;
   /**
    * Keeps `value` for `ttlMs`; `size` counts against a byte bound (ignored by an entry bound).
    * `indexKey` (bucket + object key) is what invalidations find it by. False when not kept

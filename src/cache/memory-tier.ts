@@ -51,8 +51,9 @@ export class MemoryTier implements CacheTier {
     return this.lru.has(cacheKey);
   }
 
-  freshForMs(cacheKey: string): number {
-    return this.lru.getRemainingTTL(cacheKey);
+  remainingTtl(cacheKey: string): number | undefined {
+    const left = this.lru.getRemainingTTL(cacheKey);
+    return left > 0 && Number.isFinite(left) ? left : undefined;
   }
 
   set(cacheKey: string, indexKey: string, op: CacheOp, value: object, ttlMs: number, size: number): boolean {

@@ -25,14 +25,23 @@ export interface MetadataCache {
   /** Whether fetch would answer without calling its loader (cached, or a load in flight to join). Counts nothing. */
   has(key: MetadataKey): boolean;
   /**
-   * How long (ms) the value peek would answer for `key` stays fresh; 0 when not cached. Whatever
-   * is derived from cached values holds no longer than the first of them to expire.
+   * Store a value directly (e.g. listings learned on the way, metadata learned from an upload).
+   * A load of the same entry in flight is cancelled: its answer would be older.
    */
-  freshForMs(key: MetadataKey): number;
-  /** Store a value directly (e.g. listings learned on the way, metadata learned from an upload). */
   set<T extends object>(key: MetadataKey, value: T, options?: Omit<CacheFetchOptions<T>, 'ttlFor'>): void;
   /**
-   * How many invalidations (of any scope, clear included) there have been. A caller that
+   * Replaces the cached value of `key` by `change(value)`, keeping its expiry: an answer from S3
+   * edited with a change this mount made itself still expires when the answer would have, so
+   * other writers' changes show as late as before, no later. Cancels a load of `key` in flight
+   * (its answer may predate the change) and counts in `invalidations`. Returns the new value, or
+   * undefined when memory held nothing fresh: nothing is stored then, and tiers below memory
+   * drop what they hold for the key.
+   */
+  update<T extends object>(key: MetadataKey, change: (current: T) => T): T | undefined;
+  /** How long the cached value of `key` stays fresh (ms), or undefined when not cached or not known. */
+  remainingTtl(key: MetadataKey): number | undefined;
+  /**
+   * How many invalidations (of any scope, clear included) and updates in place there have been. A caller that
    * stores values derived from an answer checks it did not change while the answer was on
    * its way, as fetch does for the value it loads.
    */

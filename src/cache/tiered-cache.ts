@@ -175,21 +175,59 @@ export class TieredCache {
     }
   }
 
-  /** How long (ms) the value peek would answer stays fresh in the tier that holds it; 0 without one. */
-  freshForMs(key: CacheKey): number {
-    try {
-      const cacheKey = cacheKeyOf(key);
-      for (const tier of this.tiers) if (tier.has(cacheKey)) return tier.freshForMs(cacheKey);
-      return 0;
-    } catch {
-      return 0;
-    }
-  }
-
   set<T extends object>(key: CacheKey, value: T, options: Omit<CacheFetchOptions<T>, 'ttlFor'> = {}): void {
-    this.store(key, cacheKeyOf(key), indexKeyOf(key.bucket, key.key), value, options);
+    const cacheKey = cacheKeyOf(key);
+    // What is set is newer than the answer of a load of the same entry still on its way.
+    this.cancelLoad(cacheKey);
+    this.store(key, cacheKey, indexKeyOf(key.bucket, key.key), value, options);
   }
 
+  /**
+   * Replaces the fresh value of `key` by `change(value)` in every tier, keeping the entry's
+   * expiry (what was learned from S3 still expires when it would have). A load of the entry in
+   * flight is cancelled, since its answer may predate the change, and the change counts in
+   * `invalidations`. Returns the new value, or undefined when memory held none: then what the
+   * lower tiers hold for the key, which cannot be read here, is dropped.
+   */
+  update<T extends object>(key: CacheKey, change: (current: T) => T): T | undefined {
+    const cacheKey = cacheKeyOf(key);
+    this.invalidationCount++;
+    this.cancelLoad(cacheKey);
+    let current: object | undefined;
+    let ttlMs: number | undefined;
+    try {
+      for (const tier of this.tiers) {
+        current = tier.get(cacheKey);
+        if (current === undefined) continue;
+        ttlMs = tier.remainingTtl?.(cacheKey);
+        break;
+      }
+    } catch (error) {
+      this.counters.bypassed++;
+      this.log.warn({ err: error, cache: key.op, key: key.key }, 'cache lookup failed; going on without it');
+      return undefined;
+    }
+    if (current === undefined) {
+      for (const tier of this.lower) tier.dropKey(key.bucket, key.key);
+      return undefined;
+    }
+    const next = change(current as T);
+    this.store(key, cacheKey, indexKeyOf(key.bucket, key.key), next, { ttlMs });
+    return next;
+  }
+
+  /** How long the fresh value of `key` has left (ms), when a tier holding it can tell. */
+  remainingTtl(key: CacheKey): number | undefined {
+    const cacheKey = cacheKeyOf(key);
+    try {
+      for (const tier of this.tiers) if (tier.has(cacheKey)) return tier.remainingTtl?.(cacheKey);
+    } catch {
+      // A failing tier knows nothing.
+    }
+    return undefined;
+  }
+
+  /** Invalidations and updates in place so far (see MetadataCache.invalidations). */
   get invalidations(): number {
     return this.invalidationCount;
   }
@@ -261,6 +299,13 @@ export class TieredCache {
     this.counters.bypassed++;
     this.log.warn({ err: error, cache: key.op, key: key.key }, 'cache lookup failed; going on without it');
     return load();
+  }
+
+  private cancelLoad(cacheKey: string): void {
+    const load = this.loads.get(cacheKey);
+    if (!load) return;
+    load.cancelled = true;
+    this.loads.delete(cacheKey);
   }
 
   private cancelLoads(matches: (load: Load) => boolean): void {

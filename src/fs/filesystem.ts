@@ -20,7 +20,7 @@ import type { Attr, AttrChange, AttrLifetime, DirEntry, Filesystem, StatFs } fro
 import { LATE_UPLOAD_DELAY_MS, LATE_UPLOAD_MAX_DELAY_MS, LateUploads } from './write/late-uploads.js';
 import type { StagedAttributes, StagedFile } from './write/staged-file.js';
 import type { TreeChanges } from './write/tree-changes.js';
-import type { WriteStage } from './write/write-stage.js';
+import type { UploadCounts, WriteStage } from './write/write-stage.js';
 
 /** The parts the filesystem core is made of, built and wired by src/wiring.ts. */
 export interface FilesystemParts {
@@ -429,6 +429,11 @@ export class S3Filesystem implements Filesystem {
     return this.stage.flushAll();
   }
 
+  /** Uploads running and waiting (for statistics). */
+  get uploads(): UploadCounts {
+    return this.stage.uploads;
+  }
+
   /** Open handles right now (for tests and statistics). */
   get openHandles(): number {
     return this.handles.size;
@@ -530,7 +535,10 @@ export class S3Filesystem implements Filesystem {
     try {
       const result = await this.stage.flush(staged);
       this.failedUploads.delete(staged);
-      if (result) this.invalidation.changed(result.key);
+      // A copy unlinked or renamed while its upload ran is no longer what its name holds (the
+      // unlink or rename writes its own outcome): only then is the rule applied instead.
+      const current = !staged.unlinked && staged.key === result?.key;
+      if (result) this.invalidation.changedHere(result.key, () => current && this.namespace.edits.stored(result));
     } catch (error) {
       // Whatever S3 said, a failed save is EIO at close()/fsync(); the bytes stay staged. A
       // staging directory without room (for the copy's state) is ENOSPC, as on a local disk.

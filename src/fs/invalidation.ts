@@ -2,6 +2,11 @@
 // `s3mount cache invalidate`, a remote channel, an S3 event), comes here; the rule is applied
 // once (the key, the same name as a directory, its parent's listing and the mount root's
 // listing; everything under a prefix when a whole tree changed), and subscribers hear of it.
+// The root's listing goes too because a change deep down can make an implicit directory (one
+// without a marker) appear or vanish up to the top, which only the parent would not cover.
+// This mount's own changes whose outcome it knows are written into the cache instead
+// (changedHere): the parent's listing is edited in place, and the rule applies only where the
+// edit cannot be exact (see names/listing-edits.ts).
 import type { Caches } from '../cache/caches.js';
 import { keyOf } from './names/paths.js';
 
@@ -43,6 +48,30 @@ export class Invalidation {
   changedTree(key: string, origin: InvalidationOrigin = 'local'): number {
     const dropped = this.caches.invalidatePrefix(this.bucket, `${key}/`) + this.dropKey(key);
     this.emit({ kind: 'prefix', bucket: this.bucket, prefix: `${key}/`, origin });
+    return dropped;
+  }
+
+  /**
+   * A change this mount made itself and whose outcome it knows. The stale answers about `key`
+   * go first (its HEAD answers and content; with `scope` 'directory', those of `key/` too: its
+   * probe, listing and marker); then `edit` writes what is true now into the cache (the HEAD
+   * answer, the parent's listing edited in place: see names/listing-edits.ts) and says whether
+   * that was exact. When it was not, the rule of changed() drops the rest. Subscribers hear of
+   * it as of any change.
+   */
+  changedHere(key: string, edit: () => boolean, scope: 'entry' | 'directory' = 'entry'): number {
+    let dropped = this.caches.invalidateKey(this.bucket, key);
+    if (scope === 'directory') dropped += this.caches.invalidateKey(this.bucket, `${key}/`);
+    if (!editedExactly(edit)) dropped += this.dropKey(key);
+    this.emit({ kind: 'key', bucket: this.bucket, key, origin: 'local' });
+    return dropped;
+  }
+
+  /** A directory this mount moved as a whole: as changedTree(), but `edit` may keep the parent's listing (see changedHere). */
+  changedTreeHere(key: string, edit: () => boolean): number {
+    let dropped = this.caches.invalidatePrefix(this.bucket, `${key}/`) + this.caches.invalidateKey(this.bucket, key);
+    if (!editedExactly(edit)) dropped += this.dropKey(key);
+    this.emit({ kind: 'prefix', bucket: this.bucket, prefix: `${key}/`, origin: 'local' });
     return dropped;
   }
 
@@ -94,6 +123,18 @@ export class Invalidation {
 
   private emit(event: InvalidationEvent): void {
     for (const listener of this.listeners) listener(event);
+  }
+}
+
+/**
+ * Runs an edit of the cache; one that fails counts as not exact. The change it describes is
+ * done in S3 already: the rule then drops what it touched rather than fail the operation.
+ */
+function editedExactly(edit: () => boolean): boolean {
+  try {
+    return edit();
+  } catch {
+    return false;
   }
 }
 

@@ -32,6 +32,24 @@ export interface DirListing {
   entries: Map<string, FsNode>;
 }
 
+/**
+ * An object this mount has just stored (an upload, a copy, a directory marker): all a HEAD
+ * would say of it except LastModified, which S3 sets and does not return.
+ */
+export interface StoredObject {
+  /** A file's key, or a directory marker's (ending in "/"). */
+  key: string;
+  size: number;
+  etag: string;
+  /** The user metadata it was stored with; undefined when S3 copied it from elsewhere. */
+  metadata?: Record<string, string>;
+  /** The Content-Type it was stored with; undefined when S3 chose it. */
+  contentType?: string;
+  /** When the request was sent and when S3 answered: its LastModified lies between. */
+  sentAt: Date;
+  doneAt: Date;
+}
+
 /** The version of an object a handle reads. */
 export interface ReadTarget {
   key: string;

@@ -17,7 +17,7 @@ export interface SignerOptions {
 }
 
 export interface RequestToSign {
-  method: 'GET' | 'HEAD';
+  method: 'GET' | 'HEAD' | 'PUT';
   /** Endpoint URL the request goes to. */
   url: URL;
   /** Encoded path (see encodeKeyPath). */
@@ -84,7 +84,8 @@ export function createRequestSigner(options: SignerOptions): RequestSigner {
       port: url.port ? Number(url.port) : undefined,
       path,
       query,
-      // A GET or HEAD has no payload to hash; S3 accepts this marker for it.
+      // A GET or HEAD has no payload to hash; S3 accepts this marker for it. A PUT names its
+      // payload's hash in `headers`.
       headers: { host: url.host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', ...headers },
     });
     return signed.headers as Record<string, string>;

@@ -281,8 +281,8 @@ export function createSdkStore(options: SdkStoreOptions, log: Logger): SdkStore 
     }
   }
 
-  // Custom path-style endpoints get ranged GETs, LISTs and HEADs without the SDK's
-  // per-request machinery (lean-client.ts); everything else goes through the SDK.
+  // Custom path-style endpoints get ranged GETs, LISTs, HEADs and single-request PUTs without
+  // the SDK's per-request machinery (lean-client.ts); everything else goes through the SDK.
   const leanWanted = options.lean ?? process.env.S3MOUNT_TEST_SDK_PATH !== '1';
   const lean: LeanClient | undefined =
     leanWanted && customEndpoint && config.forcePathStyle && endpoint
@@ -299,7 +299,10 @@ export function createSdkStore(options: SdkStoreOptions, log: Logger): SdkStore 
         )
       : undefined;
 
-  /** A read (lean or through the SDK) under the store's retry policy, its body read inside each attempt, within one deadline. */
+  /**
+   * A read (lean or through the SDK), or a lean PUT, under the store's retry policy, its body
+   * read (or sent) inside each attempt, within one deadline.
+   */
   function retried<T>(operation: StoreOperation, key: string, attempt: (abortSignal: AbortSignal) => Promise<T>, callerSignal?: AbortSignal): Promise<T> {
     const onRetry = ({ attempt: failed, errorType, error }: RetryEvent) =>
       log.debug({ operation, key, attempt: failed, errorType, err: error }, 's3 read retried');
@@ -404,6 +407,13 @@ export function createSdkStore(options: SdkStoreOptions, log: Logger): SdkStore 
       const partSize = putOptions.partSize ?? DEFAULT_PART_SIZE;
       const size = Buffer.isBuffer(body) ? body.length : body.size;
       const common = { Bucket: bucket, Key: key, Metadata: putOptions.metadata, ContentType: putOptions.contentType };
+      // One request on a custom endpoint: plain and signed, as reads are (lean-client.ts), under
+      // the same retry policy. Checksums asked for are the SDK's to compute.
+      if (size <= partSize && lean && checksums === 'when-required') {
+        const bytes = await smallBody(key, body, size);
+        const { metadata, contentType } = putOptions;
+        return retried('put', key, (abortSignal) => lean.put(key, bytes, { metadata, contentType, signal: abortSignal }));
+      }
       if (size <= partSize) {
         return send('put', key, async (abortSignal) => {
           // Small bodies go as one buffer, so that a retried attempt can send them again.
@@ -518,6 +528,14 @@ export function createSdkStore(options: SdkStoreOptions, log: Logger): SdkStore 
     },
   };
   return store;
+}
+
+/** A body small enough for one request, as one buffer (so that a retried attempt can send it again). */
+async function smallBody(key: string, body: PutBody, size: number): Promise<Buffer> {
+  const bytes = Buffer.isBuffer(body) ? body : await readFile(body.path);
+  if (bytes.length !== size)
+    throw new StoreError('Other', `put ${key}: ${Buffer.isBuffer(body) ? 'body' : body.path} holds ${bytes.length} bytes, expected ${size}`);
+  return bytes;
 }
 
 /** Bytes [start, end) of a local file; fewer bytes there than asked is an error, never a short part. */

@@ -4,6 +4,7 @@
 import { constants } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import test from 'ava';
+import type { DirListing } from '../../src/fs/nodes.js';
 import { CORE_BLOCK, errno, readBytes, setupCore as setup } from '../support/core.js';
 import { patternBytes } from '../support/pattern.js';
 
@@ -299,10 +300,16 @@ test('every change of the mount goes through the one invalidation path and is he
   await fs.readdir('/');
   t.true(cache.metadata.has({ op: 'dir', bucket: 'bucket', key: 'd/' }), 'the listing of d is cached');
   await fs.rename('/d/a.txt', '/d/b.txt');
-  t.false(cache.metadata.has({ op: 'dir', bucket: 'bucket', key: 'd/' }), 'a change drops the parent listing');
-  t.false(cache.metadata.has({ op: 'dir', bucket: 'bucket', key: '' }), 'and the root listing');
+  const listing = cache.metadata.peek<DirListing>({ op: 'dir', bucket: 'bucket', key: 'd/' });
+  t.deepEqual([...(listing?.entries.keys() ?? [])], ['b.txt'], "the mount's own change is written into the parent listing");
+  t.true(cache.metadata.has({ op: 'dir', bucket: 'bucket', key: '' }), 'the root listing stays: the change cannot touch it');
   await fs.rename('/d', '/e');
   await fs.unlink('/e/b.txt');
+  // A change not made by this mount drops what it may touch (the invalidation rule).
+  await fs.readdir('/e');
+  invalidation.changed('e/c.txt', 'remote');
+  t.false(cache.metadata.has({ op: 'dir', bucket: 'bucket', key: 'e/' }), 'a change learned from elsewhere drops the parent listing');
+  t.false(cache.metadata.has({ op: 'dir', bucket: 'bucket', key: '' }), 'and the root listing');
   invalidation.clear('control');
   t.deepEqual(events, [
     'key d local',
@@ -312,6 +319,7 @@ test('every change of the mount goes through the one invalidation path and is he
     'prefix d/ local',
     'prefix e/ local',
     'key e/b.txt local',
+    'key e/c.txt remote',
     'clear control',
   ]);
 });

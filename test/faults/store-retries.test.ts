@@ -1,5 +1,6 @@
 // One retry policy for both read paths of the SDK store: the lean client (custom path-style
-// endpoints) and the SDK (as on AWS; forced here with `lean: false`). fauxqs behind the fault
+// endpoints) and the SDK (as on AWS; forced here with `lean: false`); single-request PUTs take
+// the lean path too. fauxqs behind the fault
 // proxy; every request the store sends is in the proxy's log, and every retry in the store's
 // debug log ('s3 read retried').
 
@@ -132,3 +133,43 @@ for (const [path, lean] of [
     t.is(retries().length, 0);
   });
 }
+
+test.serial('lean: a single-request PUT is a plain signed request, retried by the same policy; without lean it goes through the SDK', async (t) => {
+  const { store, retries } = probe(true);
+  const small = patternBytes(5000, 3);
+  const from = proxy.log().length;
+  proxy.queue('write', { kind: 'status', status: 503, code: 'SlowDown' }, { kind: 'status', status: 500, code: 'InternalError' });
+  const { etag } = await store.put(`${prefix}put.bin`, small, { metadata: { mode: '33188' }, contentType: 'application/x-test' });
+  const writes = seen(from, 'write');
+  t.is(writes.length, 3);
+  t.false(
+    writes.some((r) => 'x-id' in r.query),
+    'plain requests (the SDK adds ?x-id=PutObject)',
+  );
+  t.deepEqual(
+    retries().map((r) => [r.operation, r.attempt, r.errorType]),
+    [
+      ['put', 1, 'THROTTLING'],
+      ['put', 2, 'TRANSIENT'],
+    ],
+  );
+  t.true((await store.getRange(`${prefix}put.bin`, 0, small.length)).equals(small));
+  const head = await store.head(`${prefix}put.bin`);
+  t.like(head, { etag, size: small.length, metadata: { mode: '33188' }, contentType: 'application/x-test' });
+
+  proxy.inject('write', { kind: 'status', status: 500, code: 'InternalError' });
+  const before = proxy.log().length;
+  const failed = await t.throwsAsync(store.put(`${prefix}never.bin`, small));
+  t.true(isStoreError(failed), String(failed));
+  t.is(seen(before, 'write').length, 3, 'a persistent fault takes exactly maxAttempts attempts');
+  proxy.clear();
+
+  const sdk = probe(false);
+  const sdkFrom = proxy.log().length;
+  await sdk.store.put(`${prefix}sdk-put.bin`, small);
+  t.deepEqual(
+    seen(sdkFrom, 'write').map((r) => r.query['x-id']),
+    ['PutObject'],
+    'the SDK path sends PutObject',
+  );
+});

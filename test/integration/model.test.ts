@@ -1,15 +1,37 @@
 // Model-based test: the same random sequence of operations runs against the mount and
 // against a plain local directory; results (success or errno) and the state of both trees
 // must agree after every step. The seed is printed; S3MOUNT_MODEL_SEED=<seed> replays a run.
+// After every step that changed something, the directories it touched are also compared, as
+// the mount shows them from its cache (listings it edited in place with its own changes),
+// with what S3 lists and HEADs say right then, through the SDK.
 // Some files cross the part size, written sequentially (parts uploaded while they are written)
 // with a write back and a cut on the way, and written to at far offsets.
 
 import { createHash, randomInt } from 'node:crypto';
-import { chmod, lstat, mkdir, mkdtemp, open, readdir, readFile, readlink, rename, rm, rmdir, stat, symlink, truncate, unlink, utimes } from 'node:fs/promises';
+import {
+  chmod,
+  lstat,
+  mkdir,
+  mkdtemp,
+  open,
+  readdir,
+  readFile,
+  readlink,
+  realpath,
+  rename,
+  rm,
+  rmdir,
+  stat,
+  symlink,
+  truncate,
+  unlink,
+  utimes,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
+import { HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import test from 'ava';
-import { type S3Endpoint, startS3Endpoint, testPrefix } from '../../scripts/local-s3.js';
+import { type S3Endpoint, seedClient, startS3Endpoint, testPrefix } from '../../scripts/local-s3.js';
 import { type Mount, mountBucket, mountStats } from '../support/mount.js';
 import { patternBytes } from '../support/pattern.js';
 import { seededRandom as random } from '../support/seeded-random.js';
@@ -34,6 +56,7 @@ const STREAM_SHARE = 0.03;
 const REMOUNT_AT = Math.floor(STEPS / 2);
 
 let endpoint: S3Endpoint;
+let client: S3Client;
 let mount: Mount;
 let local: string;
 
@@ -47,11 +70,13 @@ const mountModel = () => {
 
 test.before(async () => {
   endpoint = await startS3Endpoint();
+  client = seedClient(endpoint);
   mount = await mountModel();
   local = await mkdtemp(join(tmpdir(), 's3mount-model-'));
 });
 
 test.after.always(async () => {
+  client?.destroy();
   await mount?.stop();
   await endpoint?.stop();
   if (local) await rm(local, { recursive: true, force: true });
@@ -279,9 +304,83 @@ async function describeTree(root: string, from = ''): Promise<string[]> {
   return lines;
 }
 
+/** A directory's entries as the mount shows them: kind, permission bits, and for files and links size and mtime in ns. */
+async function mountEntries(dir: string): Promise<string[]> {
+  const root = join(mount.mountpoint, dir);
+  const lines: string[] = [];
+  for (const name of await readdir(root)) {
+    const info = await lstat(join(root, name), { bigint: true });
+    const perm = (info.mode & 0o7777n).toString(8);
+    if (info.isDirectory()) lines.push(`${name} dir ${perm}`);
+    else lines.push(`${name} ${info.isSymbolicLink() ? 'link' : 'file'} ${perm} ${info.size} ${info.mtimeNs}`);
+  }
+  return lines.sort();
+}
+
+/** What S3 says the same directory holds: a LIST with delimiter, and a HEAD of each object and marker for its metadata. */
+async function bucketEntries(dir: string): Promise<string[]> {
+  const keyPrefix = testPrefix(endpoint) + (dir ? `${dir}/` : '');
+  const dirs = new Set<string>();
+  const objects: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await client.send(new ListObjectsV2Command({ Bucket: endpoint.bucket, Prefix: keyPrefix, Delimiter: '/', ContinuationToken: token }));
+    for (const common of page.CommonPrefixes ?? []) dirs.add((common.Prefix as string).slice(keyPrefix.length, -1));
+    for (const object of page.Contents ?? []) if (object.Key !== keyPrefix) objects.push(object.Key as string);
+    token = page.NextContinuationToken;
+  } while (token);
+  const metadataOf = async (key: string) => {
+    try {
+      return (await client.send(new HeadObjectCommand({ Bucket: endpoint.bucket, Key: key }))).Metadata ?? {};
+    } catch {
+      return undefined;
+    }
+  };
+  const lines: string[] = [];
+  for (const name of dirs) {
+    const mode = Number((await metadataOf(`${keyPrefix}${name}/`))?.mode ?? 0o755);
+    lines.push(`${name} dir ${(mode & 0o7777).toString(8)}`);
+  }
+  for (const key of objects) {
+    const name = key.slice(keyPrefix.length);
+    // A directory of the same name shadows a file.
+    if (dirs.has(name)) continue;
+    const head = await client.send(new HeadObjectCommand({ Bucket: endpoint.bucket, Key: key }));
+    const mode = Number(head.Metadata?.mode ?? 0o100644);
+    const kind = (mode & 0o170000) === 0o120000 ? 'link' : 'file';
+    lines.push(`${name} ${kind} ${(mode & 0o7777).toString(8)} ${head.ContentLength} ${nanoseconds(head.Metadata?.mtime)}`);
+  }
+  return lines.sort();
+}
+
+/** s3fs's epoch seconds ("1700000000" or "1700000000.123456789") in nanoseconds. */
+function nanoseconds(seconds: string | undefined): string {
+  const [whole, fraction = ''] = (seconds ?? '').split('.');
+  return (BigInt(whole || 0) * 1_000_000_000n + BigInt(fraction.padEnd(9, '0').slice(0, 9))).toString();
+}
+
+/**
+ * The directories a step may have changed: those holding its paths, and its paths that are
+ * directories, with symbolic links on the way resolved (as the kernel did for the step).
+ */
+async function touchedDirectories(paths: string[]): Promise<string[]> {
+  const root = await realpath(local);
+  const dirs = new Set<string>();
+  for (const path of paths) {
+    for (const candidate of [path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '', path]) {
+      const real = await realpath(join(local, candidate)).catch(() => undefined);
+      if (!real || !(await stat(real)).isDirectory()) continue;
+      const inside = relative(root, real);
+      if (!inside.startsWith('..')) dirs.add(inside);
+    }
+  }
+  return [...dirs];
+}
+
 test(`random operations agree with a local directory (seed ${SEED}, ${STEPS} steps)`, async (t) => {
   t.log(`seed ${SEED}: replay with S3MOUNT_MODEL_SEED=${SEED}`);
   const next = random(SEED);
+  let listingChecks = 0;
   let streamed = 0;
   for (let step = 1; step <= STEPS; step++) {
     const operation = plan(next);
@@ -296,6 +395,17 @@ test(`random operations agree with a local directory (seed ${SEED}, ${STEPS} ste
       const [want, got] = await Promise.all([describeTree(local, path), describeTree(mount.mountpoint, path)]);
       if (JSON.stringify(want) !== JSON.stringify(got)) return t.fail(`${where}: ${path} is "${want.join('; ')}" locally but "${got.join('; ')}" in the mount`);
     }
+    // What the mount's cached listings show (edited in place by its own change) is what S3 lists now.
+    if (expected.startsWith('ok') && !operation.name.startsWith('read ')) {
+      for (const dir of await touchedDirectories(operation.paths)) {
+        const [cached, listed] = await Promise.all([mountEntries(dir), bucketEntries(dir)]);
+        if (JSON.stringify(cached) !== JSON.stringify(listed)) {
+          t.log(`mount:\n${cached.join('\n')}\nS3:\n${listed.join('\n')}`);
+          return t.fail(`${where}: the mount's listing of "${dir || '.'}" is not what S3 lists`);
+        }
+        listingChecks++;
+      }
+    }
     if (step === REMOUNT_AT) {
       await mount.stop();
       mount = await mountModel();
@@ -308,6 +418,7 @@ test(`random operations agree with a local directory (seed ${SEED}, ${STEPS} ste
       }
     }
   }
+  t.log(`${listingChecks} listings compared with S3`);
   t.log(`${streamed} steps wrote files past the part size in order`);
   // The run went through the attribute cache in the FUSE binding (on by default).
   const native = (await mountStats(mount.mountpoint)).nativeAttrCache;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import test from 'ava';
 import { type S3Endpoint, seedClient, startS3Endpoint, testPrefix } from '../../scripts/local-s3.js';
-import { type Mount, mountBucket, run } from '../support/mount.js';
+import { CLI, type Mount, mountBucket, run } from '../support/mount.js';
 import { mountThroughProxy } from '../support/proxied-mount.js';
 
 let endpoint: S3Endpoint;
@@ -246,12 +246,16 @@ test.serial('a marker without time metadata shows its LastModified; a chmod writ
   endpoint.putDirect?.(`${prefix}large/mk2/`, Buffer.alloc(0), { lastModified });
   endpoint.putDirect?.(`${prefix}large/mk2/inside`, Buffer.from('i'), { lastModified });
   for (let i = 0; i < 1000; i++) endpoint.putDirect?.(`${prefix}large/z${String(i).padStart(4, '0')}`, Buffer.alloc(0));
+  // Keys put behind the mount's back show once its cached root listing is dropped (the mount's
+  // own chmod above edited that listing in place rather than dropping it).
+  t.is((await run(process.execPath, [CLI, 'cache', 'invalidate', mount.mountpoint, mount.mountpoint])).code, 0);
   t.is((await run('ls', [at('large')])).code, 0);
   t.is((await run('chmod', ['700', at('large/mk2')])).code, 0);
   t.is((await head('large/mk2/')).Metadata?.mtime, String(lastModified.getTime() / 1000), 'the marker keeps its LastModified');
 
   // A directory without any marker: its time is the mount's start, which is not written.
   endpoint.putDirect?.(`${prefix}nomarker/inside`, Buffer.from('i'));
+  t.is((await run(process.execPath, [CLI, 'cache', 'invalidate', mount.mountpoint, mount.mountpoint])).code, 0);
   t.is((await run('chmod', ['711', at('nomarker')])).code, 0);
   const created = await head('nomarker/');
   t.is(created.Metadata?.mode, String(0o40711));

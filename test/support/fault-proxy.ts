@@ -12,7 +12,9 @@ export type Fault =
   /** The connection is destroyed before any answer. */
   | { kind: 'reset' }
   /** The request is held this long, then forwarded. */
-  | { kind: 'delay'; ms: number };
+  | { kind: 'delay'; ms: number }
+  /** The request is held until release() forwards it. */
+  | { kind: 'hold' };
 
 /**
  * What a request does: `read` a ranged GET, `list` ListObjectsV2, `head` HEAD, `write` a PUT
@@ -57,6 +59,10 @@ export interface FaultProxy {
   log(): readonly RequestRecord[];
   /** Faults injected so far. */
   injected(): number;
+  /** Requests of `operation` held right now by a 'hold' fault. */
+  held(operation: OperationClass): number;
+  /** Forwards every request of `operation` held right now. */
+  release(operation: OperationClass): void;
   /** UploadIds created and neither completed nor aborted successfully: parts left behind. */
   unfinishedUploads(): string[];
   stop(): Promise<void>;
@@ -91,6 +97,7 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
   const rules = new Map<OperationClass, Rule>();
   const records: RequestRecord[] = [];
   const sockets = new Set<Socket>();
+  const holding = new Map<OperationClass, Array<() => void>>();
   let injected = 0;
   let port = 0;
 
@@ -160,6 +167,10 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
       incoming.socket.destroy();
     } else if (fault?.kind === 'delay') {
       setTimeout(() => forward(incoming, outgoing, record, false), fault.ms);
+    } else if (fault?.kind === 'hold') {
+      const held = holding.get(record.operation) ?? [];
+      held.push(() => forward(incoming, outgoing, record, false));
+      holding.set(record.operation, held);
     } else {
       forward(incoming, outgoing, record, fault?.kind === 'cut');
     }
@@ -192,6 +203,12 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
     up: listen,
     log: () => records,
     injected: () => injected,
+    held: (operation) => holding.get(operation)?.length ?? 0,
+    release: (operation) => {
+      const held = holding.get(operation) ?? [];
+      holding.delete(operation);
+      for (const forwardHeld of held) forwardHeld();
+    },
     unfinishedUploads: () => {
       const finished = new Set(
         records

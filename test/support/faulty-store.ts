@@ -6,16 +6,22 @@ import { type ObjectStore, StoreError, type StoreErrorKind, type StoreOperation 
 export type BeforeCallHook = (operation: StoreOperation, key: string) => void | Promise<void>;
 export type Latency = number | ((operation: StoreOperation, key: string) => number);
 
+/** Runs once the inner store answered, before the answer is returned: may wait, to hold an answer while something else happens. */
+export type AfterCallHook = (operation: StoreOperation, key: string) => void | Promise<void>;
+
 export interface FaultyStoreOptions {
   /** Artificial latency of every call (ms), or per operation. Default 0 (no timer at all). */
   latencyMs?: Latency;
   /** Runs before every call (after the latency); may throw to fail it, or wait to delay it. */
   beforeCall?: BeforeCallHook;
+  afterCall?: AfterCallHook;
 }
 
 export class FaultyStore<Inner extends ObjectStore = ObjectStore> implements ObjectStore {
   /** Runs before every call; may throw (the call fails with that error) or wait. */
   beforeCall?: BeforeCallHook;
+  /** Runs after every successful inner call, before its answer is returned; may wait. */
+  afterCall?: AfterCallHook;
   latencyMs: Latency;
   private readonly failures = new Map<StoreOperation, Array<StoreErrorKind | Error>>();
 
@@ -25,6 +31,7 @@ export class FaultyStore<Inner extends ObjectStore = ObjectStore> implements Obj
   ) {
     this.latencyMs = options.latencyMs ?? 0;
     this.beforeCall = options.beforeCall;
+    this.afterCall = options.afterCall;
   }
 
   get bucket(): string {
@@ -53,37 +60,42 @@ export class FaultyStore<Inner extends ObjectStore = ObjectStore> implements Obj
 
   async checkBucket(): Promise<void> {
     await this.enter('checkBucket', '');
-    return this.inner.checkBucket();
+    return this.leave('checkBucket', '', await this.inner.checkBucket());
   }
 
   async head(key: string) {
     await this.enter('head', key);
-    return this.inner.head(key);
+    return this.leave('head', key, await this.inner.head(key));
   }
 
   async list(prefix: string, options?: Parameters<ObjectStore['list']>[1]) {
     await this.enter('list', prefix);
-    return this.inner.list(prefix, options);
+    return this.leave('list', prefix, await this.inner.list(prefix, options));
   }
 
   async getRange(key: string, start: number, end: number, options?: Parameters<ObjectStore['getRange']>[3]) {
     await this.enter('getRange', key, options?.signal);
-    return this.inner.getRange(key, start, end, options);
+    return this.leave('getRange', key, await this.inner.getRange(key, start, end, options));
   }
 
   async put(key: string, body: Parameters<ObjectStore['put']>[1], options?: Parameters<ObjectStore['put']>[2]) {
     await this.enter('put', key);
-    return this.inner.put(key, body, options);
+    return this.leave('put', key, await this.inner.put(key, body, options));
   }
 
   async copy(sourceKey: string, destinationKey: string, options?: Parameters<ObjectStore['copy']>[2]) {
     await this.enter('copy', destinationKey);
-    return this.inner.copy(sourceKey, destinationKey, options);
+    return this.leave('copy', destinationKey, await this.inner.copy(sourceKey, destinationKey, options));
   }
 
   async delete(key: string): Promise<void> {
     await this.enter('delete', key);
-    return this.inner.delete(key);
+    return this.leave('delete', key, await this.inner.delete(key));
+  }
+
+  private async leave<T>(operation: StoreOperation, key: string, answer: T): Promise<T> {
+    if (this.afterCall) await this.afterCall(operation, key);
+    return answer;
   }
 
   async createUpload(key: string, options?: Parameters<ObjectStore['createUpload']>[1]) {

@@ -1,5 +1,5 @@
 // The fault proxy the fault tests rely on, against a stub upstream: operation classes, queued
-// faults before rules, every-Nth and seeded random rates, delays, down/up on the same port,
+// faults before rules, every-Nth and seeded random rates, delays, holds, down/up on the same port,
 // and the multipart bookkeeping. A proxy that faulted the wrong requests would make the
 // fault tests prove nothing.
 
@@ -106,6 +106,18 @@ test.serial('a delay holds the request, then forwards it', async (t) => {
   await Promise.all([held, passing]);
   proxy.clear('head');
   t.deepEqual(finished, ['get 200', 'head 200'], 'the HEAD sent first was answered last');
+});
+
+test.serial('a hold keeps requests until released, and counts them', async (t) => {
+  proxy.inject('write', { kind: 'hold' });
+  const writes = [send('PUT', '/b/one'), send('PUT', '/b/two')];
+  t.is(await send('GET', '/b/key', ranged), 200, 'other classes pass');
+  while (proxy.held('write') < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+  t.is(proxy.held('write'), 2);
+  proxy.clear('write');
+  proxy.release('write');
+  t.is(proxy.held('write'), 0);
+  t.deepEqual(await Promise.all(writes), [200, 200]);
 });
 
 test.serial('down refuses connections, up serves again on the same port', async (t) => {

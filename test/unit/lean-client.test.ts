@@ -7,7 +7,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SignatureV4 } from '@smithy/signature-v4';
 import test from 'ava';
 import { silentLogger } from '../../src/log.js';
@@ -21,13 +21,19 @@ interface Received {
   method: string;
   url: string;
   headers: IncomingHttpHeaders;
+  body: Buffer;
 }
 
 async function recordingServer(): Promise<{ url: string; received: Received[]; close(): void }> {
   const received: Received[] = [];
-  const server = createServer((req, res) => {
-    received.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
-    if (req.url?.includes('list-type=2')) {
+  const server = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    received.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks) });
+    if (req.method === 'PUT') {
+      res.writeHead(200, { etag: '"put-etag"', 'content-length': '0' });
+      res.end();
+    } else if (req.url?.includes('list-type=2')) {
       const xml = '<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>b</Name><IsTruncated>false</IsTruncated></ListBucketResult>';
       res.writeHead(200, { 'content-type': 'application/xml', 'content-length': String(Buffer.byteLength(xml)) });
       res.end(xml);
@@ -142,6 +148,52 @@ test("plain GETs, LISTs and HEADs carry a valid SigV4 signature, a session token
     const sdkQuery = new URLSearchParams(last().url.split('?')[1]);
     for (const name of ['prefix', 'delimiter', 'max-keys', 'continuation-token', 'list-type'])
       t.is(query.get(name), sdkQuery.get(name), `${name} as the SDK sends it`);
+  }
+});
+
+test("plain PUTs carry a valid SigV4 signature over their payload's hash, and the SDK's own path and headers", async (t) => {
+  const server = await recordingServer();
+  t.teardown(() => server.close());
+  const lean = leanClient(server.url, 'my-bucket', 'eu-west-1');
+  t.teardown(() => lean.close());
+  const sdk = new S3Client({
+    region: 'eu-west-1',
+    endpoint: server.url,
+    forcePathStyle: true,
+    credentials,
+    maxAttempts: 1,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+  t.teardown(() => sdk.destroy());
+  const last = () => server.received[server.received.length - 1];
+  const metadata = { mode: '33188', uid: '1000', mtime: '1700000000.123456789' };
+  for (const key of KEYS) {
+    const body = Buffer.from(`bytes of ${key}`);
+    t.deepEqual(await lean.put(key, body, { metadata, contentType: 'text/plain', signal: AbortSignal.timeout(5_000) }), { etag: '"put-etag"' });
+    const ours = last();
+    await sdk.send(
+      new PutObjectCommand({ Bucket: 'my-bucket', Key: key, Body: body, ContentLength: body.length, Metadata: metadata, ContentType: 'text/plain' }),
+    );
+    const theirs = last();
+
+    t.is(ours.method, 'PUT');
+    t.is(ours.url, theirs.url.replace(/\?x-id=PutObject$/, ''), `the path of ${JSON.stringify(key)} is the SDK's`);
+    t.true(ours.body.equals(body));
+    for (const name of ['content-type', 'content-length', 'x-amz-meta-mode', 'x-amz-meta-uid', 'x-amz-meta-mtime'])
+      t.is(ours.headers[name], theirs.headers[name], `${name} as the SDK sends it`);
+    t.is(ours.headers['x-amz-content-sha256'], createHash('sha256').update(ours.body).digest('hex'), 'the hash of the payload that arrived');
+    t.is(ours.headers['x-amz-security-token'], 'session-token');
+    const signedHeaders = /SignedHeaders=([^,]+)/.exec(String(ours.headers.authorization))?.[1].split(';') ?? [];
+    for (const name of ['content-type', 'content-length', 'x-amz-content-sha256', 'x-amz-meta-mode', 'x-amz-meta-mtime'])
+      t.true(signedHeaders.includes(name), `${name} is signed`);
+    t.is(signatureOf(ours), await expectedSignature(ours, 'eu-west-1'), `PUT signature of ${JSON.stringify(key)}`);
+    t.is(signatureOf(theirs), await expectedSignature(theirs, 'eu-west-1'));
+    t.not(
+      signatureOf(ours),
+      await expectedSignature({ ...ours, headers: { ...ours.headers, 'x-amz-meta-mode': '420' } }, 'eu-west-1'),
+      'metadata cannot be changed',
+    );
   }
 });
 

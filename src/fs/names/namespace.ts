@@ -6,16 +6,12 @@ import { isStoreError, type ListPage, type ObjectInfo, type ObjectStore } from '
 import { FsError } from '../errors.js';
 import { type DirListing, type FsNode, fileNode } from '../nodes.js';
 import { HeadAhead } from './head-ahead.js';
+import { ListingEdits } from './listing-edits.js';
+import { dirKey, type HeadAnswer, headKey, probeKey, VERSION_TTL_MS, versionKey } from './metadata-keys.js';
 import { isWellFormedMetadata } from './metadata-shapes.js';
-import { addFolderMarker, FOLDER_SUFFIX, folderMarkerName, nodeOfHead, versionOf } from './object-kinds.js';
+import { addFolderMarker, FOLDER_SUFFIX, folderMarkerName, nodeOfHead } from './object-kinds.js';
 import { keyOf, unusableNameReason } from './paths.js';
 import { SubtreeListings } from './subtree-listing.js';
-
-/** The cached answer to "is there an object at this key?" when negative caching is on. */
-interface MissingObject {
-  missing: true;
-}
-type HeadAnswer = ObjectInfo | MissingObject;
 
 /**
  * How long (ms) an answer derived from cached entries stays what it is, unless an
@@ -27,9 +23,6 @@ export interface Lifetime {
 
 // S3's largest page; fewer calls for big directories.
 const PAGE_SIZE = 1000;
-// What a HEAD said about one version of an object stays true as long as listings show that
-// version: kept as long as content blocks (the cache's bounds push it out sooner).
-const VERSION_TTL_MS = 24 * 3600 * 1000;
 
 export interface NamespaceOptions {
   bucket: string;
@@ -46,6 +39,8 @@ export class Namespace {
   private readonly headNodes = new WeakMap<ObjectInfo, FsNode>();
   private readonly posix: boolean;
   readonly headAhead: HeadAhead;
+  /** This mount's own changes, written into the cached listings and HEAD answers. */
+  readonly edits: ListingEdits;
 
   constructor(
     private readonly store: ObjectStore,
@@ -54,6 +49,7 @@ export class Namespace {
     private readonly options: NamespaceOptions,
   ) {
     this.posix = options.posixMetadata ?? true;
+    this.edits = new ListingEdits(cache, { bucket: options.bucket, prefix: options.prefix, negativeTtlMs: options.negativeTtlMs, posixMetadata: this.posix });
     this.headAhead = new HeadAhead(
       (node) => this.headWanted(node),
       async (node, key) => {
@@ -138,7 +134,7 @@ export class Namespace {
   /** A cached value, lowering `lifetime` to the time it has left (to 0 when there is none). */
   private peek<T extends object>(key: MetadataKey, lifetime?: Lifetime): T | undefined {
     const value = this.cache.peek<T>(key);
-    if (lifetime) lifetime.ms = value === undefined ? 0 : Math.min(lifetime.ms, this.cache.freshForMs(key));
+    if (lifetime) lifetime.ms = value === undefined ? 0 : Math.min(lifetime.ms, this.cache.remainingTtl(key) ?? 0);
     return value;
   }
 
@@ -230,15 +226,15 @@ export class Namespace {
   }
 
   private headKey(key: string) {
-    return { op: 'head' as const, bucket: this.options.bucket, key };
+    return headKey(this.options.bucket, key);
   }
 
   private versionKey(info: { key: string; etag: string; lastModified: Date }) {
-    return { op: 'head' as const, bucket: this.options.bucket, key: info.key, params: versionOf(info) };
+    return versionKey(this.options.bucket, info);
   }
 
   private dirKey(prefix: string) {
-    return { op: 'dir' as const, bucket: this.options.bucket, key: prefix };
+    return dirKey(this.options.bucket, prefix);
   }
 
   /** HEAD of the key and a one-key LIST of `key/` at once: a directory shadows a file. */
@@ -253,24 +249,24 @@ export class Namespace {
 
   private async lookupObjects(key: string): Promise<FsNode | undefined> {
     const dirPrefix = `${key}/`;
-    const probeKey = { op: 'list' as const, bucket: this.options.bucket, key: dirPrefix, params: 'probe' };
+    const probe = probeKey(this.options.bucket, dirPrefix);
     // A directory known from its cached probe (in memory, or on disk after a remount) needs no
     // HEAD of a file it would shadow anyway (the kernel looks a directory up again every
     // --kernel-cache-ttl).
-    const knownDir = await this.cache.recall<ListPage>(probeKey);
-    const [info, probe] = await Promise.all([
+    const knownDir = await this.cache.recall<ListPage>(probe);
+    const [info, probePage] = await Promise.all([
       knownDir && !isEmpty(knownDir) ? undefined : this.headObject(key),
       this.cache.fetch<ListPage>(
-        probeKey,
+        probe,
         () => this.store.list(dirPrefix, { delimiter: '/', maxKeys: 1 }),
         // An empty probe means "no such directory": trusted only as long as any negative answer.
         { ttlFor: (page) => (isEmpty(page) ? this.options.negativeTtlMs : undefined) },
       ),
     ]);
-    if (!isEmpty(probe)) {
+    if (!isEmpty(probePage)) {
       if (info) this.log.debug({ key }, 'file shadowed by a directory of the same name');
       // A marker sorts first under its prefix; its metadata holds the directory's mode and times.
-      const marker = probe.objects.find((object) => object.key === dirPrefix);
+      const marker = probePage.objects.find((object) => object.key === dirPrefix);
       const markerInfo = marker ? await this.headObject(dirPrefix) : undefined;
       if (!markerInfo && info && nodeOfHead(info).type === 'dir') return this.headNode(info);
       return {

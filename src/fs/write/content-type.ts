@@ -3,6 +3,9 @@
 // distribution's /etc/mime.types and is the same everywhere s3mount runs.
 import { lookup } from 'mime-types';
 
+/** The type of a directory marker (`dir/`), as s3fs writes them. */
+export const DIRECTORY_CONTENT_TYPE = 'application/x-directory';
+
 /** What S3 itself assumes for bytes of unknown kind. */
 export const UNKNOWN_CONTENT_TYPE = 'application/octet-stream';
 

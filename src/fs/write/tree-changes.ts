@@ -1,5 +1,6 @@
 // Changes to the namespace: unlink, mkdir, rmdir, rename, attribute changes and symlinks.
-// Each one ends by invalidating exactly what it changed (src/fs/invalidation.ts).
+// Each one ends by writing what it changed into the cache, through the one invalidation path
+// (src/fs/invalidation.ts, changedHere), which drops what cannot be written exactly.
 import type { Logger } from '../../log.js';
 import type { ObjectInfo, ObjectStore } from '../../s3/object-store.js';
 import { type AttributeDefaults, attributesOf, PERMISSION_BITS, S_IFDIR, S_IFLNK, S_IFMT } from '../attributes/attributes.js';
@@ -9,8 +10,8 @@ import { FsError } from '../errors.js';
 import type { Invalidation } from '../invalidation.js';
 import type { Namespace } from '../names/namespace.js';
 import { components } from '../names/paths.js';
-import type { FsNode } from '../nodes.js';
-import { contentTypeFor } from './content-type.js';
+import type { FsNode, StoredObject } from '../nodes.js';
+import { contentTypeFor, DIRECTORY_CONTENT_TYPE } from './content-type.js';
 import type { StagedAttributes } from './staged-file.js';
 import { toMetadata, type WriteStage } from './write-stage.js';
 
@@ -38,7 +39,7 @@ export class TreeChanges {
       if (staged.refs === 0) await this.stage.forget(staged);
       // What the cache says may predate that upload: the delete is sent either way.
       await this.store.delete(key);
-      this.invalidation.changed(key);
+      this.removed(key);
       return;
     }
     const node = await this.resolveOrUndefined(path);
@@ -48,7 +49,7 @@ export class TreeChanges {
     }
     if (node.type === 'dir') throw new FsError('EISDIR', path);
     await this.store.delete(key);
-    this.invalidation.changed(key);
+    this.removed(key);
   }
 
   async mkdir(path: string, key: string, mode: number): Promise<void> {
@@ -62,8 +63,9 @@ export class TreeChanges {
       mtime: present,
       ctime: present,
     };
-    await this.store.put(`${key}/`, Buffer.alloc(0), { metadata: toMetadata(attributes) });
-    this.invalidation.changed(key);
+    const metadata = toMetadata(attributes);
+    const stored = await this.put(`${key}/`, Buffer.alloc(0), metadata, DIRECTORY_CONTENT_TYPE);
+    this.invalidation.changedHere(key, () => this.namespace.edits.dirCreated(stored), 'directory');
   }
 
   async rmdir(path: string, key: string): Promise<void> {
@@ -77,7 +79,7 @@ export class TreeChanges {
       await this.store.delete(node.marker.key);
       this.invalidation.changed(node.marker.key);
     }
-    this.invalidation.changed(key);
+    this.invalidation.changedHere(key, () => this.namespace.edits.dirRemoved(node.prefix), 'directory');
   }
 
   async rename(from: string, fromKey: string, to: string, toKey: string): Promise<void> {
@@ -89,9 +91,10 @@ export class TreeChanges {
     if (source?.type === 'dir') {
       if (destination?.type === 'file') throw new FsError('ENOTDIR', to);
       if (destination?.type === 'dir') await this.requireEmpty(to, destination.prefix);
-      await this.renameDirectory(source.prefix, `${toKey}/`);
-      this.invalidation.changedTree(fromKey);
-      this.invalidation.changedTree(toKey);
+      const moved = await this.renameDirectory(source.prefix, `${toKey}/`);
+      this.invalidation.changedTreeHere(fromKey, () => this.namespace.edits.dirMovedAway(source.prefix));
+      // A directory with no key at all (known only from a stale answer) does not appear anywhere.
+      this.invalidation.changedTreeHere(toKey, () => moved.keys > 0 && this.namespace.edits.dirMovedHere(`${toKey}/`, moved.marker));
       return;
     }
     if (destination?.type === 'dir') throw new FsError('EISDIR', to);
@@ -104,11 +107,11 @@ export class TreeChanges {
     // A rename changes ctime, and the copy takes the Content-Type its new name gives (as s3fs).
     const metadata = staged && !staged.unlinked ? toMetadata(staged.attributes) : source ? (await this.namespace.headObject(fromKey))?.metadata : undefined;
     const size = staged && !staged.unlinked ? staged.size : source?.type === 'file' ? source.size : undefined;
-    await this.store.copy(
-      fromKey,
-      toKey,
-      metadata ? { size, metadata: { ...metadata, ctime: formatEpochSeconds(now()) }, contentType: contentTypeFor(toKey) } : { size },
-    );
+    const copyMetadata = metadata && { ...metadata, ctime: formatEpochSeconds(now()) };
+    const contentType = copyMetadata && contentTypeFor(toKey);
+    const sentAt = new Date();
+    const { etag } = await this.store.copy(fromKey, toKey, copyMetadata ? { size, metadata: copyMetadata, contentType } : { size });
+    const copied: StoredObject = { key: toKey, size: size ?? 0, etag, metadata: copyMetadata, contentType, sentAt, doneAt: new Date() };
     await this.store.delete(fromKey);
     const replaced = this.stage.get(toKey);
     if (replaced) {
@@ -116,8 +119,9 @@ export class TreeChanges {
       if (replaced.refs === 0) await this.stage.forget(replaced);
     }
     if (staged && !staged.unlinked) await this.stage.rekey(staged, toKey);
-    this.invalidation.changed(fromKey);
-    this.invalidation.changed(toKey);
+    this.removed(fromKey);
+    // The size of a copy is known when its source's was.
+    this.invalidation.changedHere(toKey, () => size !== undefined && this.namespace.edits.stored(copied));
   }
 
   /** chmod, chown, utimens: the object is copied onto itself with new metadata (s3fs-compatible). */
@@ -135,16 +139,21 @@ export class TreeChanges {
     const current = attributesOf(info ? withMetadata(node, info) : node, this.defaults);
     const changed = change(current);
     const metadata = { ...(info?.metadata ?? {}), ...toMetadata({ ...current, ...changed }) };
-    // A REPLACE copy keeps the object's Content-Type only by naming it again.
-    if (info) await this.store.copy(objectKey, objectKey, { metadata, size: info.size, contentType: info.contentType ?? contentTypeFor(objectKey) });
-    else {
+    let stored: StoredObject;
+    if (info) {
+      // A REPLACE copy keeps the object's Content-Type only by naming it again.
+      const contentType = info.contentType ?? contentTypeFor(objectKey);
+      const sentAt = new Date();
+      const { etag } = await this.store.copy(objectKey, objectKey, { metadata, size: info.size, contentType });
+      stored = { key: objectKey, size: info.size, etag, metadata, contentType, sentAt, doneAt: new Date() };
+    } else {
       // An implicit directory has no marker yet: writing one gives its attributes a home. Its
       // times are not known (what it shows is the mount's start): only times set now are written.
       if (!changed.atime) delete metadata.atime;
       if (!changed.mtime) delete metadata.mtime;
-      await this.store.put(objectKey, Buffer.alloc(0), { metadata });
+      stored = await this.put(objectKey, Buffer.alloc(0), metadata, DIRECTORY_CONTENT_TYPE);
     }
-    this.invalidation.changed(key);
+    this.invalidation.changedHere(key, () => this.namespace.edits.stored(stored));
   }
 
   async symlink(target: string, path: string, key: string): Promise<void> {
@@ -158,8 +167,8 @@ export class TreeChanges {
       mtime: present,
       ctime: present,
     };
-    await this.store.put(key, Buffer.from(target), { metadata: toMetadata(attributes) });
-    this.invalidation.changed(key);
+    const stored = await this.put(key, Buffer.from(target), toMetadata(attributes), contentTypeFor(key));
+    this.invalidation.changedHere(key, () => this.namespace.edits.stored(stored));
   }
 
   /** A FIFO, socket or device node: a zero-byte object whose metadata gives its type (s3fs-compatible). */
@@ -168,8 +177,8 @@ export class TreeChanges {
     const present = now();
     const attributes: StagedAttributes = { mode, uid: this.defaults.uid, gid: this.defaults.gid, atime: present, mtime: present, ctime: present };
     if (isDevice(mode) && rdev) attributes.rdev = rdev;
-    await this.store.put(key, Buffer.alloc(0), { metadata: toMetadata(attributes) });
-    this.invalidation.changed(key);
+    const stored = await this.put(key, Buffer.alloc(0), toMetadata(attributes), contentTypeFor(key));
+    this.invalidation.changedHere(key, () => this.namespace.edits.stored(stored));
   }
 
   async readlink(path: string): Promise<string> {
@@ -182,7 +191,8 @@ export class TreeChanges {
     return (await this.store.getRange(info.key, 0, info.size)).toString();
   }
 
-  private async renameDirectory(fromPrefix: string, toPrefix: string): Promise<void> {
+  /** Moves every key under `fromPrefix`; says how many, and what the copy of its marker is when it had one. */
+  private async renameDirectory(fromPrefix: string, toPrefix: string): Promise<{ keys: number; marker?: StoredObject }> {
     // Unsaved files under the directory are saved first so that the copy carries them.
     for (const staged of this.stage.under(fromPrefix)) {
       if (!staged.unlinked) await this.stage.flush(staged);
@@ -190,11 +200,14 @@ export class TreeChanges {
     const objects = await this.allObjects(fromPrefix);
     this.log.info({ from: fromPrefix, to: toPrefix, keys: objects.length }, 'renaming a directory key by key (not atomic)');
     let done = 0;
+    let marker: StoredObject | undefined;
     for (let i = 0; i < objects.length; i += RENAME_PARALLEL) {
       await Promise.all(
         objects.slice(i, i + RENAME_PARALLEL).map(async ({ key, size }) => {
           const destination = toPrefix + key.slice(fromPrefix.length);
-          await this.store.copy(key, destination, { size });
+          const sentAt = new Date();
+          const { etag } = await this.store.copy(key, destination, { size });
+          if (key === fromPrefix) marker = { key: destination, size, etag, sentAt, doneAt: new Date() };
           await this.store.delete(key);
           done++;
           if (done % PROGRESS_EVERY === 0) this.log.info({ from: fromPrefix, to: toPrefix, done, total: objects.length }, 'directory rename progress');
@@ -202,6 +215,19 @@ export class TreeChanges {
       );
     }
     for (const staged of this.stage.under(fromPrefix)) await this.stage.rekey(staged, toPrefix + staged.key.slice(fromPrefix.length));
+    return { keys: objects.length, marker };
+  }
+
+  /** A deleted key: out of its parent's listing (see names/listing-edits.ts). */
+  private removed(key: string): void {
+    this.invalidation.changedHere(key, () => this.namespace.edits.removed(key));
+  }
+
+  /** A PUT, and what it stored. */
+  private async put(key: string, body: Buffer, metadata: Record<string, string>, contentType: string): Promise<StoredObject> {
+    const sentAt = new Date();
+    const { etag } = await this.store.put(key, body, { metadata, contentType });
+    return { key, size: body.length, etag, metadata, contentType, sentAt, doneAt: new Date() };
   }
 
   /** Every object under `prefix`, at any depth. */

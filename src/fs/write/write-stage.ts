@@ -5,10 +5,11 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import pLimit, { type LimitFunction } from 'p-limit';
 import type { Logger } from '../../log.js';
 import type { ObjectStore } from '../../s3/object-store.js';
 import { formatEpochSeconds } from '../attributes/times.js';
-import type { ReadTarget } from '../nodes.js';
+import type { ReadTarget, StoredObject } from '../nodes.js';
 import { contentTypeFor } from './content-type.js';
 import { PartSlots } from './part-slots.js';
 import { PartUploads } from './part-uploads.js';
@@ -32,19 +33,25 @@ export interface WriteStageOptions {
   partSize: number;
   /** The version S3 holds now of an object replaced before a copy of it was made. */
   currentVersion?: (stale: ReadTarget) => Promise<ReadTarget>;
+  /** Uploads of whole files in flight at once (single PUTs), all files together; more wait for one to end. */
+  maxUploads: number;
   /** Parts in flight at once (default PARTS_IN_FLIGHT). */
   partsInFlight?: number;
 }
 
-/** What an upload reports, so the caller can refresh caches. */
-export interface UploadResult {
-  key: string;
-  etag: string;
+/** Uploads running, and uploads waiting for one of them to end. */
+export interface UploadCounts {
+  inFlight: number;
+  waiting: number;
 }
+
+/** What an upload stored, so the caller can write it into the caches. */
+export type UploadResult = StoredObject;
 
 export class WriteStage {
   private readonly files = new Map<string, StagedFile>();
   private readonly journals = new WeakMap<StagedFile, SidecarJournal>();
+  private readonly uploadSlots: LimitFunction;
   private readonly slots: PartSlots;
   private ready?: Promise<void>;
 
@@ -53,7 +60,13 @@ export class WriteStage {
     private readonly log: Logger,
     private readonly options: WriteStageOptions,
   ) {
+    this.uploadSlots = pLimit(options.maxUploads);
     this.slots = new PartSlots(options.partsInFlight ?? PARTS_IN_FLIGHT);
+  }
+
+  /** Single-PUT uploads running, and those waiting for one of them to end. */
+  get uploads(): UploadCounts {
+    return { inFlight: this.uploadSlots.activeCount, waiting: this.uploadSlots.pendingCount };
   }
 
   get(key: string): StagedFile | undefined {
@@ -127,10 +140,12 @@ export class WriteStage {
         const version = file.version;
         const body = await file.prepareUpload();
         try {
-          const etag = await this.upload(file, body);
+          const { key } = file;
+          const { etag, sentAt, metadata, contentType } = await this.upload(file, body);
+          const doneAt = new Date();
           file.lastUploadError = undefined;
           await file.saved(version);
-          return { key: file.key, etag };
+          return { key, etag, size: body.size, metadata, contentType, sentAt, doneAt };
         } catch (error) {
           file.lastUploadError = error as Error;
           this.log.error(
@@ -143,11 +158,16 @@ export class WriteStage {
     });
   }
 
-  /** A copy above the part size completes its multipart upload; a smaller one is one PUT. */
-  private async upload(file: StagedFile, body: { path: string; size: number }): Promise<string> {
+  /**
+   * A copy above the part size completes its multipart upload; a smaller one is one PUT, at
+   * most maxUploads at once. Says what was stored: a multipart upload's metadata are those of
+   * its creation, which may predate the flush, so they are not told.
+   */
+  private async upload(file: StagedFile, body: { path: string; size: number }): Promise<Omit<UploadResult, 'key' | 'size' | 'doneAt'>> {
     if (body.size > this.options.partSize && file.parts) {
+      const sentAt = new Date();
       try {
-        return await file.parts.complete(body.size);
+        return { etag: await file.parts.complete(body.size), sentAt };
       } finally {
         // An upload given up earlier (a truncate to zero) is aborted before the flush returns.
         await file.parts.settled();
@@ -155,12 +175,13 @@ export class WriteStage {
     }
     // Shrunk below the part size since parts were sent: those go.
     await file.parts?.cancel();
-    const { etag } = await this.store.put(file.key, body, {
-      metadata: toMetadata(file.attributes),
-      contentType: contentTypeFor(file.key),
-      partSize: this.options.partSize,
+    const metadata = toMetadata(file.attributes);
+    const contentType = contentTypeFor(file.key);
+    return this.uploadSlots(async () => {
+      const sentAt = new Date();
+      const { etag } = await this.store.put(file.key, body, { metadata, contentType, partSize: this.options.partSize });
+      return { etag, sentAt, metadata, contentType };
     });
-    return etag;
   }
 
   /** One handle fewer; the staged copy goes away with the last handle unless it still holds unsaved bytes. */

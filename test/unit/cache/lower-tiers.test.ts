@@ -159,6 +159,27 @@ test('the entry codec keeps dates, maps and bytes, and refuses what is not a wel
   }
 });
 
+test('an update in place reaches the lower tiers with the expiry it had; one memory does not hold drops them there', async (t) => {
+  const disk = new MapTier('metadata/disk');
+  const { caches, advance, wallNow } = cachesOver(disk);
+  await caches.metadata.fetch(key('dir', 'd/'), async () => ({ names: ['a'] }));
+  advance(400);
+  caches.metadata.update<{ names: string[] }>(key('dir', 'd/'), (listing) => ({ names: [...listing.names, 'b'] }));
+  const held = [...disk.entries.values()].find((entry) => entry.key === 'd/');
+  t.is(held?.expiresAt, wallNow() + 600, 'the expiry of the answer it was learned from');
+  t.deepEqual(decodeEntry(held?.text ?? ''), { names: ['a', 'b'] });
+
+  // Held below only (another mount put it there, or memory let it go): it cannot be edited, so it goes.
+  disk.set(key('dir', 'e/'), { value: { names: ['x'] }, expiresAt: wallNow() + 500 });
+  t.is(
+    caches.metadata.update(key('dir', 'e/'), (value) => value),
+    undefined,
+  );
+  const loader = countingLoader();
+  await caches.metadata.fetch(key('dir', 'e/'), loader.load);
+  t.is(loader.calls(), 1, 'listed again rather than answered from the tier below');
+});
+
 test('recall answers from memory, else from a lower tier (kept in memory), and never loads', async (t) => {
   const disk = new MapTier('metadata/disk');
   const { caches, wallNow } = cachesOver(disk);
