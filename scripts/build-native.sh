@@ -3,8 +3,9 @@
 # where l->mtime belongs), so `cp -p`, `rsync -a` and shutil.copy2 would lose modification
 # times. This rebuilds the binding from its own source with that one argument fixed, and with
 # the changes of scripts/patch-fuse-native.mjs (nanosecond times both ways; utimens called for
-# one time alone, as `touch -a` needs); the result in build/Release takes precedence over the
-# package's prebuilt binary.
+# one time alone, as `touch -a` needs; s3mount's attribute cache, which answers repeated stats
+# on the libfuse thread); the result in build/Release takes precedence over the package's
+# prebuilt binary.
 set -euo pipefail
 scripts="$(cd "$(dirname "$0")" && pwd)"
 cd "$scripts/../node_modules/fuse-native"
@@ -39,12 +40,13 @@ fi
 if [ -f "$node_gyp" ]; then build=(node "$node_gyp"); else build=(npx --yes node-gyp@12); fi
 
 # Without a rebuild the package's prebuilt binding still loads and mounts work; only times set
-# through a mount are wrong. So a failed build warns and goes on, and the tests that need the
-# fix say why they fail (test/support/native-binding.ts).
+# through a mount are wrong, and every stat is answered in JavaScript (no attribute cache). So
+# a failed build warns and goes on, and the tests that need the fix say why they fail
+# (test/support/native-binding.ts).
 fall_back() {
   rm -f build/Release/fuse.node
   echo "build-native: WARNING: fuse-native not rebuilt with the utimens fix: $1" >&2
-  echo "build-native: WARNING: its prebuilt binding is used: mounts work, but modification times set through a mount (cp -p, rsync -a, touch -m) are wrong, and the tests of them fail saying so" >&2
+  echo "build-native: WARNING: its prebuilt binding is used: mounts work, but modification times set through a mount (cp -p, rsync -a, touch -m) are wrong, and the tests of them fail saying so; repeated stats are slower (no attribute cache in the binding)" >&2
   exit 0
 }
 missing=()
@@ -55,4 +57,4 @@ if ! "${build[@]}" "${args[@]}" >"$log" 2>&1; then
   fall_back "node-gyp failed: $(grep -m 3 -iE 'error|not ok' "$log" | tr -s ' \n' ' ')(full log: $log)"
 fi
 rm -f "$log"
-echo "build-native: fuse-native rebuilt with the utimens fix and nanosecond times"
+echo "build-native: fuse-native rebuilt with the utimens fix, nanosecond times and the attribute cache"

@@ -10,8 +10,14 @@
 // 2. flag_utime_omit_ok: without it libfuse 2.9 calls utimens only when both times change, so
 //    `touch -a` and `touch -m` did nothing. With it, utimens gets every change, and a time left
 //    alone (UTIME_OMIT) or set to the present (UTIME_NOW) arrives as that special nsec value.
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+// 3. An attribute cache answering getattr on the libfuse thread (scripts/fuse-native-attr-cache.h,
+//    copied next to fuse-native.c and included there): every operation calls its hooks before
+//    and after JavaScript, a getattr answer may say how long it can be kept (one slot after the
+//    stat), and the binding exports its functions, which index.js hands on as Fuse.attrCache
+//    (null with a binding built without them: the prebuilt one).
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const root = process.argv[2];
 if (!root) throw new Error('usage: patch-fuse-native.mjs node_modules/fuse-native');
@@ -38,6 +44,22 @@ const edits = {
       '  if (implemented[op_utimens]) ops.utimens = fuse_native_utimens;\n',
       '  if (implemented[op_utimens]) ops.utimens = fuse_native_utimens;\n  ops.flag_utime_omit_ok = 1;\n',
     ],
+    // The attribute cache: its per-request state, its code, its hooks around every operation,
+    // the keep time after a getattr's stat, and its exports.
+    [
+      '  // Internal bookkeeping\n  fuse_thread_t *fuse;\n',
+      "  // s3mount's attribute cache\n  uint64_t ac_generation;\n  uint64_t ac_expires;\n\n  // Internal bookkeeping\n  fuse_thread_t *fuse;\n",
+    ],
+    ['// Methods\n\nFUSE_METHOD(statfs,', '#include "s3mount-attr-cache.h"\n\n// Methods\n\nFUSE_METHOD(statfs,'],
+    [
+      '  blk\\\n  uv_async_send(&(l->async));\\\n  uv_sem_wait(&(l->sem));\\\n  return l->res;\n',
+      '  blk\\\n  if (ac_before(l)) return 0;\\\n  uv_async_send(&(l->async));\\\n  uv_sem_wait(&(l->sem));\\\n  ac_after(l);\\\n  return l->res;\n',
+    ],
+    [
+      'FUSE_METHOD(getattr, 1, 1, (const char *path, struct stat *stat), {\n  l->path = path;\n  l->stat = stat;\n}, {\n  napi_create_string_utf8(env, l->path, NAPI_AUTO_LENGTH, &(argv[2]));\n}, {\n  NAPI_ARGV_BUFFER_CAST(uint32_t*, ints, 2)\n  populate_stat(ints, l->stat);\n})',
+      'FUSE_METHOD(getattr, 1, 1, (const char *path, struct stat *stat), {\n  l->path = path;\n  l->stat = stat;\n}, {\n  napi_create_string_utf8(env, l->path, NAPI_AUTO_LENGTH, &(argv[2]));\n}, {\n  NAPI_ARGV_BUFFER_CAST(uint32_t*, ints, 2)\n  populate_stat(ints, l->stat);\n  ac_note_answer(l, ints, ints_len);\n})',
+    ],
+    ['  NAPI_EXPORT_FUNCTION(fuse_native_mount)\n', '  ac_export(env, exports);\n  NAPI_EXPORT_FUNCTION(fuse_native_mount)\n'],
   ],
   'index.js': [
     [
@@ -49,10 +71,33 @@ const edits = {
       '  setDoubleInt(ints, 16, toDateMS(stat && stat.ctime))\n',
       '  setDoubleInt(ints, 16, toDateMS(stat && stat.ctime))\n  ints[18] = (stat && stat.atimeNs) || 0\n  ints[19] = (stat && stat.mtimeNs) || 0\n  ints[20] = (stat && stat.ctimeNs) || 0\n',
     ],
+    // getattr's callback takes a third argument: how long (ms) the binding may keep the answer.
+    [
+      '    this.ops.getattr(path, (err, stat) => {\n      if (err) return signal(err, getStatArray())\n      return signal(0, getStatArray(stat))\n    })',
+      '    this.ops.getattr(path, (err, stat, keepMs) => {\n      if (err) return signal(err, getStatArray())\n      return signal(0, keptStat(getStatArray(stat), keepMs))\n    })',
+    ],
+    [
+      'function getStatArray (stat) {\n',
+      '// s3mount: a getattr answer the binding may keep for keepMs, in one slot after the stat.\nfunction keptStat (ints, keepMs) {\n  if (!(keepMs >= 1)) return ints\n  const kept = new Uint32Array(ints.length + 1)\n  kept.set(ints)\n  kept[ints.length] = Math.min(Math.floor(keepMs), 0xffffffff)\n  return kept\n}\n\nfunction getStatArray (stat) {\n',
+    ],
+    [
+      'Fuse.EPERM = -1\n',
+      '// s3mount: the attribute cache of a binding built with scripts/fuse-native-attr-cache.h, else null.\nFuse.attrCache = binding.attr_cache_configure\n  ? {\n      configure: binding.attr_cache_configure,\n      drop: binding.attr_cache_drop,\n      clear: binding.attr_cache_clear,\n      stats: binding.attr_cache_stats,\n      lookup: binding.attr_cache_lookup,\n      store: binding.attr_cache_store\n    }\n  : null\n\nFuse.EPERM = -1\n',
+    ],
   ],
 };
 
+// Files copied into the package as they are (the binding includes them).
+const copies = { 's3mount-attr-cache.h': join(dirname(fileURLToPath(import.meta.url)), 'fuse-native-attr-cache.h') };
+
 let changed = false;
+for (const [file, source] of Object.entries(copies)) {
+  const path = join(root, file);
+  const text = readFileSync(source, 'utf8');
+  if (existsSync(path) && readFileSync(path, 'utf8') === text) continue;
+  writeFileSync(path, text);
+  changed = true;
+}
 for (const [file, replacements] of Object.entries(edits)) {
   const path = join(root, file);
   let text = readFileSync(path, 'utf8');

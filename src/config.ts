@@ -38,8 +38,13 @@ export interface Config {
   kernelCacheTtlSeconds: number;
   /** Seconds a "no such key" answer is trusted; 0 turns negative caching off. */
   negativeMetadataTtlSeconds: number;
-  /** Bound on cached metadata entries (HEAD answers, listing pages, directories). */
+  /** Bound on cached metadata entries (HEAD answers, listing pages, directories); also bounds the binding's attribute cache. */
   maxCacheEntries: number;
+  /**
+   * getattr answers kept inside the FUSE binding (scripts/fuse-native-attr-cache.h) and given
+   * there without a trip to JavaScript, for no longer than the entries they came from. Default true.
+   */
+  nativeAttrCache: boolean;
   /** Bound on cached object content, in MiB. */
   maxCacheSizeMiB: number;
   /** Size of one cached content block, in KiB. */

@@ -12,6 +12,7 @@ import { SlabPool } from './fs/read/slab-pool.js';
 import { recoverStaged } from './fs/write/staged-recovery.js';
 import { createFuseOperations } from './fuse/adapter.js';
 import { prepareMountpoint } from './fuse/mountpoint.js';
+import { NativeAttrCache } from './fuse/native-attr-cache.js';
 import { FuseSession, READ_AHEAD_KIB } from './fuse/session.js';
 import type { Logger } from './log.js';
 import { formatAddress } from './metrics/address.js';
@@ -181,6 +182,16 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
     partSize: config.writePartSizeMiB * 1024 * 1024,
     kernelTtlMs: config.kernelCacheTtlSeconds * 1000,
   });
+  // getattr answers kept in the binding: every change the core learns of drops what it touches
+  // there (operations on a path drop it in the binding itself).
+  const nativeAttrs = config.nativeAttrCache ? NativeAttrCache.open(config.maxCacheEntries) : undefined;
+  if (config.nativeAttrCache && !nativeAttrs) log.warn('the FUSE binding has no attribute cache (prebuilt binding?): every stat is answered in JavaScript');
+  const stopWatchingAttributes = nativeAttrs ? filesystem.watchAttributes((change) => nativeAttrs.apply(change)) : undefined;
+  const closeNativeAttrs = () => {
+    stopWatchingAttributes?.();
+    nativeAttrs?.close();
+  };
+  if (nativeAttrs) metrics?.registerNativeAttrCache(() => nativeAttrs.stats());
   if (shared) {
     const unavailable = await shared.start(invalidation, SHARED_CACHE_START_WAIT_MS);
     if (unavailable !== undefined) {
@@ -206,7 +217,10 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
       )
     : undefined;
   const stats = () => {
-    const collected = collectStats(cache, store, config.kernelCacheTtlSeconds, slabs.stats(), filesystem.uploads, shared?.stats());
+    const collected = collectStats(cache, store, config.kernelCacheTtlSeconds, slabs.stats(), filesystem.uploads, {
+      sharedCache: shared?.stats(),
+      nativeAttrCache: nativeAttrs?.stats(),
+    });
     return events ? { ...collected, events: events.stats() } : collected;
   };
   if (metrics && events) registerEventMetrics(metrics.registry, () => events.stats());
@@ -215,6 +229,7 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
     try {
       metricsServer = await serveMetrics(config.metricsAddress, metrics, log);
     } catch (error) {
+      closeNativeAttrs();
       closeClients();
       await disk?.close();
       await shared?.close();
@@ -222,7 +237,10 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
     }
   }
   const session = new FuseSession(
-    createFuseOperations(filesystem, log, metrics ? { onOperation: (op, ms, errno, bytes) => metrics.fuseOperation(op, ms, errno, bytes) } : {}),
+    createFuseOperations(filesystem, log, {
+      keepAttributes: nativeAttrs !== undefined,
+      ...(metrics ? { onOperation: (op: string, ms: number, errno: number, bytes: number) => metrics.fuseOperation(op, ms, errno, bytes) } : {}),
+    }),
     {
       mountpoint: config.mountpoint,
       fsname: `s3mount:${config.bucket}${config.prefix ? `:${config.prefix}` : ''}`,
@@ -239,6 +257,7 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
   try {
     await session.mount();
   } catch (error) {
+    closeNativeAttrs();
     closeClients();
     await metricsServer?.close();
     await disk?.close();
@@ -272,6 +291,7 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
       await session.unmount();
       await saveStaged();
       await control.close();
+      closeNativeAttrs();
       await metricsServer?.close();
       for (const upload of await sdkStore.finish()) {
         log.error(

@@ -4,6 +4,7 @@ import type { CacheStats } from './cache/types.js';
 import type { EventConsumerStats } from './events/event-consumer.js';
 import type { SlabPoolStats } from './fs/read/slab-pool.js';
 import type { UploadCounts } from './fs/write/write-stage.js';
+import type { NativeAttrCacheStats } from './fuse/native-attr-cache.js';
 import type { InstrumentedStore, OperationCalls } from './s3/counting-store.js';
 import type { StoreOperation } from './s3/object-store.js';
 import type { SharedCacheStats } from './shared-cache/types.js';
@@ -28,6 +29,8 @@ export interface MountStats {
   s3CallsSaved: number;
   /** Buffers of large sequential reads, which bypass the content cache. */
   streaming: SlabPoolStats;
+  /** getattr answers kept in the FUSE binding and given there without JavaScript; absent when off. */
+  nativeAttrCache?: NativeAttrCacheStats;
   /** Uploads of closed (or fsynced) files running now, and those waiting for one of them to end. */
   uploads: UploadCounts;
   /** The serving process's memory (bytes), as Node reports it. */
@@ -56,8 +59,10 @@ export function collectStats(
   kernelCacheTtlSeconds: number,
   streaming: SlabPoolStats,
   uploads: UploadCounts,
-  sharedCache?: SharedCacheStats,
+  /** What only some mounts have: the shared cache, the attribute cache in the FUSE binding. */
+  optional: { sharedCache?: SharedCacheStats; nativeAttrCache?: NativeAttrCacheStats } = {},
 ): MountStats {
+  const { sharedCache, nativeAttrCache } = optional;
   const cacheStats = cache.stats();
   const s3 = store.calls();
   const s3Calls = Object.values(s3).reduce((sum, op) => sum + op.count, 0);
@@ -69,6 +74,7 @@ export function collectStats(
     s3Calls,
     s3CallsSaved: cacheStats.totals.hits + cacheStats.totals.coalesced,
     streaming,
+    ...(nativeAttrCache ? { nativeAttrCache } : {}),
     uploads,
     memory: { rss, heapUsed, external, arrayBuffers },
     ...(sharedCache ? { sharedCache } : {}),
@@ -114,7 +120,11 @@ export function formatStats(stats: MountStats): string {
     if (s.count > 0) lines.push(pad([op, s.count, s.errors, (s.totalMs / s.count).toFixed(1)]));
   }
   lines.push(`s3 calls made ${stats.s3Calls}, saved by the cache ${stats.s3CallsSaved}`);
-  const { streaming, memory } = stats;
+  const { streaming, memory, nativeAttrCache: native } = stats;
+  if (native)
+    lines.push(
+      `stat cache ${native.entries}/${native.maxEntries} entries in the FUSE binding, hits ${native.hits}, misses ${native.misses}, hit rate ${rate(native.hits, native.misses)}, kept ${native.stored}, refused ${native.refused}, dropped ${native.dropped}, evicted ${native.evicted}, expired ${native.expired}`,
+    );
   if (streaming)
     lines.push(
       `streaming  ${streaming.slabs - streaming.idle}/${streaming.slabs} slabs of ${mib(streaming.slabBytes)} in use, at most ${mib(streaming.maxBytes)}`,

@@ -70,6 +70,8 @@ export interface CoreConfig {
   maxUploads?: number;
   /** How long the kernel keeps attributes it was given (ms; the mount's --kernel-cache-ttl); 0 by default. */
   kernelTtlMs?: number;
+  /** Bound on attribute changes held in memory (see LocalAttributes; tests set it low). */
+  maxLocalAttributes?: number;
 }
 
 export interface Core {
@@ -106,7 +108,7 @@ export function buildCore(store: ObjectStore, caches: Caches, log: Logger, confi
   const scanAhead = new ScanAhead((target) => reader.prefetchFirstBlock(target), config.blockSize);
   const filesystem = new S3Filesystem(
     { namespace, reader, stage, invalidation, tree, scanAhead, versions },
-    { prefix, defaults, readOnly: config.readOnly },
+    { prefix, defaults, readOnly: config.readOnly, maxLocalAttributes: config.maxLocalAttributes },
     log,
   );
   return { filesystem, invalidation };

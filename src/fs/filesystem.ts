@@ -2,7 +2,8 @@
 // Not tied to FUSE: test/core drives it directly over the in-memory store.
 import { constants as fsConstants } from 'node:fs';
 import type { Logger } from '../log.js';
-import { type AttributeDefaults, attributesOf, attrOf, modeOf, PERMISSION_BITS, S_IFREG, stagedAttr, timesOfAttr } from './attributes/attributes.js';
+import { attrChangesOf, pathOfKey } from './attr-changes.js';
+import { type AttributeDefaults, attributesOf, attrOf, modeOf, PERMISSION_BITS, S_IFREG, sameAttr, stagedAttr, timesOfAttr } from './attributes/attributes.js';
 import { LocalAttributes } from './attributes/local-attributes.js';
 import { specialFileType } from './attributes/special-files.js';
 import { now, relatimeAfterRead, resolveRequestedTime, type Timespec } from './attributes/times.js';
@@ -15,7 +16,7 @@ import type { ObjectVersions } from './object-versions.js';
 import { ObjectChangedError } from './read/object-changed.js';
 import { type BlockReader, newReadPattern, type ReadPattern } from './read/reader.js';
 import type { ScanAhead } from './read/scan-ahead.js';
-import type { Attr, DirEntry, Filesystem, StatFs } from './types.js';
+import type { Attr, AttrChange, AttrLifetime, DirEntry, Filesystem, StatFs } from './types.js';
 import { LATE_UPLOAD_DELAY_MS, LATE_UPLOAD_MAX_DELAY_MS, LateUploads } from './write/late-uploads.js';
 import type { StagedAttributes, StagedFile } from './write/staged-file.js';
 import type { TreeChanges } from './write/tree-changes.js';
@@ -39,6 +40,8 @@ export interface FilesystemOptions {
   /** Owner and modes of entries whose metadata does not say. */
   defaults: AttributeDefaults;
   readOnly: boolean;
+  /** Bound on attribute changes held in memory (LocalAttributes' own by default). */
+  maxLocalAttributes?: number;
 }
 
 /** An open file: a version of an object being read, or a staged copy being written. */
@@ -84,7 +87,8 @@ export class S3Filesystem implements Filesystem {
   private readonly failedUploads = new WeakSet<StagedFile>();
   private readonly nodeAttrs = new WeakMap<FsNode, Attr>();
   /** Attribute changes held in memory (the root's, directories' times, read atimes). */
-  private readonly local = new LocalAttributes();
+  private readonly local: LocalAttributes;
+  private readonly attrWatchers = new Set<(change: AttrChange) => void>();
   private nextHandle = 1;
 
   constructor(
@@ -102,6 +106,7 @@ export class S3Filesystem implements Filesystem {
       versions: this.versions,
     } = parts);
     this.defaults = options.defaults;
+    this.local = new LocalAttributes((key) => this.attributesForgotten(key), options.maxLocalAttributes);
     this.lateUploads = new LateUploads((staged) => this.uploadLate(staged));
   }
 
@@ -114,16 +119,42 @@ export class S3Filesystem implements Filesystem {
     });
   }
 
-  attrIfKnown(path: string): Attr | undefined {
+  attrIfKnown(path: string, lifetime?: AttrLifetime): Attr | undefined {
+    return this.knownAttr(path, lifetime, false);
+  }
+
+  attrLifetimeMs(path: string, attr: Attr): number {
+    const lifetime = { ms: Number.POSITIVE_INFINITY };
+    const known = this.knownAttr(path, lifetime, true);
+    return known && sameAttr(known, attr) ? lifetime.ms : 0;
+  }
+
+  private knownAttr(path: string, lifetime: AttrLifetime | undefined, aside: boolean): Attr | undefined {
     const key = this.keyOf(path);
     const staged = this.stage.get(key);
-    if (staged) return staged.unlinked ? undefined : this.local.apply(key, stagedAttr(staged.attributes, staged.size));
-    const node = this.namespace.resolveIfKnown(path);
+    if (staged) {
+      // A staged copy changes with every write, and in ways no operation on this path tells
+      // (another handle's upload ends, a late upload): its attributes are never kept.
+      if (lifetime) lifetime.ms = 0;
+      return staged.unlinked ? undefined : this.local.apply(key, stagedAttr(staged.attributes, staged.size));
+    }
+    const node = this.namespace.resolveIfKnown(path, lifetime, aside);
     if (!node) return undefined;
     // A cached listing's nodes live as long as the listing: their attributes are worked out once.
     let attr = this.nodeAttrs.get(node);
     if (!attr) this.nodeAttrs.set(node, (attr = attrOf(node, this.defaults)));
     return this.local.apply(key, attr);
+  }
+
+  watchAttributes(listener: (change: AttrChange) => void): () => void {
+    const stopInvalidations = this.invalidation.subscribe((event) => {
+      for (const change of attrChangesOf(event, this.options.prefix)) listener(change);
+    });
+    this.attrWatchers.add(listener);
+    return () => {
+      stopInvalidations();
+      this.attrWatchers.delete(listener);
+    };
   }
 
   async readdir(path: string): Promise<DirEntry[]> {
@@ -458,6 +489,13 @@ export class S3Filesystem implements Filesystem {
       await this.tree.setAttributes(path, key, (current) => ({ ...held, ...change({ ...current, ...held }) }));
       this.local.forget(key);
     });
+  }
+
+  /** A change held in memory was pushed out by the bound: `key` shows S3's attributes again. */
+  private attributesForgotten(key: string): void {
+    const path = pathOfKey(this.options.prefix, key);
+    if (path === undefined) return;
+    for (const watcher of this.attrWatchers) watcher({ kind: 'path', path });
   }
 
   /** An entry of `path`'s directory came or went: its mtime and ctime move (held in memory). */

@@ -26,6 +26,18 @@ export interface DirEntry {
   mode: number;
 }
 
+/**
+ * getattr answers that may have changed otherwise than by an operation on the path (an
+ * invalidation, whatever its origin; a change held in memory forgotten): those of one path and
+ * of its parent directory, those of a directory and everything under it, or all of them.
+ */
+export type AttrChange = { kind: 'path'; path: string } | { kind: 'tree'; path: string } | { kind: 'all' };
+
+/** How long (ms) an answer stays true unless an operation on its path or an AttrChange says otherwise. */
+export interface AttrLifetime {
+  ms: number;
+}
+
 export interface StatFs {
   bsize: number;
   frsize: number;
@@ -46,9 +58,20 @@ export interface Filesystem {
   /**
    * The attributes getattr would answer when they are known without asking S3 (a staged
    * file, an entry of a cached listing), else undefined. Synchronous, so that the commonest
-   * request of a cold `ls -l` costs no promise.
+   * request of a cold `ls -l` costs no promise. `lifetime`, when given, is set to how long the
+   * answer may be kept outside the core (0: not at all, as for a file being written).
    */
-  attrIfKnown(path: string): Attr | undefined;
+  attrIfKnown(path: string, lifetime?: AttrLifetime): Attr | undefined;
+  /**
+   * How long (ms) `attr`, which getattr just answered for `path`, may be kept outside the core:
+   * as long as the answer known at once lasts, when that is the same answer; else 0.
+   */
+  attrLifetimeMs(path: string, attr: Attr): number;
+  /**
+   * Hears of every change to getattr answers that no operation on the path brings (see
+   * AttrChange); returns the function that stops it. Whoever keeps answers drops these.
+   */
+  watchAttributes(listener: (change: AttrChange) => void): () => void;
   /** Entries with their modes, "." and ".." included (the kernel learns each entry's type). */
   readdir(path: string): Promise<DirEntry[]>;
   /** Returns a non-zero handle. */

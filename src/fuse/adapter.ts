@@ -3,7 +3,7 @@
 // docs/notes/fuse-native.md), so every reply goes through `settle`.
 import type { Callback } from 'fuse-native';
 import type { Timespec } from '../fs/attributes/times.js';
-import type { Attr, Filesystem } from '../fs/types.js';
+import type { Attr, AttrLifetime, Filesystem } from '../fs/types.js';
 import type { Logger } from '../log.js';
 import { errnoOf } from './errno.js';
 
@@ -46,10 +46,28 @@ function listingStats(modes: number[]): object[] {
 export interface AdapterHooks {
   /** Called after every operation, for metrics; `bytes` is what a read or write transferred. */
   onOperation?: (op: string, ms: number, errno: number, bytes: number) => void;
+  /**
+   * getattr answers say how long the binding's attribute cache may keep them (see
+   * native-attr-cache.ts); the getattrs it answers itself never reach this adapter.
+   */
+  keepAttributes?: boolean;
+}
+
+// lru-cache reads its clock at most once per millisecond of timers, so the time an entry has
+// left may be overstated by a little: kept answers end this much sooner. The longest keep fits
+// the binding's 32-bit slot.
+const KEEP_MARGIN_MS = 10;
+const MAX_KEEP_MS = 0xffff_ffff;
+
+/** How long the binding may keep an answer the core says holds for `ms` (0: not at all, nor when nothing bounded it). */
+function keepMs(ms: number): number {
+  return Number.isFinite(ms) && ms > KEEP_MARGIN_MS ? Math.min(Math.floor(ms - KEEP_MARGIN_MS), MAX_KEEP_MS) : 0;
 }
 
 export function createFuseOperations(fs: Filesystem, log: Logger, hooks: AdapterHooks = {}) {
   const debug = log.isLevelEnabled('debug');
+  // One object reused by every getattr (the event loop runs one at a time).
+  const lifetime: AttrLifetime | undefined = hooks.keepAttributes ? { ms: 0 } : undefined;
 
   function settle<T>(op: string, path: string, cb: Callback, work: () => Promise<T>, reply: Reply<T>): void {
     const started = performance.now();
@@ -83,11 +101,26 @@ export function createFuseOperations(fs: Filesystem, log: Logger, hooks: Adapter
     );
   }
 
-  /** getattr answered at once when the core knows the answer without S3; else the usual way. */
+  /** How long the binding may keep `attr`, which getattr answered for `path` the usual way. */
+  function keepAfter(path: string, attr: Attr): number {
+    try {
+      // What S3 just said is in the core's caches now: kept as long as they keep it.
+      return keepMs(fs.attrLifetimeMs(path, attr));
+    } catch (error) {
+      log.warn({ fuse: 'getattr', path, err: error }, 'attribute lifetime failed; answer not kept');
+      return 0;
+    }
+  }
+
+  /**
+   * getattr answered at once when the core knows the answer without S3; else the usual way.
+   * The binding may keep either answer for as long as the core says.
+   */
   function getattr(path: string, cb: Callback): void {
     let known: Attr | undefined;
+    if (lifetime) lifetime.ms = Number.POSITIVE_INFINITY;
     try {
-      known = fs.attrIfKnown(path);
+      known = fs.attrIfKnown(path, lifetime);
     } catch (error) {
       log.warn({ fuse: 'getattr', path, err: error }, 'attribute lookup failed; asking the usual way');
     }
@@ -97,11 +130,16 @@ export function createFuseOperations(fs: Filesystem, log: Logger, hooks: Adapter
         path,
         cb,
         () => fs.getattr(path),
-        (attr) => [0, toStat(attr)],
+        (attr) => {
+          const keep = lifetime ? keepAfter(path, attr) : 0;
+          return keep > 0 ? [0, toStat(attr), keep] : [0, toStat(attr)];
+        },
       );
-    if (debug) log.debug({ fuse: 'getattr', path, ms: 0, result: 0, known: true }, 'fuse operation');
+    const keep = lifetime ? keepMs(lifetime.ms) : 0;
+    if (debug) log.debug({ fuse: 'getattr', path, ms: 0, result: 0, known: true, keepMs: keep }, 'fuse operation');
     hooks.onOperation?.('getattr', 0, 0, 0);
-    cb(0, toStat(known));
+    if (keep > 0) cb(0, toStat(known), keep);
+    else cb(0, toStat(known));
   }
 
   return {

@@ -25,12 +25,42 @@ declare module 'fuse-native' {
     timeout?: false | number | Record<string, number | false>;
   }
 
+  /** Counters of the binding's attribute cache (scripts/fuse-native-attr-cache.h). */
+  interface AttrCacheStats {
+    entries: number;
+    maxEntries: number;
+    hits: number;
+    misses: number;
+    stored: number;
+    /** Answers not kept: their path was dropped while JavaScript was computing them. */
+    refused: number;
+    dropped: number;
+    evicted: number;
+    expired: number;
+  }
+
+  /** The attribute cache of s3mount's patched binding (scripts/patch-fuse-native.mjs). */
+  interface AttrCache {
+    /** At most `maxEntries` from now on, empty; 0 turns it off. */
+    configure(maxEntries: number): void;
+    /** As an operation on `path` would: the path, with `entries` its parent too, with `tree` everything under it. */
+    drop(path: string, entries: number, tree: number): void;
+    clear(): void;
+    stats(): AttrCacheStats;
+    /** What a getattr would find (for tests), and the generation an answer would be kept under. */
+    lookup(path: string | Buffer): { generation: number; stat: { mode: number; size: number; mtimeMs: number } | null };
+    /** Keeps an answer as a getattr would (for tests; a Buffer path may hold any bytes); false when refused. */
+    store(path: string | Buffer, mode: number, size: number, mtimeMs: number, keepMs: number, generation: number): boolean;
+  }
+
   class Fuse {
     constructor(mountpoint: string, ops: Record<string, Handler>, options?: FuseOptions);
     mount(callback: (error: Error | null) => void): void;
     unmount(callback: (error: Error | null) => void): void;
     static unmount(mountpoint: string, callback: (error: Error | null) => void): void;
     static isConfigured(callback: (error: Error | null, configured: boolean) => void): void;
+    /** Null (or absent) with a binding built without the attribute cache. */
+    static readonly attrCache?: AttrCache | null;
     static readonly EPERM: number;
     static readonly ENOENT: number;
     static readonly EIO: number;
@@ -49,5 +79,5 @@ declare module 'fuse-native' {
     static readonly ENOSYS: number;
   }
   export default Fuse;
-  export type { Callback, FuseOptions };
+  export type { AttrCache, AttrCacheStats, Callback, FuseOptions };
 }

@@ -5,6 +5,7 @@ import { constants } from 'node:os';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { CacheStats, TierStats } from '../cache/types.js';
 import { CACHE_OPS } from '../cache/types.js';
+import type { NativeAttrCacheStats } from '../fuse/native-attr-cache.js';
 import type { SharedCacheStats } from '../shared-cache/types.js';
 
 // FUSE answers from the cache in tens of microseconds, from S3 in milliseconds to seconds.
@@ -167,6 +168,43 @@ export class MountMetrics {
   /** The exposition text and its content type. */
   async render(): Promise<{ contentType: string; body: string }> {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+
+  /**
+   * The attribute cache in the FUSE binding, when the mount has it. getattrs the binding
+   * answers itself never reach the adapter's hook (nor s3mount_fuse_operations_total): its own
+   * counters say how many it answered.
+   */
+  registerNativeAttrCache(nativeAttrStats: () => NativeAttrCacheStats): void {
+    const registers = [this.registry];
+    new Gauge({
+      name: 's3mount_native_attr_cache_entries',
+      help: 'getattr answers held by the attribute cache in the FUSE binding',
+      registers,
+      collect() {
+        this.set(nativeAttrStats().entries);
+      },
+    });
+    const counters: Array<[string, keyof NativeAttrCacheStats, string]> = [
+      ['s3mount_native_attr_cache_hits_total', 'hits', 'getattrs the FUSE binding answered from its attribute cache, without JavaScript'],
+      ['s3mount_native_attr_cache_misses_total', 'misses', 'getattrs the FUSE binding passed on to JavaScript'],
+      ['s3mount_native_attr_cache_stored_total', 'stored', 'getattr answers the FUSE binding kept'],
+      ['s3mount_native_attr_cache_refused_total', 'refused', 'getattr answers not kept: their path changed while they were computed'],
+      ['s3mount_native_attr_cache_dropped_total', 'dropped', 'Kept answers dropped by operations and invalidations'],
+      ['s3mount_native_attr_cache_evictions_total', 'evicted', 'Kept answers pushed out by the bound'],
+      ['s3mount_native_attr_cache_expirations_total', 'expired', 'Kept answers found expired'],
+    ];
+    for (const [name, field, help] of counters) {
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(nativeAttrStats()[field]);
+        },
+      });
+    }
   }
 
   private registerCacheMetrics(cacheStats: () => CacheStats): void {

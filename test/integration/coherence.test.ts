@@ -71,11 +71,15 @@ test('cache invalidate acts at once with the default options', async (t) => {
   const mount = await mountDirectory(t, 'inval');
   const file = join(mount.mountpoint, 'a.txt');
   t.is(await must('cat', file), 'version 1\n');
+  // Listed: from now on the mount knows the answer at once, and its FUSE binding keeps it.
+  await must('ls', '-l', mount.mountpoint);
   t.is((await must('stat', '-c', '%s', file)).trim(), '10');
 
   await put('inval/a.txt', 'version 2, longer\n');
   await put('inval/new.txt', 'new\n');
-  // The kernel takes a fresh copy of what s3mount's cache (60 s) still says.
+  // Once the kernel's copy ran out, it takes a fresh one of what s3mount's cache (60 s) still
+  // says, which the mount's FUSE binding keeps too.
+  await new Promise((resolve) => setTimeout(resolve, 1100));
   t.is((await must('stat', '-c', '%s', file)).trim(), '10');
   for (const path of ['a.txt', 'new.txt']) await invalidate(t, mount, path);
   t.is((await must('stat', '-c', '%s', file)).trim(), '18');

@@ -234,6 +234,9 @@ test('the metrics endpoint serves Prometheus text about FUSE, S3 and the cache',
   t.true(value('s3mount_cache_misses_total', { cache: 'block' }) >= 1);
   t.true(value('s3mount_cache_entries', { cache: 'content' }) >= 1);
   t.true(value('s3mount_cache_bytes') >= body.length);
+  // getattrs passed on by the attribute cache in the FUSE binding (the lookups above).
+  t.true(value('s3mount_native_attr_cache_misses_total') >= 1);
+  t.not(sample(samples, 's3mount_native_attr_cache_entries', {}), undefined);
   t.is((await fetch(`http://127.0.0.1:${port}/other`)).status, 404);
 
   // SIGUSR1 writes the statistics to the log, even at the default level (warn).

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createMemoryCaches } from '../../src/cache/caches.js';
+import type { CacheConfig } from '../../src/cache/types.js';
 import { FsError } from '../../src/fs/errors.js';
 import type { Filesystem } from '../../src/fs/types.js';
 import { silentLogger } from '../../src/log.js';
@@ -47,13 +48,16 @@ export async function settled(counted: InstrumentedStore, timeoutMs = 10_000): P
   }
 }
 
-export function setupCore(options: Partial<CoreConfig> = {}) {
+export function setupCore(options: Partial<CoreConfig> = {}, cacheOptions: Partial<CacheConfig> = {}) {
   /** Seeding and inspection of the bucket, outside the filesystem's view. */
   const store = new MemoryStore('bucket');
   /** Failures, latency and a hook before every call the filesystem makes. */
   const faults = new FaultyStore(store);
   const counted = instrumentStore(faults, silentLogger());
-  const cache = createMemoryCaches({ ttlMs: 3_600_000, opTtlMs: {}, maxMetadataEntries: 10_000, maxContentBytes: 64 * CORE_BLOCK }, silentLogger());
+  const cache = createMemoryCaches(
+    { ttlMs: 3_600_000, opTtlMs: {}, maxMetadataEntries: 10_000, maxContentBytes: 64 * CORE_BLOCK, ...cacheOptions },
+    silentLogger(),
+  );
   const stagingDirectory = mkdtempSync(join(tmpdir(), 's3mount-core-'));
   stagingDirectories.push(stagingDirectory);
   const { filesystem: fs, invalidation } = buildCore(counted, cache, silentLogger(), {

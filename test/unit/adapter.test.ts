@@ -129,3 +129,27 @@ test('getattr answers at once from what the core knows, and asks the usual way o
 test('write answers the byte count', async (t) => {
   t.deepEqual(await invoke('answer', 'write'), [[3]]);
 });
+
+test('with keepAttributes, getattr answers say how long the binding may keep them', async (t) => {
+  const lifetimes: Record<string, number> = { '/listed': 5_000.7, '/unbounded': Number.POSITIVE_INFINITY, '/brief': 8 };
+  const core = {
+    attrIfKnown: (path: string, lifetime?: { ms: number }) => {
+      if (!(path in lifetimes)) return undefined;
+      if (lifetime) lifetime.ms = Math.min(lifetime.ms, lifetimes[path]);
+      return attr;
+    },
+    getattr: async () => ({ ...attr, size: 99 }),
+    attrLifetimeMs: (path: string) => (path === '/headed' ? 2_000 : 0),
+  } as unknown as Filesystem;
+  const reply = (operations: ReturnType<typeof createFuseOperations>, path: string) =>
+    new Promise<unknown[]>((resolve) => operations.getattr(path, (...values: unknown[]) => resolve(values)));
+  const keeping = createFuseOperations(core, silentLogger(), { keepAttributes: true });
+  t.is((await reply(keeping, '/listed'))[2], 4_990, 'a margin below the time the core gave');
+  t.is((await reply(keeping, '/unbounded')).length, 2, 'nothing bounded it: not kept');
+  t.is((await reply(keeping, '/brief')).length, 2, 'too short to keep');
+  t.is((await reply(keeping, '/headed'))[2], 1_990, 'answered the usual way, then known at once');
+  t.is((await reply(keeping, '/other')).length, 2);
+  const plain = createFuseOperations(core, silentLogger());
+  t.is((await reply(plain, '/listed')).length, 2, 'without the binding cache, no keep time');
+  t.is((await reply(plain, '/headed')).length, 2);
+});

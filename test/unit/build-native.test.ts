@@ -5,9 +5,12 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import test from 'ava';
+import Fuse from 'fuse-native';
+import { NativeAttrCache } from '../../src/fuse/native-attr-cache.js';
 import { fuseNativeBinding, prebuiltBindingNote } from '../support/native-binding.js';
 
 /** A checkout with a fresh fuse-native (without the utimens fix, never built) and the scripts. */
@@ -21,7 +24,7 @@ async function freshCheckout(): Promise<string> {
   const source = join(pkg, 'fuse-native.c');
   await writeFile(source, (await readFile(source, 'utf8')).replace('FUSE_UINT64_TO_INTS_ARGV(l->mtime, 5)', 'FUSE_UINT64_TO_INTS_ARGV(l->atime, 5)'));
   // What its binding.gyp and node-gyp-build need, as the package finds them next to itself.
-  for (const dependency of ['node-gyp-build', 'napi-macros', 'fuse-shared-library', 'fuse-shared-library-linux']) {
+  for (const dependency of ['node-gyp-build', 'napi-macros', 'fuse-shared-library', 'fuse-shared-library-linux', 'nanoresource']) {
     if (existsSync(join('node_modules', dependency))) await symlink(resolve('node_modules', dependency), join(root, 'node_modules', dependency));
   }
   return root;
@@ -62,9 +65,15 @@ test('a build that fails warns and falls back to the prebuilt binding; headers c
   const pkg = join(root, 'node_modules', 'fuse-native');
   t.false(existsSync(join(pkg, 'build', 'Release', 'fuse.node')));
   t.regex(fuseNativeBinding(pkg), /\/prebuilds\/linux-x64\/node\.napi\.node$/, 'the prebuilt binding loads');
+  // Its patched index.js says the binding has no attribute cache: s3mount mounts without it.
+  const require = createRequire(import.meta.url);
+  const Prebuilt = require(join(pkg, 'index.js')) as typeof Fuse;
+  t.is(Prebuilt.attrCache, null);
+  t.is(NativeAttrCache.open(1000, Prebuilt.attrCache), undefined);
   t.regex(await readFile(join(pkg, 'build', 'config.gypi'), 'utf8'), new RegExp(`"nodedir": "${prefix}"`), "built against the running Node's headers");
 });
 
-test('the mounts of this checkout load fuse-native rebuilt with the utimens fix', (t) => {
+test('the mounts of this checkout load fuse-native rebuilt with the utimens fix and the attribute cache', (t) => {
   t.is(prebuiltBindingNote(), '');
+  t.truthy(Fuse.attrCache);
 });

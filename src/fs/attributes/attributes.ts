@@ -51,6 +51,24 @@ export function attrOf(node: FsNode, defaults: AttributeDefaults): Attr {
   return attr;
 }
 
+/** Whether two answers say the same in every field a stat shows. */
+export function sameAttr(a: Attr, b: Attr): boolean {
+  return (
+    a.mode === b.mode &&
+    a.size === b.size &&
+    a.uid === b.uid &&
+    a.gid === b.gid &&
+    a.nlink === b.nlink &&
+    (a.rdev ?? 0) === (b.rdev ?? 0) &&
+    a.mtime.getTime() === b.mtime.getTime() &&
+    a.atime.getTime() === b.atime.getTime() &&
+    a.ctime.getTime() === b.ctime.getTime() &&
+    (a.mtimeNs ?? 0) === (b.mtimeNs ?? 0) &&
+    (a.atimeNs ?? 0) === (b.atimeNs ?? 0) &&
+    (a.ctimeNs ?? 0) === (b.ctimeNs ?? 0)
+  );
+}
+
 /** The times of a node: its metadata's, else the fallback (LastModified) for what is missing. */
 function timesOf(meta: ParsedMetadata, fallback: Date): FileTimes {
   const mtime = meta.mtime ?? fromDate(fallback);

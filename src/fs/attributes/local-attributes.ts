@@ -15,9 +15,17 @@ export type LocalChange = Partial<Pick<StagedAttributes, 'mode' | 'uid' | 'gid' 
 const MAX_ENTRIES = 100_000;
 
 export class LocalAttributes {
-  private readonly changes = new LRUCache<string, LocalChange>({ max: MAX_ENTRIES });
+  private readonly changes: LRUCache<string, LocalChange>;
   // The same Attr is asked for again and again: the merged one is made once per change.
   private readonly merged = new WeakMap<Attr, { change: LocalChange; attr: Attr }>();
+
+  /** `onEvicted` hears of each key whose changes the bound pushed out. */
+  constructor(onEvicted?: (key: string) => void, maxEntries: number = MAX_ENTRIES) {
+    this.changes = new LRUCache<string, LocalChange>({
+      max: maxEntries,
+      dispose: onEvicted && ((_change, key, reason) => reason === 'evict' && onEvicted(key)),
+    });
+  }
 
   get(key: string): LocalChange | undefined {
     return this.changes.get(key);

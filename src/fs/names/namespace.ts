@@ -1,6 +1,6 @@
 // Lookup of names: which keys are files, which prefixes are directories, answered
 // from cached listings first, then from cached HEAD and one-key LIST answers.
-import type { MetadataCache } from '../../cache/metadata-cache.js';
+import type { MetadataCache, MetadataKey } from '../../cache/metadata-cache.js';
 import type { Logger } from '../../log.js';
 import { isStoreError, type ListPage, type ObjectInfo, type ObjectStore } from '../../s3/object-store.js';
 import { FsError } from '../errors.js';
@@ -12,6 +12,14 @@ import { isWellFormedMetadata } from './metadata-shapes.js';
 import { addFolderMarker, FOLDER_SUFFIX, folderMarkerName, nodeOfHead } from './object-kinds.js';
 import { keyOf, unusableNameReason } from './paths.js';
 import { SubtreeListings } from './subtree-listing.js';
+
+/**
+ * How long (ms) an answer derived from cached entries stays what it is, unless an
+ * invalidation comes first: each entry read lowers it to the time that entry has left.
+ */
+export interface Lifetime {
+  ms: number;
+}
 
 // S3's largest page; fewer calls for big directories.
 const PAGE_SIZE = 1000;
@@ -75,25 +83,27 @@ export class Namespace {
 
   /**
    * The node at `path` when a cached listing of its parent says what it is (or that it is
-   * not there: null), else undefined. Never calls S3 and never awaits.
+   * not there: null), else undefined. Never calls S3 and never awaits. `lifetime`, when
+   * given, is lowered to the time left to the cache entries the answer comes from. Unless
+   * `aside`, the question counts as a program's look at the entry (HEADs sent ahead follow).
    */
-  resolveIfKnown(path: string): FsNode | null | undefined {
+  resolveIfKnown(path: string, lifetime?: Lifetime, aside = false): FsNode | null | undefined {
     const { prefix } = this.options;
     const key = keyOf(prefix, path);
     if (key === prefix) return undefined;
-    const listed = this.listedEntry(key);
+    const listed = this.listedEntry(key, lifetime);
     if (!listed) return listed;
-    this.headAhead.asked(listed.listing, listed.name);
-    return this.knownNode(listed.node);
+    if (!aside) this.headAhead.asked(listed.listing, listed.name);
+    return this.knownNode(listed.node, lifetime);
   }
 
   /** The entry a cached listing of the parent holds for `key` (null: none), or undefined without one. */
-  private listedEntry(key: string): { listing: DirListing; name: string; node: FsNode } | null | undefined {
+  private listedEntry(key: string, lifetime?: Lifetime): { listing: DirListing; name: string; node: FsNode } | null | undefined {
     // The mount prefix ends in "/", so the parent's listing prefix is never shorter than it.
     const cut = key.lastIndexOf('/') + 1;
     const name = key.slice(cut);
     if (unusableNameReason(name)) return undefined;
-    const listing = this.cachedListing(key.slice(0, cut));
+    const listing = this.peek<DirListing>(this.dirKey(key.slice(0, cut)), lifetime);
     if (!listing) return undefined;
     const node = listing.entries.get(name);
     return node ? { listing, name, node } : null;
@@ -104,21 +114,28 @@ export class Namespace {
    * without asking S3, else undefined. A listing says only that an object exists: whether it is
    * a file, a symbolic link or an s3fs directory, and its attributes, are never guessed.
    */
-  knownNode(node: FsNode): FsNode | undefined {
+  knownNode(node: FsNode, lifetime?: Lifetime): FsNode | undefined {
     if (!this.posix || node.metadata) return node;
     if (node.type === 'file') {
-      const info = this.cache.peek<ObjectInfo>(this.versionKey({ key: node.key, etag: node.etag, lastModified: node.mtime }));
+      const info = this.peek<ObjectInfo>(this.versionKey({ key: node.key, etag: node.etag, lastModified: node.mtime }), lifetime);
       return info && this.headNode(info);
     }
     // A directory: its marker, when there is one, holds its attributes.
     if (node.marker === null) return node;
     if (node.marker) {
-      const info = this.cache.peek<ObjectInfo>(this.versionKey(node.marker));
+      const info = this.peek<ObjectInfo>(this.versionKey(node.marker), lifetime);
       return info && this.listedDir(node, info);
     }
-    const head = this.cache.peek<HeadAnswer>(this.headKey(node.prefix));
+    const head = this.peek<HeadAnswer>(this.headKey(node.prefix), lifetime);
     if (!head) return undefined;
     return 'missing' in head ? node : this.listedDir(node, head);
+  }
+
+  /** A cached value, lowering `lifetime` to the time it has left (to 0 when there is none). */
+  private peek<T extends object>(key: MetadataKey, lifetime?: Lifetime): T | undefined {
+    const value = this.cache.peek<T>(key);
+    if (lifetime) lifetime.ms = value === undefined ? 0 : Math.min(lifetime.ms, this.cache.remainingTtl(key) ?? 0);
+    return value;
   }
 
   /** The key whose HEAD knownNode is missing for `node`, or undefined. */
