@@ -90,3 +90,35 @@ for (const form of ['json', 'v8', 'columns'] as const) {
     `form ${form}: ${mib(encodedBytes)} encoded, ${mib(stored.payload.length)} compressed (zstd level 1); encode ${encodeMs.toFixed(0)} ms + zstd ${zstdMs.toFixed(0)} ms; decode ${ms.toFixed(0)} ms`,
   );
 }
+
+// What a lookup of a live entry costs with and without cold settings (the tier then reads the
+// clock on each use of a large entry): a 5,000-entry listing and a HEAD answer, looked up in
+// turns, alternating the two tiers so that other load on the machine hits both alike.
+{
+  const LOOKUPS = 1_000_000;
+  const small = listing().entries;
+  const entries = new Map([...small].slice(0, 5_000));
+  const tiers = {
+    plain: new MemoryTier({ name: 'metadata/memory', boundBy: 'entries', bound: 10 }),
+    cold: new MemoryTier({ name: 'metadata/memory', boundBy: 'entries', bound: 10, cold: coldSettings(listingCodec) }),
+  };
+  for (const tier of Object.values(tiers)) {
+    tier.set('dir', 'd', 'dir', { entries }, 3_600_000, 1);
+    tier.set('head', 'h', 'head', { key: 'huge/k000001' }, 3_600_000, 1);
+  }
+  const ns: Record<string, number[]> = { plain: [], cold: [] };
+  for (let round = 0; round < 10; round++) {
+    for (const [name, tier] of Object.entries(tiers)) {
+      const begun = performance.now();
+      let found = 0;
+      for (let i = 0; i < LOOKUPS; i++) if (tier.get(i & 1 ? 'dir' : 'head')) found++;
+      if (found !== LOOKUPS) throw new Error('lookup missed');
+      ns[name].push(((performance.now() - begun) * 1e6) / LOOKUPS);
+    }
+  }
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1];
+  console.log(
+    `lookup of a live entry: ${median(ns.plain).toFixed(0)} ns without cold settings, ${median(ns.cold).toFixed(0)} ns with (medians of 10 rounds of ${LOOKUPS})`,
+  );
+  tiers.cold.clear();
+}

@@ -23,18 +23,21 @@ export interface ColdSettings {
   afterMs: number;
   /** Only entries weighing at least this much (bytes, by the codec) are. */
   minBytes: number;
-  /** A sweep runs this often (ms) while the tier holds such entries; 0: only when asked. */
+  /**
+   * A sweep runs this often (ms) while the tier holds such entries; 0: only when asked. An entry
+   * goes cold between `afterMs` and `afterMs + sweepMs` after its last use.
+   */
   sweepMs: number;
 }
 
-// Chosen in docs/benchmarks.md ("Cold listings in memory"). 10 s unused: longer than the gaps
-// between the stats of an `ls -l`, a `find` or a `tar x`, so a listing in use is never decoded
-// again, and short enough to matter under the default 60 s metadata TTL. Decoding a listing of
-// 100,000 keys costs about a tenth of a second, so even a listing used just after each time it
-// goes cold costs at most about 1% of a CPU.
+// Chosen in docs/benchmarks.md ("Cold listings in memory"). 10 s unused (cold after 10 to 15 s,
+// with a sweep every 5 s): longer than the gaps between the stats of an `ls -l`, a `find` or a
+// `tar x`, so a listing in use is not decoded again, and short enough to matter under the
+// default 60 s metadata TTL. Decoding a listing of 100,000 keys costs about a tenth of a
+// second, so even one used just after each time it goes cold costs at most about 1% of a CPU.
 export const COLD_AFTER_MS = 10_000;
-// About 500 listing entries: smaller entries save less than a quarter MiB each and would make
-// the sweep walk many more entries.
+// About 700 listing entries: smaller ones save less than a quarter MiB each, and the sweep
+// would walk many more entries.
 export const COLD_MIN_BYTES = 256 * 1024;
 
 export function coldSettings(codec: ColdCodec): ColdSettings {

@@ -16,7 +16,10 @@ export interface Entry {
   indexKey: string;
   /** Estimated heap bytes of the live value: set only on entries large enough to go cold. */
   weight?: number;
+  /** When it was last seen used: stored, or found used by a sweep. */
   usedAt?: number;
+  /** Used since the last sweep (a flag, so that a lookup does not read the clock). */
+  used?: boolean;
   /** The compressed value while the entry is cold. */
   cold?: StoredEntry;
 }
@@ -57,7 +60,7 @@ export class ColdEntries {
 
   /** The live value of a watched entry, decoded if it was cold; undefined when it does not decode (drop it). */
   use(cacheKey: string, entry: Entry): object | undefined {
-    entry.usedAt = this.now();
+    entry.used = true;
     if (entry.value !== undefined) return entry.value;
     const stored = entry.cold;
     if (!stored) return undefined;
@@ -92,7 +95,11 @@ export class ColdEntries {
     }
   }
 
-  /** Compresses every watched entry unused for `afterMs`; returns how many. */
+  /**
+   * Compresses every watched entry unused for `afterMs`; returns how many. An entry used since
+   * the last sweep counts as used now: so one goes cold between `afterMs` and `afterMs` plus
+   * the time between sweeps after its last use, never sooner.
+   */
   compressIdle(): number {
     const now = this.now();
     const started = performance.now();
@@ -101,6 +108,10 @@ export class ColdEntries {
       if (!this.isCurrent(cacheKey, entry)) {
         this.candidates.delete(cacheKey);
         continue;
+      }
+      if (entry.used) {
+        entry.used = false;
+        entry.usedAt = now;
       }
       if (entry.value === undefined || now - (entry.usedAt ?? now) < this.settings.afterMs) continue;
       if (this.compress(entry)) compressed++;

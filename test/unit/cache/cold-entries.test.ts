@@ -94,6 +94,22 @@ test('use refreshes an entry: only one unused for the whole cold time goes cold'
   t.is(tier().decompressions, 1);
 });
 
+test('an entry used since the last sweep counts as used at that sweep: never cold sooner than the cold time after its last use', async (t) => {
+  const { cache, clock } = coldCache();
+  const dir = key('dir', 'big/');
+  cache.metadata.set(dir, items(100));
+  clock.advance(AFTER_MS / 2);
+  t.is(cache.compressIdle(), 0);
+  clock.advance(1_000);
+  cache.metadata.peek(dir);
+  clock.advance(AFTER_MS / 2 - 1_000);
+  t.is(cache.compressIdle(), 0, 'used 4 s ago, seen used now');
+  clock.advance(AFTER_MS - 1);
+  t.is(cache.compressIdle(), 0);
+  clock.advance(1);
+  t.is(cache.compressIdle(), 1, 'unused since the sweep that saw it used, the cold time ago');
+});
+
 test('small entries, values the codec does not weigh and entries that do not compress to half stay live', async (t) => {
   const incompressible: ColdCodec = { ...jsonCodec(), weigh: () => 10 };
   const { cache, clock, tier } = coldCache({ ...jsonCodec(), weigh: (op, value) => (op === 'head' ? undefined : jsonCodec().weigh(op, value)) });
@@ -168,6 +184,7 @@ test('an edit of a cold entry edits what it held and keeps its expiry; the edit 
   t.is(edited?.items.length, 101);
   t.is(cache.metadata.remainingTtl(dir), 60_000 - AFTER_MS, 'the expiry it had');
   t.deepEqual(cache.metadata.peek<Items>(dir)?.items.at(-1), 'new');
+  t.is(cache.compressIdle(), 0, 'used since the last sweep');
   clock.advance(AFTER_MS);
   t.is(cache.compressIdle(), 1);
   // Edited in place while live, as listing edits do, then cold again.
