@@ -102,7 +102,10 @@ test('the first stats after a readdir are answered by the binding: the HEADs sen
   const was = before.ok ? before.stats?.nativeAttrCache : undefined;
   // The first stats of these names: the kernel never looked them up, the core never was asked.
   const modes = await stat('%a', ...names.map((name) => at(name)));
-  t.deepEqual(modes.split('\n'), names.map((_, i) => (i % 2 ? '600' : '644')));
+  t.deepEqual(
+    modes.split('\n'),
+    names.map((_, i) => (i % 2 ? '600' : '644')),
+  );
   const after = await sendControl(mount.mountpoint, { command: 'stats' });
   const now = after.ok ? after.stats?.nativeAttrCache : undefined;
   if (!was || !now) return t.fail('the mount has no attribute cache in its FUSE binding');
