@@ -89,7 +89,9 @@ test('repeated stats of listed entries are answered by the binding', async (t) =
   t.regex(await must(process.execPath, CLI, 'cache', 'stats', mount.mountpoint), /^stat cache +\d+\/\d+ entries in the FUSE binding, hits [1-9]/m);
 });
 
-test('the first stats after a readdir are answered by the binding: the HEADs sent ahead put their answers there', async (t) => {
+// Serial (ava runs serial tests before the others): a concurrent test's `cache invalidate` or
+// `cache clear` would drop what the HEADs put into the binding.
+test.serial('the first stats after a readdir are answered by the binding: the HEADs sent ahead put their answers there', async (t) => {
   const names = Array.from({ length: 20 }, (_, i) => `ahead/f${String(i).padStart(2, '0')}`);
   // Every other file with a mode of its own: only its HEAD tells it.
   await Promise.all(names.map((name, i) => put(name, name, i % 2 ? { mode: String(0o100600) } : undefined)));
