@@ -86,10 +86,11 @@ const edits = {
       '// s3mount: the attribute cache of a binding built with scripts/fuse-native-attr-cache.h, else null.\nFuse.attrCache = binding.attr_cache_configure\n  ? {\n      configure: binding.attr_cache_configure,\n      drop: binding.attr_cache_drop,\n      clear: binding.attr_cache_clear,\n      stats: binding.attr_cache_stats,\n      lookup: binding.attr_cache_lookup,\n      store: binding.attr_cache_store\n    }\n  : null\n\nFuse.EPERM = -1\n',
     ],
     // Answers learned ahead of any getattr (HEADs sent ahead), stored with the stat array a
-    // getattr's answer would have.
+    // getattr's answer would have. (Added apart from the edit above, whose text must stay as
+    // it is: a source holding it is recognised by it.)
     [
-      '      store: binding.attr_cache_store\n',
-      '      store: binding.attr_cache_store,\n      prime: binding.attr_cache_prime\n        ? (path, stat, keepMs) => binding.attr_cache_prime(path, keptStat(getStatArray(stat), keepMs))\n        : undefined\n',
+      'module.exports = Fuse\n',
+      '// s3mount: the attribute cache keeps answers JavaScript learned before a getattr asked.\nif (Fuse.attrCache && binding.attr_cache_prime) {\n  Fuse.attrCache.prime = (path, stat, keepMs) => binding.attr_cache_prime(path, keptStat(getStatArray(stat), keepMs))\n}\n\nmodule.exports = Fuse\n',
     ],
   ],
 };
