@@ -30,6 +30,12 @@ export interface CacheFetchOptions<T> {
   ttlFor?: (value: T) => number | undefined;
   /** Bytes the value holds; counted against the byte bound. Defaults to 1 for metadata, buffer length for blocks. */
   sizeOf?: (value: T) => number;
+  /**
+   * Kept in memory alone: the tiers below (disk, shared) are neither asked nor written. For
+   * answers whose lasting twin is kept below under another key (a HEAD answer's version entry),
+   * so that each load costs one entry below, not two, and a miss one question below, not two.
+   */
+  memoryOnly?: boolean;
 }
 
 export interface CacheConfig {
