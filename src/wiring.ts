@@ -4,9 +4,11 @@
 // and test/ builds the same core over the in-memory store.
 import { closeSync } from 'node:fs';
 import { type Caches, createCaches, type LowerTiers } from './cache/caches.js';
+import { coldSettings } from './cache/cold-codec.js';
 import type { AttributeDefaults } from './fs/attributes/attributes.js';
 import { S3Filesystem } from './fs/filesystem.js';
 import { Invalidation } from './fs/invalidation.js';
+import { listingCodec } from './fs/names/listing-codec.js';
 import { Namespace } from './fs/names/namespace.js';
 import { ObjectVersions } from './fs/object-versions.js';
 import { canPin, NativeBlocks, type NativeReadSink } from './fs/read/native-blocks.js';
@@ -26,7 +28,10 @@ export interface CacheBounds {
   maxCacheSizeMiB: number;
 }
 
-/** The mount's caches: in memory, over the lower tiers given (blocks on local disk, metadata tiers). */
+/**
+ * The mount's caches: in memory, over the lower tiers given (blocks on local disk, metadata
+ * tiers); large listings left unused for a while are kept compressed in memory.
+ */
 export function buildCaches(bounds: CacheBounds, log: Logger, lower: LowerTiers = {}): Caches {
   return createCaches(
     {
@@ -37,6 +42,7 @@ export function buildCaches(bounds: CacheBounds, log: Logger, lower: LowerTiers 
     },
     log,
     lower,
+    coldSettings(listingCodec),
   );
 }
 

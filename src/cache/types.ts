@@ -78,6 +78,13 @@ export interface TierStats {
   misses?: number;
   /** Entries found torn or corrupt (dropped and fetched again), and reads or writes that failed. */
   errors?: number;
+  /** A memory tier that keeps cold entries compressed: how many are, and the bytes they take up so. */
+  compressedEntries?: number;
+  compressedBytes?: number;
+  /** What those entries would take as live objects (estimated) minus what they take compressed. */
+  savedBytes?: number;
+  /** Cold entries decoded again on use. */
+  decompressions?: number;
 }
 
 export interface CacheStats {
