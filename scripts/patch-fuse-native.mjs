@@ -91,6 +91,19 @@ const edits = {
   ],
 };
 
+// What earlier versions of this script (before change 4) left in place of an edit's source:
+// [a marker of the edit's result, what was left].
+const EARLIER = [
+  ['#include "s3mount-read-cache.h"', '#include "s3mount-attr-cache.h"\n\n// Methods\n\nFUSE_METHOD(statfs,'],
+  [
+    'if (nr_before(l)) return l->res;',
+    '  blk\\\n  if (ac_before(l)) return 0;\\\n  uv_async_send(&(l->async));\\\n  uv_sem_wait(&(l->sem));\\\n  ac_after(l);\\\n  return l->res;\n',
+  ],
+  ['nr_export(env, exports);', '  ac_export(env, exports);\n  NAPI_EXPORT_FUNCTION(fuse_native_mount)\n'],
+  ['Fuse.nativeReads =', '      store: binding.attr_cache_store\n    }\n  : null\n\nFuse.EPERM = -1\n'],
+];
+const earlierFor = (to) => EARLIER.filter(([marker]) => to.includes(marker)).map(([, left]) => left);
+
 // Files copied into the package as they are (the binding includes them).
 const here = dirname(fileURLToPath(import.meta.url));
 const copies = { 's3mount-attr-cache.h': join(here, 'fuse-native-attr-cache.h'), 's3mount-read-cache.h': join(here, 'fuse-native-read-cache.h') };
@@ -109,9 +122,10 @@ for (const [file, replacements] of Object.entries(edits)) {
   const before = text;
   for (const [from, to] of replacements) {
     if (text.includes(to)) continue;
-    if (!text.includes(from))
-      throw new Error(`patch-fuse-native: ${file} does not look like fuse-native 2.2.6 (missing: ${JSON.stringify(from.slice(0, 80))})`);
-    text = text.replace(from, to);
+    // A source patched by an earlier version of this script (before change 4) is brought up to date.
+    const found = [...earlierFor(to), from].find((candidate) => text.includes(candidate));
+    if (found === undefined) throw new Error(`patch-fuse-native: ${file} does not look like fuse-native 2.2.6 (missing: ${JSON.stringify(from.slice(0, 80))})`);
+    text = text.replace(found, to);
   }
   if (text !== before) {
     writeFileSync(path, text);
