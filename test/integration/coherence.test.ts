@@ -3,10 +3,10 @@
 // the bucket and changes it through the SDK, as another machine would.
 
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import test from 'ava';
 import { type S3Endpoint, seedClient, startS3Endpoint, testPrefix } from '../../scripts/local-s3.js';
 import { CLI, type Mount, mountBucket, run } from '../support/mount.js';
@@ -25,7 +25,7 @@ test.after.always(async () => {
   await endpoint?.stop();
 });
 
-async function put(key: string, body: string, metadata?: Record<string, string>): Promise<void> {
+async function put(key: string, body: string | Buffer, metadata?: Record<string, string>): Promise<void> {
   await client.send(
     new PutObjectCommand({ Bucket: endpoint.bucket, Key: prefix + key, Body: body, ContentLength: Buffer.byteLength(body), Metadata: metadata }),
   );
@@ -64,6 +64,31 @@ test('an object replaced behind a cached listing reads as the new object, whole'
   // The ETag mismatch refreshed the key and its listing: stat and ls -l agree with S3.
   t.is((await must('stat', '-c', '%s', at('longer.txt'))).trim(), String('version 2, longer than the first one\n'.length));
   t.regex(await must('ls', '-l', mount.mountpoint), /\s3 [^\n]*shorter\.txt/);
+});
+
+test('an object removed by another writer behind a cached listing: reads are EIO, and the listing forgets it', async (t) => {
+  const held = Buffer.alloc(8 * 1024 * 1024, 'h');
+  await put('removed/held.bin', held);
+  await put('removed/unread.txt', 'unread\n');
+  await put('removed/stays.txt', 'stays\n');
+  const mount = await mountDirectory(t, 'removed');
+  t.deepEqual((await must('ls', '-1', mount.mountpoint)).split('\n').filter(Boolean), ['held.bin', 'stays.txt', 'unread.txt']);
+  const handle = await open(join(mount.mountpoint, 'held.bin'), 'r');
+  try {
+    t.true((await handle.read(Buffer.alloc(100), 0, 100, 0)).buffer.equals(held.subarray(0, 100)));
+    for (const name of ['held.bin', 'unread.txt']) await client.send(new DeleteObjectCommand({ Bucket: endpoint.bucket, Key: `${prefix}removed/${name}` }));
+    // A read past what was fetched finds no key: EIO, as for a replaced object (read(2) has
+    // no ENOENT), not bytes and not "No such file or directory".
+    const error = await t.throwsAsync(handle.read(Buffer.alloc(100), 0, 100, 7 * 1024 * 1024));
+    t.is((error as NodeJS.ErrnoException).code, 'EIO');
+  } finally {
+    await handle.close();
+  }
+  // The listing still named it: opened by name, it fails the same way.
+  const cat = await run('cat', [join(mount.mountpoint, 'unread.txt')]);
+  t.regex(cat.stderr, /Input\/output error/);
+  // Either failure dropped the listing that named them (60 s by default): ls asks S3 again.
+  t.deepEqual((await must('ls', '-1', mount.mountpoint)).split('\n').filter(Boolean), ['stays.txt']);
 });
 
 test('cache invalidate acts at once with the default options', async (t) => {
