@@ -3,6 +3,7 @@
 // the bucket and changes it through the SDK, as another machine would.
 
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtemp, open, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +11,7 @@ import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectComm
 import test from 'ava';
 import { type S3Endpoint, seedClient, startS3Endpoint, testPrefix } from '../../scripts/local-s3.js';
 import { CLI, type Mount, mountBucket, run } from '../support/mount.js';
+import { patternBytes } from '../support/pattern.js';
 
 let endpoint: S3Endpoint;
 let client: S3Client;
@@ -64,6 +66,25 @@ test('an object replaced behind a cached listing reads as the new object, whole'
   // The ETag mismatch refreshed the key and its listing: stat and ls -l agree with S3.
   t.is((await must('stat', '-c', '%s', at('longer.txt'))).trim(), String('version 2, longer than the first one\n'.length));
   t.regex(await must('ls', '-l', mount.mountpoint), /\s3 [^\n]*shorter\.txt/);
+});
+
+test('an object replaced by a shorter one behind a cached listing reads as the new object, with no zeros after it', async (t) => {
+  // Larger than one FUSE read (128 KiB): the kernel sends read-ahead up to the old size in
+  // parallel requests, and must take the new end from the one read that holds it.
+  const versions: Array<[string, number, number]> = [
+    ['big-to-small.bin', 2 * 1024 * 1024, 100],
+    ['big-to-mid.bin', 300_000, 200_000],
+    ['big-to-empty.bin', 1024 * 1024, 0],
+  ];
+  for (const [name, from] of versions) await put(`shrunk/${name}`, patternBytes(from, 1));
+  const mount = await mountDirectory(t, 'shrunk');
+  await must('ls', '-l', mount.mountpoint);
+  for (const [name, , to] of versions) await put(`shrunk/${name}`, patternBytes(to, 2));
+  for (const [name, from, to] of versions) {
+    // cat reads until a read returns nothing (not up to the size a stat gave).
+    const cat = await run('sh', ['-c', 'cat "$1" | sha1sum', 'cat', join(mount.mountpoint, name)]);
+    t.is(cat.stdout.split(' ')[0], createHash('sha1').update(patternBytes(to, 2)).digest('hex'), `${name}: ${from} → ${to} bytes`);
+  }
 });
 
 test('an object removed by another writer behind a cached listing: reads are EIO, and the listing forgets it', async (t) => {
