@@ -112,6 +112,23 @@ test('an object removed by another writer behind a cached listing: reads are EIO
   t.deepEqual((await must('ls', '-1', mount.mountpoint)).split('\n').filter(Boolean), ['stays.txt']);
 });
 
+test("a rename keeps the mtime of another writer's object that has no mtime metadata", async (t) => {
+  await put('renamed/plain.txt', 'no metadata\n');
+  await put('renamed/moded.txt', 'mode only\n', { mode: String(0o100600) });
+  const mount = await mountDirectory(t, 'renamed');
+  const mtimeOf = async (name: string) => (await must('stat', '-c', '%.9Y', join(mount.mountpoint, name))).trim();
+  for (const name of ['plain', 'moded']) {
+    // Last-Modified, whole seconds, with milliseconds stamped from the version.
+    const before = await mtimeOf(`${name}.txt`);
+    // The copy gets a Last-Modified of its own a second or more later.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await must('mv', join(mount.mountpoint, `${name}.txt`), join(mount.mountpoint, `${name}-moved.txt`));
+    t.is(await mtimeOf(`${name}-moved.txt`), before, `${name}: right after the rename`);
+    await invalidate(t, mount, `${name}-moved.txt`);
+    t.is(await mtimeOf(`${name}-moved.txt`), before, `${name}: as S3 has it`);
+  }
+});
+
 test('cache invalidate acts at once with the default options', async (t) => {
   await put('inval/a.txt', 'version 1\n');
   const mount = await mountDirectory(t, 'inval');
