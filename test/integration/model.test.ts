@@ -300,7 +300,7 @@ function outside(next: () => number): Operation {
   // Set by the local side, which runs first: the path, what it was, and its bytes.
   let target = '';
   let before: PathKind = 'missing';
-  let oldBytes = Buffer.alloc(0);
+  let oldBytes: Buffer = Buffer.alloc(0);
   const operation: Operation = {
     name: `outside ${change.action}${what} (${change.around})`,
     paths: [],
@@ -432,7 +432,7 @@ async function outsideOnMount(target: string, change: OutsidePlan, body: Buffer,
     const result = await run(process.execPath, [CLI, 'cache', 'invalidate', mount.mountpoint, target]);
     if (result.code !== 0) problems.push(`cache invalidate failed: ${result.stderr.trim()}`);
   };
-  let between = Buffer.alloc(0);
+  let between: Buffer = Buffer.alloc(0);
   const newOpenReads = async (when: string) => {
     const read = await readWhole(at).catch((error: NodeJS.ErrnoException) => error.code ?? String(error));
     if (typeof read === 'string') problems.push(`a new open ${when} failed: ${read}`);
@@ -459,7 +459,7 @@ async function outsideOnMount(target: string, change: OutsidePlan, body: Buffer,
     await lstat(at);
   }
   let held: FileHandle | undefined;
-  let heldFirst = Buffer.alloc(0);
+  let heldFirst: Buffer = Buffer.alloc(0);
   if (change.around === 'held' && before === 'file') {
     held = await open(at, 'r');
     const first = Buffer.alloc(4096);
