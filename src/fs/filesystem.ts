@@ -55,6 +55,8 @@ interface OpenFile {
   pattern: ReadPattern;
   /** The version this handle returned bytes of: it never moves to another one. */
   served?: ReadTarget;
+  /** The size of the version the handle was opened on (the size the kernel was told). */
+  openedSize?: number;
   /** Finding out which version replaced `target` (shared by the handle's reads). */
   refreshing?: Promise<ReadTarget>;
   /** A close() flushed this handle: writes on it now come from a mapping (see write/late-uploads.ts). */
@@ -216,7 +218,7 @@ export class S3Filesystem implements Filesystem {
       const target: ReadTarget = { key: node.key, size: node.size, etag: node.etag };
       if (!writing) {
         this.noteSequentialOpen(path);
-        const file: OpenFile = { path, target, pattern: newReadPattern(), attr: attrOf(node, this.defaults) };
+        const file: OpenFile = { path, target, openedSize: target.size, pattern: newReadPattern(), attr: attrOf(node, this.defaults) };
         const handle = this.allocateHandle(file);
         const native = this.native;
         // Blocks this handle streams from disk are registered as they are read (still only
@@ -469,6 +471,14 @@ export class S3Filesystem implements Filesystem {
   private async readObject(handle: number, file: OpenFile, position: number, length: number, into: Buffer): Promise<number> {
     for (let moves = 0; ; moves++) {
       const target = file.target as ReadTarget;
+      if (position > target.size && target.size < (file.openedSize ?? 0)) {
+        // Moved to a shorter version, the kernel still holding the old size: it sends
+        // read-ahead up to that size in parallel requests and takes the first short answer it
+        // handles as the new end, zero-filling up to it. Only the read that holds the new end
+        // may answer short; one wholly past it fails (the kernel drops failed read-ahead), so
+        // `cat` reads the new object whole and not its bytes followed by zeros.
+        throw new FsError('EIO', `read at ${position} past the end (${target.size}) of the version ${file.path} moved to`);
+      }
       try {
         if (this.native) file.pattern.nextOffset = this.native.continuedTo(handle, file.pattern.nextOffset, position);
         const count = await this.reader.readInto(target, file.pattern, position, length, into);

@@ -136,6 +136,43 @@ test('an object replaced under an open handle: read whole in its new version bef
   t.true((await readBytes(fs, reopened, CORE_BLOCK, 100)).equals(big('b').subarray(0, 100)));
 });
 
+test('a handle moved to a shorter version answers short only where the new end is, and EIO past it', async (t) => {
+  const { store, fs } = setup();
+  store.putObject('s', Buffer.alloc(4 * CORE_BLOCK, 'o'));
+  const handle = await fs.open('/s', constants.O_RDONLY);
+  store.putObject('s', Buffer.from('short'));
+  // The kernel, still holding the old size, sends read-ahead requests in parallel: the one
+  // past the new end must not answer short (the kernel would take its offset as the end).
+  const [past, first] = await Promise.all([errno(readBytes(fs, handle, 2 * CORE_BLOCK, CORE_BLOCK)), readBytes(fs, handle, 0, CORE_BLOCK)]);
+  t.is(first.toString(), 'short');
+  t.is(past, 'EIO');
+  t.is((await readBytes(fs, handle, 5, 100)).length, 0, 'the read at the new end answers nothing');
+  // A handle opened on the new version reads past its end as usual.
+  const fresh = await fs.open('/s', constants.O_RDONLY);
+  t.is((await readBytes(fs, fresh, CORE_BLOCK, 100)).length, 0);
+});
+
+test('an object removed by another writer behind a cached listing: reads are EIO, and the name leaves the listing', async (t) => {
+  const { store, fs } = setup();
+  const bytes = Buffer.alloc(2 * CORE_BLOCK, 'a');
+  store.putObject('gone/read', bytes);
+  store.putObject('gone/unread', bytes);
+  store.putObject('gone/stays', 'x');
+  t.deepEqual(names(await fs.readdir('/gone')), ['.', '..', 'read', 'stays', 'unread']);
+  const reader = await fs.open('/gone/read', constants.O_RDONLY);
+  t.true((await readBytes(fs, reader, 0, 100)).equals(bytes.subarray(0, 100)));
+  const unread = await fs.open('/gone/unread', constants.O_RDONLY);
+  store.deleteObject('gone/read');
+  store.deleteObject('gone/unread');
+  // The GET with the version's ETag finds no key: a read(2) error, not ENOENT, whether the
+  // handle served bytes already or not (there is no version to move to).
+  t.is(await errno(readBytes(fs, reader, CORE_BLOCK, 100)), 'EIO');
+  t.is(await errno(readBytes(fs, unread, 0, 100)), 'EIO');
+  // The listing that still named them was dropped: the next lookup and listing ask S3.
+  t.deepEqual(names(await fs.readdir('/gone')), ['.', '..', 'stays']);
+  t.is(await errno(fs.getattr('/gone/read')), 'ENOENT');
+});
+
 test('a read-only mount refuses every change with EROFS', async (t) => {
   const { store, calls, fs } = setup({ readOnly: true });
   store.putObject('r', Buffer.from('r'));

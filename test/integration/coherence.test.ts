@@ -3,13 +3,15 @@
 // the bucket and changes it through the SDK, as another machine would.
 
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdtemp, open, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import test from 'ava';
 import { type S3Endpoint, seedClient, startS3Endpoint, testPrefix } from '../../scripts/local-s3.js';
 import { CLI, type Mount, mountBucket, run } from '../support/mount.js';
+import { patternBytes } from '../support/pattern.js';
 
 let endpoint: S3Endpoint;
 let client: S3Client;
@@ -25,7 +27,7 @@ test.after.always(async () => {
   await endpoint?.stop();
 });
 
-async function put(key: string, body: string, metadata?: Record<string, string>): Promise<void> {
+async function put(key: string, body: string | Buffer, metadata?: Record<string, string>): Promise<void> {
   await client.send(
     new PutObjectCommand({ Bucket: endpoint.bucket, Key: prefix + key, Body: body, ContentLength: Buffer.byteLength(body), Metadata: metadata }),
   );
@@ -64,6 +66,67 @@ test('an object replaced behind a cached listing reads as the new object, whole'
   // The ETag mismatch refreshed the key and its listing: stat and ls -l agree with S3.
   t.is((await must('stat', '-c', '%s', at('longer.txt'))).trim(), String('version 2, longer than the first one\n'.length));
   t.regex(await must('ls', '-l', mount.mountpoint), /\s3 [^\n]*shorter\.txt/);
+});
+
+test('an object replaced by a shorter one behind a cached listing reads as the new object, with no zeros after it', async (t) => {
+  // Larger than one FUSE read (128 KiB): the kernel sends read-ahead up to the old size in
+  // parallel requests, and must take the new end from the one read that holds it.
+  const versions: Array<[string, number, number]> = [
+    ['big-to-small.bin', 2 * 1024 * 1024, 100],
+    ['big-to-mid.bin', 300_000, 200_000],
+    ['big-to-empty.bin', 1024 * 1024, 0],
+  ];
+  for (const [name, from] of versions) await put(`shrunk/${name}`, patternBytes(from, 1));
+  const mount = await mountDirectory(t, 'shrunk');
+  await must('ls', '-l', mount.mountpoint);
+  for (const [name, , to] of versions) await put(`shrunk/${name}`, patternBytes(to, 2));
+  for (const [name, from, to] of versions) {
+    // cat reads until a read returns nothing (not up to the size a stat gave).
+    const cat = await run('sh', ['-c', 'cat "$1" | sha1sum', 'cat', join(mount.mountpoint, name)]);
+    t.is(cat.stdout.split(' ')[0], createHash('sha1').update(patternBytes(to, 2)).digest('hex'), `${name}: ${from} → ${to} bytes`);
+  }
+});
+
+test('an object removed by another writer behind a cached listing: reads are EIO, and the listing forgets it', async (t) => {
+  const held = Buffer.alloc(8 * 1024 * 1024, 'h');
+  await put('removed/held.bin', held);
+  await put('removed/unread.txt', 'unread\n');
+  await put('removed/stays.txt', 'stays\n');
+  const mount = await mountDirectory(t, 'removed');
+  t.deepEqual((await must('ls', '-1', mount.mountpoint)).split('\n').filter(Boolean), ['held.bin', 'stays.txt', 'unread.txt']);
+  const handle = await open(join(mount.mountpoint, 'held.bin'), 'r');
+  try {
+    t.true((await handle.read(Buffer.alloc(100), 0, 100, 0)).buffer.equals(held.subarray(0, 100)));
+    for (const name of ['held.bin', 'unread.txt']) await client.send(new DeleteObjectCommand({ Bucket: endpoint.bucket, Key: `${prefix}removed/${name}` }));
+    // A read past what was fetched finds no key: EIO, as for a replaced object (read(2) has
+    // no ENOENT), not bytes and not "No such file or directory".
+    const error = await t.throwsAsync(handle.read(Buffer.alloc(100), 0, 100, 7 * 1024 * 1024));
+    t.is((error as NodeJS.ErrnoException).code, 'EIO');
+  } finally {
+    await handle.close();
+  }
+  // The listing still named it: opened by name, it fails the same way.
+  const cat = await run('cat', [join(mount.mountpoint, 'unread.txt')]);
+  t.regex(cat.stderr, /Input\/output error/);
+  // Either failure dropped the listing that named them (60 s by default): ls asks S3 again.
+  t.deepEqual((await must('ls', '-1', mount.mountpoint)).split('\n').filter(Boolean), ['stays.txt']);
+});
+
+test("a rename keeps the mtime of another writer's object that has no mtime metadata", async (t) => {
+  await put('renamed/plain.txt', 'no metadata\n');
+  await put('renamed/moded.txt', 'mode only\n', { mode: String(0o100600) });
+  const mount = await mountDirectory(t, 'renamed');
+  const mtimeOf = async (name: string) => (await must('stat', '-c', '%.9Y', join(mount.mountpoint, name))).trim();
+  for (const name of ['plain', 'moded']) {
+    // Last-Modified, whole seconds, with milliseconds stamped from the version.
+    const before = await mtimeOf(`${name}.txt`);
+    // The copy gets a Last-Modified of its own a second or more later.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await must('mv', join(mount.mountpoint, `${name}.txt`), join(mount.mountpoint, `${name}-moved.txt`));
+    t.is(await mtimeOf(`${name}-moved.txt`), before, `${name}: right after the rename`);
+    await invalidate(t, mount, `${name}-moved.txt`);
+    t.is(await mtimeOf(`${name}-moved.txt`), before, `${name}: as S3 has it`);
+  }
 });
 
 test('cache invalidate acts at once with the default options', async (t) => {

@@ -6,10 +6,17 @@
 // with what S3 lists and HEADs say right then, through the SDK.
 // Some files cross the part size, written sequentially (parts uploaded while they are written)
 // with a write back and a cut on the way, and written to at far offsets.
+// Another writer (the SDK, straight to S3, as another program or machine would) creates,
+// replaces and deletes objects under the mount, with and without s3fs metadata; the local
+// directory gets the same change, and the mount learns of it as a user makes it learn:
+// `s3mount cache invalidate MNT PATH`. Around it, a new open of a replaced file must read the
+// new object whole (behind a cached listing before any invalidation, and while a handle
+// opened before is still open), and that older handle reads on only as docs/semantics.md says.
 
 import { createHash, randomInt } from 'node:crypto';
 import {
   chmod,
+  type FileHandle,
   lstat,
   mkdir,
   mkdtemp,
@@ -26,13 +33,15 @@ import {
   truncate,
   unlink,
   utimes,
+  writeFile,
 } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import test from 'ava';
 import { type S3Endpoint, seedClient, startS3Endpoint, testPrefix } from '../../scripts/local-s3.js';
-import { type Mount, mountBucket, mountStats } from '../support/mount.js';
+import { versionStamped } from '../../src/fs/attributes/version-time.js';
+import { CLI, type Mount, mountBucket, mountStats, run } from '../support/mount.js';
 import { patternBytes } from '../support/pattern.js';
 import { seededRandom as random } from '../support/seeded-random.js';
 
@@ -54,6 +63,11 @@ const STREAM_SHARE = 0.03;
 // Halfway through, the mount is remounted: from then on nothing is cached, and every mode and
 // link must come back from S3 as it was.
 const REMOUNT_AT = Math.floor(STEPS / 2);
+// Steps of another writer. Each ends with `cache invalidate`, which waits out the kernel's
+// attribute TTL (1 s): the share keeps the run's time reasonable.
+const OUTSIDE_SHARE = 0.01;
+// Sizes of objects the other writer puts: some cross the mount's 1 MiB block, one the part size.
+const OUTSIDE_SIZES = [0, 1, 100, 5000, 70_000, MiB + 4321, 2 * MiB, PART_SIZE_MIB * MiB + 7];
 
 let endpoint: S3Endpoint;
 let client: S3Client;
@@ -82,11 +96,20 @@ test.after.always(async () => {
   if (local) await rm(local, { recursive: true, force: true });
 });
 
-type Operation = { name: string; paths: string[]; run: (root: string) => Promise<string> };
+interface Operation {
+  name: string;
+  paths: string[];
+  run: (root: string) => Promise<string>;
+  /** What the mount side does instead of run(mountpoint): another writer's change, after run(local) applied it there. */
+  mount?: () => Promise<string>;
+  /** The kind of step, counted in the test's log. */
+  tally?: string;
+}
 
 function plan(next: () => number): Operation {
   const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)];
   const path = () => [pick(DIRS), pick(NAMES)].filter(Boolean).join('/');
+  if (next() < OUTSIDE_SHARE) return outside(next);
   const bytes = (length: number) => Buffer.from(Array.from({ length }, () => 97 + Math.floor(next() * 26)));
   const size = () => pick([0, 1, 100, 4096, 5000, 70_000]);
   if (next() < STREAM_SHARE) {
@@ -226,6 +249,258 @@ function writeAt(path: string, offset: number, data: Buffer): Promise<string> {
   );
 }
 
+/** How another writer changes a path: what it writes, and what the mount does around it. */
+interface OutsidePlan {
+  action: 'replace' | 'create' | 'delete';
+  /** Which of the paths the action applies to (a fraction of their list). */
+  choice: number;
+  /**
+   * What the mount does around the change, besides the invalidation after it: 'cold' nothing;
+   * 'read' it read the file before (its blocks cached); 'listed' its listing and stat hold a
+   * version whose bytes it never read, and a new open after the change, before any
+   * invalidation, must read the new object whole; 'held' a handle opened and read before the
+   * change, then after the invalidation a new open reads the new object whole while the old
+   * handle reads on (see outsideOnMount).
+   */
+  around: 'cold' | 'read' | 'listed' | 'held';
+  size: number;
+  seed: number;
+  /** s3fs metadata: none, the mode only, or the mode and the three times. */
+  metadata: 'none' | 'mode' | 'mode and times';
+  mode: number;
+  atime: number;
+  mtime: number;
+  /** A symbolic link the s3fs way (its body is the target) instead of a file. */
+  link?: string;
+}
+
+/** s3fs's epoch seconds, nine decimals when there is a fraction. */
+function epochSeconds(seconds: number): string {
+  const whole = Math.floor(seconds);
+  const nanos = Math.round((seconds - whole) * 1e6) * 1000;
+  return nanos ? `${whole}.${String(nanos).padStart(9, '0')}` : String(whole);
+}
+
+function outside(next: () => number): Operation {
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)];
+  const change: OutsidePlan = {
+    action: pick(['replace', 'replace', 'create', 'delete'] as const),
+    choice: next(),
+    around: pick(['cold', 'read', 'listed', 'held'] as const),
+    size: pick(OUTSIDE_SIZES),
+    seed: Math.floor(next() * 2 ** 31),
+    metadata: pick(['none', 'mode', 'mode and times'] as const),
+    mode: pick([0o400, 0o600, 0o640, 0o644, 0o700, 0o755]),
+    atime: pick([1_000_000_000, 1_234_567_890.5, 1_700_000_000.123456]),
+    mtime: pick([1_100_000_000, 1_300_000_000.25, 1_600_000_000.987654]),
+  };
+  if (change.action !== 'delete' && next() < 0.15) change.link = pick(LINK_TARGETS);
+  const body = change.link ? Buffer.from(change.link) : patternBytes(change.size, change.seed);
+  const what = change.action === 'delete' ? '' : change.link ? ` with a link -> ${change.link}` : ` with ${body.length} bytes, metadata: ${change.metadata}`;
+  // Set by the local side, which runs first: the path, what it was, and its bytes.
+  let target = '';
+  let before: PathKind = 'missing';
+  let oldBytes: Buffer = Buffer.alloc(0);
+  const operation: Operation = {
+    name: `outside ${change.action}${what} (${change.around})`,
+    paths: [],
+    run: async (root) => {
+      const candidates = await outsideCandidates(change.action);
+      operation.tally = 'skipped';
+      if (candidates.length === 0) return `skipped: nothing to ${change.action}`;
+      operation.tally = `${change.action}${change.link ? ' by a link' : ''} (${change.around})`;
+      [target, before] = candidates[Math.floor(change.choice * candidates.length)];
+      operation.paths = [target];
+      operation.name = `outside ${change.action} ${target} (a ${before})${what} (${change.around})`;
+      const full = join(root, target);
+      if (before === 'file') oldBytes = await readFile(full);
+      if (change.action === 'delete') await unlink(full);
+      else if (change.link) {
+        if (before !== 'missing') await unlink(full);
+        await symlink(change.link, full);
+      } else {
+        if (before === 'link') await unlink(full);
+        await writeFile(full, body);
+        await chmod(full, change.metadata === 'none' ? 0o644 : change.mode);
+        if (change.metadata === 'mode and times') await utimes(full, change.atime, change.mtime);
+      }
+      return 'ok';
+    },
+    mount: async () => {
+      if (!target) return `skipped: nothing to ${change.action}`;
+      return outsideOnMount(target, change, body, before, oldBytes);
+    },
+  };
+  return operation;
+}
+
+type PathKind = 'file' | 'link' | 'dir' | 'missing';
+
+async function kindOf(path: string): Promise<PathKind> {
+  const info = await lstat(path).catch(() => undefined);
+  if (!info) return 'missing';
+  return info.isSymbolicLink() ? 'link' : info.isDirectory() ? 'dir' : 'file';
+}
+
+/**
+ * The paths of the local model another writer can change, in a fixed order: a key is a path
+ * only in a real directory (every one above it too, no link on the way); files and links are
+ * replaced or deleted, missing names created (a directory is more than one key).
+ */
+async function outsideCandidates(action: OutsidePlan['action']): Promise<Array<[string, PathKind]>> {
+  const found: Array<[string, PathKind]> = [];
+  for (const dir of DIRS) {
+    const parts = dir ? dir.split('/') : [];
+    let real = true;
+    for (let i = 1; i <= parts.length && real; i++) real = (await kindOf(join(local, ...parts.slice(0, i)))) === 'dir';
+    if (!real) continue;
+    for (const name of NAMES) {
+      const path = dir ? `${dir}/${name}` : name;
+      const kind = await kindOf(join(local, path));
+      if (action === 'create' ? kind === 'missing' : kind === 'file' || kind === 'link') found.push([path, kind]);
+    }
+  }
+  return found;
+}
+
+function outsideMetadata(change: OutsidePlan): Record<string, string> | undefined {
+  if (change.link) return { mode: String(0o120777) };
+  if (change.metadata === 'none') return undefined;
+  const metadata: Record<string, string> = { mode: String(0o100000 | change.mode) };
+  if (change.metadata === 'mode and times') {
+    metadata.atime = epochSeconds(change.atime);
+    metadata.mtime = epochSeconds(change.mtime);
+    metadata.ctime = epochSeconds(change.mtime);
+  }
+  return metadata;
+}
+
+/**
+ * Whether `read`, read from offset `from` on, is page by page (4 KiB pages at their offsets in
+ * the file) the same bytes of one of `versions`, and ends where one of them ends (or at once,
+ * when one of them ends before `from`: the kernel learned its size from the new open).
+ */
+function fromVersions(read: Buffer, from: number, versions: Buffer[]): boolean {
+  // Past the end of a version that is shorter than what was read already: nothing.
+  const end = from + read.length;
+  if (!versions.some((version) => version.length === end || (read.length === 0 && version.length <= from))) return false;
+  for (let at = from; at < from + read.length; ) {
+    const next = Math.min((Math.floor(at / 4096) + 1) * 4096, from + read.length);
+    const piece = read.subarray(at - from, next - from);
+    if (!versions.some((version) => version.subarray(at, next).equals(piece))) return false;
+    at = next;
+  }
+  return true;
+}
+
+/** Reads a file as `cat` does: until a read returns nothing (not the size a stat gave). */
+async function readToEnd(handle: FileHandle, from = 0): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for (let at = from; ; ) {
+    const chunk = Buffer.alloc(256 * 1024);
+    const { bytesRead } = await handle.read(chunk, 0, chunk.length, at);
+    if (bytesRead === 0) return Buffer.concat(chunks);
+    chunks.push(chunk.subarray(0, bytesRead));
+    at += bytesRead;
+  }
+}
+
+async function readWhole(path: string): Promise<Buffer> {
+  const handle = await open(path, 'r');
+  try {
+    return await readToEnd(handle);
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * The other writer's change on the mount's side: what the mount does before it (reads,
+ * listings, a handle held open), the change through the SDK, what must hold before any
+ * invalidation, and `s3mount cache invalidate MNT PATH` through the CLI. Returns "ok" or
+ * what went wrong.
+ */
+async function outsideOnMount(target: string, change: OutsidePlan, body: Buffer, before: string, oldBytes: Buffer): Promise<string> {
+  const at = join(mount.mountpoint, target);
+  const key = testPrefix(endpoint) + target;
+  const problems: string[] = [];
+  const fileToFile = change.action === 'replace' && !change.link && before === 'file';
+  const typeChanged = change.action === 'replace' && change.link !== undefined && before === 'file';
+  const put = (bytes: Buffer, metadata?: Record<string, string>) =>
+    client.send(new PutObjectCommand({ Bucket: endpoint.bucket, Key: key, Body: bytes, ContentLength: bytes.length, Metadata: metadata }));
+  const invalidate = async () => {
+    const result = await run(process.execPath, [CLI, 'cache', 'invalidate', mount.mountpoint, target]);
+    if (result.code !== 0) problems.push(`cache invalidate failed: ${result.stderr.trim()}`);
+  };
+  let between: Buffer = Buffer.alloc(0);
+  const newOpenReads = async (when: string) => {
+    const read = await readWhole(at).catch((error: NodeJS.ErrnoException) => error.code ?? String(error));
+    if (typeof read === 'string') problems.push(`a new open ${when} failed: ${read}`);
+    else if (!read.equals(body)) {
+      const seen = read.equals(oldBytes) ? ' (the old version)' : read.equals(between) ? ' (the version before it)' : '';
+      problems.push(
+        `a new open ${when} read ${read.length} bytes ${hash(read)}${seen} (${read.subarray(0, 8).toString('hex')}…${read.subarray(-8).toString('hex')}, old ${oldBytes.length}, between ${between.length}), S3 holds ${body.length} ${hash(body)}`,
+      );
+    }
+  };
+
+  if (change.around === 'read' && before === 'file') {
+    const read = await readWhole(at);
+    if (!read.equals(oldBytes)) problems.push(`the read before the change gave ${read.length} bytes ${hash(read)}, not ${oldBytes.length} ${hash(oldBytes)}`);
+  }
+  if (change.around === 'listed' && fileToFile) {
+    // A version whose bytes the mount never read (the model's comparisons read every file;
+    // the kernel drops its pages at the next open, as its size differs), then a listing and
+    // a stat that cache its ETag: the replacement below is behind that listing.
+    between = patternBytes(oldBytes.length + 1, change.seed + 1);
+    await put(between);
+    await invalidate();
+    await readdir(join(mount.mountpoint, target.includes('/') ? target.slice(0, target.lastIndexOf('/')) : ''));
+    await lstat(at);
+  }
+  let held: FileHandle | undefined;
+  let heldFirst: Buffer = Buffer.alloc(0);
+  if (change.around === 'held' && before === 'file') {
+    held = await open(at, 'r');
+    const first = Buffer.alloc(4096);
+    heldFirst = first.subarray(0, (await held.read(first, 0, first.length, 0)).bytesRead);
+    if (!heldFirst.equals(oldBytes.subarray(0, heldFirst.length))) problems.push('the held handle read bytes of no version');
+  }
+  try {
+    if (change.action === 'delete') await client.send(new DeleteObjectCommand({ Bucket: endpoint.bucket, Key: key }));
+    else await put(body, outsideMetadata(change));
+    // Behind a cached listing, with no invalidation: a new open reads the new object whole (no EIO).
+    if (change.around === 'listed' && fileToFile) await newOpenReads('behind the listing');
+    await invalidate();
+    if (held) {
+      // While a handle opened before the change is still open: a new open reads the new object whole.
+      if (fileToFile) await newOpenReads('while an old handle is open');
+      // The old handle reads on: EIO, or bytes of the old version, or (a page at a time) of the
+      // new one: the kernel's pages of a file are shared by its handles, and the new open
+      // just loaded the new version's (as a local file rewritten in place shows its new bytes
+      // to a reader that had it open; docs/semantics.md). Never bytes of no version.
+      // After a removal, a read reaching the old end makes the kernel ask for the attributes
+      // of the path (libfuse 2 through fuse-native passes no handle), which S3 no longer has:
+      // ENOENT. After a replacement by a link, the kernel finds the file's inode changed type
+      // and fails every call on it, close() included: EIO.
+      const rest = await readToEnd(held, heldFirst.length).catch((error: NodeJS.ErrnoException) => error.code ?? String(error));
+      const allowed = change.action === 'delete' ? ['EIO', 'ENOENT'] : ['EIO'];
+      const versions = fileToFile ? [oldBytes, body] : [oldBytes];
+      if (typeof rest === 'string' ? !allowed.includes(rest) : !fromVersions(rest, heldFirst.length, versions))
+        problems.push(
+          `the handle opened before the change read on: ${typeof rest === 'string' ? rest : `${heldFirst.length + rest.length} bytes ${hash(Buffer.concat([heldFirst, rest]))}, not of the old ${oldBytes.length} ${hash(oldBytes)}${fileToFile ? ` or the new ${body.length} ${hash(body)}` : ''}`}`,
+        );
+    }
+  } finally {
+    await held
+      ?.close()
+      .catch((error: NodeJS.ErrnoException) =>
+        typeChanged && error.code === 'EIO' ? 0 : problems.push(`closing the handle opened before the change: ${error.code}`),
+      );
+  }
+  return problems.length ? problems.join('; ') : 'ok';
+}
+
 interface StreamPlan {
   /** Open an existing file (r+) rather than create or truncate it (w). */
   edit: boolean;
@@ -348,7 +623,12 @@ async function bucketEntries(dir: string): Promise<string[]> {
     const head = await client.send(new HeadObjectCommand({ Bucket: endpoint.bucket, Key: key }));
     const mode = Number(head.Metadata?.mode ?? 0o100644);
     const kind = (mode & 0o170000) === 0o120000 ? 'link' : 'file';
-    lines.push(`${name} ${kind} ${(mode & 0o7777).toString(8)} ${head.ContentLength} ${nanoseconds(head.Metadata?.mtime)}`);
+    // Without mtime metadata (another writer's object) the mount shows Last-Modified, stamped with its version.
+    const mtime =
+      head.Metadata?.mtime !== undefined
+        ? nanoseconds(head.Metadata.mtime)
+        : String(BigInt(versionStamped(head.LastModified as Date, head.ETag).getTime()) * 1_000_000n);
+    lines.push(`${name} ${kind} ${(mode & 0o7777).toString(8)} ${head.ContentLength} ${mtime}`);
   }
   return lines.sort();
 }
@@ -378,15 +658,20 @@ async function touchedDirectories(paths: string[]): Promise<string[]> {
 }
 
 test(`random operations agree with a local directory (seed ${SEED}, ${STEPS} steps)`, async (t) => {
+  // Each step of another writer waits out the kernel's TTL (1 s) in `cache invalidate`: on a
+  // loaded machine a run may take longer than ava's default timeout.
+  t.timeout(Math.max(3 * 60_000, STEPS * 300));
   t.log(`seed ${SEED}: replay with S3MOUNT_MODEL_SEED=${SEED}`);
   const next = random(SEED);
   let listingChecks = 0;
   let streamed = 0;
+  const outsideSteps = new Map<string, number>();
   for (let step = 1; step <= STEPS; step++) {
     const operation = plan(next);
     if (operation.name.startsWith('stream ')) streamed++;
     const expected = await operation.run(local);
-    const actual = await operation.run(mount.mountpoint);
+    if (operation.tally) outsideSteps.set(operation.tally, (outsideSteps.get(operation.tally) ?? 0) + 1);
+    const actual = await (operation.mount ? operation.mount() : operation.run(mount.mountpoint));
     const where = `step ${step} (${operation.name}), seed ${SEED}`;
     if (actual !== expected) return t.fail(`${where}: local says ${expected}, mount says ${actual}`);
     // A touched directory is compared with everything under it (a renamed or removed one
@@ -420,6 +705,7 @@ test(`random operations agree with a local directory (seed ${SEED}, ${STEPS} ste
   }
   t.log(`${listingChecks} listings compared with S3`);
   t.log(`${streamed} steps wrote files past the part size in order`);
+  t.log(`steps of another writer: ${[...outsideSteps].map(([kind, count]) => `${count} × ${kind}`).join(', ')}`);
   // The run went through the attribute cache in the FUSE binding (on by default).
   const native = (await mountStats(mount.mountpoint)).nativeAttrCache;
   t.truthy(native, 'the mount keeps getattr answers in its FUSE binding');

@@ -284,9 +284,11 @@ export class BlockReader {
   }
 
   private readError(target: ReadTarget, error: unknown): unknown {
-    if (!isStoreError(error, 'PreconditionFailed')) return error;
-    // Another writer replaced the object: the filesystem refreshes what it knew and moves
-    // the handle to the new version when it served no byte yet (never mixing versions).
+    if (!isStoreError(error, 'PreconditionFailed') && !isStoreError(error, 'NotFound')) return error;
+    // Another writer replaced the object (412 to its ETag) or removed it (404): the filesystem
+    // refreshes what it knew and moves the handle to the new version when it served no byte
+    // yet (never mixing versions). A removed one has none: the read is EIO, not ENOENT, which
+    // read(2) never answers, and the listing that still named it is dropped.
     this.onStale(target.key);
     return new ObjectChangedError(target);
   }

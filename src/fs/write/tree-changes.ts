@@ -5,7 +5,8 @@ import type { Logger } from '../../log.js';
 import type { ObjectInfo, ObjectStore } from '../../s3/object-store.js';
 import { type AttributeDefaults, attributesOf, PERMISSION_BITS, S_IFDIR, S_IFLNK, S_IFMT } from '../attributes/attributes.js';
 import { isDevice } from '../attributes/special-files.js';
-import { formatEpochSeconds, now } from '../attributes/times.js';
+import { formatEpochSeconds, fromDate, now } from '../attributes/times.js';
+import { versionStamped } from '../attributes/version-time.js';
 import { FsError } from '../errors.js';
 import type { Invalidation } from '../invalidation.js';
 import type { Namespace } from '../names/namespace.js';
@@ -105,7 +106,8 @@ export class TreeChanges {
       });
     }
     // A rename changes ctime, and the copy takes the Content-Type its new name gives (as s3fs).
-    const metadata = staged && !staged.unlinked ? toMetadata(staged.attributes) : source ? (await this.namespace.headObject(fromKey))?.metadata : undefined;
+    const head = staged && !staged.unlinked ? undefined : source ? await this.namespace.headObject(fromKey) : undefined;
+    const metadata = staged && !staged.unlinked ? toMetadata(staged.attributes) : head ? keptMtime(head) : undefined;
     const size = staged && !staged.unlinked ? staged.size : source?.type === 'file' ? source.size : undefined;
     const copyMetadata = metadata && { ...metadata, ctime: formatEpochSeconds(now()) };
     const contentType = copyMetadata && contentTypeFor(toKey);
@@ -266,4 +268,15 @@ function withMetadata(node: FsNode, info: ObjectInfo): FsNode {
 
 function isRoot(path: string): boolean {
   return components(path).length === 0;
+}
+
+/**
+ * An object's metadata for a copy that renames it. A rename keeps mtime, as on a local disk;
+ * an object without mtime metadata (another writer's) shows its Last-Modified, which the copy
+ * would change, so the copy carries the mtime it showed.
+ */
+function keptMtime(head: ObjectInfo): Record<string, string> {
+  const metadata = head.metadata ?? {};
+  if (metadata.mtime !== undefined) return metadata;
+  return { ...metadata, mtime: formatEpochSeconds(fromDate(versionStamped(head.lastModified, head.etag))) };
 }
