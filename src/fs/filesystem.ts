@@ -20,7 +20,7 @@ import type { ScanAhead } from './read/scan-ahead.js';
 import type { Attr, AttrChange, AttrLifetime, DirEntry, Filesystem, StatFs } from './types.js';
 import { LATE_UPLOAD_DELAY_MS, LATE_UPLOAD_MAX_DELAY_MS, LateUploads } from './write/late-uploads.js';
 import type { StagedAttributes, StagedFile } from './write/staged-file.js';
-import type { TreeChanges } from './write/tree-changes.js';
+import type { MovedObject, TreeChanges } from './write/tree-changes.js';
 import type { UploadCounts, WriteStage } from './write/write-stage.js';
 
 /** The parts the filesystem core is made of, built and wired by src/wiring.ts. */
@@ -366,7 +366,8 @@ export class S3Filesystem implements Filesystem {
 
   async rename(from: string, to: string): Promise<void> {
     return this.change('rename', from, async () => {
-      await this.tree.rename(from, this.keyOf(from), to, this.keyOf(to));
+      const moved = await this.tree.rename(from, this.keyOf(from), to, this.keyOf(to));
+      if (moved) this.followRename(moved, to);
       // What was held for the old name now describes the new one (what was held for a replaced
       // entry goes with it); a rename changes ctime.
       const held = this.local.get(this.keyOf(from));
@@ -376,6 +377,22 @@ export class S3Filesystem implements Filesystem {
       this.entriesChanged(from);
       this.entriesChanged(to);
     });
+  }
+
+  /**
+   * Read handles of the renamed version read on from its copy, which holds the same bytes: as
+   * on a local disk, a file renamed or removed while open (libfuse renames an open file to
+   * `.fuse_hidden…` rather than removing it) still reads whole.
+   */
+  private followRename(moved: MovedObject, to: string): void {
+    for (const file of this.handles.values()) {
+      const target = file.target;
+      if (file.staged || !target || target.key !== moved.from.key || target.etag !== moved.from.etag) continue;
+      const copy: ReadTarget = { ...target, key: moved.to.key, etag: moved.to.etag };
+      if (file.served === target) file.served = copy;
+      file.target = copy;
+      file.path = to;
+    }
   }
 
   async chmod(path: string, mode: number): Promise<void> {
@@ -497,6 +514,9 @@ export class S3Filesystem implements Filesystem {
         return count;
       } catch (error) {
         if (!(error instanceof ObjectChangedError)) throw error;
+        // Moved while this read was under way (a rename it followed: the same bytes); a move
+        // to another version after bytes were served is an error.
+        if (file.target !== target && (!file.served || file.served === file.target)) continue;
         if (file.target === target) {
           if (file.served || moves >= MAX_VERSION_MOVES) {
             // The reader has refreshed the key and its listing already (onStale).

@@ -173,6 +173,22 @@ test('an object removed by another writer behind a cached listing: reads are EIO
   t.is(await errno(fs.getattr('/gone/read')), 'ENOENT');
 });
 
+test('a file renamed while open for reading (as libfuse hides one removed while open) reads on whole from its new name', async (t) => {
+  const { store, fs } = setup();
+  const bytes = Buffer.from(Array.from({ length: 3 * CORE_BLOCK }, (_, i) => i % 251));
+  store.putObject('hide/open', bytes);
+  store.putObject('hide/fresh', bytes);
+  const started = await fs.open('/hide/open', constants.O_RDONLY);
+  t.true((await readBytes(fs, started, 0, 100)).equals(bytes.subarray(0, 100)));
+  const unread = await fs.open('/hide/fresh', constants.O_RDONLY);
+  // What `rm` of an open file does through libfuse 2: a rename to a hidden name.
+  await fs.rename('/hide/open', '/hide/.fuse_hidden0001');
+  await fs.rename('/hide/fresh', '/hide/.fuse_hidden0002');
+  t.is(store.getObject('hide/open'), undefined);
+  t.true((await readBytes(fs, started, CORE_BLOCK, 3 * CORE_BLOCK)).equals(bytes.subarray(CORE_BLOCK)), 'a handle that returned bytes reads the rest');
+  t.true((await readBytes(fs, unread, 0, 3 * CORE_BLOCK)).equals(bytes), 'a handle that had read nothing reads it all');
+});
+
 test('a read-only mount refuses every change with EROFS', async (t) => {
   const { store, calls, fs } = setup({ readOnly: true });
   store.putObject('r', Buffer.from('r'));

@@ -20,6 +20,12 @@ import { toMetadata, type WriteStage } from './write-stage.js';
 const RENAME_PARALLEL = 8;
 const PROGRESS_EVERY = 100;
 
+/** An object renamed by copy and delete: the version it was, and the copy holding its bytes now. */
+export interface MovedObject {
+  from: { key: string; etag: string };
+  to: { key: string; etag: string };
+}
+
 export class TreeChanges {
   constructor(
     private readonly store: ObjectStore,
@@ -83,8 +89,12 @@ export class TreeChanges {
     this.invalidation.changedHere(key, () => this.namespace.edits.dirRemoved(node.prefix), 'directory');
   }
 
-  async rename(from: string, fromKey: string, to: string, toKey: string): Promise<void> {
-    if (fromKey === toKey) return;
+  /**
+   * Renames a file or directory. For an object file, returns the version it was and the copy
+   * that now holds the same bytes under the new name (open handles of that version follow it).
+   */
+  async rename(from: string, fromKey: string, to: string, toKey: string): Promise<MovedObject | undefined> {
+    if (fromKey === toKey) return undefined;
     if (toKey.startsWith(`${fromKey}/`)) throw new FsError('EINVAL', `cannot move ${from} into itself`);
     const staged = this.stage.get(fromKey);
     const source = staged && !staged.unlinked ? undefined : await this.namespace.resolve(from);
@@ -96,7 +106,7 @@ export class TreeChanges {
       this.invalidation.changedTreeHere(fromKey, () => this.namespace.edits.dirMovedAway(source.prefix));
       // A directory with no key at all (known only from a stale answer) does not appear anywhere.
       this.invalidation.changedTreeHere(toKey, () => moved.keys > 0 && this.namespace.edits.dirMovedHere(`${toKey}/`, moved.marker));
-      return;
+      return undefined;
     }
     if (destination?.type === 'dir') throw new FsError('EISDIR', to);
     // A file being written is saved first, so the copy carries its latest bytes.
@@ -124,6 +134,7 @@ export class TreeChanges {
     this.removed(fromKey);
     // The size of a copy is known when its source's was.
     this.invalidation.changedHere(toKey, () => size !== undefined && this.namespace.edits.stored(copied));
+    return source?.type === 'file' ? { from: { key: fromKey, etag: source.etag }, to: { key: toKey, etag } } : undefined;
   }
 
   /** chmod, chown, utimens: the object is copied onto itself with new metadata (s3fs-compatible). */
