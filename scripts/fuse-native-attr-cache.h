@@ -440,6 +440,36 @@ NAPI_METHOD(attr_cache_store) {
   return result;
 }
 
+// (path, stat array with its keep slot, as index.js's keptStat makes it) → kept?: an answer
+// JavaScript learned before any getattr asked (a HEAD sent ahead came back), kept as that
+// getattr's answer would be. JavaScript works the answer out on its one thread just before
+// this call, so the generation is read here: every drop JavaScript makes is ordered with it,
+// and an operation's drop that comes between is repeated once JavaScript answered that
+// operation (ac_after), before the operation returns.
+NAPI_METHOD(attr_cache_prime) {
+  NAPI_ARGV(2)
+  NAPI_ARGV_BUFFER_CAST(uint32_t *, ints, 1)
+  if (ints_len < 22 * sizeof(uint32_t) || ints[21] == 0) {
+    napi_value refused;
+    NAPI_STATUS_THROWS(napi_get_boolean(env, false, &refused))
+    return refused;
+  }
+  AC_ARGV_PATH(path, 0)
+  if (path == NULL) return NULL;
+  struct stat st;
+  memset(&st, 0, sizeof(st));
+  populate_stat(ints, &st);
+  size_t len = strlen(path);
+  pthread_mutex_lock(&ac.lock);
+  uint64_t generation = ac_generation_locked(ac_hash(path, len));
+  pthread_mutex_unlock(&ac.lock);
+  int kept = ac_store(path, &st, ac_now() + ints[21], generation);
+  free(path);
+  napi_value result;
+  NAPI_STATUS_THROWS(napi_get_boolean(env, kept, &result))
+  return result;
+}
+
 static void ac_export (napi_env env, napi_value exports) {
   NAPI_EXPORT_FUNCTION(attr_cache_configure)
   NAPI_EXPORT_FUNCTION(attr_cache_drop)
@@ -447,4 +477,5 @@ static void ac_export (napi_env env, napi_value exports) {
   NAPI_EXPORT_FUNCTION(attr_cache_stats)
   NAPI_EXPORT_FUNCTION(attr_cache_lookup)
   NAPI_EXPORT_FUNCTION(attr_cache_store)
+  NAPI_EXPORT_FUNCTION(attr_cache_prime)
 }

@@ -14,7 +14,8 @@
 //    copied next to fuse-native.c and included there): every operation calls its hooks before
 //    and after JavaScript, a getattr answer may say how long it can be kept (one slot after the
 //    stat), and the binding exports its functions, which index.js hands on as Fuse.attrCache
-//    (null with a binding built without them: the prebuilt one).
+//    (null with a binding built without them: the prebuilt one). Its `prime` keeps an answer
+//    JavaScript learned before any getattr asked (HEADs sent ahead for `ls -l`).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -83,6 +84,13 @@ const edits = {
     [
       'Fuse.EPERM = -1\n',
       '// s3mount: the attribute cache of a binding built with scripts/fuse-native-attr-cache.h, else null.\nFuse.attrCache = binding.attr_cache_configure\n  ? {\n      configure: binding.attr_cache_configure,\n      drop: binding.attr_cache_drop,\n      clear: binding.attr_cache_clear,\n      stats: binding.attr_cache_stats,\n      lookup: binding.attr_cache_lookup,\n      store: binding.attr_cache_store\n    }\n  : null\n\nFuse.EPERM = -1\n',
+    ],
+    // Answers learned ahead of any getattr (HEADs sent ahead), stored with the stat array a
+    // getattr's answer would have. (Added apart from the edit above, whose text must stay as
+    // it is: a source holding it is recognised by it.)
+    [
+      'module.exports = Fuse\n',
+      '// s3mount: the attribute cache keeps answers JavaScript learned before a getattr asked.\nif (Fuse.attrCache && binding.attr_cache_prime) {\n  Fuse.attrCache.prime = (path, stat, keepMs) => binding.attr_cache_prime(path, keptStat(getStatArray(stat), keepMs))\n}\n\nmodule.exports = Fuse\n',
     ],
   ],
 };

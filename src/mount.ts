@@ -10,7 +10,7 @@ import { EventConsumer } from './events/event-consumer.js';
 import { isWellFormedMetadata } from './fs/names/metadata-shapes.js';
 import { SlabPool } from './fs/read/slab-pool.js';
 import { recoverStaged } from './fs/write/staged-recovery.js';
-import { createFuseOperations } from './fuse/adapter.js';
+import { createAttributePrimer, createFuseOperations } from './fuse/adapter.js';
 import { prepareMountpoint } from './fuse/mountpoint.js';
 import { NativeAttrCache } from './fuse/native-attr-cache.js';
 import { FuseSession, READ_AHEAD_KIB } from './fuse/session.js';
@@ -187,7 +187,14 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
   const nativeAttrs = config.nativeAttrCache ? NativeAttrCache.open(config.maxCacheEntries) : undefined;
   if (config.nativeAttrCache && !nativeAttrs) log.warn('the FUSE binding has no attribute cache (prebuilt binding?): every stat is answered in JavaScript');
   const stopWatchingAttributes = nativeAttrs ? filesystem.watchAttributes((change) => nativeAttrs.apply(change)) : undefined;
+  // Answers the core learns ahead of the stats that will ask (HEADs sent ahead for `ls -l`)
+  // go into the binding at once: those stats never enter JavaScript.
+  const stopPriming =
+    nativeAttrs?.primes === true
+      ? filesystem.watchKnownAttributes(createAttributePrimer(filesystem, log, (path, stat, keepMs) => nativeAttrs.prime(path, stat, keepMs)))
+      : undefined;
   const closeNativeAttrs = () => {
+    stopPriming?.();
     stopWatchingAttributes?.();
     nativeAttrs?.close();
   };

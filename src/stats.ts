@@ -100,12 +100,16 @@ export function formatStats(stats: MountStats): string {
     const held = tier.maxBytes !== undefined ? `${mib(tier.bytes)}/${mib(tier.maxBytes)}` : `${tier.entries}/${tier.maxEntries ?? '-'} entries`;
     const stored =
       tier.storedBytes !== undefined ? `, stored ${mib(tier.storedBytes)} (${tier.storedBytes > 0 ? (tier.bytes / tier.storedBytes).toFixed(2) : '-'}x)` : '';
+    const cold =
+      tier.compressedEntries !== undefined
+        ? `, ${tier.compressedEntries} compressed in ${mib(tier.compressedBytes ?? 0)} (saving ${mib(tier.savedBytes ?? 0)}), decompressed ${tier.decompressions ?? 0}, errors ${tier.errors ?? 0}`
+        : '';
     const lookups =
       tier.hits !== undefined
         ? `, hits ${tier.hits}, misses ${tier.misses ?? 0}, hit rate ${rate(tier.hits, tier.misses ?? 0)}, errors ${tier.errors ?? 0}`
         : '';
     lines.push(
-      `tier       ${tier.tier.padEnd(16)} ${String(tier.entries).padStart(8)} entries, ${held}${stored}, evictions ${tier.evictions}, expired ${tier.expired}${lookups}`,
+      `tier       ${tier.tier.padEnd(16)} ${String(tier.entries).padStart(8)} entries, ${held}${stored}${cold}, evictions ${tier.evictions}, expired ${tier.expired}${lookups}`,
     );
   }
   lines.push(pad(['op', 'hits', 'misses', 'hit rate', 'coalesced', 'expired', 'evictions', 'errors']));

@@ -3,9 +3,11 @@
 // gets its own small config; src/mount.ts adds the lifetime (FUSE, control socket, metrics),
 // and test/ builds the same core over the in-memory store.
 import { type Caches, createCaches, type LowerTiers } from './cache/caches.js';
+import { coldSettings } from './cache/cold-codec.js';
 import type { AttributeDefaults } from './fs/attributes/attributes.js';
 import { S3Filesystem } from './fs/filesystem.js';
 import { Invalidation } from './fs/invalidation.js';
+import { listingCodec } from './fs/names/listing-codec.js';
 import { Namespace } from './fs/names/namespace.js';
 import { ObjectVersions } from './fs/object-versions.js';
 import { BlockReader } from './fs/read/reader.js';
@@ -24,7 +26,10 @@ export interface CacheBounds {
   maxCacheSizeMiB: number;
 }
 
-/** The mount's caches: in memory, over the lower tiers given (blocks on local disk, metadata tiers). */
+/**
+ * The mount's caches: in memory, over the lower tiers given (blocks on local disk, metadata
+ * tiers); large listings left unused for a while are kept compressed in memory.
+ */
 export function buildCaches(bounds: CacheBounds, log: Logger, lower: LowerTiers = {}): Caches {
   return createCaches(
     {
@@ -35,6 +40,7 @@ export function buildCaches(bounds: CacheBounds, log: Logger, lower: LowerTiers 
     },
     log,
     lower,
+    coldSettings(listingCodec),
   );
 }
 

@@ -3,6 +3,7 @@
 import type { Logger } from '../log.js';
 import { type BlockCache, type BlockId, blockParams } from './block-cache.js';
 import type { BlockTier } from './block-tier.js';
+import type { ColdSettings } from './cold-codec.js';
 import type { LowerTier } from './lower-tier.js';
 import { MemoryTier } from './memory-tier.js';
 import type { MetadataCache } from './metadata-cache.js';
@@ -28,6 +29,11 @@ export interface Caches {
   clearMetadata(): void;
   /** Loads in flight in either cache (background prefetches included). */
   readonly loading: number;
+  /**
+   * Keeps every large metadata entry left unused for the cold settings' time compressed now
+   * (a timer does it too); returns how many. 0 when the caches keep nothing compressed.
+   */
+  compressIdle(): number;
   stats(): CacheStats;
   /** Change TTLs or bounds at run time; shrinking a bound evicts at once; new TTLs apply to new entries. */
   configure(changes: Partial<Omit<CacheConfig, 'now'>>): void;
@@ -53,14 +59,17 @@ export interface LowerTiers {
   wallNow?: () => number;
 }
 
-/** Both caches in memory, on lru-cache, over the lower tiers given. */
-export function createCaches(config: CacheConfig, log: Logger, lower: LowerTiers = {}): Caches {
-  return new MountCaches(config, log, lower);
+/**
+ * Both caches in memory, on lru-cache, over the lower tiers given; with `cold`, large metadata
+ * entries left unused for a while are kept compressed in memory.
+ */
+export function createCaches(config: CacheConfig, log: Logger, lower: LowerTiers = {}, cold?: ColdSettings): Caches {
+  return new MountCaches(config, log, lower, cold);
 }
 
 /** Both caches in memory only. */
-export function createMemoryCaches(config: CacheConfig, log: Logger): Caches {
-  return new MountCaches(config, log);
+export function createMemoryCaches(config: CacheConfig, log: Logger, cold?: ColdSettings): Caches {
+  return new MountCaches(config, log, {}, cold);
 }
 
 class MountCaches implements Caches {
@@ -75,7 +84,7 @@ class MountCaches implements Caches {
   readonly metadataTiers: readonly LowerTier[];
   readonly disk?: DiskCacheBound;
 
-  constructor(config: CacheConfig, log: Logger, lower: LowerTiers = {}) {
+  constructor(config: CacheConfig, log: Logger, lower: LowerTiers = {}, cold?: ColdSettings) {
     this.blockTier = lower.blocks;
     this.disk = lower.disk;
     this.metadataTiers = lower.metadata ?? [];
@@ -84,7 +93,7 @@ class MountCaches implements Caches {
       if (reason === 'evict') this.counters.byOp[op].evictions++;
       else this.counters.byOp[op].expired++;
     };
-    this.metadataTier = new MemoryTier({ name: 'metadata/memory', boundBy: 'entries', bound: config.maxMetadataEntries, now: config.now, onDrop });
+    this.metadataTier = new MemoryTier({ name: 'metadata/memory', boundBy: 'entries', bound: config.maxMetadataEntries, now: config.now, onDrop, cold, log });
     this.blockMemory = new MemoryTier({ name: 'blocks/memory', boundBy: 'bytes', bound: config.maxContentBytes, now: config.now, onDrop });
     // Both read the TTL rules from here, so configure() reaches them.
     this.metadata = new TieredCache([this.metadataTier], this.currentConfig, this.counters, log, this.metadataTiers, lower.wallNow);
@@ -98,6 +107,10 @@ class MountCaches implements Caches {
 
   get loading(): number {
     return this.metadata.loading + this.blockLoads.loading;
+  }
+
+  compressIdle(): number {
+    return this.metadataTier.compressIdle();
   }
 
   invalidateKey(bucket: string, key: string): number {

@@ -1,16 +1,14 @@
 // The memory tier on lru-cache: bounded by entry count (metadata) or by bytes (blocks), a
 // TTL per entry, and a key index so invalidating an object key finds its entries without
-// scanning.
+// scanning. With cold settings, large entries unused for a while are kept compressed
+// (cold-entries.ts) and decoded on their next use.
 import { LRUCache } from 'lru-cache';
+import type { Logger } from '../log.js';
 import type { CacheTier, DropReason } from './cache-tier.js';
+import type { ColdSettings } from './cold-codec.js';
+import { ColdEntries, type Entry } from './cold-entries.js';
 import { KeyIndex } from './key-index.js';
 import type { CacheOp, TierStats } from './types.js';
-
-interface Entry {
-  value: object;
-  op: CacheOp;
-  indexKey: string;
-}
 
 export interface MemoryTierOptions {
   name: string;
@@ -21,6 +19,10 @@ export interface MemoryTierOptions {
   now?: () => number;
   /** Called for each entry the tier drops on its own (not for invalidations). */
   onDrop?: (op: CacheOp, reason: DropReason) => void;
+  /** Keep large entries unused for a while compressed (entry-bounded tiers only: a compressed entry still counts as one). */
+  cold?: ColdSettings;
+  /** Where cold entries' compressions, decodings and failures are told (debug, warn). */
+  log?: Logger;
 }
 
 // A byte-bounded lru-cache still allocates bookkeeping for its entry bound up front (a bound of
@@ -36,15 +38,27 @@ export class MemoryTier implements CacheTier {
   private bound: number;
   private evictions = 0;
   private expired = 0;
+  private readonly cold?: ColdEntries;
 
   constructor(private readonly options: MemoryTierOptions) {
     this.name = options.name;
     this.bound = options.bound;
     this.lru = this.newLru();
+    if (options.cold) {
+      if (options.boundBy === 'bytes') throw new Error('cold entries need a tier bounded by entries');
+      const isCurrent = (cacheKey: string, entry: Entry) => this.lru.peek(cacheKey) === entry;
+      this.cold = new ColdEntries(options.cold, options.now ?? (() => performance.now()), isCurrent, options.log);
+    }
   }
 
   get(cacheKey: string): object | undefined {
-    return this.lru.get(cacheKey)?.value;
+    const entry = this.lru.get(cacheKey);
+    if (!entry) return undefined;
+    if (!this.cold || entry.weight === undefined) return entry.value;
+    const value = this.cold.use(cacheKey, entry);
+    // Not decodable: dropped, as if never kept.
+    if (value === undefined) this.lru.delete(cacheKey);
+    return value;
   }
 
   has(cacheKey: string): boolean {
@@ -63,7 +77,13 @@ export class MemoryTier implements CacheTier {
     // lru-cache refuses an entry larger than the whole bound; only index what it kept.
     if (!this.lru.has(cacheKey)) return false;
     this.index.add(indexKey, cacheKey);
+    this.cold?.watch(cacheKey, entry);
     return true;
+  }
+
+  /** Compresses every large entry unused for the cold settings' time; returns how many (0 without cold settings). */
+  compressIdle(): number {
+    return this.cold?.compressIdle() ?? 0;
   }
 
   dropIndexKey(indexKey: string): number {
@@ -77,6 +97,7 @@ export class MemoryTier implements CacheTier {
   clear(): void {
     this.lru.clear();
     this.index.clear();
+    this.cold?.clear();
   }
 
   resize(bound: number): void {
@@ -92,7 +113,7 @@ export class MemoryTier implements CacheTier {
   stats(): TierStats {
     const bytes = this.options.boundBy === 'bytes' ? this.lru.calculatedSize : 0;
     const bound = this.options.boundBy === 'bytes' ? { maxBytes: this.bound } : { maxEntries: this.bound };
-    return { tier: this.name, entries: this.lru.size, bytes, ...bound, evictions: this.evictions, expired: this.expired };
+    return { tier: this.name, entries: this.lru.size, bytes, ...bound, evictions: this.evictions, expired: this.expired, ...this.cold?.stats() };
   }
 
   private drop(cacheKeys: string[]): number {
@@ -102,6 +123,7 @@ export class MemoryTier implements CacheTier {
   }
 
   private readonly onDispose = (entry: Entry, cacheKey: string, reason: LRUCache.DisposeReason): void => {
+    this.cold?.forget(cacheKey, entry);
     if (reason === 'set') return;
     this.index.remove(entry.indexKey, cacheKey);
     if (reason === 'evict' || reason === 'expire') {

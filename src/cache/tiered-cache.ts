@@ -77,10 +77,11 @@ export class TieredCache {
     }
     const indexKey = indexKeyOf(key.bucket, key.key);
     const entry: Load = { promise: Promise.resolve({}), indexKey, cancelled: false };
-    if (this.lower.length === 0) this.countMiss(key);
+    const below = this.lower.length > 0 && options.memoryOnly !== true;
+    if (!below) this.countMiss(key);
     entry.promise = (async () => {
       try {
-        if (this.lower.length > 0) {
+        if (below) {
           const below = await this.fromLower(key, cacheKey, indexKey, () => entry.cancelled);
           if (below) return below;
           this.countMiss(key);
@@ -281,7 +282,7 @@ export class TieredCache {
       if (ttl <= 0) return;
       const size = options.sizeOf ? options.sizeOf(value) : Buffer.isBuffer(value) ? value.length : 1;
       this.storeInMemory(key, cacheKey, indexKey, value, ttl, size);
-      if (this.lower.length > 0) {
+      if (this.lower.length > 0 && options.memoryOnly !== true) {
         const stored = { value, expiresAt: this.wallNow() + ttl };
         for (const tier of this.lower) tier.set(key, stored);
       }

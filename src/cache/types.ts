@@ -30,6 +30,12 @@ export interface CacheFetchOptions<T> {
   ttlFor?: (value: T) => number | undefined;
   /** Bytes the value holds; counted against the byte bound. Defaults to 1 for metadata, buffer length for blocks. */
   sizeOf?: (value: T) => number;
+  /**
+   * Kept in memory alone: the tiers below (disk, shared) are neither asked nor written. For
+   * answers whose lasting twin is kept below under another key (a HEAD answer's version entry),
+   * so that each load costs one entry below, not two, and a miss one question below, not two.
+   */
+  memoryOnly?: boolean;
 }
 
 export interface CacheConfig {
@@ -78,6 +84,13 @@ export interface TierStats {
   misses?: number;
   /** Entries found torn or corrupt (dropped and fetched again), and reads or writes that failed. */
   errors?: number;
+  /** A memory tier that keeps cold entries compressed: how many are, and the bytes they take up so. */
+  compressedEntries?: number;
+  compressedBytes?: number;
+  /** What those entries would take as live objects (estimated) minus what they take compressed. */
+  savedBytes?: number;
+  /** Cold entries decoded again on use. */
+  decompressions?: number;
 }
 
 export interface CacheStats {

@@ -119,8 +119,8 @@ export class S3Filesystem implements Filesystem {
     });
   }
 
-  attrIfKnown(path: string, lifetime?: AttrLifetime): Attr | undefined {
-    return this.knownAttr(path, lifetime, false);
+  attrIfKnown(path: string, lifetime?: AttrLifetime, aside = false): Attr | undefined {
+    return this.knownAttr(path, lifetime, aside);
   }
 
   attrLifetimeMs(path: string, attr: Attr): number {
@@ -155,6 +155,14 @@ export class S3Filesystem implements Filesystem {
       stopInvalidations();
       this.attrWatchers.delete(listener);
     };
+  }
+
+  watchKnownAttributes(listener: (path: string) => void): () => void {
+    const { prefix } = this.options;
+    return this.namespace.watchKnown((key) => {
+      const path = pathOfKey(prefix, key);
+      if (path !== undefined) listener(path);
+    });
   }
 
   async readdir(path: string): Promise<DirEntry[]> {

@@ -59,9 +59,10 @@ export interface Filesystem {
    * The attributes getattr would answer when they are known without asking S3 (a staged
    * file, an entry of a cached listing), else undefined. Synchronous, so that the commonest
    * request of a cold `ls -l` costs no promise. `lifetime`, when given, is set to how long the
-   * answer may be kept outside the core (0: not at all, as for a file being written).
+   * answer may be kept outside the core (0: not at all, as for a file being written). `aside`:
+   * no program asked (HEADs sent ahead do not follow it).
    */
-  attrIfKnown(path: string, lifetime?: AttrLifetime): Attr | undefined;
+  attrIfKnown(path: string, lifetime?: AttrLifetime, aside?: boolean): Attr | undefined;
   /**
    * How long (ms) `attr`, which getattr just answered for `path`, may be kept outside the core:
    * as long as the answer known at once lasts, when that is the same answer; else 0.
@@ -72,6 +73,12 @@ export interface Filesystem {
    * AttrChange); returns the function that stops it. Whoever keeps answers drops these.
    */
   watchAttributes(listener: (change: AttrChange) => void): () => void;
+  /**
+   * Hears of paths whose getattr answer became known before any program asked (HEADs sent
+   * ahead for the entries of a listing): whoever keeps answers may take it now with
+   * attrIfKnown. Returns the function that stops it.
+   */
+  watchKnownAttributes(listener: (path: string) => void): () => void;
   /** Entries with their modes, "." and ".." included (the kernel learns each entry's type). */
   readdir(path: string): Promise<DirEntry[]>;
   /** Returns a non-zero handle. */

@@ -64,6 +64,26 @@ function keepMs(ms: number): number {
   return Number.isFinite(ms) && ms > KEEP_MARGIN_MS ? Math.min(Math.floor(ms - KEEP_MARGIN_MS), MAX_KEEP_MS) : 0;
 }
 
+/**
+ * What a getattr of `path` would answer and keep, worked out now that the core knows it
+ * (HEADs sent ahead for `ls -l`), handed to `keep` (the binding's attribute cache), so that
+ * the program's stat to come is answered without entering JavaScript. Nothing when the core
+ * does not know it, or when the answer may not be kept.
+ */
+export function createAttributePrimer(fs: Filesystem, log: Logger, keep: (path: string, stat: object, keepMs: number) => void) {
+  const lifetime: AttrLifetime = { ms: 0 };
+  return (path: string): void => {
+    lifetime.ms = Number.POSITIVE_INFINITY;
+    try {
+      const known = fs.attrIfKnown(path, lifetime, true);
+      const ms = keepMs(lifetime.ms);
+      if (known && ms > 0) keep(path, toStat(known), ms);
+    } catch (error) {
+      log.warn({ path, err: error }, 'attributes known ahead not kept');
+    }
+  };
+}
+
 export function createFuseOperations(fs: Filesystem, log: Logger, hooks: AdapterHooks = {}) {
   const debug = log.isLevelEnabled('debug');
   // One object reused by every getattr (the event loop runs one at a time).

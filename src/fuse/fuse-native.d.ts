@@ -51,6 +51,11 @@ declare module 'fuse-native' {
     lookup(path: string | Buffer): { generation: number; stat: { mode: number; size: number; mtimeMs: number } | null };
     /** Keeps an answer as a getattr would (for tests; a Buffer path may hold any bytes); false when refused. */
     store(path: string | Buffer, mode: number, size: number, mtimeMs: number, keepMs: number, generation: number): boolean;
+    /**
+     * Keeps `stat` for `path` for keepMs, as the answer of a getattr asked now would be kept;
+     * false when refused. Absent from a binding built before it.
+     */
+    prime?: (path: string, stat: object, keepMs: number) => boolean;
   }
 
   class Fuse {

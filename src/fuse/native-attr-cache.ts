@@ -30,6 +30,16 @@ export class NativeAttrCache {
     else this.cache.drop(change.path, 1, change.kind === 'tree' ? 1 : 0);
   }
 
+  /** Whether the binding can take answers no getattr asked for (prime). */
+  get primes(): boolean {
+    return this.cache.prime !== undefined;
+  }
+
+  /** Keeps `stat` for `path` for keepMs as a getattr's answer asked now would be kept. */
+  prime(path: string, stat: object, keepMs: number): void {
+    this.cache.prime?.(path, stat, keepMs);
+  }
+
   stats(): NativeAttrCacheStats {
     return this.cache.stats();
   }

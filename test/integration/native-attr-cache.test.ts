@@ -10,7 +10,7 @@ import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/cli
 import test from 'ava';
 import { type S3Endpoint, seedClient, startS3Endpoint, testPrefix } from '../../scripts/local-s3.js';
 import { sendControl } from '../../src/control/client.js';
-import { CLI, type Mount, mountBucket, run } from '../support/mount.js';
+import { CLI, type Mount, mountBucket, quiescentStats, run } from '../support/mount.js';
 
 let endpoint: S3Endpoint;
 let client: S3Client;
@@ -87,6 +87,32 @@ test('repeated stats of listed entries are answered by the binding', async (t) =
   await Promise.all(names.map((name) => put(name, name)));
   await heldByBinding(t, 'many', names);
   t.regex(await must(process.execPath, CLI, 'cache', 'stats', mount.mountpoint), /^stat cache +\d+\/\d+ entries in the FUSE binding, hits [1-9]/m);
+});
+
+// Serial (ava runs serial tests before the others): a concurrent test's `cache invalidate` or
+// `cache clear` would drop what the HEADs put into the binding.
+test.serial('the first stats after a readdir are answered by the binding: the HEADs sent ahead put their answers there', async (t) => {
+  const names = Array.from({ length: 20 }, (_, i) => `ahead/f${String(i).padStart(2, '0')}`);
+  // Every other file with a mode of its own: only its HEAD tells it.
+  await Promise.all(names.map((name, i) => put(name, name, i % 2 ? { mode: String(0o100600) } : undefined)));
+  // Names only (no stat): the readdir sends the HEADs of its first entries ahead.
+  await must('python3', '-c', 'import os, sys; os.listdir(sys.argv[1])', at('ahead'));
+  await quiescentStats(mount.mountpoint);
+  // The directory itself, which the stats below may look up again, is kept by its own stat.
+  await stat('%a', at('ahead'));
+  const before = await sendControl(mount.mountpoint, { command: 'stats' });
+  const was = before.ok ? before.stats?.nativeAttrCache : undefined;
+  // The first stats of these names: the kernel never looked them up, the core never was asked.
+  const modes = await stat('%a', ...names.map((name) => at(name)));
+  t.deepEqual(
+    modes.split('\n'),
+    names.map((_, i) => (i % 2 ? '600' : '644')),
+  );
+  const after = await sendControl(mount.mountpoint, { command: 'stats' });
+  const now = after.ok ? after.stats?.nativeAttrCache : undefined;
+  if (!was || !now) return t.fail('the mount has no attribute cache in its FUSE binding');
+  t.true(now.hits - was.hits >= names.length, 'every stat answered by the binding');
+  t.is(now.misses - was.misses, 0, 'none went to JavaScript');
 });
 
 test("cache invalidate shows another writer's attributes at once, though the binding held the old ones", async (t) => {

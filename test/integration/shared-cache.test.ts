@@ -5,11 +5,12 @@
 
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import test from 'ava';
 import { Redis } from 'ioredis';
 import { type S3Endpoint, seedClient, startS3Endpoint, testPrefix } from '../../scripts/local-s3.js';
 import { type RedisServer, startRedis } from '../../scripts/redis-server.js';
+import { versionOf } from '../../src/fs/names/object-kinds.js';
 import { entryKey } from '../../src/shared-cache/keys.js';
 import type { MountStats } from '../../src/stats.js';
 import { CLI, type Mount, mountBucket, mountStats, quiescentStats, run } from '../support/mount.js';
@@ -165,7 +166,10 @@ test.serial('a value in Redis that is corrupt or lists names of another director
   const evil = `{"entries":{"$map":[["evil",{"type":"file","key":"${prefix}elsewhere/evil","size":1,"etag":"\\"e\\"","mtime":{"$date":0}}]]}}`;
   // A listing naming a file of another directory, and a HEAD answer cut short.
   await inspect.hset(key, 'dir', `s3mount/1 ${endpoint.bucket} ${future}\n${evil}`);
-  await inspect.hset(entryKey(endpoint.bucket, `${prefix}forged/real.txt`), 'head', `s3mount/1 ${endpoint.bucket} ${future}\n{"key":`);
+  // (The HEAD answer of the version listed: what the tiers below memory keep of a HEAD.)
+  const head = await client.send(new HeadObjectCommand({ Bucket: endpoint.bucket, Key: `${prefix}forged/real.txt` }));
+  const version = versionOf({ etag: head.ETag as string, lastModified: head.LastModified as Date });
+  await inspect.hset(entryKey(endpoint.bucket, `${prefix}forged/real.txt`), `head=${version}`, `s3mount/1 ${endpoint.bucket} ${future}\n{"key":`);
   t.deepEqual(await ls(join(b.mountpoint, 'forged')), ['real.txt']);
   t.is((await must('stat', '-c', '%s', join(b.mountpoint, 'forged/real.txt'))).trim(), '5');
   const stats = await shared(b);

@@ -4,8 +4,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createMemoryCaches } from '../../src/cache/caches.js';
+import { coldSettings } from '../../src/cache/cold-codec.js';
 import type { CacheConfig } from '../../src/cache/types.js';
 import { FsError } from '../../src/fs/errors.js';
+import { listingCodec } from '../../src/fs/names/listing-codec.js';
 import type { Filesystem } from '../../src/fs/types.js';
 import { silentLogger } from '../../src/log.js';
 import { type InstrumentedStore, instrumentStore } from '../../src/s3/counting-store.js';
@@ -57,6 +59,8 @@ export function setupCore(options: Partial<CoreConfig> = {}, cacheOptions: Parti
   const cache = createMemoryCaches(
     { ttlMs: 3_600_000, opTtlMs: {}, maxMetadataEntries: 10_000, maxContentBytes: 64 * CORE_BLOCK, ...cacheOptions },
     silentLogger(),
+    // As a mount keeps them, but cold only when a test calls compressIdle (no timer).
+    { ...coldSettings(listingCodec), sweepMs: 0 },
   );
   const stagingDirectory = mkdtempSync(join(tmpdir(), 's3mount-core-'));
   stagingDirectories.push(stagingDirectory);

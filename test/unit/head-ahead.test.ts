@@ -72,3 +72,23 @@ test('stats out of order ask for nothing ahead; a pair in order for 8', async (t
     Array.from({ length: 8 }, (_, i) => `f${String(701 + i).padStart(5, '0')}`),
   );
 });
+
+test('a stat far past the last one but within what was sent ahead still counts as in order', async (t) => {
+  // The stats between were answered by the FUSE binding (their HEADs put the answers there),
+  // so the next stat the core sees comes many entries later: it must keep the window going.
+  const dir = listing(1000);
+  const h = heads();
+  const ahead = new HeadAhead((node) => (node.type === 'file' && !h.known.has(node.key) ? node.key : undefined), h.head, { maxInFlight: 8, window: 64 });
+  ahead.listed(dir);
+  ahead.asked(dir, 'f00000');
+  await h.answerAll();
+  t.is(h.asked.length, 8);
+  // Entries 1-7 were answered by the binding: the next stat the core sees is of entry 8.
+  ahead.asked(dir, 'f00008');
+  await h.answerAll();
+  t.true(h.asked.length > 8, 'more sent ahead');
+  const reached = h.asked.length;
+  ahead.asked(dir, `f${String(reached).padStart(5, '0')}`);
+  await h.answerAll();
+  t.true(h.asked.length > reached + 8, `the window keeps growing (${h.asked.length} asked)`);
+});

@@ -49,6 +49,8 @@ const ROW_OVERHEAD = 48;
 const CORRUPT = new Set(['SQLITE_CORRUPT', 'SQLITE_NOTADB']);
 // A payload starts with its expiry (ms since the epoch, a float64), then the encoded value.
 const EXPIRY_BYTES = 8;
+// Rows of dropped entries \`present\` may hold before it is read again from the database.
+const PRESENT_SLACK = 4096;
 
 interface Pending {
   indexKey: string;
@@ -80,6 +82,7 @@ interface Statements {
   purge: SqliteStatement;
   oldest: SqliteStatement;
   totals: SqliteStatement;
+  ids: SqliteStatement;
 }
 
 export class DiskMetadataTier implements LowerTier {
@@ -93,6 +96,11 @@ export class DiskMetadataTier implements LowerTier {
   private statements: Statements | undefined;
   private readonly pending = new Map<string, Pending>();
   private readonly touched = new Set<string>();
+  /**
+   * The row of every entry in the database (and some dropped since): a key asked for that is
+   * not here is a miss without a query, as every HEAD of a cold \`ls -l\` asks first.
+   */
+  private present = new Set<bigint>();
   private pendingBytes = 0;
   private timer: NodeJS.Timeout | undefined;
   private seq = 0;
@@ -172,6 +180,7 @@ export class DiskMetadataTier implements LowerTier {
       return [];
     });
     this.totals = { entries: 0, storedBytes: 0, logicalBytes: 0 };
+    this.present.clear();
     this.vacuum();
   }
 
@@ -227,9 +236,14 @@ export class DiskMetadataTier implements LowerTier {
       this.counts.misses++;
       return undefined;
     }
+    const rowId = rowIdOf(id);
+    if (!this.present.has(rowId)) {
+      this.counts.misses++;
+      return undefined;
+    }
     let row: { expires_at: number; data: Buffer } | undefined;
     try {
-      row = statements.get.get(rowIdOf(id)) as typeof row;
+      row = statements.get.get(rowId) as typeof row;
     } catch (error) {
       this.failed(error, 'read');
       this.counts.misses++;
@@ -310,6 +324,8 @@ export class DiskMetadataTier implements LowerTier {
       for (const id of touched) s.touch.run(++this.seq, rowIdOf(id));
       this.evict();
     });
+    // Drops and evictions leave their rows in \`present\`: read it again once they outnumber the rest.
+    if (this.statements && this.present.size > 2 * this.totals.entries + PRESENT_SLACK) this.loadPresent();
   }
 
   private put(s: Statements, id: string, waiting: Pending): void {
@@ -325,6 +341,7 @@ export class DiskMetadataTier implements LowerTier {
     const old = s.sizeOf.get(rowId) as SizeRow | undefined;
     if (old) this.forget([old]);
     s.put.run(rowId, indexKey, waiting.expiresAt, ++this.seq, storedBytes, payload.length, data);
+    this.present.add(rowId);
     this.totals.entries++;
     this.totals.storedBytes += storedBytes;
     this.totals.logicalBytes += payload.length;
@@ -459,6 +476,14 @@ export class DiskMetadataTier implements LowerTier {
     this.statements = prepare(db);
     this.countRows();
     this.purge(this.now());
+    this.loadPresent();
+  }
+
+  /** Reads the rows the database holds into \`present\` (drops leave theirs there until this runs again). */
+  private loadPresent(): void {
+    const present = new Set<bigint>();
+    for (const id of (this.statements as Statements).ids.iterate()) present.add(id as bigint);
+    this.present = present;
   }
 
   private createSchema(db: SqliteDatabase): void {
@@ -531,6 +556,7 @@ function prepare(db: SqliteDatabase): Statements {
     purge: db.prepare('DELETE FROM entries WHERE expires_at <= ? RETURNING stored_bytes, logical_bytes'),
     oldest: db.prepare('SELECT id, stored_bytes, logical_bytes FROM entries ORDER BY used LIMIT ?').safeIntegers(),
     totals: db.prepare('SELECT count(*) AS entries, total(stored_bytes) AS stored, total(logical_bytes) AS logical, max(used) AS seq FROM entries'),
+    ids: db.prepare('SELECT id FROM entries').pluck().safeIntegers(),
   };
 }
 

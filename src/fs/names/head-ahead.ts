@@ -59,8 +59,10 @@ export class HeadAhead {
     const order = this.orderOf(listing);
     const at = order.index.get(name);
     if (at === undefined) return;
-    // In order: the first entry, or one a little after the last (the kernel runs a few at once).
-    const inOrder = at === 0 || (at > order.last && at - order.last <= SEQUENTIAL_GAP);
+    // In order: the first entry, or one a little after the last (the kernel runs a few at once),
+    // or any later one up to those already sent ahead: the stats of entries whose answers went
+    // into the FUSE binding's attribute cache never come here.
+    const inOrder = at === 0 || (at > order.last && (at - order.last <= SEQUENTIAL_GAP || at <= order.scheduled));
     order.last = at;
     order.ahead = inOrder ? Math.min(this.options.window, Math.max(FIRST_AHEAD, order.ahead * 2)) : 0;
     // Keep at least half of it queued ahead; refill it whole.

@@ -152,7 +152,7 @@ export class ListingEdits {
   /** What a HEAD would answer now, when every part of it is known. */
   private rememberHead(object: StoredObject, info: ObjectInfo): void {
     if (object.metadata === undefined || object.contentType === undefined) return;
-    this.cache.set<HeadAnswer>(headKey(this.options.bucket, object.key), info);
+    this.cache.set<HeadAnswer>(headKey(this.options.bucket, object.key), info, { memoryOnly: true });
     // Remembered per version only when the second S3 stamped it with is known.
     if (Math.floor(object.sentAt.getTime() / 1000) === Math.floor(object.doneAt.getTime() / 1000)) {
       this.cache.set<ObjectInfo>(versionKey(this.options.bucket, info), info, { ttlMs: VERSION_TTL_MS });
@@ -161,7 +161,7 @@ export class ListingEdits {
 
   private rememberMissing(key: string): void {
     const ttlMs = this.options.negativeTtlMs;
-    if (ttlMs > 0) this.cache.set<HeadAnswer>(headKey(this.options.bucket, key), { missing: true }, { ttlMs });
+    if (ttlMs > 0) this.cache.set<HeadAnswer>(headKey(this.options.bucket, key), { missing: true }, { ttlMs, memoryOnly: true });
   }
 
   /** The entry a listing would hold for a file: with its metadata unless listings carry none. */

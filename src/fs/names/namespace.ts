@@ -43,6 +43,7 @@ export class Namespace {
   private readonly namePages = new Map<string, Promise<ListPage>>();
   private readonly posix: boolean;
   readonly headAhead: HeadAhead;
+  private readonly knownWatchers = new Set<(key: string) => void>();
   /** This mount's own changes, written into the cached listings and HEAD answers. */
   readonly edits: ListingEdits;
 
@@ -61,9 +62,24 @@ export class Namespace {
           if (!(await this.recallNode(node))) await this.headObject(key);
         } catch (error) {
           this.log.debug({ key, err: error }, 'HEAD sent ahead failed');
+          return;
+        }
+        if (this.knownWatchers.size > 0 && this.knownNode(node)) {
+          const known = node.type === 'file' ? node.key : node.prefix;
+          for (const watcher of this.knownWatchers) watcher(known);
         }
       },
     );
+  }
+
+  /**
+   * Hears of every listed entry whose attributes a HEAD sent ahead (or a tier below) made
+   * known before a program asked: its key (a directory's prefix). Returns the
+   * function that stops it.
+   */
+  watchKnown(listener: (key: string) => void): () => void {
+    this.knownWatchers.add(listener);
+    return () => this.knownWatchers.delete(listener);
   }
 
   /** The node at `path`, or ENOENT. */
@@ -224,7 +240,9 @@ export class Namespace {
           throw error;
         }
       },
-      { ttlFor: (value) => ('missing' in value ? this.options.negativeTtlMs : undefined) },
+      // Below memory (a remount's disk, other mounts) what matters is the version entry, which
+      // lasts: the TTL'd answer stays in memory, so a HEAD costs one entry below, not two.
+      { ttlFor: (value) => ('missing' in value ? this.options.negativeTtlMs : undefined), memoryOnly: true },
     );
     return 'missing' in answer ? undefined : answer;
   }

@@ -221,3 +221,19 @@ test('a recall overtaken by an invalidation answers nothing and keeps nothing', 
   t.is(await recalling, undefined);
   t.is(caches.metadata.peek(key('head', 'k')), undefined);
 });
+
+test('an answer fetched or set memory-only is neither asked of nor written to the tiers below', async (t) => {
+  const disk = new MapTier('metadata/disk');
+  const { caches } = cachesOver(disk);
+  const loader = countingLoader();
+  t.deepEqual(await caches.metadata.fetch(key('head', 'a'), loader.load, { memoryOnly: true }), { n: 1 });
+  t.is(disk.gets, 0);
+  t.is(disk.entries.size, 0);
+  caches.metadata.set(key('head', 'b'), { size: 2 }, { memoryOnly: true });
+  t.is(disk.entries.size, 0);
+  // Memory holds both; without the option the same fetch asks below and keeps it there.
+  t.deepEqual(caches.metadata.peek(key('head', 'a')), { n: 1 });
+  await caches.metadata.fetch(key('head', 'c'), loader.load);
+  t.is(disk.gets, 1);
+  t.is(disk.entries.size, 1);
+});
