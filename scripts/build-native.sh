@@ -57,4 +57,4 @@ if ! "${build[@]}" "${args[@]}" >"$log" 2>&1; then
   fall_back "node-gyp failed: $(grep -m 3 -iE 'error|not ok' "$log" | tr -s ' \n' ' ')(full log: $log)"
 fi
 rm -f "$log"
-echo "build-native: fuse-native rebuilt with the utimens fix, nanosecond times and the attribute cache"
+echo "build-native: fuse-native rebuilt with the utimens fix, nanosecond times, the attribute cache and native reads"

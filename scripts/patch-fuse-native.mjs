@@ -16,6 +16,10 @@
 //    stat), and the binding exports its functions, which index.js hands on as Fuse.attrCache
 //    (null with a binding built without them: the prebuilt one). Its `prime` keeps an answer
 //    JavaScript learned before any getattr asked (HEADs sent ahead for `ls -l`).
+// 4. Native reads (scripts/fuse-native-read-cache.h, copied and included the same way): a read
+//    of blocks JavaScript registered for its handle is answered on the libfuse thread with
+//    pread (nr_before, called before everything else), and index.js hands its functions on as
+//    Fuse.nativeReads (null with a binding built without them).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -51,16 +55,16 @@ const edits = {
       '  // Internal bookkeeping\n  fuse_thread_t *fuse;\n',
       "  // s3mount's attribute cache\n  uint64_t ac_generation;\n  uint64_t ac_expires;\n\n  // Internal bookkeeping\n  fuse_thread_t *fuse;\n",
     ],
-    ['// Methods\n\nFUSE_METHOD(statfs,', '#include "s3mount-attr-cache.h"\n\n// Methods\n\nFUSE_METHOD(statfs,'],
+    ['// Methods\n\nFUSE_METHOD(statfs,', '#include "s3mount-attr-cache.h"\n#include "s3mount-read-cache.h"\n\n// Methods\n\nFUSE_METHOD(statfs,'],
     [
       '  blk\\\n  uv_async_send(&(l->async));\\\n  uv_sem_wait(&(l->sem));\\\n  return l->res;\n',
-      '  blk\\\n  if (ac_before(l)) return 0;\\\n  uv_async_send(&(l->async));\\\n  uv_sem_wait(&(l->sem));\\\n  ac_after(l);\\\n  return l->res;\n',
+      '  blk\\\n  if (nr_before(l)) return l->res;\\\n  if (ac_before(l)) return 0;\\\n  uv_async_send(&(l->async));\\\n  uv_sem_wait(&(l->sem));\\\n  ac_after(l);\\\n  return l->res;\n',
     ],
     [
       'FUSE_METHOD(getattr, 1, 1, (const char *path, struct stat *stat), {\n  l->path = path;\n  l->stat = stat;\n}, {\n  napi_create_string_utf8(env, l->path, NAPI_AUTO_LENGTH, &(argv[2]));\n}, {\n  NAPI_ARGV_BUFFER_CAST(uint32_t*, ints, 2)\n  populate_stat(ints, l->stat);\n})',
       'FUSE_METHOD(getattr, 1, 1, (const char *path, struct stat *stat), {\n  l->path = path;\n  l->stat = stat;\n}, {\n  napi_create_string_utf8(env, l->path, NAPI_AUTO_LENGTH, &(argv[2]));\n}, {\n  NAPI_ARGV_BUFFER_CAST(uint32_t*, ints, 2)\n  populate_stat(ints, l->stat);\n  ac_note_answer(l, ints, ints_len);\n})',
     ],
-    ['  NAPI_EXPORT_FUNCTION(fuse_native_mount)\n', '  ac_export(env, exports);\n  NAPI_EXPORT_FUNCTION(fuse_native_mount)\n'],
+    ['  NAPI_EXPORT_FUNCTION(fuse_native_mount)\n', '  ac_export(env, exports);\n  nr_export(env, exports);\n  NAPI_EXPORT_FUNCTION(fuse_native_mount)\n'],
   ],
   'index.js': [
     [
@@ -92,11 +96,30 @@ const edits = {
       'module.exports = Fuse\n',
       '// s3mount: the attribute cache keeps answers JavaScript learned before a getattr asked.\nif (Fuse.attrCache && binding.attr_cache_prime) {\n  Fuse.attrCache.prime = (path, stat, keepMs) => binding.attr_cache_prime(path, keptStat(getStatArray(stat), keepMs))\n}\n\nmodule.exports = Fuse\n',
     ],
+    // Native reads' functions, after the attribute cache's (apart from its edit, whose text must
+    // stay as it is: a source holding it is recognised by it).
+    [
+      'Fuse.EPERM = -1\n',
+      'Fuse.EPERM = -1\n\n// s3mount: reads served from registered block files, with scripts/fuse-native-read-cache.h, else null.\nFuse.nativeReads = binding.native_reads_configure\n  ? {\n      configure: binding.native_reads_configure,\n      register: binding.native_reads_register,\n      dropHandle: binding.native_reads_drop_handle,\n      dropBlock: binding.native_reads_drop_block,\n      stats: binding.native_reads_stats\n    }\n  : null\n',
+    ],
   ],
 };
 
+// What earlier versions of this script (before change 4) left in place of an edit's source:
+// [a marker of the edit's result, what was left].
+const EARLIER = [
+  ['#include "s3mount-read-cache.h"', '#include "s3mount-attr-cache.h"\n\n// Methods\n\nFUSE_METHOD(statfs,'],
+  [
+    'if (nr_before(l)) return l->res;',
+    '  blk\\\n  if (ac_before(l)) return 0;\\\n  uv_async_send(&(l->async));\\\n  uv_sem_wait(&(l->sem));\\\n  ac_after(l);\\\n  return l->res;\n',
+  ],
+  ['nr_export(env, exports);', '  ac_export(env, exports);\n  NAPI_EXPORT_FUNCTION(fuse_native_mount)\n'],
+];
+const earlierFor = (to) => EARLIER.filter(([marker]) => to.includes(marker)).map(([, left]) => left);
+
 // Files copied into the package as they are (the binding includes them).
-const copies = { 's3mount-attr-cache.h': join(dirname(fileURLToPath(import.meta.url)), 'fuse-native-attr-cache.h') };
+const here = dirname(fileURLToPath(import.meta.url));
+const copies = { 's3mount-attr-cache.h': join(here, 'fuse-native-attr-cache.h'), 's3mount-read-cache.h': join(here, 'fuse-native-read-cache.h') };
 
 let changed = false;
 for (const [file, source] of Object.entries(copies)) {
@@ -112,9 +135,10 @@ for (const [file, replacements] of Object.entries(edits)) {
   const before = text;
   for (const [from, to] of replacements) {
     if (text.includes(to)) continue;
-    if (!text.includes(from))
-      throw new Error(`patch-fuse-native: ${file} does not look like fuse-native 2.2.6 (missing: ${JSON.stringify(from.slice(0, 80))})`);
-    text = text.replace(from, to);
+    // A source patched by an earlier version of this script (before change 4) is brought up to date.
+    const found = [...earlierFor(to), from].find((candidate) => text.includes(candidate));
+    if (found === undefined) throw new Error(`patch-fuse-native: ${file} does not look like fuse-native 2.2.6 (missing: ${JSON.stringify(from.slice(0, 80))})`);
+    text = text.replace(found, to);
   }
   if (text !== before) {
     writeFileSync(path, text);

@@ -45,6 +45,11 @@ export interface Config {
    * there without a trip to JavaScript, for no longer than the entries they came from. Default true.
    */
   nativeAttrCache: boolean;
+  /**
+   * Reads of disk-cached blocks a handle already read answered inside the FUSE binding
+   * (scripts/fuse-native-read-cache.h), without a trip to JavaScript. Default true.
+   */
+  nativeReads: boolean;
   /** Bound on cached object content, in MiB. */
   maxCacheSizeMiB: number;
   /** Size of one cached content block, in KiB. */

@@ -13,6 +13,7 @@ import { recoverStaged } from './fs/write/staged-recovery.js';
 import { createAttributePrimer, createFuseOperations } from './fuse/adapter.js';
 import { prepareMountpoint } from './fuse/mountpoint.js';
 import { NativeAttrCache } from './fuse/native-attr-cache.js';
+import { NativeReads } from './fuse/native-reads.js';
 import { FuseSession, READ_AHEAD_KIB } from './fuse/session.js';
 import type { Logger } from './log.js';
 import { formatAddress } from './metrics/address.js';
@@ -32,6 +33,7 @@ import {
   MAX_PREFETCH_BLOCKS,
   MAX_REQUEST_BLOCKS,
   MAX_STREAM_BYTES,
+  NATIVE_READS_MAX_BLOCKS,
   PIECE_SIZE,
   REQUEST_TIMEOUT_MS,
   SHARED_CACHE_START_WAIT_MS,
@@ -161,7 +163,12 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
   const cache = buildCaches(config, log, { blocks: disk?.tier, metadata: metadataTiers, disk });
   const slabs = new SlabPool(MAX_REQUEST_BLOCKS * config.blockSizeKiB * 1024, MAX_STREAM_BYTES);
   slabs.reserve();
+  // Reads of blocks on disk that a handle already read are answered in the binding.
+  const nativeReads = config.nativeReads && disk?.tier ? NativeReads.open(NATIVE_READS_MAX_BLOCKS) : undefined;
+  if (config.nativeReads && disk?.tier && !nativeReads)
+    log.warn('the FUSE binding has no native reads (prebuilt binding?): every read is answered in JavaScript');
   const { filesystem, invalidation } = buildCore(store, cache, log, {
+    nativeReads,
     bucket: config.bucket,
     prefix: config.prefix,
     uid: config.uid,
@@ -197,6 +204,7 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
     stopPriming?.();
     stopWatchingAttributes?.();
     nativeAttrs?.close();
+    nativeReads?.close();
   };
   if (nativeAttrs) metrics?.registerNativeAttrCache(() => nativeAttrs.stats());
   if (shared) {
@@ -227,6 +235,7 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
     const collected = collectStats(cache, store, config.kernelCacheTtlSeconds, slabs.stats(), filesystem.uploads, {
       sharedCache: shared?.stats(),
       nativeAttrCache: nativeAttrs?.stats(),
+      nativeReads: nativeReads?.stats(),
     });
     return events ? { ...collected, events: events.stats() } : collected;
   };

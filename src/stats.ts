@@ -5,6 +5,7 @@ import type { EventConsumerStats } from './events/event-consumer.js';
 import type { SlabPoolStats } from './fs/read/slab-pool.js';
 import type { UploadCounts } from './fs/write/write-stage.js';
 import type { NativeAttrCacheStats } from './fuse/native-attr-cache.js';
+import type { NativeReadsStats } from './fuse/native-reads.js';
 import type { InstrumentedStore, OperationCalls } from './s3/counting-store.js';
 import type { StoreOperation } from './s3/object-store.js';
 import type { SharedCacheStats } from './shared-cache/types.js';
@@ -31,6 +32,8 @@ export interface MountStats {
   streaming: SlabPoolStats;
   /** getattr answers kept in the FUSE binding and given there without JavaScript; absent when off. */
   nativeAttrCache?: NativeAttrCacheStats;
+  /** Reads answered in the FUSE binding from block files of the disk cache; absent when off. */
+  nativeReads?: NativeReadsStats;
   /** Uploads of closed (or fsynced) files running now, and those waiting for one of them to end. */
   uploads: UploadCounts;
   /** The serving process's memory (bytes), as Node reports it. */
@@ -60,9 +63,9 @@ export function collectStats(
   streaming: SlabPoolStats,
   uploads: UploadCounts,
   /** What only some mounts have: the shared cache, the attribute cache in the FUSE binding. */
-  optional: { sharedCache?: SharedCacheStats; nativeAttrCache?: NativeAttrCacheStats } = {},
+  optional: { sharedCache?: SharedCacheStats; nativeAttrCache?: NativeAttrCacheStats; nativeReads?: NativeReadsStats } = {},
 ): MountStats {
-  const { sharedCache, nativeAttrCache } = optional;
+  const { sharedCache, nativeAttrCache, nativeReads } = optional;
   const cacheStats = cache.stats();
   const s3 = store.calls();
   const s3Calls = Object.values(s3).reduce((sum, op) => sum + op.count, 0);
@@ -75,6 +78,7 @@ export function collectStats(
     s3CallsSaved: cacheStats.totals.hits + cacheStats.totals.coalesced,
     streaming,
     ...(nativeAttrCache ? { nativeAttrCache } : {}),
+    ...(nativeReads ? { nativeReads } : {}),
     uploads,
     memory: { rss, heapUsed, external, arrayBuffers },
     ...(sharedCache ? { sharedCache } : {}),
@@ -129,6 +133,12 @@ export function formatStats(stats: MountStats): string {
     lines.push(
       `stat cache ${native.entries}/${native.maxEntries} entries in the FUSE binding, hits ${native.hits}, misses ${native.misses}, hit rate ${rate(native.hits, native.misses)}, kept ${native.stored}, refused ${native.refused}, dropped ${native.dropped}, evicted ${native.evicted}, expired ${native.expired}`,
     );
+  if (stats.nativeReads) {
+    const reads = stats.nativeReads;
+    lines.push(
+      `native reads ${reads.served} answered in the FUSE binding (${mib(reads.servedBytes)}), ${reads.passed} passed to JavaScript, ${reads.blocks}/${reads.maxBlocks} block files open, registered ${reads.registered}, dropped ${reads.dropped}`,
+    );
+  }
   if (streaming)
     lines.push(
       `streaming  ${streaming.slabs - streaming.idle}/${streaming.slabs} slabs of ${mib(streaming.slabBytes)} in use, at most ${mib(streaming.maxBytes)}`,

@@ -44,6 +44,11 @@ export const MAX_STREAM_BYTES = 64 * 1024 * 1024;
 export const UPLOADS_IN_FLIGHT = 16;
 /** Blocks are keyed by ETag and never go stale: only the byte bound pushes them out. */
 export const BLOCK_TTL_MS = 24 * 3600 * 1000;
+// Native reads (src/fs/read/native-blocks.ts): blocks after a sequential read's own that are
+// registered with it, so that the kernel's read-ahead (1 MiB) finds them in the binding.
+export const NATIVE_READS_AHEAD_BLOCKS = 2;
+// Block files the binding holds open for native reads, at most (one descriptor each).
+export const NATIVE_READS_MAX_BLOCKS = 4096;
 
 /**
  * The shared cache on Redis (--shared-cache). The invalidation stream of a bucket keeps about

@@ -2,6 +2,7 @@
 // invalidation, names, reader, write stage, tree changes, scan-ahead, filesystem. Each part
 // gets its own small config; src/mount.ts adds the lifetime (FUSE, control socket, metrics),
 // and test/ builds the same core over the in-memory store.
+import { closeSync } from 'node:fs';
 import { type Caches, createCaches, type LowerTiers } from './cache/caches.js';
 import { coldSettings } from './cache/cold-codec.js';
 import type { AttributeDefaults } from './fs/attributes/attributes.js';
@@ -10,6 +11,7 @@ import { Invalidation } from './fs/invalidation.js';
 import { listingCodec } from './fs/names/listing-codec.js';
 import { Namespace } from './fs/names/namespace.js';
 import { ObjectVersions } from './fs/object-versions.js';
+import { canPin, NativeBlocks, type NativeReadSink } from './fs/read/native-blocks.js';
 import { BlockReader } from './fs/read/reader.js';
 import { ScanAhead } from './fs/read/scan-ahead.js';
 import type { SlabPool } from './fs/read/slab-pool.js';
@@ -17,7 +19,7 @@ import { TreeChanges } from './fs/write/tree-changes.js';
 import { WriteStage } from './fs/write/write-stage.js';
 import type { Logger } from './log.js';
 import type { ObjectStore } from './s3/object-store.js';
-import { BLOCK_TTL_MS, UPLOADS_IN_FLIGHT } from './tuning.js';
+import { BLOCK_TTL_MS, NATIVE_READS_AHEAD_BLOCKS, UPLOADS_IN_FLIGHT } from './tuning.js';
 
 export interface CacheBounds {
   /** Seconds a HEAD or listing answer is trusted. */
@@ -78,6 +80,8 @@ export interface CoreConfig {
   kernelTtlMs?: number;
   /** Bound on attribute changes held in memory (see LocalAttributes; tests set it low). */
   maxLocalAttributes?: number;
+  /** The FUSE binding's native reads: blocks on disk that handles read are registered there. */
+  nativeReads?: NativeReadSink;
 }
 
 export interface Core {
@@ -112,8 +116,17 @@ export function buildCore(store: ObjectStore, caches: Caches, log: Logger, confi
   });
   const tree = new TreeChanges(store, namespace, stage, invalidation, log, defaults);
   const scanAhead = new ScanAhead((target) => reader.prefetchFirstBlock(target), config.blockSize);
+  const native =
+    config.nativeReads && canPin(caches.blockTier)
+      ? new NativeBlocks(caches.blockTier, config.nativeReads, log, {
+          bucket,
+          blockSize: config.blockSize,
+          ahead: NATIVE_READS_AHEAD_BLOCKS,
+          closeFd: (fd) => closeSync(fd),
+        })
+      : undefined;
   const filesystem = new S3Filesystem(
-    { namespace, reader, stage, invalidation, tree, scanAhead, versions },
+    { namespace, reader, stage, invalidation, tree, scanAhead, versions, native },
     { prefix, defaults, readOnly: config.readOnly, maxLocalAttributes: config.maxLocalAttributes },
     log,
   );

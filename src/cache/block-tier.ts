@@ -31,4 +31,26 @@ export interface BlockTier {
   stats(): TierStats;
   /** Finishes writes in flight and lets go of the directory. */
   close(): Promise<void>;
+  /**
+   * An open descriptor of the file holding `id`, stored raw and checked through that
+   * descriptor (identity and checksum), for reads outside JavaScript; undefined when the tier
+   * does not hold it raw or it cannot be trusted. The caller owns the descriptor.
+   */
+  pin?(id: BlockId): Promise<PinnedBlock | undefined>;
+  /**
+   * read(id, into), with the file's descriptor left open and handed over when the block is
+   * stored raw (the caller owns it): a block read for a reader is pinned without a second read.
+   */
+  readPinned?(id: BlockId, into: Buffer): Promise<{ bytes: Buffer; pinned?: PinnedBlock } | undefined>;
+  /** Calls `listener` with the `token` of each block leaving the tier (undefined: every block); returns the unsubscribe. */
+  watchDrops?(listener: (token: string | undefined) => void): () => void;
+}
+
+/** A block's file, open and checked: its bytes are `length` bytes from `offset`. */
+export interface PinnedBlock {
+  fd: number;
+  offset: number;
+  length: number;
+  /** Names the block in drop notices. */
+  token: string;
 }

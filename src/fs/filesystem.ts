@@ -13,6 +13,7 @@ import type { Namespace } from './names/namespace.js';
 import { components, dirPrefixOf, keyOf, splitPath } from './names/paths.js';
 import type { FsNode, ReadTarget } from './nodes.js';
 import type { ObjectVersions } from './object-versions.js';
+import type { NativeBlocks } from './read/native-blocks.js';
 import { ObjectChangedError } from './read/object-changed.js';
 import { type BlockReader, newReadPattern, type ReadPattern } from './read/reader.js';
 import type { ScanAhead } from './read/scan-ahead.js';
@@ -32,6 +33,8 @@ export interface FilesystemParts {
   scanAhead: ScanAhead;
   /** Which version of an object replaced the one a handle read. */
   versions: ObjectVersions;
+  /** Blocks read, offered to the FUSE binding for later reads on the same handle. */
+  native?: NativeBlocks;
 }
 
 export interface FilesystemOptions {
@@ -81,6 +84,7 @@ export class S3Filesystem implements Filesystem {
   private readonly versions: ObjectVersions;
   private readonly lateUploads: LateUploads<StagedFile>;
   private readonly scanAhead: ScanAhead;
+  private readonly native?: NativeBlocks;
   private readonly defaults: AttributeDefaults;
   private readonly handles = new Map<number, OpenFile>();
   /** Staged copies whose last upload failed (their close() said EIO). */
@@ -104,6 +108,7 @@ export class S3Filesystem implements Filesystem {
       tree: this.tree,
       scanAhead: this.scanAhead,
       versions: this.versions,
+      native: this.native,
     } = parts);
     this.defaults = options.defaults;
     this.local = new LocalAttributes((key) => this.attributesForgotten(key), options.maxLocalAttributes);
@@ -211,7 +216,14 @@ export class S3Filesystem implements Filesystem {
       const target: ReadTarget = { key: node.key, size: node.size, etag: node.etag };
       if (!writing) {
         this.noteSequentialOpen(path);
-        return this.allocateHandle({ path, target, pattern: newReadPattern(), attr: attrOf(node, this.defaults) });
+        const file: OpenFile = { path, target, pattern: newReadPattern(), attr: attrOf(node, this.defaults) };
+        const handle = this.allocateHandle(file);
+        const native = this.native;
+        // Blocks this handle streams from disk are registered as they are read (still only
+        // once the handle returned bytes of that version: the first read always comes here).
+        if (native)
+          file.pattern.keep = (read, index, pinned) => file.served === read && this.handles.get(handle) === file && native.adopt(handle, read, index, pinned);
+        return handle;
       }
       const staged = await this.stage.acquire(key, target, attributesOf(node, this.defaults), { created: false });
       if (flags & fsConstants.O_TRUNC) await staged.truncate(0);
@@ -250,7 +262,7 @@ export class S3Filesystem implements Filesystem {
     const file = this.handleOf(handle);
     this.noteRead(file);
     return this.guard('read', file.path, async () => {
-      if (!file.staged) return this.readObject(file, position, length, into);
+      if (!file.staged) return this.readObject(handle, file, position, length, into);
       const bytes = await file.staged.read(position, Math.min(length, into.length));
       return bytes.copy(into);
     });
@@ -286,6 +298,7 @@ export class S3Filesystem implements Filesystem {
   async release(handle: number): Promise<void> {
     const file = this.handles.get(handle);
     this.handles.delete(handle);
+    this.native?.release(handle);
     if (file) this.reader.close(file.pattern);
     if (file?.staged) {
       const staged = file.staged;
@@ -453,13 +466,24 @@ export class S3Filesystem implements Filesystem {
    * opened now; one that did gets EIO rather than a mix of two versions. Either way the key
    * and its parent's listing are refreshed, so the next open and stat see the new version.
    */
-  private async readObject(file: OpenFile, position: number, length: number, into: Buffer): Promise<number> {
+  private async readObject(handle: number, file: OpenFile, position: number, length: number, into: Buffer): Promise<number> {
     for (let moves = 0; ; moves++) {
       const target = file.target as ReadTarget;
       try {
+        if (this.native) file.pattern.nextOffset = this.native.continuedTo(handle, file.pattern.nextOffset, position);
         const count = await this.reader.readInto(target, file.pattern, position, length, into);
         if (count > 0) file.served ??= target;
         if (file.served !== undefined && file.served !== target) throw new ObjectChangedError(target);
+        // The version this handle returned bytes of never changes under it: its blocks may be
+        // read without JavaScript from now on (the first read of a handle always comes here,
+        // so relatime has had its say).
+        // Only for sequential readers: a streaming one has its blocks registered as its stream
+        // reads them from disk; random readers stay in JavaScript, which keeps the blocks they
+        // read in memory (measured: registering them made fio's random job slower).
+        // A read that reached the end (a small file read whole) leaves nothing to register for.
+        const sequential = file.pattern.window > 0 && position + count < target.size;
+        if (count > 0 && sequential && !file.pattern.stream && this.handles.get(handle) === file)
+          this.native?.offer(handle, target, position, position + count, true);
         return count;
       } catch (error) {
         if (!(error instanceof ObjectChangedError)) throw error;

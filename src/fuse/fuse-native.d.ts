@@ -58,6 +58,34 @@ declare module 'fuse-native' {
     prime?: (path: string, stat: object, keepMs: number) => boolean;
   }
 
+  /** Counters of the binding's native reads (scripts/fuse-native-read-cache.h). */
+  interface NativeReadsStats {
+    /** Block files registered (open) now. */
+    blocks: number;
+    maxBlocks: number;
+    /** Reads answered in the binding, and their bytes. */
+    served: number;
+    servedBytes: number;
+    /** Reads on a registered handle that went to JavaScript (a block not registered). */
+    passed: number;
+    /** Reads that began in the binding and went to JavaScript after a short pread. */
+    fallbacks: number;
+    registered: number;
+    refused: number;
+    dropped: number;
+  }
+
+  /** The native reads of s3mount's patched binding (scripts/patch-fuse-native.mjs). */
+  interface NativeReadsBinding {
+    /** Room for `maxBlocks` registered blocks from now on; 0 turns it off and closes every descriptor. */
+    configure(maxBlocks: number): void;
+    /** true when registered: the descriptor is the binding's from then on. */
+    register(fh: number, blockSize: number, objectSize: number, index: number, fd: number, offset: number, length: number): boolean;
+    dropHandle(fh: number): void;
+    dropBlock(fh: number, index: number): void;
+    stats(): NativeReadsStats;
+  }
+
   class Fuse {
     constructor(mountpoint: string, ops: Record<string, Handler>, options?: FuseOptions);
     mount(callback: (error: Error | null) => void): void;
@@ -66,6 +94,8 @@ declare module 'fuse-native' {
     static isConfigured(callback: (error: Error | null, configured: boolean) => void): void;
     /** Null (or absent) with a binding built without the attribute cache. */
     static readonly attrCache?: AttrCache | null;
+    /** Null (or absent) with a binding built without native reads. */
+    static readonly nativeReads?: NativeReadsBinding | null;
     static readonly EPERM: number;
     static readonly ENOENT: number;
     static readonly EIO: number;
@@ -84,5 +114,5 @@ declare module 'fuse-native' {
     static readonly ENOSYS: number;
   }
   export default Fuse;
-  export type { AttrCache, AttrCacheStats, Callback, FuseOptions };
+  export type { AttrCache, AttrCacheStats, Callback, FuseOptions, NativeReadsBinding, NativeReadsStats };
 }

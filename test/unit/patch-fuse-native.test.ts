@@ -9,9 +9,9 @@ import { dirname, join } from 'node:path';
 import test from 'ava';
 
 const installed = dirname(createRequire(import.meta.url).resolve('fuse-native'));
-const FILES = ['index.js', 'fuse-native.c', 's3mount-attr-cache.h'];
+const FILES = ['index.js', 'fuse-native.c', 's3mount-attr-cache.h', 's3mount-read-cache.h'];
 
-test('patching an already patched binding changes nothing, and index.js defines the attribute cache once, with prime', (t) => {
+test('patching an already patched binding changes nothing, and index.js defines the attribute cache (with prime) and native reads once', (t) => {
   const copy = mkdtempSync(join(tmpdir(), 's3mount-patch-'));
   t.teardown(() => rmSync(copy, { recursive: true, force: true }));
   for (const file of FILES) cpSync(join(installed, file), join(copy, file));
@@ -25,4 +25,5 @@ test('patching an already patched binding changes nothing, and index.js defines 
   const index = before[0];
   t.is(index.split('Fuse.attrCache = ').length - 1, 1, 'one definition');
   t.is(index.split('Fuse.attrCache.prime = ').length - 1, 1, 'prime set once');
+  t.is(index.split('Fuse.nativeReads = ').length - 1, 1, 'native reads defined once');
 });

@@ -4,11 +4,13 @@
 // restarts. Writes go to a temporary name and are renamed into place, so a file is whole or
 // absent; a checksum over identity and payload catches what the disk or a person changed.
 import { createHash } from 'node:crypto';
+import { close as closeFd, fstat, open as openFd, read as readFd } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import type { Logger } from '../../log.js';
 import type { BlockId } from '../block-cache.js';
-import type { BlockTier } from '../block-tier.js';
+import type { BlockTier, PinnedBlock } from '../block-tier.js';
 import type { TierStats } from '../types.js';
 import { BlockCodec, type Compression } from './codec.js';
 import { checkEntry, encodeHead, headLength } from './entry-format.js';
@@ -54,6 +56,12 @@ const MAX_PENDING_BYTES = 64 * 1024 * 1024;
 // Object directories read at once while indexing at start.
 const SCAN_PARALLEL = 16;
 const SPACE_ERRORS = new Set(['ENOSPC', 'EDQUOT', 'EACCES', 'EPERM', 'EROFS']);
+// Raw descriptors for pinned blocks: a FileHandle would close its descriptor when collected,
+// while the FUSE binding may still be reading it.
+const openRaw = promisify(openFd);
+const fstatRaw = promisify(fstat);
+const readRaw = promisify(readFd);
+const closeRaw = promisify(closeFd);
 
 export class DiskBlockTier implements BlockTier {
   readonly name = 'blocks/disk';
@@ -79,6 +87,7 @@ export class DiskBlockTier implements BlockTier {
   private scanning = true;
   private readonly invalidatedDuringScan: string[] = [];
   private readonly counts = { hits: 0, misses: 0, evictions: 0, errors: 0, skipped: 0 };
+  private readonly dropListeners = new Set<(token: string | undefined) => void>();
   private readonly now: () => number;
 
   constructor(
@@ -153,6 +162,85 @@ export class DiskBlockTier implements BlockTier {
     }
   }
 
+  async pin(id: BlockId): Promise<PinnedBlock | undefined> {
+    const rel = relOf(id);
+    const entry = this.entries.get(rel);
+    if (!entry || entry.storedBytes - headLength(identityOf(id)) !== entry.logicalBytes) return undefined;
+    this.touch(rel, entry);
+    let fd: number | undefined;
+    try {
+      fd = await openRaw(this.pathOf(entry), 'r');
+      const { size } = await fstatRaw(fd);
+      const identity = identityOf(id);
+      const file = Buffer.allocUnsafe(size);
+      const { bytesRead } = await readRaw(fd, file, 0, size, 0);
+      const head = file.subarray(0, Math.min(bytesRead, headLength(identity)));
+      const checked = checkEntry(identity, head, file.subarray(head.length, bytesRead), size);
+      if (typeof checked === 'string' || checked.codec !== 'raw') {
+        if (typeof checked === 'string') this.dropBlock(rel, checked);
+        await closeRaw(fd);
+        return undefined;
+      }
+      // Dropped while it was being checked: not pinned.
+      if (this.entries.get(rel) !== entry) {
+        await closeRaw(fd);
+        return undefined;
+      }
+      return { fd, offset: head.length, length: checked.logicalLength, token: rel };
+    } catch (error) {
+      if (fd !== undefined) await closeRaw(fd).catch(() => undefined);
+      // A block evicted meanwhile is gone, not broken.
+      if (this.entries.get(rel) === entry) this.dropBlock(rel, 'unreadable', error);
+      return undefined;
+    }
+  }
+
+  async readPinned(id: BlockId, into: Buffer): Promise<{ bytes: Buffer; pinned?: PinnedBlock } | undefined> {
+    const rel = relOf(id);
+    const entry = this.entries.get(rel);
+    const identity = identityOf(id);
+    if (!entry || entry.storedBytes - headLength(identity) !== entry.logicalBytes || into.length < entry.logicalBytes) {
+      const bytes = await this.read(id, into);
+      return bytes && { bytes };
+    }
+    this.touch(rel, entry);
+    let fd: number | undefined;
+    try {
+      fd = await openRaw(this.pathOf(entry), 'r');
+      const { size } = await fstatRaw(fd);
+      const head = Buffer.allocUnsafe(Math.min(size, headLength(identity)));
+      await readRaw(fd, head, 0, head.length, 0);
+      const payload = into.subarray(0, Math.max(0, Math.min(into.length, size - head.length)));
+      const { bytesRead } = await readRaw(fd, payload, 0, payload.length, head.length);
+      const checked = checkEntry(identity, head, payload.subarray(0, bytesRead), size);
+      if (typeof checked === 'string' || checked.codec !== 'raw') {
+        await closeRaw(fd);
+        if (typeof checked === 'string') this.dropBlock(rel, checked);
+        return undefined;
+      }
+      this.counts.hits++;
+      const bytes = into.subarray(0, checked.logicalLength);
+      if (this.entries.get(rel) !== entry) {
+        await closeRaw(fd);
+        return { bytes };
+      }
+      return { bytes, pinned: { fd, offset: head.length, length: checked.logicalLength, token: rel } };
+    } catch (error) {
+      if (fd !== undefined) await closeRaw(fd).catch(() => undefined);
+      if (this.entries.get(rel) === entry) this.dropBlock(rel, 'unreadable', error);
+      return undefined;
+    }
+  }
+
+  watchDrops(listener: (token: string | undefined) => void): () => void {
+    this.dropListeners.add(listener);
+    return () => this.dropListeners.delete(listener);
+  }
+
+  private dropped(token: string | undefined): void {
+    for (const listener of this.dropListeners) listener(token);
+  }
+
   write(id: BlockId, bytes: Buffer, release?: () => void): void {
     const rel = relOf(id);
     if (this.entries.has(rel) || this.now() < this.backoffUntil || this.pendingBytes + bytes.length > MAX_PENDING_BYTES) {
@@ -201,6 +289,7 @@ export class DiskBlockTier implements BlockTier {
   clear(): void {
     this.generation++;
     this.entries.clear();
+    this.dropped(undefined);
     this.objects.clear();
     this.knownDirs.clear();
     this.storedBytes = 0;
@@ -295,6 +384,7 @@ export class DiskBlockTier implements BlockTier {
     const entry = this.entries.get(rel);
     if (!entry) return undefined;
     this.entries.delete(rel);
+    this.dropped(rel);
     this.storedBytes -= entry.storedBytes;
     this.logicalBytes -= entry.logicalBytes;
     const object = this.objects.get(entry.objectHash);

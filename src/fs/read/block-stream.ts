@@ -2,8 +2,10 @@
 // reads, and let go of once the handle has moved past them. Nothing here enters the memory
 // cache (see reader.ts for when a read streams); with a disk tier, blocks it holds are read
 // from it, and blocks fetched from S3 are stored in it.
+
+import { closeSync } from 'node:fs';
 import type { BlockId } from '../../cache/block-cache.js';
-import type { BlockTier } from '../../cache/block-tier.js';
+import type { BlockTier, PinnedBlock } from '../../cache/block-tier.js';
 import type { ObjectStore } from '../../s3/object-store.js';
 import type { ReadTarget } from '../nodes.js';
 import type { Slab, SlabPool } from './slab-pool.js';
@@ -31,7 +33,11 @@ export class BlockStream {
   /** Blocks below this index were requested. */
   private requestedUntil = 0;
 
-  constructor(private readonly source: StreamSource) {}
+  constructor(
+    private readonly source: StreamSource,
+    /** Offered each block read from disk with its file still open: true when it took the descriptor. */
+    private readonly keep?: (target: ReadTarget, index: number, pinned: PinnedBlock) => boolean,
+  ) {}
 
   /** Requests blocks from..to (in whole slabs) that were not requested yet, while slabs are free. */
   extend(target: ReadTarget, from: number, to: number): void {
@@ -76,7 +82,7 @@ export class BlockStream {
     const ids: BlockId[] = [];
     for (let index = first; index <= last; index++) ids.push({ bucket: this.source.bucket, key: target.key, etag: target.etag, unitSize: blockSize, index });
     if (disk && ids.every((id) => disk.probe(id))) {
-      const read = await Promise.all(ids.map((id, i) => disk.read(id, slab.buffer.subarray(i * blockSize, (i + 1) * blockSize))));
+      const read = await Promise.all(ids.map((id, i) => this.readBlock(disk, target, id, slab.buffer.subarray(i * blockSize, (i + 1) * blockSize))));
       if (read.every((bytes, i) => bytes?.length === Math.min(blockSize, end - (first + i) * blockSize)))
         return slab.buffer.subarray(0, end - first * blockSize);
     }
@@ -90,6 +96,14 @@ export class BlockStream {
       });
     }
     return bytes;
+  }
+
+  /** One block from disk into `into`; its open file goes to `keep` when wanted. */
+  private async readBlock(disk: BlockTier, target: ReadTarget, id: BlockId, into: Buffer): Promise<Buffer | undefined> {
+    if (!this.keep || !disk.readPinned) return disk.read(id, into);
+    const read = await disk.readPinned(id, into);
+    if (read?.pinned && !this.keep(target, id.index, read.pinned)) closeSync(read.pinned.fd);
+    return read?.bytes;
   }
 
   /** Block `index` if the stream has it, its slab held once more for the caller to release. */

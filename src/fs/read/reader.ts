@@ -9,7 +9,7 @@
 // out of the cache nor pays for fresh memory for every block; the kernel's page cache keeps
 // what it read for the next reader.
 import type { BlockCache, BlockId } from '../../cache/block-cache.js';
-import type { BlockTier } from '../../cache/block-tier.js';
+import type { BlockTier, PinnedBlock } from '../../cache/block-tier.js';
 import { isStoreError, type ObjectStore } from '../../s3/object-store.js';
 import type { ReadTarget } from '../nodes.js';
 import { BlockStream, type StreamSource } from './block-stream.js';
@@ -26,6 +26,8 @@ export interface ReadPattern {
   prefetchedUntil: number;
   /** This handle's streamed blocks, once it streams. */
   stream?: BlockStream;
+  /** Offered the blocks this handle's stream reads from disk, their files open (see BlockStream). */
+  keep?: (target: ReadTarget, index: number, pinned: PinnedBlock) => boolean;
 }
 
 export interface BlockReaderOptions {
@@ -176,7 +178,7 @@ export class BlockReader {
    * (no slab free) comes through the cache instead.
    */
   private streamedParts(source: StreamSource, target: ReadTarget, pattern: ReadPattern, position: number, end: number): ReadPart[] {
-    const stream = (pattern.stream ??= new BlockStream(source));
+    const stream = (pattern.stream ??= new BlockStream(source, pattern.keep));
     const first = Math.floor(position / this.block.size);
     const last = Math.floor((end - 1) / this.block.size);
     // Blocks a late read may still ask for stay; those further behind the sequence go.
