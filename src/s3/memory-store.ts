@@ -281,7 +281,8 @@ export class MemoryStore implements ObjectStore {
     const upload = this.upload(key, uploadId);
     if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > 10_000)
       throw new StoreError('Other', `uploadPart ${key}: invalid part number ${partNumber}`, 'InvalidArgument', 400);
-    const bytes = Buffer.isBuffer(body) ? Buffer.from(body) : await readRange(key, body.path, body.start, body.end);
+    // Read into the caller's buffer when given, as the SDK store sends it; S3 keeps a copy.
+    const bytes = Buffer.isBuffer(body) ? Buffer.from(body) : Buffer.from(await readRange(key, body.path, body.start, body.end, body.into));
     const etag = `"${md5(bytes).toString('hex')}"`;
     upload.parts.set(partNumber, { bytes, etag });
     return { etag };
@@ -345,8 +346,8 @@ export class MemoryStore implements ObjectStore {
 }
 
 /** Bytes [start, end) of a local file, as the SDK store reads a part. */
-async function readRange(key: string, path: string, start: number, end: number): Promise<Buffer> {
-  const bytes = Buffer.alloc(end - start);
+async function readRange(key: string, path: string, start: number, end: number, into?: Buffer): Promise<Buffer> {
+  const bytes = into ? into.subarray(0, end - start) : Buffer.alloc(end - start);
   let handle: Awaited<ReturnType<typeof open>> | undefined;
   try {
     handle = await open(path, 'r');

@@ -54,7 +54,11 @@ export interface PutOptions {
 export type PutBody = Buffer | { path: string; size: number };
 
 /** A part of a multipart upload: bytes in memory, or bytes [start, end) of a local file. */
-export type PartBody = Buffer | { path: string; start: number; end: number };
+/**
+ * A part: bytes, or the range [start, end) of a local file, read when it is sent (into `into`
+ * when given, at least end - start bytes, which the caller keeps until the call returned).
+ */
+export type PartBody = Buffer | { path: string; start: number; end: number; into?: Buffer };
 
 /** Options of a multipart upload, fixed when it is created. */
 export interface UploadOptions {

@@ -463,7 +463,7 @@ export function createSdkStore(options: SdkStoreOptions, log: Logger): SdkStore 
       // A part is a buffer (read from the file once), so that every attempt can send it again;
       // one deadline per part, as for a single PUT of the same size.
       return send('put', key, async (abortSignal) => {
-        const bytes = Buffer.isBuffer(body) ? body : await readRange(key, body.path, body.start, body.end);
+        const bytes = Buffer.isBuffer(body) ? body : await readRange(key, body.path, body.start, body.end, body.into);
         const out = await client.send(
           new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: bytes, ContentLength: bytes.length }),
           { abortSignal },
@@ -539,8 +539,8 @@ async function smallBody(key: string, body: PutBody, size: number): Promise<Buff
 }
 
 /** Bytes [start, end) of a local file; fewer bytes there than asked is an error, never a short part. */
-async function readRange(key: string, path: string, start: number, end: number): Promise<Buffer> {
-  const bytes = Buffer.allocUnsafe(end - start);
+async function readRange(key: string, path: string, start: number, end: number, into?: Buffer): Promise<Buffer> {
+  const bytes = into ? into.subarray(0, end - start) : Buffer.allocUnsafe(end - start);
   const handle = await open(path, 'r');
   try {
     let filled = 0;

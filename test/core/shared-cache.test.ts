@@ -113,8 +113,8 @@ test('a listing loaded across another core’s change is never left in Redis', a
         if (name !== 'list') return Reflect.get(target, name, receiver);
         return async (...args: Parameters<MemoryStore['list']>) => {
           const page = await target.list(...args);
-          // The directory's own listing, not the one-key probe of its lookup.
-          if (holding && args[1]?.maxKeys !== 1) {
+          // The directory's own listing, not the LISTs of its lookup (its name, its one-key probe).
+          if (holding && args[0].endsWith('/') && args[1]?.maxKeys !== 1) {
             heldLists++;
             await held;
           }

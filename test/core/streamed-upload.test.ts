@@ -5,6 +5,7 @@
 
 import test from 'ava';
 import type { Filesystem } from '../../src/fs/types.js';
+import { PARTS_IN_FLIGHT } from '../../src/fs/write/write-stage.js';
 import { setupCore as setup } from '../support/core.js';
 import { patternBytes } from '../support/pattern.js';
 
@@ -111,4 +112,24 @@ test('a file cut below the part size after parts went is one PUT, and the parts 
   t.true(store.getObject('shrunk.bin')?.equals(patternBytes(1000, 8)));
   t.regex(store.info('shrunk.bin')?.etag ?? '', /^"[0-9a-f]{32}"$/, 'a single PUT');
   await fs.release(handle);
+});
+
+test('parts are read into buffers reused from part to part, at most one per part in flight, and arrive whole', async (t) => {
+  const { store, faults, fs, settled } = setup();
+  const buffers = new Set<Buffer>();
+  const uploadPart = faults.uploadPart.bind(faults);
+  faults.uploadPart = async (key, uploadId, partNumber, body) => {
+    if (!Buffer.isBuffer(body) && body.into) buffers.add(body.into);
+    return uploadPart(key, uploadId, partNumber, body);
+  };
+  // Three files of 4 parts and a bit, written side by side: 12 full parts, then the flushes.
+  const files = [0, 1, 2].map((i) => ({ path: `/many-${i}.bin`, data: patternBytes(4 * PART + 1000 * (i + 1), 10 + i) }));
+  const handles = await Promise.all(files.map((file) => fs.create(file.path, 0o644)));
+  await Promise.all(files.map((file, i) => writeSequentially(fs, handles[i], 0, file.data)));
+  await Promise.all(handles.map((handle) => fs.flush(handle)));
+  await settled();
+  for (const file of files) t.true(store.getObject(file.path.slice(1))?.equals(file.data), file.path);
+  t.true(buffers.size >= 1 && buffers.size <= PARTS_IN_FLIGHT, `${buffers.size} buffers for 15 parts`);
+  for (const buffer of buffers) t.is(buffer.length, PART);
+  await Promise.all(handles.map((handle) => fs.release(handle)));
 });

@@ -51,7 +51,9 @@ const SEED = Number(process.env.S3MOUNT_MODEL_SEED ?? randomInt(2 ** 31));
 const FULL_COMPARE_EVERY = 50;
 
 const DIRS = ['', 'd1', 'd1/d2', 'e'];
-const NAMES = ['a', 'b', 'c', 'd1', 'd2', 'e'];
+// 'ab' starts with 'a': the lookup of a name nothing is cached about lists every key starting
+// with it, so the LIST of 'a' also shows 'ab' (a file, or a directory's keys).
+const NAMES = ['a', 'ab', 'b', 'c', 'd1', 'd2', 'e'];
 // Operations on attributes and links, and what links point to (dangling ones included).
 const ATTRIBUTE_KINDS = ['chmod', 'symlink'];
 const LINK_TARGETS = ['a', 'b', 'd1', 'missing', '../a', 'd1/a'];

@@ -6,7 +6,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import test from 'ava';
 import { type S3Endpoint, seedClient, startS3Endpoint, testPrefix } from '../../scripts/local-s3.js';
 import type { MountStats } from '../../src/stats.js';
@@ -112,4 +112,31 @@ test.serial('tar x into a directory the mount listed: one PUT per new file', asy
   t.is(calls.put, FILES + DIRS);
   t.is(calls.head + calls.list, 0);
   t.is(list.head + list.list, 0);
+});
+
+test.serial('new files in a directory whose listing was never read: one LIST of each name and its PUT', async (t) => {
+  // A directory another writer made, which the mount has looked up (as the kernel does on the
+  // way to the new names) but never listed.
+  await client.send(new PutObjectCommand({ Bucket: endpoint.bucket, Key: `${prefix}unlisted/seed.txt`, Body: 'seed' }));
+  const dir = join(mount.mountpoint, 'unlisted');
+  t.is((await run('stat', [dir])).code, 0);
+  const before = countsOf(await quiescentStats(mount.mountpoint));
+  // As the benchmark's write workload: each file created, written, fsynced and closed in turn.
+  const script = `const fs = require('node:fs'); for (let i = 0; i < 8; i++) { const fd = fs.openSync(process.argv[1] + '/new-' + i + '.bin', 'w'); fs.writeSync(fd, Buffer.alloc(4096, i)); fs.fsyncSync(fd); fs.closeSync(fd); }`;
+  const written = await run(process.execPath, ['-e', script, dir]);
+  t.is(written.code, 0, written.stderr);
+  const calls = since(before, countsOf(await quiescentStats(mount.mountpoint)));
+  t.log(`8 new files: ${JSON.stringify(calls)}`);
+  t.deepEqual(calls, { head: 0, list: 8, put: 8, copy: 0, getRange: 0 }, 'the lookup of each new name is one LIST; nothing else but its PUT');
+  t.deepEqual((await keysUnder('unlisted/')).sort(), [
+    'unlisted/new-0.bin',
+    'unlisted/new-1.bin',
+    'unlisted/new-2.bin',
+    'unlisted/new-3.bin',
+    'unlisted/new-4.bin',
+    'unlisted/new-5.bin',
+    'unlisted/new-6.bin',
+    'unlisted/new-7.bin',
+    'unlisted/seed.txt',
+  ]);
 });

@@ -1,5 +1,6 @@
 // Lookup of names: which keys are files, which prefixes are directories, answered
-// from cached listings first, then from cached HEAD and one-key LIST answers.
+// from cached listings first, then from cached HEAD and one-key LIST answers, then from S3
+// (one LIST of the name when nothing about it is cached: name-page.ts).
 import type { MetadataCache, MetadataKey } from '../../cache/metadata-cache.js';
 import type { Logger } from '../../log.js';
 import { isStoreError, type ListPage, type ObjectInfo, type ObjectStore } from '../../s3/object-store.js';
@@ -9,6 +10,7 @@ import { HeadAhead } from './head-ahead.js';
 import { ListingEdits } from './listing-edits.js';
 import { dirKey, type HeadAnswer, headKey, probeKey, VERSION_TTL_MS, versionKey } from './metadata-keys.js';
 import { isWellFormedMetadata } from './metadata-shapes.js';
+import { NAME_PAGE_KEYS, readNamePage } from './name-page.js';
 import { addFolderMarker, FOLDER_SUFFIX, folderMarkerName, nodeOfHead } from './object-kinds.js';
 import { keyOf, unusableNameReason } from './paths.js';
 import { SubtreeListings } from './subtree-listing.js';
@@ -37,6 +39,8 @@ export interface NamespaceOptions {
 
 export class Namespace {
   private readonly headNodes = new WeakMap<ObjectInfo, FsNode>();
+  /** Name pages on their way, so that concurrent lookups of one name share one LIST. */
+  private readonly namePages = new Map<string, Promise<ListPage>>();
   private readonly posix: boolean;
   readonly headAhead: HeadAhead;
   private readonly knownWatchers = new Set<(key: string) => void>();
@@ -255,14 +259,76 @@ export class Namespace {
     return dirKey(this.options.bucket, prefix);
   }
 
-  /** HEAD of the key and a one-key LIST of `key/` at once: a directory shadows a file. */
+  /**
+   * A name no cached listing holds. Nothing cached about it either: one LIST of the name
+   * (name-page.ts). Else, or when that page was cut short: a HEAD of the key and a one-key LIST
+   * of `key/` at once (a directory shadows a file), then a HEAD of s3fs's `name_$folder$`.
+   */
   private async lookup(key: string, path: string): Promise<FsNode> {
+    const named = await this.lookupByName(key);
+    if (named === null) throw new FsError('ENOENT', path);
+    if (named) return named;
     const found = await this.lookupObjects(key);
     if (found) return found;
     // s3fs's oldest format: an empty directory is a `dir_$folder$` object.
     const folder = await this.headObject(`${key}${FOLDER_SUFFIX}`);
     if (folder) return this.headNode(folder);
     throw new FsError('ENOENT', path);
+  }
+
+  /**
+   * The node at `key` (null: none) from one LIST with the key as prefix, when no answer about
+   * the key or `key/` is cached; undefined to ask the usual way. The page's answers are cached
+   * as the requests it saves would have cached them (the HEAD of the key and of
+   * `name_$folder$`, the probe of `key/`), with the same TTLs (a "no such key" for
+   * --negative-metadata-ttl), unless something was invalidated while it was on its way.
+   */
+  private async lookupByName(key: string): Promise<FsNode | null | undefined> {
+    const { bucket, negativeTtlMs } = this.options;
+    const dirPrefix = `${key}/`;
+    const probe = probeKey(bucket, dirPrefix);
+    if (await this.isKnown([this.headKey(key), probe])) return undefined;
+    const invalidationsBefore = this.cache.invalidations;
+    const facts = readNamePage(key, await this.namePage(key));
+    if (!facts) return undefined;
+    const keep = () => this.cache.invalidations === invalidationsBefore;
+    if (facts.directory) {
+      // Its marker `key/` is inside the prefix the page rolled up: a HEAD tells.
+      const [marker, info] = await Promise.all([this.headObject(dirPrefix), facts.object ? this.headObject(key) : undefined]);
+      // What the one-key LIST of `key/` would show first: the marker, else some key below.
+      if (keep()) this.cache.set<ListPage>(probe, marker ? { objects: [marker], commonPrefixes: [] } : { objects: [], commonPrefixes: [dirPrefix] });
+      if (!marker && info && nodeOfHead(info).type === 'dir') return this.headNode(info);
+      return { type: 'dir', prefix: dirPrefix, mtime: marker?.lastModified, metadata: marker?.metadata ?? {}, marker: marker ?? null };
+    }
+    const folderKey = `${key}${FOLDER_SUFFIX}`;
+    if (keep() && negativeTtlMs > 0) {
+      const ttl = { ttlMs: negativeTtlMs };
+      this.cache.set<ListPage>(probe, { objects: [], commonPrefixes: [] }, ttl);
+      if (!facts.object) this.cache.set<HeadAnswer>(this.headKey(key), { missing: true }, ttl);
+      if (!facts.folderMarker) this.cache.set<HeadAnswer>(this.headKey(folderKey), { missing: true }, ttl);
+    }
+    // A file wins over an s3fs marker of the same name, as below.
+    const info = facts.object && (await this.headObject(key));
+    if (info) return this.headNode(info);
+    const folder = facts.folderMarker && (await this.headObject(folderKey));
+    return folder ? this.headNode(folder) : null;
+  }
+
+  /** Whether any of `keys` is cached (in memory, on its way, or in a tier below). */
+  private async isKnown(keys: MetadataKey[]): Promise<boolean> {
+    if (keys.some((key) => this.cache.has(key))) return true;
+    const recalled = await Promise.all(keys.map((key) => this.cache.recall(key)));
+    return recalled.some((value) => value !== undefined);
+  }
+
+  /** The name page of `key`, one LIST for concurrent lookups of the same name. */
+  private namePage(key: string): Promise<ListPage> {
+    let page = this.namePages.get(key);
+    if (!page) {
+      page = this.store.list(key, { delimiter: '/', maxKeys: NAME_PAGE_KEYS }).finally(() => this.namePages.delete(key));
+      this.namePages.set(key, page);
+    }
+    return page;
   }
 
   private async lookupObjects(key: string): Promise<FsNode | undefined> {

@@ -219,7 +219,7 @@ export class PartUploads {
     const sending = (async () => {
       // Two sends of one part in flight could land in either order: one at a time.
       await earlier?.catch(() => undefined);
-      const release = await this.options.slots.acquire();
+      const slot = await this.options.slots.acquire();
       try {
         if (session.cancelled) return;
         if (session.failure) throw session.failure;
@@ -228,10 +228,11 @@ export class PartUploads {
         const generation = this.generations[index] ?? 0;
         session.attempted.set(index, generation);
         const start = index * this.options.partSize;
-        const { etag } = await this.store.uploadPart(session.key, uploadId, index + 1, { path: this.source.localPath, start, end: start + length });
+        const body = { path: this.source.localPath, start, end: start + length, into: slot.buffer };
+        const { etag } = await this.store.uploadPart(session.key, uploadId, index + 1, body);
         session.parts.set(index, { etag, generation, length });
       } finally {
-        release();
+        slot.release();
       }
     })();
     session.sending.set(index, sending);

@@ -2,7 +2,7 @@
 // and none once the copy is gone: two writes racing on the temporary name would fail (the
 // second rename finds nothing), and a write finishing after the removal would leave a
 // sidecar for bytes that no longer exist.
-import { rm } from 'node:fs/promises';
+import { removeFile } from './remove-file.js';
 import { type Sidecar, writeSidecar } from './staged-sidecar.js';
 
 export class SidecarJournal {
@@ -26,7 +26,7 @@ export class SidecarJournal {
   async remove(): Promise<void> {
     this.removed = true;
     await this.tail;
-    await rm(this.path, { force: true });
-    await rm(`${this.path}.tmp`, { force: true });
+    await removeFile(this.path);
+    await removeFile(`${this.path}.tmp`);
   }
 }

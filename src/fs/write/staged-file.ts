@@ -1,11 +1,12 @@
 // One file being written: a local copy under the staging directory that every handle
 // on the key shares, uploaded when a dirty copy is flushed (a big one part by part, partly
 // while it is written: part-uploads.ts).
-import { type FileHandle, open, rm } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 import { isStoreError, type ObjectStore } from '../../s3/object-store.js';
 import { type FileTimes, now } from '../attributes/times.js';
 import type { ReadTarget } from '../nodes.js';
 import type { OpenUpload, PartUploads } from './part-uploads.js';
+import { removeFile } from './remove-file.js';
 import { WriteGate } from './write-gate.js';
 
 /** File attributes carried by a staged copy, uploaded as s3fs-compatible metadata. */
@@ -196,7 +197,7 @@ export class StagedFile {
     await this.parts?.cancel();
     await this.handle?.close().catch(() => undefined);
     this.handle = undefined;
-    await rm(this.localPath, { force: true });
+    await removeFile(this.localPath);
   }
 
   private async touch(): Promise<void> {

@@ -61,7 +61,7 @@ export class WriteStage {
     private readonly options: WriteStageOptions,
   ) {
     this.uploadSlots = pLimit(options.maxUploads);
-    this.slots = new PartSlots(options.partsInFlight ?? PARTS_IN_FLIGHT);
+    this.slots = new PartSlots(options.partsInFlight ?? PARTS_IN_FLIGHT, options.partSize);
   }
 
   /** Single-PUT uploads running, and those waiting for one of them to end. */
