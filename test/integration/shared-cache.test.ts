@@ -173,7 +173,9 @@ test.serial('a value in Redis that is corrupt or lists names of another director
   t.deepEqual(await ls(join(b.mountpoint, 'forged')), ['real.txt']);
   t.is((await must('stat', '-c', '%s', join(b.mountpoint, 'forged/real.txt'))).trim(), '5');
   const stats = await shared(b);
-  t.is(stats.tier?.rejected, 2);
+  // Each forged value is rejected whenever it is read: the version entry may be asked for by
+  // the HEAD sent ahead and by the stat before the HEAD's answer replaces it.
+  t.true((stats.tier?.rejected ?? 0) >= 2, `rejected ${stats.tier?.rejected}`);
 });
 
 test.serial('a mount of a prefix applies changes under it and ignores the rest', async (t) => {

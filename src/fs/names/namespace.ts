@@ -59,7 +59,7 @@ export class Namespace {
       (node) => this.headWanted(node),
       async (node, key) => {
         try {
-          if (!(await this.recallNode(node))) await this.headObject(key);
+          if (!(await this.recallNode(node))) await this.headObject(key, true);
         } catch (error) {
           this.log.debug({ key, err: error }, 'HEAD sent ahead failed');
           return;
@@ -193,11 +193,11 @@ export class Namespace {
     const recalled = await this.recallNode(node);
     if (recalled) return recalled;
     if (node.type === 'dir') {
-      const info = await this.headObject(node.marker?.key ?? node.prefix);
+      const info = await this.headObject(node.marker?.key ?? node.prefix, true);
       // A marker gone since the listing: the directory still stands on its keys.
       return info ? this.listedDir(node, info) : node;
     }
-    const info = await this.headObject(node.key);
+    const info = await this.headObject(node.key, true);
     // Gone (or become a directory) since the listing: a lookup says what is there now.
     return info ? this.headNode(info) : this.lookup(key, path);
   }
@@ -226,7 +226,14 @@ export class Namespace {
   }
 
   /** The HEAD answer for `key` through the cache; undefined when there is no such object. */
-  async headObject(key: string): Promise<ObjectInfo | undefined> {
+  /**
+   * What a HEAD of `key` answers (undefined: no such key), through the cache. `listed`: asked
+   * for an entry of a cached listing, whose version entry is what the tiers below memory keep
+   * (a remount finds it through the listing): the answer by key alone then stays in memory,
+   * so that each HEAD of a cold `ls -l` costs one entry below, not two. A lookup of a name no
+   * listing holds keeps both, so that after a remount it is answered without S3.
+   */
+  async headObject(key: string, listed = false): Promise<ObjectInfo | undefined> {
     const answer = await this.cache.fetch<HeadAnswer>(
       this.headKey(key),
       async () => {
@@ -240,9 +247,7 @@ export class Namespace {
           throw error;
         }
       },
-      // Below memory (a remount's disk, other mounts) what matters is the version entry, which
-      // lasts: the TTL'd answer stays in memory, so a HEAD costs one entry below, not two.
-      { ttlFor: (value) => ('missing' in value ? this.options.negativeTtlMs : undefined), memoryOnly: true },
+      { ttlFor: (value) => ('missing' in value ? this.options.negativeTtlMs : undefined), memoryOnly: listed },
     );
     return 'missing' in answer ? undefined : answer;
   }
