@@ -4,7 +4,7 @@
 // headers) and compares; and it checks that paths and queries for awkward keys are the
 // ones the SDK itself sends.
 
-import { createHash, createHmac } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -13,6 +13,7 @@ import test from 'ava';
 import { silentLogger } from '../../src/log.js';
 import { createLeanClient } from '../../src/s3/lean-client.js';
 import { encodeKeyPath } from '../../src/s3/request-signer.js';
+import { Sha256 } from '../support/sha256.js';
 
 const credentials = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY', sessionToken: 'session-token' };
 const KEYS = ['plain.txt', 'dir/with space/file+plus.txt', "odd !'()*&$@=;:,?#[]%.txt", 'naïve café/☕ emoji 😀.bin', 'a//double/./dot/../up'];
@@ -47,23 +48,6 @@ async function recordingServer(): Promise<{ url: string; received: Received[]; c
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, received, close: () => server.close() };
-}
-
-type Data = string | ArrayBuffer | ArrayBufferView;
-const bytes = (data: Data) =>
-  typeof data === 'string' ? Buffer.from(data) : ArrayBuffer.isView(data) ? Buffer.from(data.buffer, data.byteOffset, data.byteLength) : Buffer.from(data);
-
-class Sha256 {
-  private readonly hash;
-  constructor(secret?: Data) {
-    this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(secret));
-  }
-  update(data: Data) {
-    this.hash.update(bytes(data));
-  }
-  async digest() {
-    return new Uint8Array(this.hash.digest());
-  }
 }
 
 /** What a server computes: the signature of the request as received, from its own signed headers. */

@@ -1,26 +1,11 @@
 // The hand-written SigV4 signer against the SDK's own (@smithy/signature-v4) on the same
 // requests at the same instant: every header it sends, the signature included, must be what
 // the SDK's signer gives. Expiring credentials are asked for again before they expire.
-import { createHash, createHmac } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { SignatureV4 } from '@smithy/signature-v4';
 import test from 'ava';
 import { createRequestSigner, type RequestToSign, type SigningCredentials } from '../../src/s3/request-signer.js';
-
-type Data = string | ArrayBuffer | ArrayBufferView;
-const bytes = (data: Data) =>
-  typeof data === 'string' ? Buffer.from(data) : ArrayBuffer.isView(data) ? Buffer.from(data.buffer, data.byteOffset, data.byteLength) : Buffer.from(data);
-class Sha256 {
-  private readonly hash;
-  constructor(secret?: Data) {
-    this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(secret));
-  }
-  update(data: Data) {
-    this.hash.update(bytes(data));
-  }
-  async digest() {
-    return new Uint8Array(this.hash.digest());
-  }
-}
+import { Sha256 } from '../support/sha256.js';
 
 const AT = new Date('2026-12-01T19:45:07.123Z');
 const url = new URL('http://127.0.0.1:9000');
