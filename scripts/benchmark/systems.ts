@@ -1,8 +1,9 @@
 // The four filesystems the benchmark mounts, each in its own process on its own mountpoint.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import type { S3Endpoint } from '../local-s3.js';
 import { unmountWithRetries, waitForMount } from '../mounts.js';
 
@@ -96,6 +97,8 @@ export interface MountChoices {
   scratch?: string;
   /** Leave the scratch directory (and the caches in it) at stop, for a remount. */
   keepScratch?: boolean;
+  /** Another build's dist/cli.js to run (s3mount only; A/B measurements against a saved build). */
+  cli?: string;
 }
 
 /** Mounts an instance: by default with a fresh mountpoint and caches, so every first read is cold. */
@@ -105,10 +108,17 @@ export async function mountSystem(system: SystemName, endpoint: S3Endpoint, choi
   const mountpoint = join(scratch, 'mnt');
   await mkdir(mountpoint, { recursive: true });
   let { command, args, env } = await plan(system, endpoint, mountpoint, scratch);
-  if (system === 's3mount' && nodeArgs.length > 0) {
-    [command, args, env] = [process.execPath, [...nodeArgs, resolve('dist/cli.js'), ...args], { ...env, GLIBC_TUNABLES: 'glibc.malloc.hugetlb=1' }];
+  if (system === 's3mount' && (nodeArgs.length > 0 || choices.cli)) {
+    [command, args, env] = [
+      process.execPath,
+      [...nodeArgs, resolve(choices.cli ?? 'dist/cli.js'), ...args],
+      { ...env, GLIBC_TUNABLES: 'glibc.malloc.hugetlb=1' },
+    ];
   }
-  const child: ChildProcess = spawn(command, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  // BENCH_MOUNT_STDOUT=file keeps what the serving process prints (node's --trace-opt, --trace-deopt).
+  const stdout = process.env.BENCH_MOUNT_STDOUT ? openSync(`${process.env.BENCH_MOUNT_STDOUT}.${basename(scratch)}`, 'w') : 'ignore';
+  const child: ChildProcess = spawn(command, args, { env, stdio: ['ignore', stdout, 'pipe'] });
+  if (typeof stdout === 'number') closeSync(stdout);
   let errors = '';
   child.stderr?.on('data', (chunk: Buffer) => (errors = (errors + chunk.toString()).slice(-2000)));
   const exited = new Promise<void>((done) => child.once('exit', () => done()));

@@ -17,6 +17,11 @@ export interface LowerTier {
    * never answers what the drop removed.
    */
   get(key: CacheKey): Promise<StoredEntry | undefined>;
+  /**
+   * false when the tier surely holds nothing under `key` (known at once, without I/O), so that
+   * no get need be asked; true when it may. A tier that cannot tell leaves it out.
+   */
+  mayHold?(key: CacheKey): boolean;
   /** Keeps `entry` until its expiry (a tier may keep it for less). In the background; never throws. */
   set(key: CacheKey, entry: StoredEntry): void;
   /** Drops every entry (any op, any parameters) of one object key or directory prefix. */

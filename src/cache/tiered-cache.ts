@@ -77,7 +77,7 @@ export class TieredCache {
     }
     const indexKey = indexKeyOf(key.bucket, key.key);
     const entry: Load = { promise: Promise.resolve({}), indexKey, cancelled: false };
-    const below = this.lower.length > 0 && options.memoryOnly !== true;
+    const below = this.lower.length > 0 && options.memoryOnly !== true && this.mayBeBelow(key);
     if (!below) this.countMiss(key);
     entry.promise = (async () => {
       try {
@@ -144,6 +144,9 @@ export class TieredCache {
   async recall<T extends object>(key: CacheKey): Promise<T | undefined> {
     const cached = this.peek<T>(key);
     if (cached || this.lower.length === 0) return cached;
+    // Nothing below can hold it (the disk tier knows its rows): a miss without asking, as every
+    // entry of a directory listed for the first time is (one promise chain less per HEAD).
+    if (!this.mayBeBelow(key)) return undefined;
     const cacheKey = cacheKeyOf(key);
     let recall = this.recalls.get(cacheKey);
     if (!recall) {
@@ -151,6 +154,18 @@ export class TieredCache {
       this.recalls.set(cacheKey, recall);
     }
     return (await recall) as T | undefined;
+  }
+
+  /** Whether any tier below may hold `key` (a tier that cannot tell may). */
+  private mayBeBelow(key: CacheKey): boolean {
+    for (const tier of this.lower) {
+      try {
+        if (!tier.mayHold || tier.mayHold(key)) return true;
+      } catch {
+        return true;
+      }
+    }
+    return false;
   }
 
   private async recallBelow(key: CacheKey, cacheKey: string): Promise<object | undefined> {

@@ -191,3 +191,24 @@ test('a listing of 1,000 keys is stored compressed; its files are private', asyn
   t.is((await stat(join(dir, METADATA_FILE))).mode & 0o777, 0o600);
   await again.close();
 });
+
+test('the tier knows at once which keys it may hold: waiting stores, rows written, rows of an earlier mount', async (t) => {
+  const dir = await directory(t);
+  let tier = open_(dir);
+  const a = key('head', 'a/x', '"e"@1700000000');
+  t.false(tier.mayHold(a), 'nothing stored');
+  tier.set(a, { value: head('a/x'), expiresAt: START + 30_000 });
+  t.true(tier.mayHold(a), 'waiting to be written');
+  t.false(tier.mayHold(key('head', 'a/x', '"f"@1700000000')), 'another version');
+  tier = await reopened(tier, dir);
+  t.true(tier.mayHold(a), 'a row an earlier mount wrote');
+  t.false(tier.mayHold(key('head', 'a/y')));
+  // Replaced in place: the row's size is counted once.
+  const before = tier.stats().storedBytes;
+  tier.set(a, { value: head('a/x'), expiresAt: START + 40_000 });
+  tier = await reopened(tier, dir);
+  t.is(tier.stats().entries, 1);
+  t.is(tier.stats().storedBytes, before);
+  await tier.close();
+  t.false(tier.mayHold(a), 'closed: holds nothing');
+});

@@ -237,3 +237,30 @@ test('an answer fetched or set memory-only is neither asked of nor written to th
   t.is(disk.gets, 1);
   t.is(disk.entries.size, 1);
 });
+
+test('a tier that knows it holds nothing under a key is not asked for it; one that may hold it is', async (t) => {
+  const disk = new MapTier('metadata/disk');
+  // Knows its entries, as the disk tier knows its rows.
+  const knowing = Object.assign(disk, { mayHold: (cacheKey: CacheKey) => disk.entries.has(id(cacheKey)) });
+  const { caches, wallNow } = cachesOver(knowing);
+  t.is(await caches.metadata.recall(key('head', 'k', 'v1')), undefined);
+  const loader = countingLoader();
+  t.deepEqual(await caches.metadata.fetch(key('head', 'a'), loader.load), { n: 1 });
+  t.is(disk.gets, 0, 'neither the recall nor the fetch asked below');
+  t.is(caches.stats().byOp.head.misses, 1, 'the fetch counts its miss as before');
+  disk.set(key('head', 'k', 'v2'), { value: { v: 'disk' }, expiresAt: wallNow() + 500 });
+  t.deepEqual(await caches.metadata.recall(key('head', 'k', 'v2')), { v: 'disk' });
+  t.is(disk.gets, 1);
+});
+
+test('the entry codec encodes as JSON.stringify would, dates, maps and bytes tagged, at any depth', (t) => {
+  const value = {
+    list: [new Date(5), undefined, { deep: new Map<string, unknown>([['k', [Buffer.from('x'), new Date(6)]]]) }],
+    gone: undefined,
+    url: new URL('http://h/p'),
+    n: null,
+  };
+  const text = encodeEntry(value);
+  t.is(text, '{"list":[{"$date":5},null,{"deep":{"$map":[["k",[{"$b64":"eA=="},{"$date":6}]]]}}],"url":"http://h/p","n":null}');
+  t.deepEqual(decodeEntry(text), { list: [new Date(5), null, { deep: new Map([['k', [Buffer.from('x'), new Date(6)]]]) }], url: 'http://h/p', n: null });
+});
