@@ -463,12 +463,18 @@ const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
  */
 export function parseHeaderLines(lines: string[]): Record<string, string> | string {
   const headers: Record<string, string> = {};
-  for (const line of lines.slice(1)) {
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i];
     const colon = line.indexOf(':');
     if (colon <= 0) return `invalid header line ${JSON.stringify(line.slice(0, 80))}`;
     const name = line.slice(0, colon);
     if (!TOKEN.test(name)) return `invalid header name ${JSON.stringify(name.slice(0, 80))}`;
-    const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '');
+    // Spaces and tabs around the value go (by index: a global regex per line cost a HEAD more than the rest of its parsing).
+    let from = colon + 1;
+    let to = line.length;
+    while (from < to && isBlank(line.charCodeAt(from))) from++;
+    while (to > from && isBlank(line.charCodeAt(to - 1))) to--;
+    const value = line.slice(from, to);
     if (!FIELD_VALUE.test(value)) return `invalid value of header ${name}`;
     const lower = name.toLowerCase();
     headers[lower] = headers[lower] === undefined ? value : `${headers[lower]}, ${value}`;
@@ -481,6 +487,11 @@ export function parseHeaderLines(lines: string[]): Record<string, string> | stri
     headers['content-length'] = [...values][0];
   }
   return headers;
+}
+
+/** A space or a tab. */
+function isBlank(code: number): boolean {
+  return code === 32 || code === 9;
 }
 
 /** Refuses a request header that would not go onto the wire as one header line. */

@@ -1,7 +1,7 @@
 // SigV4 for the plain HTTP requests of lean-client.ts, signed exactly as the SDK's own signer
 // signs them (the tests compare the two).
 
-import { createHash, createHmac } from 'node:crypto';
+import crypto, { createHmac } from 'node:crypto';
 
 export interface SigningCredentials {
   accessKeyId: string;
@@ -63,6 +63,9 @@ const UNSIGNABLE = new Set([
   'user-agent',
   'x-amzn-trace-id',
 ]);
+// crypto.hash (Node 20.12 and later) hashes in one call, without a Hash object.
+const sha256Hex: (text: string) => string =
+  typeof crypto.hash === 'function' ? (text) => crypto.hash('sha256', text, 'hex') : (text) => crypto.createHash('sha256').update(text).digest('hex');
 // Credentials expiring sooner than this are asked for again (the provider refreshes them).
 const CREDENTIALS_MARGIN_MS = 5 * 60 * 1000;
 
@@ -104,7 +107,7 @@ export function createRequestSigner(options: SignerOptions & { now?: () => Date 
     for (const name of names) canonicalHeaders += `${name}:${headers[name].trim().replace(/\s+/g, ' ')}\n`;
     const signedHeaders = names.join(';');
     const canonical = `${request.method}\n${request.path}\n${request.query ? queryString(request.query) : ''}\n${canonicalHeaders}\n${signedHeaders}\n${headers['x-amz-content-sha256']}`;
-    const stringToSign = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${createHash('sha256').update(canonical).digest('hex')}`;
+    const stringToSign = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${sha256Hex(canonical)}`;
     const wantedScope = `${scope}\0${creds.secretAccessKey}`;
     if (keyScope !== wantedScope || !signingKey) {
       const dayKey = createHmac('sha256', `AWS4${creds.secretAccessKey}`).update(day).digest();

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import tls from 'node:tls';
 import { promisify } from 'node:util';
 import test from 'ava';
-import { createDirectHttp, type DirectHttpClient, decodeChunked, UnsupportedFramingError } from '../../src/s3/direct-http.js';
+import { createDirectHttp, type DirectHttpClient, decodeChunked, parseHeaderLines, UnsupportedFramingError } from '../../src/s3/direct-http.js';
 
 type Answer = (socket: Socket, request: string, connection: number) => void;
 
@@ -465,4 +465,15 @@ test('a HEAD answer ends with its head, whatever its Content-Length; the socket 
   t.is(server.connections(), 1, 'one socket for both');
   http.close();
   await server.close();
+});
+
+test('header values lose the spaces and tabs around them, keep those inside, and repeated names join', (t) => {
+  t.deepEqual(parseHeaderLines(['HTTP/1.1 200 OK', 'X-Amz-Meta-Mode: \t 33188 \t', 'ETag:"e"', 'Vary: a  b', 'vary:\tc', 'Empty: \t ']), {
+    'x-amz-meta-mode': '33188',
+    etag: '"e"',
+    vary: 'a  b, c',
+    empty: '',
+  });
+  t.is(parseHeaderLines(['HTTP/1.1 200 OK', 'Bad Name: x']), 'invalid header name "Bad Name"');
+  t.is(parseHeaderLines(['HTTP/1.1 200 OK', 'X: a\u0000b']), 'invalid value of header X');
 });

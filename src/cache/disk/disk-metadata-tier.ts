@@ -578,8 +578,19 @@ function idOf(key: CacheKey): string {
  * covers the identity: a miss, never the other's answer.
  */
 function rowIdOf(id: string): bigint {
-  return sha1(id).readBigInt64BE(0);
+  let rowId = recentRows.get(id);
+  if (rowId === undefined) {
+    rowId = sha1(id).readBigInt64BE(0);
+    if (recentRows.size >= RECENT_ROWS) recentRows.clear();
+    recentRows.set(id, rowId);
+  }
+  return rowId;
 }
+
+// The rows of the identities hashed last: a HEAD's version entry is looked for before the HEAD
+// and written after it, a few hundred entries later in a cold `ls -l`; hashed once.
+const RECENT_ROWS = 4096;
+const recentRows = new Map<string, bigint>();
 
 /** The database row that holds `key` (for tests that damage one on purpose). */
 export function metadataRowOf(key: CacheKey): bigint {

@@ -78,15 +78,17 @@ const DETACHED_MAGIC = 0x53334d44; // "S3MD"
 
 /** Header and payload of an entry stored apart from its identity. */
 export function encodeDetached(identity: string, entry: StoredEntry): Buffer {
-  const head = Buffer.allocUnsafe(HEADER_BYTES);
-  head.writeUInt32BE(DETACHED_MAGIC, 0);
-  head.writeUInt8(VERSION, 4);
-  head.writeUInt8(CODEC_IDS[entry.codec], 5);
-  head.writeUInt16BE(0, 6);
-  head.writeUInt32BE(entry.logicalLength, 8);
-  head.writeUInt32BE(entry.payload.length, 12);
-  head.writeUInt32BE(crc32(entry.payload, crc32(Buffer.from(identity))), 16);
-  return Buffer.concat([head, entry.payload]);
+  // One buffer, header then payload; the identity's CRC taken from its text (UTF-8, as a Buffer of it would be).
+  const data = Buffer.allocUnsafe(HEADER_BYTES + entry.payload.length);
+  data.writeUInt32BE(DETACHED_MAGIC, 0);
+  data.writeUInt8(VERSION, 4);
+  data.writeUInt8(CODEC_IDS[entry.codec], 5);
+  data.writeUInt16BE(0, 6);
+  data.writeUInt32BE(entry.logicalLength, 8);
+  data.writeUInt32BE(entry.payload.length, 12);
+  data.writeUInt32BE(crc32(entry.payload, crc32(identity)), 16);
+  entry.payload.copy(data, HEADER_BYTES);
+  return data;
 }
 
 /** The entry `data` holds for `identity`, or the reason it cannot be trusted. */
@@ -101,7 +103,7 @@ export function decodeDetached(identity: string, data: Buffer): StoredEntry | st
   const payloadLength = data.readUInt32BE(12);
   if (data.length !== HEADER_BYTES + payloadLength) return `length ${data.length}, header says ${HEADER_BYTES + payloadLength}`;
   const payload = data.subarray(HEADER_BYTES);
-  if (crc32(payload, crc32(Buffer.from(identity))) !== data.readUInt32BE(16)) return 'checksum mismatch';
+  if (crc32(payload, crc32(identity)) !== data.readUInt32BE(16)) return 'checksum mismatch';
   if (codec === 'raw' && payloadLength !== logicalLength) return 'raw length differs from the logical length';
   return { codec, logicalLength, payload };
 }
