@@ -1,7 +1,11 @@
 // CPU and wall time of a cold `ls -l` of the 5,000-entry directory, per system: the serving
 // process's CPU (from /proc) and the emulator's (this process, which serves fauxqs), one fresh
-// mount each. Usage: node --import tsx scripts/benchmark/ls-cpu.ts [s3mount,s3fs,...]
-// (BENCH_S3MOUNT_ARGS adds s3mount options, as in run.ts).
+// mount each, and the mount's main (JavaScript) thread's CPU. Usage:
+// node --import tsx scripts/benchmark/ls-cpu.ts [s3mount,s3fs,...]
+// BENCH_S3MOUNT_ARGS adds s3mount options, as in run.ts; LS_CPU_NODE_ARGS passes node flags;
+// LS_CPU_ROUNDS=N clears the mount's caches between rounds on one mount; LS_CPU_PERF=/tmp/x
+// records perf per round; LS_CPU_FRESH=N runs A/B rounds of fresh mounts (below);
+// BENCH_MOUNT_STDOUT=/tmp/x keeps what the mount prints (--trace-opt) and says where the ls starts.
 import { execFile, spawn } from 'node:child_process';
 import { readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
