@@ -50,8 +50,11 @@ export interface PutOptions {
   partSize?: number;
 }
 
-/** A body to upload: bytes in memory, or a local file (staged writes). */
-export type PutBody = Buffer | { path: string; size: number };
+/**
+ * A body to upload: bytes in memory, or a local file (staged writes), read when it is sent
+ * (into `into` when given, at least size bytes, which the caller keeps until the call returned).
+ */
+export type PutBody = Buffer | { path: string; size: number; into?: Buffer };
 
 /** A part of a multipart upload: bytes in memory, or bytes [start, end) of a local file. */
 /**

@@ -366,6 +366,25 @@ for (const backend of [memory, sdk]) {
     t.true((await store.getRange(`${base}small.bin`, 0, small.length)).equals(small));
   });
 
+  it('a file body read into a lent buffer: the exact bytes go, the buffer past them is untouched, a file of another size is refused', async (t, store, base) => {
+    const data = bytes(2 * MiB + 17, 13);
+    const path = join(scratch, `${backend.name}-lent.bin`);
+    await writeFile(path, data);
+    const into = Buffer.alloc(3 * MiB, 0xee);
+    await store.put(`${base}lent.bin`, { path, size: data.length, into });
+    t.true((await store.getRange(`${base}lent.bin`, 0, data.length)).equals(data));
+    // The SDK store reads the file into the lent buffer (no fresh pages per PUT); memory keeps its own copy.
+    if (backend.name === 'sdk') t.true(into.subarray(0, data.length).equals(data), 'read into the lent buffer');
+    t.true(
+      into.subarray(data.length).every((byte) => byte === 0xee),
+      'nothing written past the body',
+    );
+    const wrong = await failure(store.put(`${base}wrong.bin`, { path, size: data.length - 1, into }));
+    t.is(wrong.kind, 'Other');
+    t.regex(wrong.message, /holds 2097169 bytes, expected 2097168/);
+    t.is((await failure(store.head(`${base}wrong.bin`))).kind, 'NotFound', 'nothing stored');
+  });
+
   it('an upload sent part by part: a part sent again replaces it, parts not named are dropped, metadata from the start', async (t, store, base) => {
     const key = `${base}parts.bin`;
     const data = bytes(11 * MiB, 21);
