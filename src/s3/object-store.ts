@@ -48,6 +48,8 @@ export interface PutOptions {
   contentType?: string;
   /** Above this size a multipart upload is used (bytes). */
   partSize?: number;
+  /** The body's SHA-256 (hex) when the caller kept it as the bytes were written: a signed PUT need not hash them again. */
+  sha256?: string;
 }
 
 /**

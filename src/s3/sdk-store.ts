@@ -37,6 +37,7 @@ import { checkContentRange, createLeanClient, type LeanClient, readBody } from '
 import {
   type CopyOptions,
   type GetRangeOptions,
+  isStoreError,
   type ListOptions,
   type ListPage,
   type ObjectInfo,
@@ -411,8 +412,17 @@ export function createSdkStore(options: SdkStoreOptions, log: Logger): SdkStore 
       // the same retry policy. Checksums asked for are the SDK's to compute.
       if (size <= partSize && lean && checksums === 'when-required') {
         const bytes = await smallBody(key, body, size);
-        const { metadata, contentType } = putOptions;
-        return retried('put', key, (abortSignal) => lean.put(key, bytes, { metadata, contentType, signal: abortSignal }));
+        const { metadata, contentType, sha256 } = putOptions;
+        const attempt = (given?: string) =>
+          retried('put', key, (abortSignal) => lean.put(key, bytes, { metadata, contentType, sha256: given, signal: abortSignal }));
+        try {
+          return await attempt(sha256);
+        } catch (error) {
+          // The hash kept by the caller disagrees with the bytes read: never fail a PUT for it.
+          if (!sha256 || !isStoreError(error) || error.code !== 'XAmzContentSHA256Mismatch') throw error;
+          log.warn({ key }, 'put: the SHA-256 kept while writing did not match the staged bytes; sent again with the bytes hashed');
+          return attempt(undefined);
+        }
       }
       if (size <= partSize) {
         return send('put', key, async (abortSignal) => {

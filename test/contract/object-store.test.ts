@@ -3,7 +3,7 @@
 // twin and S3 disagree here, unit tests over the twin prove nothing about the mount.
 // After the suite: what only the SDK store has (timeouts, wire format, error mapping).
 
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -595,6 +595,30 @@ test('sdk: requests on the wire: no checksums on a custom endpoint, Range, If-Ma
   t.is(seen.length, 4, 'the empty range asked nothing');
   t.is((await store.getRange('dir/a b', 3, 3)).length, 0);
   t.is(seen.length, 4, 'the empty range asked nothing');
+});
+
+test('sdk: a PUT signs the SHA-256 it is given; one the server finds wrong is sent again with the body hashed', async (t) => {
+  const seen: string[] = [];
+  const server = await fakeS3((req, res, body) => {
+    const given = String(req.headers['x-amz-content-sha256']);
+    seen.push(given);
+    if (given !== createHash('sha256').update(body).digest('hex')) {
+      res.writeHead(400, { 'content-type': 'application/xml' });
+      res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>XAmzContentSHA256Mismatch</Code><Message>mismatch</Message></Error>');
+      return;
+    }
+    res.writeHead(200, { etag: '"p"' });
+    res.end();
+  });
+  const store = sdkStore({ endpoint: server.url, maxAttempts: 1, bucket: 'wire' });
+  const body = Buffer.from('hello');
+  const right = createHash('sha256').update(body).digest('hex');
+  t.deepEqual(await store.put('a', body, { sha256: right }), { etag: '"p"' });
+  t.deepEqual(seen, [right], 'the given hash signed, once');
+  seen.length = 0;
+  const wrong = createHash('sha256').update('other').digest('hex');
+  t.deepEqual(await store.put('b', body, { sha256: wrong }), { etag: '"p"' });
+  t.deepEqual(seen, [wrong, right], 'refused, then sent with the hash of the bytes');
 });
 
 test('sdk: missing credentials are AccessDenied, saying so', async (t) => {

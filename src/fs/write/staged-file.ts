@@ -6,6 +6,7 @@ import { type FileHandle, open } from 'node:fs/promises';
 import { isStoreError, type ObjectStore } from '../../s3/object-store.js';
 import { type FileTimes, now } from '../attributes/times.js';
 import type { ReadTarget } from '../nodes.js';
+import { ContentDigest } from './content-digest.js';
 import type { OpenUpload, PartUploads } from './part-uploads.js';
 import { removeFile } from './remove-file.js';
 import { WriteGate } from './write-gate.js';
@@ -62,6 +63,8 @@ export class StagedFile {
   /** Where the last write ended: a write starting there (or at the end of the file) is sequential. */
   private lastWriteEnd?: number;
 
+  /** SHA-256 of the whole copy while it was only ever written in order from empty (its end is then the size). */
+  private digest?: ContentDigest;
   private handle?: FileHandle;
   private materializing?: Promise<void>;
   private tail: Promise<unknown> = Promise.resolve();
@@ -76,6 +79,7 @@ export class StagedFile {
     dirty: boolean,
   ) {
     this.size = base?.size ?? 0;
+    if (this.size === 0) this.digest = new ContentDigest();
     this.attributes = attributes;
     this.dirty = dirty;
   }
@@ -118,6 +122,8 @@ export class StagedFile {
       // On this thread: a write of at most 128 KiB into the page cache costs less than the
       // trip through libuv's pool, and each FUSE write of a stream waits for the one before.
       const bytesWritten = writeSync(this.file().fd, data, 0, data.length, position);
+      if (this.digest && position === this.size && position === this.digest.end) this.digest.append(data.subarray(0, bytesWritten));
+      else this.dropDigest();
       this.size = Math.max(this.size, position + bytesWritten);
       this.lastWriteEnd = position + bytesWritten;
       this.parts?.written(position, position + bytesWritten, sequential);
@@ -157,6 +163,12 @@ export class StagedFile {
     }
     await this.gate.change(async () => {
       await this.file().truncate(size);
+      if (size === 0) {
+        this.dropDigest();
+        this.digest = new ContentDigest();
+      } else if (size !== this.digest?.end) {
+        this.dropDigest();
+      }
       const previous = this.size;
       this.size = size;
       this.parts?.truncated(size, previous);
@@ -190,12 +202,19 @@ export class StagedFile {
    * upload's own reads at once; no disk sync is needed, since once the upload succeeds S3
    * holds the bytes, and until then the page cache outlives a crash of this process.
    */
-  async prepareUpload(): Promise<{ path: string; size: number }> {
+  async prepareUpload(): Promise<{ path: string; size: number; sha256?: string }> {
     await this.materialize();
-    return { path: this.localPath, size: this.size };
+    const sha256 = this.digest?.end === this.size ? this.digest.current() : undefined;
+    return { path: this.localPath, size: this.size, sha256 };
+  }
+
+  private dropDigest(): void {
+    this.digest?.dispose();
+    this.digest = undefined;
   }
 
   async discard(): Promise<void> {
+    this.dropDigest();
     // Parts in flight read the local file: they end (and their upload is aborted) first.
     await this.parts?.cancel();
     await this.handle?.close().catch(() => undefined);

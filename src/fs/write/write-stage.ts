@@ -166,7 +166,7 @@ export class WriteStage {
    * most maxUploads at once. Says what was stored: a multipart upload's metadata are those of
    * its creation, which may predate the flush, so they are not told.
    */
-  private async upload(file: StagedFile, body: { path: string; size: number }): Promise<Omit<UploadResult, 'key' | 'size' | 'doneAt'>> {
+  private async upload(file: StagedFile, body: { path: string; size: number; sha256?: string }): Promise<Omit<UploadResult, 'key' | 'size' | 'doneAt'>> {
     if (body.size > this.options.partSize && file.parts) {
       const sentAt = new Date();
       try {
@@ -186,8 +186,9 @@ export class WriteStage {
       const slot = body.size >= POOLED_BODY_MIN && body.size <= this.options.partSize ? this.slots.tryAcquire() : undefined;
       try {
         const sentAt = new Date();
-        const sent = slot ? { ...body, into: slot.buffer } : body;
-        const { etag } = await this.store.put(file.key, sent, { metadata, contentType, partSize: this.options.partSize });
+        const { path, size, sha256 } = body;
+        const sent = slot ? { path, size, into: slot.buffer } : { path, size };
+        const { etag } = await this.store.put(file.key, sent, { metadata, contentType, partSize: this.options.partSize, sha256 });
         return { etag, sentAt, metadata, contentType };
       } finally {
         slot?.release();
