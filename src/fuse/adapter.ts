@@ -89,7 +89,7 @@ export function createFuseOperations(fs: Filesystem, log: Logger, hooks: Adapter
   // One object reused by every getattr (the event loop runs one at a time).
   const lifetime: AttrLifetime | undefined = hooks.keepAttributes ? { ms: 0 } : undefined;
 
-  function settle<T>(op: string, path: string, cb: Callback, work: () => Promise<T>, reply: Reply<T>): void {
+  function settle<T>(op: string, path: string, cb: Callback, work: () => T | Promise<T>, reply: Reply<T>): void {
     const started = performance.now();
     let replied = false;
     const answer = (code: number, ...values: unknown[]) => {
@@ -100,11 +100,22 @@ export function createFuseOperations(fs: Filesystem, log: Logger, hooks: Adapter
       hooks.onOperation?.(op, ms, Math.min(code, 0), Math.max(code, 0));
       cb(code, ...values);
     };
-    let pending: Promise<T>;
+    let pending: T | Promise<T>;
     try {
       pending = work();
     } catch (error) {
       answer(errnoOf(error));
+      return;
+    }
+    if (!(pending instanceof Promise)) {
+      // Done at once (a write of a stream): answered now.
+      try {
+        const [code, ...values] = reply(pending);
+        answer(code, ...values);
+      } catch (error) {
+        log.error({ fuse: op, path, err: error }, 'reply failed');
+        answer(errnoOf(error));
+      }
       return;
     }
     pending.then(

@@ -67,6 +67,8 @@ export class StagedFile {
   private digest?: ContentDigest;
   private handle?: FileHandle;
   private materializing?: Promise<void>;
+  /** The local file holds every byte (materializing has ended well). */
+  private materialized = false;
   private tail: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -118,18 +120,36 @@ export class StagedFile {
   async write(data: Buffer, position: number): Promise<number> {
     await this.materialize();
     return this.gate.change(async () => {
-      const sequential = position === this.lastWriteEnd || position === this.size;
-      // On this thread: a write of at most 128 KiB into the page cache costs less than the
-      // trip through libuv's pool, and each FUSE write of a stream waits for the one before.
-      const bytesWritten = writeSync(this.file().fd, data, 0, data.length, position);
-      if (this.digest && position === this.size && position === this.digest.end) this.digest.append(data.subarray(0, bytesWritten));
-      else this.dropDigest();
-      this.size = Math.max(this.size, position + bytesWritten);
-      this.lastWriteEnd = position + bytesWritten;
-      this.parts?.written(position, position + bytesWritten, sequential);
+      const bytesWritten = this.writeLocal(data, position);
       await this.touch();
       return bytesWritten;
     });
+  }
+
+  /**
+   * The write done at once when nothing stands in its way (the copy is whole and open, already
+   * dirty so nothing is to be journaled first, no change or upload under way); else undefined,
+   * and write() is the way. Each FUSE write of a stream waits for the answer to the one before.
+   */
+  writeNow(data: Buffer, position: number): number | undefined {
+    if (!this.materialized || !this.handle || !this.dirty || !this.gate.idle) return undefined;
+    const bytesWritten = this.writeLocal(data, position);
+    this.stampWrite();
+    this.version++;
+    return bytesWritten;
+  }
+
+  private writeLocal(data: Buffer, position: number): number {
+    const sequential = position === this.lastWriteEnd || position === this.size;
+    // On this thread: a write of at most 128 KiB into the page cache costs less than the
+    // trip through libuv's pool.
+    const bytesWritten = writeSync(this.file().fd, data, 0, data.length, position);
+    if (this.digest && position === this.size && position === this.digest.end) this.digest.append(data.subarray(0, bytesWritten));
+    else this.dropDigest();
+    this.size = Math.max(this.size, position + bytesWritten);
+    this.lastWriteEnd = position + bytesWritten;
+    this.parts?.written(position, position + bytesWritten, sequential);
+    return bytesWritten;
   }
 
   async read(position: number, length: number): Promise<Buffer> {
@@ -156,6 +176,7 @@ export class StagedFile {
       if (this.base) {
         this.base = undefined;
         this.materializing = undefined;
+        this.materialized = false;
       }
       await this.openLocal();
     } else {
@@ -223,13 +244,17 @@ export class StagedFile {
   }
 
   private async touch(): Promise<void> {
+    this.stampWrite();
+    await this.changed();
+  }
+
+  private stampWrite(): void {
     // A write changes the contents: mtime and ctime (POSIX). Not while a multipart upload is
     // under way: S3 took the times when it was created, and the file keeps what S3 will hold.
     if (!this.parts?.metadataSent) {
       const present = now();
       this.attributes = { ...this.attributes, mtime: present, ctime: present };
     }
-    await this.changed();
   }
 
   private async changed(): Promise<void> {
@@ -268,11 +293,16 @@ export class StagedFile {
         await this.fetchBase(base);
       }
       this.base = undefined;
-    })().catch((error: unknown) => {
-      // Let a later call try again rather than serve a half-fetched copy.
-      this.materializing = undefined;
-      throw error;
-    });
+    })().then(
+      () => {
+        this.materialized = true;
+      },
+      (error: unknown) => {
+        // Let a later call try again rather than serve a half-fetched copy.
+        this.materializing = undefined;
+        throw error;
+      },
+    );
     return this.materializing;
   }
 
