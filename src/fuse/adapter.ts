@@ -100,6 +100,15 @@ export function createFuseOperations(fs: Filesystem, log: Logger, hooks: Adapter
       hooks.onOperation?.(op, ms, Math.min(code, 0), Math.max(code, 0));
       cb(code, ...values);
     };
+    const replyWith = (value: T) => {
+      try {
+        const [code, ...values] = reply(value);
+        answer(code, ...values);
+      } catch (error) {
+        log.error({ fuse: op, path, err: error }, 'reply failed');
+        answer(errnoOf(error));
+      }
+    };
     let pending: T | Promise<T>;
     try {
       pending = work();
@@ -107,29 +116,9 @@ export function createFuseOperations(fs: Filesystem, log: Logger, hooks: Adapter
       answer(errnoOf(error));
       return;
     }
-    if (!(pending instanceof Promise)) {
-      // Done at once (a write of a stream): answered now.
-      try {
-        const [code, ...values] = reply(pending);
-        answer(code, ...values);
-      } catch (error) {
-        log.error({ fuse: op, path, err: error }, 'reply failed');
-        answer(errnoOf(error));
-      }
-      return;
-    }
-    pending.then(
-      (value) => {
-        try {
-          const [code, ...values] = reply(value);
-          answer(code, ...values);
-        } catch (error) {
-          log.error({ fuse: op, path, err: error }, 'reply failed');
-          answer(errnoOf(error));
-        }
-      },
-      (error: unknown) => answer(errnoOf(error)),
-    );
+    // Done at once (a write of a stream): answered now, with no promise in between.
+    if (!(pending instanceof Promise)) replyWith(pending);
+    else pending.then(replyWith, (error: unknown) => answer(errnoOf(error)));
   }
 
   /** How long the binding may keep `attr`, which getattr answered for `path` the usual way. */
