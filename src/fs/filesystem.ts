@@ -497,9 +497,7 @@ export class S3Filesystem implements Filesystem {
         throw new FsError('EIO', `read at ${position} past the end (${target.size}) of the version ${file.path} moved to`);
       }
       try {
-        // Reads answered in the binding continue a sequential reader's sequence; a random
-        // reader's jumps stay jumps, however many blocks are registered.
-        if (this.native && file.pattern.window > 0) file.pattern.nextOffset = this.native.continuedTo(handle, file.pattern.nextOffset, position);
+        if (this.native) file.pattern.nextOffset = this.native.continuedTo(handle, file.pattern.nextOffset, position);
         const count = await this.reader.readInto(target, file.pattern, position, length, into);
         if (count > 0) file.served ??= target;
         if (file.served !== undefined && file.served !== target) throw new ObjectChangedError(target);
