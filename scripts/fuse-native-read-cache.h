@@ -142,10 +142,11 @@ static void nr_detach_locked (uint32_t fh) {
 
 static void nr_clear_locked (void) {
   for (uint32_t i = 0; i < NR_BUCKETS; i++) {
+    // Unlinking a version's last block takes the version out too.
     while (nr.versions[i] != NULL) {
       nr_version_t *v = nr.versions[i];
-      while (v->blocks != NULL && v->blocks->next != NULL) nr_unlink_block_locked(v, v->blocks);
-      nr_unlink_block_locked(v, v->blocks);
+      if (v->blocks == NULL) nr_forget_version_locked(v);
+      else nr_unlink_block_locked(v, v->blocks);
     }
     while (nr.handles[i] != NULL) nr_detach_locked(nr.handles[i]->fh);
   }
