@@ -92,7 +92,8 @@ export interface Filesystem {
    */
   readInto(handle: number, position: number, length: number, into: Buffer): Promise<number>;
   /** Bytes written (all of them, or a failure). */
-  write(handle: number, data: Buffer, position: number): Promise<number>;
+  /** A number when the write was done at once (no promise to wait for); throws or rejects with an FsError. */
+  write(handle: number, data: Buffer, position: number): number | Promise<number>;
   /** Uploads a dirty file; every close() returns this result. */
   flush(handle: number): Promise<void>;
   fsync(handle: number): Promise<void>;

@@ -89,7 +89,7 @@ export function createFuseOperations(fs: Filesystem, log: Logger, hooks: Adapter
   // One object reused by every getattr (the event loop runs one at a time).
   const lifetime: AttrLifetime | undefined = hooks.keepAttributes ? { ms: 0 } : undefined;
 
-  function settle<T>(op: string, path: string, cb: Callback, work: () => Promise<T>, reply: Reply<T>): void {
+  function settle<T>(op: string, path: string, cb: Callback, work: () => T | Promise<T>, reply: Reply<T>): void {
     const started = performance.now();
     let replied = false;
     const answer = (code: number, ...values: unknown[]) => {
@@ -100,25 +100,25 @@ export function createFuseOperations(fs: Filesystem, log: Logger, hooks: Adapter
       hooks.onOperation?.(op, ms, Math.min(code, 0), Math.max(code, 0));
       cb(code, ...values);
     };
-    let pending: Promise<T>;
+    const replyWith = (value: T) => {
+      try {
+        const [code, ...values] = reply(value);
+        answer(code, ...values);
+      } catch (error) {
+        log.error({ fuse: op, path, err: error }, 'reply failed');
+        answer(errnoOf(error));
+      }
+    };
+    let pending: T | Promise<T>;
     try {
       pending = work();
     } catch (error) {
       answer(errnoOf(error));
       return;
     }
-    pending.then(
-      (value) => {
-        try {
-          const [code, ...values] = reply(value);
-          answer(code, ...values);
-        } catch (error) {
-          log.error({ fuse: op, path, err: error }, 'reply failed');
-          answer(errnoOf(error));
-        }
-      },
-      (error: unknown) => answer(errnoOf(error)),
-    );
+    // Done at once (a write of a stream): answered now, with no promise in between.
+    if (!(pending instanceof Promise)) replyWith(pending);
+    else pending.then(replyWith, (error: unknown) => answer(errnoOf(error)));
   }
 
   /** How long the binding may keep `attr`, which getattr answered for `path` the usual way. */

@@ -40,6 +40,8 @@ export interface LeanRangeOptions {
 export interface LeanPutOptions {
   metadata?: Record<string, string>;
   contentType?: string;
+  /** The body's SHA-256 (hex), when known; computed here otherwise. */
+  sha256?: string;
   signal: AbortSignal;
 }
 
@@ -48,7 +50,7 @@ export interface LeanClient {
   getRange(key: string, start: number, end: number, options: LeanRangeOptions): Promise<Buffer>;
   list(prefix: string, options: ListOptions, signal: AbortSignal): Promise<ListPage>;
   head(key: string, signal: AbortSignal): Promise<ObjectInfo>;
-  /** One PutObject of the whole body, its SHA-256 signed. */
+  /** One PutObject of the whole body, its SHA-256 signed (computed here unless given). */
   put(key: string, body: Buffer, options: LeanPutOptions): Promise<{ etag: string }>;
   close(): void;
 }
@@ -192,7 +194,7 @@ export function createLeanClient(options: LeanClientOptions, log: Logger): LeanC
         'content-length': String(body.length),
         // What the SDK sends when no type is named (some servers refuse an empty body without one).
         'content-type': putOptions.contentType ?? 'application/octet-stream',
-        'x-amz-content-sha256': createHash('sha256').update(body).digest('hex'),
+        'x-amz-content-sha256': putOptions.sha256 ?? createHash('sha256').update(body).digest('hex'),
       };
       for (const [name, value] of Object.entries(putOptions.metadata ?? {})) headers[`x-amz-meta-${name.toLowerCase()}`] = value;
       const signed = await sign({ method: 'PUT', url: base, path, headers });

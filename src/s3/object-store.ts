@@ -48,10 +48,15 @@ export interface PutOptions {
   contentType?: string;
   /** Above this size a multipart upload is used (bytes). */
   partSize?: number;
+  /** The body's SHA-256 (hex) when the caller kept it as the bytes were written: a signed PUT need not hash them again. */
+  sha256?: string;
 }
 
-/** A body to upload: bytes in memory, or a local file (staged writes). */
-export type PutBody = Buffer | { path: string; size: number };
+/**
+ * A body to upload: bytes in memory, or a local file (staged writes), read when it is sent
+ * (into `into` when given, at least size bytes, which the caller keeps until the call returned).
+ */
+export type PutBody = Buffer | { path: string; size: number; into?: Buffer };
 
 /** A part of a multipart upload: bytes in memory, or bytes [start, end) of a local file. */
 /**

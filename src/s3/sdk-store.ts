@@ -37,6 +37,7 @@ import { checkContentRange, createLeanClient, type LeanClient, readBody } from '
 import {
   type CopyOptions,
   type GetRangeOptions,
+  isStoreError,
   type ListOptions,
   type ListPage,
   type ObjectInfo,
@@ -411,15 +412,22 @@ export function createSdkStore(options: SdkStoreOptions, log: Logger): SdkStore 
       // the same retry policy. Checksums asked for are the SDK's to compute.
       if (size <= partSize && lean && checksums === 'when-required') {
         const bytes = await smallBody(key, body, size);
-        const { metadata, contentType } = putOptions;
-        return retried('put', key, (abortSignal) => lean.put(key, bytes, { metadata, contentType, signal: abortSignal }));
+        const { metadata, contentType, sha256 } = putOptions;
+        const attempt = (given?: string) =>
+          retried('put', key, (abortSignal) => lean.put(key, bytes, { metadata, contentType, sha256: given, signal: abortSignal }));
+        try {
+          return await attempt(sha256);
+        } catch (error) {
+          // The hash kept by the caller disagrees with the bytes read: never fail a PUT for it.
+          if (!sha256 || !isStoreError(error) || error.code !== 'XAmzContentSHA256Mismatch') throw error;
+          log.warn({ key }, 'put: the SHA-256 kept while writing did not match the staged bytes; sent again with the bytes hashed');
+          return attempt(undefined);
+        }
       }
       if (size <= partSize) {
         return send('put', key, async (abortSignal) => {
           // Small bodies go as one buffer, so that a retried attempt can send them again.
-          const bytes = Buffer.isBuffer(body) ? body : await readFile(body.path);
-          if (bytes.length !== size)
-            throw new StoreError('Other', `put ${key}: ${Buffer.isBuffer(body) ? 'body' : body.path} holds ${bytes.length} bytes, expected ${size}`);
+          const bytes = await smallBody(key, body, size);
           const out = await client.send(new PutObjectCommand({ ...common, Body: bytes, ContentLength: size }), { abortSignal });
           return { etag: out.ETag ?? '' };
         });
@@ -532,10 +540,30 @@ export function createSdkStore(options: SdkStoreOptions, log: Logger): SdkStore 
 
 /** A body small enough for one request, as one buffer (so that a retried attempt can send it again). */
 async function smallBody(key: string, body: PutBody, size: number): Promise<Buffer> {
+  if (!Buffer.isBuffer(body) && body.into) return readWhole(key, body.path, size, body.into);
   const bytes = Buffer.isBuffer(body) ? body : await readFile(body.path);
   if (bytes.length !== size)
     throw new StoreError('Other', `put ${key}: ${Buffer.isBuffer(body) ? 'body' : body.path} holds ${bytes.length} bytes, expected ${size}`);
   return bytes;
+}
+
+/** A local file of exactly `size` bytes, read into `into` (a buffer lent for it, reused: no fresh pages to fault in). */
+async function readWhole(key: string, path: string, size: number, into: Buffer): Promise<Buffer> {
+  const handle = await open(path, 'r');
+  try {
+    const held = (await handle.stat()).size;
+    if (held !== size) throw new StoreError('Other', `put ${key}: ${path} holds ${held} bytes, expected ${size}`);
+    const bytes = into.subarray(0, size);
+    let filled = 0;
+    while (filled < size) {
+      const { bytesRead } = await handle.read(bytes, filled, size - filled, filled);
+      if (bytesRead === 0) throw new StoreError('Other', `put ${key}: ${path} ends at ${filled}, before ${size}`, 'ReadFailed');
+      filled += bytesRead;
+    }
+    return bytes;
+  } finally {
+    await handle.close();
+  }
 }
 
 /** Bytes [start, end) of a local file; fewer bytes there than asked is an error, never a short part. */

@@ -3,7 +3,7 @@
 // twin and S3 disagree here, unit tests over the twin prove nothing about the mount.
 // After the suite: what only the SDK store has (timeouts, wire format, error mapping).
 
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -366,6 +366,25 @@ for (const backend of [memory, sdk]) {
     t.true((await store.getRange(`${base}small.bin`, 0, small.length)).equals(small));
   });
 
+  it('a file body read into a lent buffer: the exact bytes go, the buffer past them is untouched, a file of another size is refused', async (t, store, base) => {
+    const data = bytes(2 * MiB + 17, 13);
+    const path = join(scratch, `${backend.name}-lent.bin`);
+    await writeFile(path, data);
+    const into = Buffer.alloc(3 * MiB, 0xee);
+    await store.put(`${base}lent.bin`, { path, size: data.length, into });
+    t.true((await store.getRange(`${base}lent.bin`, 0, data.length)).equals(data));
+    // The SDK store reads the file into the lent buffer (no fresh pages per PUT); memory keeps its own copy.
+    if (backend.name === 'sdk') t.true(into.subarray(0, data.length).equals(data), 'read into the lent buffer');
+    t.true(
+      into.subarray(data.length).every((byte) => byte === 0xee),
+      'nothing written past the body',
+    );
+    const wrong = await failure(store.put(`${base}wrong.bin`, { path, size: data.length - 1, into }));
+    t.is(wrong.kind, 'Other');
+    t.regex(wrong.message, /holds 2097169 bytes, expected 2097168/);
+    t.is((await failure(store.head(`${base}wrong.bin`))).kind, 'NotFound', 'nothing stored');
+  });
+
   it('an upload sent part by part: a part sent again replaces it, parts not named are dropped, metadata from the start', async (t, store, base) => {
     const key = `${base}parts.bin`;
     const data = bytes(11 * MiB, 21);
@@ -576,6 +595,30 @@ test('sdk: requests on the wire: no checksums on a custom endpoint, Range, If-Ma
   t.is(seen.length, 4, 'the empty range asked nothing');
   t.is((await store.getRange('dir/a b', 3, 3)).length, 0);
   t.is(seen.length, 4, 'the empty range asked nothing');
+});
+
+test('sdk: a PUT signs the SHA-256 it is given; one the server finds wrong is sent again with the body hashed', async (t) => {
+  const seen: string[] = [];
+  const server = await fakeS3((req, res, body) => {
+    const given = String(req.headers['x-amz-content-sha256']);
+    seen.push(given);
+    if (given !== createHash('sha256').update(body).digest('hex')) {
+      res.writeHead(400, { 'content-type': 'application/xml' });
+      res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>XAmzContentSHA256Mismatch</Code><Message>mismatch</Message></Error>');
+      return;
+    }
+    res.writeHead(200, { etag: '"p"' });
+    res.end();
+  });
+  const store = sdkStore({ endpoint: server.url, maxAttempts: 1, bucket: 'wire' });
+  const body = Buffer.from('hello');
+  const right = createHash('sha256').update(body).digest('hex');
+  t.deepEqual(await store.put('a', body, { sha256: right }), { etag: '"p"' });
+  t.deepEqual(seen, [right], 'the given hash signed, once');
+  seen.length = 0;
+  const wrong = createHash('sha256').update('other').digest('hex');
+  t.deepEqual(await store.put('b', body, { sha256: wrong }), { etag: '"p"' });
+  t.deepEqual(seen, [wrong, right], 'refused, then sent with the hash of the bytes');
 });
 
 test('sdk: missing credentials are AccessDenied, saying so', async (t) => {

@@ -130,6 +130,14 @@ test('write answers the byte count', async (t) => {
   t.deepEqual(await invoke('answer', 'write'), [[3]]);
 });
 
+test('a write the core did at once (a number, no promise) is answered before the handler returns', (t) => {
+  const core = { write: (_handle: number, data: Buffer) => data.length } as unknown as Filesystem;
+  const operations = createFuseOperations(core, silentLogger());
+  const replies: unknown[][] = [];
+  operations.write('/p', 7, Buffer.from('abcd'), 3, 0, (...reply: unknown[]) => replies.push(reply));
+  t.deepEqual(replies, [[3]], 'answered synchronously, with the count of the bytes handed over');
+});
+
 test('with keepAttributes, getattr answers say how long the binding may keep them', async (t) => {
   const lifetimes: Record<string, number> = { '/listed': 5_000.7, '/unbounded': Number.POSITIVE_INFINITY, '/brief': 8 };
   const core = {

@@ -53,3 +53,24 @@ test('buffers are let go once no part is in flight for the idle time', async (t)
   while (slots.kept > 0) await new Promise((resolve) => setTimeout(resolve, 10));
   t.is(slots.kept, 0);
 });
+
+test('tryAcquire lends a free slot at once, and none while every slot is taken or waited for', async (t) => {
+  const slots = new PartSlots(2, PART, 60_000);
+  const a = slots.tryAcquire();
+  t.truthy(a);
+  t.is(a?.buffer.length, PART);
+  const b = await slots.acquire();
+  t.is(slots.tryAcquire(), undefined, 'both slots taken');
+  let third: Awaited<ReturnType<PartSlots['acquire']>> | undefined;
+  const waiting = slots.acquire().then((slot) => (third = slot));
+  a?.release();
+  await waiting;
+  t.truthy(third, 'the waiting holder got the slot given back, not a later tryAcquire');
+  t.is(slots.tryAcquire(), undefined);
+  b.release();
+  third?.release();
+  const again = slots.tryAcquire();
+  t.is(again?.buffer, a?.buffer, 'the kept buffer is lent again');
+  again?.release();
+  t.is(slots.taken, 0);
+});

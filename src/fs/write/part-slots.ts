@@ -36,6 +36,17 @@ export class PartSlots {
   async acquire(): Promise<PartSlot> {
     if (this.free > 0) this.free--;
     else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    return this.lend();
+  }
+
+  /** A slot if one is free now, else undefined (for callers that can do without). */
+  tryAcquire(): PartSlot | undefined {
+    if (this.free === 0) return undefined;
+    this.free--;
+    return this.lend();
+  }
+
+  private lend(): PartSlot {
     clearTimeout(this.idle);
     this.idle = undefined;
     let buffer: Buffer | undefined;

@@ -1,10 +1,12 @@
 // One file being written: a local copy under the staging directory that every handle
 // on the key shares, uploaded when a dirty copy is flushed (a big one part by part, partly
 // while it is written: part-uploads.ts).
+import { writeSync } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { isStoreError, type ObjectStore } from '../../s3/object-store.js';
 import { type FileTimes, now } from '../attributes/times.js';
 import type { ReadTarget } from '../nodes.js';
+import { ContentDigest } from './content-digest.js';
 import type { OpenUpload, PartUploads } from './part-uploads.js';
 import { removeFile } from './remove-file.js';
 import { WriteGate } from './write-gate.js';
@@ -61,8 +63,12 @@ export class StagedFile {
   /** Where the last write ended: a write starting there (or at the end of the file) is sequential. */
   private lastWriteEnd?: number;
 
+  /** SHA-256 of the whole copy while it was only ever written in order from empty (its end is then the size). */
+  private digest?: ContentDigest;
   private handle?: FileHandle;
   private materializing?: Promise<void>;
+  /** The local file holds every byte (materializing has ended well). */
+  private materialized = false;
   private tail: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -75,6 +81,7 @@ export class StagedFile {
     dirty: boolean,
   ) {
     this.size = base?.size ?? 0;
+    if (this.size === 0) this.digest = new ContentDigest();
     this.attributes = attributes;
     this.dirty = dirty;
   }
@@ -113,14 +120,36 @@ export class StagedFile {
   async write(data: Buffer, position: number): Promise<number> {
     await this.materialize();
     return this.gate.change(async () => {
-      const sequential = position === this.lastWriteEnd || position === this.size;
-      const { bytesWritten } = await this.file().write(data, 0, data.length, position);
-      this.size = Math.max(this.size, position + bytesWritten);
-      this.lastWriteEnd = position + bytesWritten;
-      this.parts?.written(position, position + bytesWritten, sequential);
+      const bytesWritten = this.writeLocal(data, position);
       await this.touch();
       return bytesWritten;
     });
+  }
+
+  /**
+   * The write done at once when nothing stands in its way (the copy is whole and open, already
+   * dirty so nothing is to be journaled first, no change or upload under way); else undefined,
+   * and write() is the way. Each FUSE write of a stream waits for the answer to the one before.
+   */
+  writeNow(data: Buffer, position: number): number | undefined {
+    if (!this.materialized || !this.handle || !this.dirty || !this.gate.idle) return undefined;
+    const bytesWritten = this.writeLocal(data, position);
+    this.stampWrite();
+    this.version++;
+    return bytesWritten;
+  }
+
+  private writeLocal(data: Buffer, position: number): number {
+    const sequential = position === this.lastWriteEnd || position === this.size;
+    // On this thread: a write of at most 128 KiB into the page cache costs less than the
+    // trip through libuv's pool.
+    const bytesWritten = writeSync(this.file().fd, data, 0, data.length, position);
+    if (this.digest && position === this.size && position === this.digest.end) this.digest.append(data.subarray(0, bytesWritten));
+    else this.dropDigest();
+    this.size = Math.max(this.size, position + bytesWritten);
+    this.lastWriteEnd = position + bytesWritten;
+    this.parts?.written(position, position + bytesWritten, sequential);
+    return bytesWritten;
   }
 
   async read(position: number, length: number): Promise<Buffer> {
@@ -147,6 +176,7 @@ export class StagedFile {
       if (this.base) {
         this.base = undefined;
         this.materializing = undefined;
+        this.materialized = false;
       }
       await this.openLocal();
     } else {
@@ -154,6 +184,12 @@ export class StagedFile {
     }
     await this.gate.change(async () => {
       await this.file().truncate(size);
+      if (size === 0) {
+        this.dropDigest();
+        this.digest = new ContentDigest();
+      } else if (size !== this.digest?.end) {
+        this.dropDigest();
+      }
       const previous = this.size;
       this.size = size;
       this.parts?.truncated(size, previous);
@@ -187,12 +223,19 @@ export class StagedFile {
    * upload's own reads at once; no disk sync is needed, since once the upload succeeds S3
    * holds the bytes, and until then the page cache outlives a crash of this process.
    */
-  async prepareUpload(): Promise<{ path: string; size: number }> {
+  async prepareUpload(): Promise<{ path: string; size: number; sha256?: string }> {
     await this.materialize();
-    return { path: this.localPath, size: this.size };
+    const sha256 = this.digest?.end === this.size ? this.digest.current() : undefined;
+    return { path: this.localPath, size: this.size, sha256 };
+  }
+
+  private dropDigest(): void {
+    this.digest?.dispose();
+    this.digest = undefined;
   }
 
   async discard(): Promise<void> {
+    this.dropDigest();
     // Parts in flight read the local file: they end (and their upload is aborted) first.
     await this.parts?.cancel();
     await this.handle?.close().catch(() => undefined);
@@ -201,13 +244,17 @@ export class StagedFile {
   }
 
   private async touch(): Promise<void> {
+    this.stampWrite();
+    await this.changed();
+  }
+
+  private stampWrite(): void {
     // A write changes the contents: mtime and ctime (POSIX). Not while a multipart upload is
     // under way: S3 took the times when it was created, and the file keeps what S3 will hold.
     if (!this.parts?.metadataSent) {
       const present = now();
       this.attributes = { ...this.attributes, mtime: present, ctime: present };
     }
-    await this.changed();
   }
 
   private async changed(): Promise<void> {
@@ -246,11 +293,16 @@ export class StagedFile {
         await this.fetchBase(base);
       }
       this.base = undefined;
-    })().catch((error: unknown) => {
-      // Let a later call try again rather than serve a half-fetched copy.
-      this.materializing = undefined;
-      throw error;
-    });
+    })().then(
+      () => {
+        this.materialized = true;
+      },
+      (error: unknown) => {
+        // Let a later call try again rather than serve a half-fetched copy.
+        this.materializing = undefined;
+        throw error;
+      },
+    );
     return this.materializing;
   }
 

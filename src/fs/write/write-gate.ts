@@ -6,6 +6,11 @@ export class WriteGate {
   private drained?: () => void;
   private closed?: Promise<void>;
 
+  /** No change and no upload under way: a change made now, without waiting, is alone. */
+  get idle(): boolean {
+    return this.active === 0 && !this.closed;
+  }
+
   /** Runs a change; waits while an upload holds the gate. */
   async change<T>(work: () => Promise<T>): Promise<T> {
     while (this.closed) await this.closed;

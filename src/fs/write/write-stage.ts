@@ -24,6 +24,9 @@ import { sidecarPath } from './staged-sidecar.js';
  */
 export const PARTS_IN_FLIGHT = 8;
 
+/** Single PUTs of at least this many bytes borrow a part buffer when one is free. */
+export const POOLED_BODY_MIN = 1024 * 1024;
+
 export interface WriteStageOptions {
   /** Directory for staged copies (created 0700). */
   directory: string;
@@ -163,7 +166,7 @@ export class WriteStage {
    * most maxUploads at once. Says what was stored: a multipart upload's metadata are those of
    * its creation, which may predate the flush, so they are not told.
    */
-  private async upload(file: StagedFile, body: { path: string; size: number }): Promise<Omit<UploadResult, 'key' | 'size' | 'doneAt'>> {
+  private async upload(file: StagedFile, body: { path: string; size: number; sha256?: string }): Promise<Omit<UploadResult, 'key' | 'size' | 'doneAt'>> {
     if (body.size > this.options.partSize && file.parts) {
       const sentAt = new Date();
       try {
@@ -178,9 +181,18 @@ export class WriteStage {
     const metadata = toMetadata(file.attributes);
     const contentType = contentTypeFor(file.key);
     return this.uploadSlots(async () => {
-      const sentAt = new Date();
-      const { etag } = await this.store.put(file.key, body, { metadata, contentType, partSize: this.options.partSize });
-      return { etag, sentAt, metadata, contentType };
+      // A big body is read into a part buffer when one is free: a fresh buffer of megabytes
+      // per PUT costs more in page faults than reading the file.
+      const slot = body.size >= POOLED_BODY_MIN && body.size <= this.options.partSize ? this.slots.tryAcquire() : undefined;
+      try {
+        const sentAt = new Date();
+        const { path, size, sha256 } = body;
+        const sent = slot ? { path, size, into: slot.buffer } : { path, size };
+        const { etag } = await this.store.put(file.key, sent, { metadata, contentType, partSize: this.options.partSize, sha256 });
+        return { etag, sentAt, metadata, contentType };
+      } finally {
+        slot?.release();
+      }
     });
   }
 
