@@ -5,15 +5,19 @@
 // calls nr_before for every operation before it goes to JavaScript.
 //
 // The rules, all applied here:
-// - JavaScript registers, per open file handle, blocks of the one version of the object that
-//   handle reads: block index -> an open descriptor of the block's file, where the block's
-//   bytes start in it, and how many there are. It registers only blocks whose file it read
-//   and checked (CRC-32 over identity and payload) through that descriptor, stored raw.
-// - A read on a registered handle that lies wholly within registered blocks is answered here
-//   with pread; anything else (a missing block, a short pread) goes to JavaScript as before.
-// - The descriptors belong to this file once registered: a drop (the handle's release, the
-//   block leaving the disk cache) takes the block out at once and closes its descriptor when
-//   no read is using it any more, so a descriptor number is never read after it was closed.
+// - JavaScript registers blocks per version of an object (a number it gives to bucket, key
+//   and ETag): block index -> an open descriptor of the block's file, where the block's bytes
+//   start in it, and how many there are. It registers only blocks whose file it read and
+//   checked (CRC-32 over identity and payload) through that descriptor, stored raw.
+// - JavaScript attaches an open file handle to the version it returned bytes of (its first
+//   read always goes there). A read on an attached handle that lies wholly within registered
+//   blocks of its version is answered here with pread, whichever handle's reads registered
+//   them (fio's four readers of one file, a reader opened after another closed); anything
+//   else (a missing block, bytes not in the page cache) goes to JavaScript as before.
+// - The descriptors belong to this file once registered: a drop (the block leaving the disk
+//   cache, or room needed for others) takes the block out at once and closes its descriptor
+//   when no read is using it any more, so a descriptor number is never read after it was
+//   closed. A handle's release detaches it before its number can be given again.
 //
 // One table per process (s3mount serves one mount per process); off until configured.
 
@@ -40,8 +44,8 @@ static ssize_t nr_pread_cached (int fd, void *buf, size_t len, uint64_t offset) 
 
 typedef struct nr_block {
   struct nr_block *chain;            // next in its hash bucket
-  struct nr_block *prev, *next;      // the handle's blocks
-  uint32_t fh;
+  struct nr_block *prev, *next;      // the version's blocks
+  uint32_t version;
   uint64_t index;
   int fd;
   uint64_t file_offset;              // where the block's bytes start in its file
@@ -50,12 +54,21 @@ typedef struct nr_block {
   int dropped;                       // out of the table: close when refs reaches 0
 } nr_block_t;
 
-typedef struct nr_handle {
-  struct nr_handle *chain;
-  uint32_t fh;
+// One version of an object (JavaScript numbers them: bucket, key and ETag), and its blocks.
+typedef struct nr_version {
+  struct nr_version *chain;
+  uint32_t version;
   uint32_t block_size;
   uint64_t size;                     // the object's size: reads stop there
   nr_block_t *blocks;
+} nr_version_t;
+
+// An open handle that returned bytes of a version: its reads may be answered from that
+// version's blocks, whichever handle's reads registered them.
+typedef struct nr_handle {
+  struct nr_handle *chain;
+  uint32_t fh;
+  uint32_t version;
 } nr_handle_t;
 
 static struct {
@@ -63,12 +76,13 @@ static struct {
   uint32_t max_blocks;               // 0: off
   uint32_t blocks;
   nr_block_t *buckets[NR_BUCKETS];
+  nr_version_t *versions[NR_BUCKETS];
   nr_handle_t *handles[NR_BUCKETS];
   uint64_t served, served_bytes, passed, fallbacks, registered, refused, dropped;
 } nr = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
-static uint32_t nr_bucket (uint32_t fh, uint64_t index) {
-  uint64_t h = ((uint64_t) fh * 0x9E3779B97F4A7C15ULL) ^ (index * 0xC2B2AE3D27D4EB4FULL);
+static uint32_t nr_bucket (uint32_t version, uint64_t index) {
+  uint64_t h = ((uint64_t) version * 0x9E3779B97F4A7C15ULL) ^ (index * 0xC2B2AE3D27D4EB4FULL);
   return (uint32_t) ((h ^ (h >> 29)) % NR_BUCKETS);
 }
 
@@ -78,20 +92,34 @@ static nr_handle_t *nr_handle_locked (uint32_t fh) {
   return h;
 }
 
-static nr_block_t *nr_block_locked (uint32_t fh, uint64_t index) {
-  nr_block_t *b = nr.buckets[nr_bucket(fh, index)];
-  while (b != NULL && (b->fh != fh || b->index != index)) b = b->chain;
+static nr_version_t *nr_version_locked (uint32_t version) {
+  nr_version_t *v = nr.versions[version % NR_BUCKETS];
+  while (v != NULL && v->version != version) v = v->chain;
+  return v;
+}
+
+static nr_block_t *nr_block_locked (uint32_t version, uint64_t index) {
+  nr_block_t *b = nr.buckets[nr_bucket(version, index)];
+  while (b != NULL && (b->version != version || b->index != index)) b = b->chain;
   return b;
 }
 
-// Takes a block out of the table and its handle's list; its descriptor closes now or when
-// the last read using it ends.
-static void nr_unlink_block_locked (nr_handle_t *h, nr_block_t *b) {
-  nr_block_t **at = &nr.buckets[nr_bucket(b->fh, b->index)];
+// Takes a version with no block left out of the table.
+static void nr_forget_version_locked (nr_version_t *v) {
+  nr_version_t **at = &nr.versions[v->version % NR_BUCKETS];
+  while (*at != v) at = &(*at)->chain;
+  *at = v->chain;
+  free(v);
+}
+
+// Takes a block out of the table and its version's list (the version too once it has none);
+// its descriptor closes now or when the last read using it ends.
+static void nr_unlink_block_locked (nr_version_t *v, nr_block_t *b) {
+  nr_block_t **at = &nr.buckets[nr_bucket(b->version, b->index)];
   while (*at != b) at = &(*at)->chain;
   *at = b->chain;
   if (b->prev != NULL) b->prev->next = b->next;
-  else h->blocks = b->next;
+  else v->blocks = b->next;
   if (b->next != NULL) b->next->prev = b->prev;
   nr.blocks--;
   nr.dropped++;
@@ -100,21 +128,27 @@ static void nr_unlink_block_locked (nr_handle_t *h, nr_block_t *b) {
     close(b->fd);
     free(b);
   }
+  if (v->blocks == NULL) nr_forget_version_locked(v);
 }
 
-static void nr_drop_handle_locked (uint32_t fh) {
+static void nr_detach_locked (uint32_t fh) {
   nr_handle_t **at = &nr.handles[fh % NR_BUCKETS];
   while (*at != NULL && (*at)->fh != fh) at = &(*at)->chain;
   nr_handle_t *h = *at;
   if (h == NULL) return;
-  while (h->blocks != NULL) nr_unlink_block_locked(h, h->blocks);
   *at = h->chain;
   free(h);
 }
 
 static void nr_clear_locked (void) {
   for (uint32_t i = 0; i < NR_BUCKETS; i++) {
-    while (nr.handles[i] != NULL) nr_drop_handle_locked(nr.handles[i]->fh);
+    // Unlinking a version's last block takes the version out too.
+    while (nr.versions[i] != NULL) {
+      nr_version_t *v = nr.versions[i];
+      if (v->blocks == NULL) nr_forget_version_locked(v);
+      else nr_unlink_block_locked(v, v->blocks);
+    }
+    while (nr.handles[i] != NULL) nr_detach_locked(nr.handles[i]->fh);
   }
 }
 
@@ -130,13 +164,16 @@ static int nr_serve (fuse_thread_locals_t *l) {
 
   pthread_mutex_lock(&nr.lock);
   nr_handle_t *h = nr.max_blocks == 0 ? NULL : nr_handle_locked(fh);
-  if (h == NULL || start >= h->size) {
-    // Not ours, or at the end of the object: JavaScript knows best.
+  nr_version_t *v = h == NULL ? NULL : nr_version_locked(h->version);
+  if (v == NULL || start >= v->size) {
+    // Not ours, nothing registered for its version, or at the end of the object: JavaScript
+    // knows best.
+    if (h != NULL) nr.passed++;
     pthread_mutex_unlock(&nr.lock);
     return 0;
   }
-  block_size = h->block_size;
-  end = start + l->len < h->size ? start + l->len : h->size;
+  block_size = v->block_size;
+  end = start + l->len < v->size ? start + l->len : v->size;
   uint64_t first = start / block_size, last = (end - 1) / block_size;
   if (last - first >= NR_MAX_SPAN) {
     nr.passed++;
@@ -144,7 +181,7 @@ static int nr_serve (fuse_thread_locals_t *l) {
     return 0;
   }
   for (uint64_t index = first; index <= last; index++) {
-    nr_block_t *b = nr_block_locked(fh, index);
+    nr_block_t *b = nr_block_locked(v->version, index);
     // The block must hold every byte of the read that falls in its place.
     uint64_t place_end = (index + 1) * block_size;
     uint64_t needed_end = end < place_end ? end : place_end;
@@ -169,7 +206,8 @@ static int nr_serve (fuse_thread_locals_t *l) {
     uint64_t to = end < block_end ? end : block_end;
     while (at < to) {
       // Only bytes already in the page cache: a read that would wait for the disk goes to
-      // JavaScript, which reads whole blocks ahead of the reader, several at once.
+      // JavaScript, which reads whole blocks (measured: a pread here for the missing bytes was
+      // no faster for random readers, and slower for a streaming one).
       ssize_t got = nr_pread_cached(b->fd, buf + (at - start), (size_t) (to - at), b->file_offset + (at - block_start));
       if (got < 0 && errno == EINTR) continue;
       if (got <= 0) {
@@ -221,11 +259,11 @@ NAPI_METHOD(native_reads_configure) {
   return NULL;
 }
 
-// (fh, blockSize, objectSize, index, fd, fileOffset, length) -> true when registered. The
+// (version, blockSize, objectSize, index, fd, fileOffset, length) -> true when registered. The
 // descriptor belongs to the binding from then on; when false, the caller keeps it (and closes it).
 NAPI_METHOD(native_reads_register) {
   NAPI_ARGV(7)
-  NAPI_ARGV_UINT32(fh, 0)
+  NAPI_ARGV_UINT32(version, 0)
   NAPI_ARGV_UINT32(block_size, 1)
   double size_arg, index_arg, offset_arg;
   NAPI_STATUS_THROWS(napi_get_value_double(env, argv[2], &size_arg))
@@ -235,39 +273,40 @@ NAPI_METHOD(native_reads_register) {
   NAPI_ARGV_UINT32(length, 6)
   int kept = 0;
   pthread_mutex_lock(&nr.lock);
-  nr_handle_t *h = nr_handle_locked(fh);
+  nr_version_t *v = nr_version_locked(version);
   uint64_t index = (uint64_t) index_arg;
   int valid = block_size > 0 && fd >= 0 && length > 0 && length <= block_size && size_arg > 0 && index_arg >= 0 && offset_arg >= 0;
-  if (!valid || nr.blocks >= nr.max_blocks || (h != NULL && (h->block_size != block_size || h->size != (uint64_t) size_arg))) {
+  if (!valid || nr.blocks >= nr.max_blocks || (v != NULL && (v->block_size != block_size || v->size != (uint64_t) size_arg))) {
     nr.refused++;
-  } else if (nr_block_locked(fh, index) != NULL) {
+  } else if (nr_block_locked(version, index) != NULL) {
     nr.refused++;
   } else {
-    if (h == NULL) {
-      h = calloc(1, sizeof(nr_handle_t));
-      if (h != NULL) {
-        h->fh = fh;
-        h->block_size = block_size;
-        h->size = (uint64_t) size_arg;
-        h->chain = nr.handles[fh % NR_BUCKETS];
-        nr.handles[fh % NR_BUCKETS] = h;
+    nr_block_t *b = calloc(1, sizeof(nr_block_t));
+    if (v == NULL && b != NULL) {
+      v = calloc(1, sizeof(nr_version_t));
+      if (v != NULL) {
+        v->version = version;
+        v->block_size = block_size;
+        v->size = (uint64_t) size_arg;
+        v->chain = nr.versions[version % NR_BUCKETS];
+        nr.versions[version % NR_BUCKETS] = v;
       }
     }
-    nr_block_t *b = h == NULL ? NULL : calloc(1, sizeof(nr_block_t));
-    if (b == NULL) {
+    if (b == NULL || v == NULL) {
+      free(b);
       nr.refused++;
     } else {
-      b->fh = fh;
+      b->version = version;
       b->index = index;
       b->fd = fd;
       b->file_offset = (uint64_t) offset_arg;
       b->length = length;
-      uint32_t bucket = nr_bucket(fh, index);
+      uint32_t bucket = nr_bucket(version, index);
       b->chain = nr.buckets[bucket];
       nr.buckets[bucket] = b;
-      b->next = h->blocks;
-      if (h->blocks != NULL) h->blocks->prev = b;
-      h->blocks = b;
+      b->next = v->blocks;
+      if (v->blocks != NULL) v->blocks->prev = b;
+      v->blocks = b;
       nr.blocks++;
       nr.registered++;
       kept = 1;
@@ -279,26 +318,44 @@ NAPI_METHOD(native_reads_register) {
   return result;
 }
 
-// (fh): the handle's blocks go (its release).
-NAPI_METHOD(native_reads_drop_handle) {
-  NAPI_ARGV(1)
+// (fh, version): the handle returned bytes of that version; its reads may be answered from the
+// version's blocks from now on, whichever handle's reads registered them.
+NAPI_METHOD(native_reads_attach) {
+  NAPI_ARGV(2)
   NAPI_ARGV_UINT32(fh, 0)
+  NAPI_ARGV_UINT32(version, 1)
   pthread_mutex_lock(&nr.lock);
-  nr_drop_handle_locked(fh);
+  nr_handle_t *h = nr_handle_locked(fh);
+  if (h == NULL && (h = calloc(1, sizeof(nr_handle_t))) != NULL) {
+    h->fh = fh;
+    h->chain = nr.handles[fh % NR_BUCKETS];
+    nr.handles[fh % NR_BUCKETS] = h;
+  }
+  if (h != NULL) h->version = version;
   pthread_mutex_unlock(&nr.lock);
   return NULL;
 }
 
-// (fh, index): one block goes (it left the disk cache).
+// (fh): the handle is released: its reads go to JavaScript (the number may be given again).
+NAPI_METHOD(native_reads_drop_handle) {
+  NAPI_ARGV(1)
+  NAPI_ARGV_UINT32(fh, 0)
+  pthread_mutex_lock(&nr.lock);
+  nr_detach_locked(fh);
+  pthread_mutex_unlock(&nr.lock);
+  return NULL;
+}
+
+// (version, index): one block goes (it left the disk cache, or room was needed).
 NAPI_METHOD(native_reads_drop_block) {
   NAPI_ARGV(2)
-  NAPI_ARGV_UINT32(fh, 0)
+  NAPI_ARGV_UINT32(version, 0)
   double index_arg;
   NAPI_STATUS_THROWS(napi_get_value_double(env, argv[1], &index_arg))
   pthread_mutex_lock(&nr.lock);
-  nr_handle_t *h = nr_handle_locked(fh);
-  nr_block_t *b = h == NULL ? NULL : nr_block_locked(fh, (uint64_t) index_arg);
-  if (b != NULL) nr_unlink_block_locked(h, b);
+  nr_version_t *v = nr_version_locked(version);
+  nr_block_t *b = v == NULL ? NULL : nr_block_locked(version, (uint64_t) index_arg);
+  if (b != NULL) nr_unlink_block_locked(v, b);
   pthread_mutex_unlock(&nr.lock);
   return NULL;
 }
@@ -323,6 +380,7 @@ NAPI_METHOD(native_reads_stats) {
 static void nr_export (napi_env env, napi_value exports) {
   NAPI_EXPORT_FUNCTION(native_reads_configure)
   NAPI_EXPORT_FUNCTION(native_reads_register)
+  NAPI_EXPORT_FUNCTION(native_reads_attach)
   NAPI_EXPORT_FUNCTION(native_reads_drop_handle)
   NAPI_EXPORT_FUNCTION(native_reads_drop_block)
   NAPI_EXPORT_FUNCTION(native_reads_stats)

@@ -102,6 +102,12 @@ const edits = {
       'Fuse.EPERM = -1\n',
       'Fuse.EPERM = -1\n\n// s3mount: reads served from registered block files, with scripts/fuse-native-read-cache.h, else null.\nFuse.nativeReads = binding.native_reads_configure\n  ? {\n      configure: binding.native_reads_configure,\n      register: binding.native_reads_register,\n      dropHandle: binding.native_reads_drop_handle,\n      dropBlock: binding.native_reads_drop_block,\n      stats: binding.native_reads_stats\n    }\n  : null\n',
     ],
+    // Registrations per object version: a handle is attached to the version it read (apart from
+    // the edit above, whose text must stay as it is: a source holding it is recognised by it).
+    [
+      '      stats: binding.native_reads_stats\n    }\n  : null\n',
+      '      stats: binding.native_reads_stats\n    }\n  : null\nif (Fuse.nativeReads && binding.native_reads_attach) Fuse.nativeReads.attach = binding.native_reads_attach\n',
+    ],
   ],
 };
 

@@ -19,7 +19,7 @@ import { TreeChanges } from './fs/write/tree-changes.js';
 import { WriteStage } from './fs/write/write-stage.js';
 import type { Logger } from './log.js';
 import type { ObjectStore } from './s3/object-store.js';
-import { BLOCK_TTL_MS, NATIVE_READS_AHEAD_BLOCKS, UPLOADS_IN_FLIGHT } from './tuning.js';
+import { BLOCK_TTL_MS, NATIVE_READS_AHEAD_BLOCKS, NATIVE_READS_MAX_BLOCKS, UPLOADS_IN_FLIGHT } from './tuning.js';
 
 export interface CacheBounds {
   /** Seconds a HEAD or listing answer is trusted. */
@@ -122,6 +122,7 @@ export function buildCore(store: ObjectStore, caches: Caches, log: Logger, confi
           bucket,
           blockSize: config.blockSize,
           ahead: NATIVE_READS_AHEAD_BLOCKS,
+          maxBlocks: NATIVE_READS_MAX_BLOCKS,
           closeFd: (fd) => closeSync(fd),
         })
       : undefined;

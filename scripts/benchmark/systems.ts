@@ -28,7 +28,8 @@ async function plan(system: SystemName, endpoint: S3Endpoint, mountpoint: string
   switch (system) {
     case 's3mount':
       return {
-        command: resolve('bin/s3mount'),
+        // Another build (a checkout's bin/s3mount) for A/B runs.
+        command: process.env.BENCH_S3MOUNT_BIN ?? resolve('bin/s3mount'),
         args: [
           endpoint.bucket,
           mountpoint,

@@ -514,16 +514,8 @@ export class S3Filesystem implements Filesystem {
         const count = await this.reader.readInto(target, file.pattern, position, length, into);
         if (count > 0) file.served ??= target;
         if (file.served !== undefined && file.served !== target) throw new ObjectChangedError(target);
-        // The version this handle returned bytes of never changes under it: its blocks may be
-        // read without JavaScript from now on (the first read of a handle always comes here,
-        // so relatime has had its say).
-        // Only for sequential readers: a streaming one has its blocks registered as its stream
-        // reads them from disk; random readers stay in JavaScript, which keeps the blocks they
-        // read in memory (measured: registering them made fio's random job slower).
-        // A read that reached the end (a small file read whole) leaves nothing to register for.
-        const sequential = file.pattern.window > 0 && position + count < target.size;
-        if (count > 0 && sequential && !file.pattern.stream && this.handles.get(handle) === file)
-          this.native?.offer(handle, target, position, position + count, true);
+        // The version this handle returned bytes of never changes under it.
+        if (count > 0 && this.native && this.handles.get(handle) === file) this.offerNative(handle, file.pattern, target, position, count);
         return count;
       } catch (error) {
         if (!(error instanceof ObjectChangedError)) throw error;
@@ -546,6 +538,23 @@ export class S3Filesystem implements Filesystem {
         if (file.served) throw error;
       }
     }
+  }
+
+  /**
+   * `handle` returned `count` bytes at `position` of `target`, the version it reads: from now
+   * on the binding may answer its reads from that version's registered blocks, whichever
+   * handle registered them (the first read of a handle always comes here, so relatime has had
+   * its say). A sequential reader that does not stream has the blocks of its read and a few
+   * ahead registered; a streaming one has them registered as its stream reads them from disk;
+   * random readers register nothing (measured: pinning the blocks they read made fio's random
+   * job far slower), and are answered from what the others registered.
+   */
+  private offerNative(handle: number, pattern: ReadPattern, target: ReadTarget, position: number, count: number): void {
+    const native = this.native as NativeBlocks;
+    // A read that reached the end (a small file read whole) leaves nothing to register for.
+    const sequential = pattern.window > 0 && position + count < target.size;
+    if (sequential && !pattern.stream) native.offer(handle, target, position, position + count, true);
+    else native.attach(handle, target);
   }
 
   /**

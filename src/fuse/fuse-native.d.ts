@@ -66,7 +66,7 @@ declare module 'fuse-native' {
     /** Reads answered in the binding, and their bytes. */
     served: number;
     servedBytes: number;
-    /** Reads on a registered handle that went to JavaScript (a block not registered). */
+    /** Reads on an attached handle that went to JavaScript (a block not registered). */
     passed: number;
     /** Reads that began in the binding and went to JavaScript after a short pread. */
     fallbacks: number;
@@ -80,9 +80,12 @@ declare module 'fuse-native' {
     /** Room for `maxBlocks` registered blocks from now on; 0 turns it off and closes every descriptor. */
     configure(maxBlocks: number): void;
     /** true when registered: the descriptor is the binding's from then on. */
-    register(fh: number, blockSize: number, objectSize: number, index: number, fd: number, offset: number, length: number): boolean;
+    register(version: number, blockSize: number, objectSize: number, index: number, fd: number, offset: number, length: number): boolean;
+    /** The handle returned bytes of the version: its reads may be answered from the version's blocks. Absent from a binding built before. */
+    attach?(fh: number, version: number): void;
+    /** Detaches the handle (its release). */
     dropHandle(fh: number): void;
-    dropBlock(fh: number, index: number): void;
+    dropBlock(version: number, index: number): void;
     stats(): NativeReadsStats;
   }
 

@@ -11,7 +11,7 @@ import test from 'ava';
 const installed = dirname(createRequire(import.meta.url).resolve('fuse-native'));
 const FILES = ['index.js', 'fuse-native.c', 's3mount-attr-cache.h', 's3mount-read-cache.h'];
 
-test('patching an already patched binding changes nothing, and index.js defines the attribute cache (with prime) and native reads once', (t) => {
+test('patching an already patched binding changes nothing, and index.js defines the attribute cache (with prime) and native reads (with attach) once', (t) => {
   const copy = mkdtempSync(join(tmpdir(), 's3mount-patch-'));
   t.teardown(() => rmSync(copy, { recursive: true, force: true }));
   for (const file of FILES) cpSync(join(installed, file), join(copy, file));
@@ -26,4 +26,5 @@ test('patching an already patched binding changes nothing, and index.js defines 
   t.is(index.split('Fuse.attrCache = ').length - 1, 1, 'one definition');
   t.is(index.split('Fuse.attrCache.prime = ').length - 1, 1, 'prime set once');
   t.is(index.split('Fuse.nativeReads = ').length - 1, 1, 'native reads defined once');
+  t.is(index.split('Fuse.nativeReads.attach = ').length - 1, 1, 'attach set once');
 });

@@ -1,26 +1,35 @@
-// Blocks a handle has read, offered to the FUSE binding so that its later reads of them are
-// answered on the libfuse thread from the block files of the disk cache, without a trip to
-// JavaScript (scripts/fuse-native-read-cache.h). Only whole blocks of the one version the
-// handle reads, stored raw, each checked (identity and checksum) through the descriptor handed
-// over; a block leaving the disk cache and the handle's release take its registrations away.
+// Blocks of the disk cache offered to the FUSE binding, so that reads of them are answered on
+// the libfuse thread from their block files, without a trip to JavaScript
+// (scripts/fuse-native-read-cache.h). Registrations belong to one version of an object (key +
+// ETag), whichever handle's reads made them; a handle is attached to the version it returned
+// bytes of, and only then are its reads answered from that version's blocks. Only whole
+// blocks stored raw, each checked (identity and checksum) through the descriptor handed over.
+// A block leaving the disk cache takes its registration away; a handle's release detaches it
+// (the version's blocks stay for the next reader, within a bound on open descriptors).
 import type { BlockId } from '../../cache/block-cache.js';
 import type { BlockTier, PinnedBlock } from '../../cache/block-tier.js';
 import type { Logger } from '../../log.js';
 import type { ReadTarget } from '../nodes.js';
 
-/** What the binding offers (src/fuse/native-reads.ts): registrations per handle. */
+/** What the binding offers (src/fuse/native-reads.ts): blocks per version, handles attached to one. */
 export interface NativeReadSink {
   /** true when registered: the descriptor is the binding's from then on. */
-  register(handle: number, blockSize: number, objectSize: number, index: number, fd: number, offset: number, length: number): boolean;
+  register(version: number, blockSize: number, objectSize: number, index: number, fd: number, offset: number, length: number): boolean;
+  /** The handle's reads may be answered from the version's blocks. */
+  attach(handle: number, version: number): void;
+  /** The handle is released: its reads go to JavaScript. */
   dropHandle(handle: number): void;
-  dropBlock(handle: number, index: number): void;
+  dropBlock(version: number, index: number): void;
 }
 
-interface HandleBlocks {
+interface VersionBlocks {
+  id: number;
   target: ReadTarget;
   /** Block index → the disk tier's token of its file. */
   registered: Map<number, string>;
   pinning: Set<number>;
+  /** Handles attached now. */
+  handles: Set<number>;
 }
 
 export interface NativeBlocksOptions {
@@ -28,14 +37,21 @@ export interface NativeBlocksOptions {
   blockSize: number;
   /** Blocks after a sequential read's last one offered with it, so the kernel's read-ahead finds them. */
   ahead: number;
+  /** Blocks registered at most (the binding's bound on open descriptors). */
+  maxBlocks: number;
   /** Closes a descriptor the binding did not take. */
   closeFd: (fd: number) => void;
 }
 
 export class NativeBlocks {
-  private readonly handles = new Map<number, HandleBlocks>();
-  /** Disk token → the handles that registered it, by block index. */
-  private readonly byToken = new Map<string, Map<number, number>>();
+  /** Handle → the version it is attached to. */
+  private readonly handles = new Map<number, VersionBlocks>();
+  /** By key and ETag, least recently attached first. */
+  private readonly versions = new Map<string, VersionBlocks>();
+  /** Disk token → the version block it is. */
+  private readonly byToken = new Map<string, { version: VersionBlocks; index: number }>();
+  private blocks = 0;
+  private nextId = 1;
   private readonly stopWatching: () => void;
 
   constructor(
@@ -48,23 +64,40 @@ export class NativeBlocks {
   }
 
   /**
-   * `handle` returned bytes [position, end) of `target`: the blocks holding them (and, when
-   * `sequential`, a few after) are registered once their files are pinned and checked.
+   * `handle` returned bytes of `target`: from now on its reads may be answered from blocks of
+   * that version. Undefined when the handle is attached to another version.
+   */
+  attach(handle: number, target: ReadTarget): VersionBlocks | undefined {
+    const attached = this.handles.get(handle);
+    if (attached) return versionName(attached.target) === versionName(target) ? attached : undefined;
+    const name = versionName(target);
+    let version = this.versions.get(name);
+    if (version) this.versions.delete(name);
+    else version = { id: this.nextId++, target, registered: new Map(), pinning: new Set(), handles: new Set() };
+    this.versions.set(name, version);
+    version.handles.add(handle);
+    this.handles.set(handle, version);
+    this.sink.attach(handle, version.id);
+    return version;
+  }
+
+  /**
+   * `handle` returned bytes [position, end) of `target`: it is attached, and the blocks holding
+   * them (and, when `sequential`, a few after) are registered once their files are pinned and checked.
    */
   offer(handle: number, target: ReadTarget, position: number, end: number, sequential: boolean): void {
     if (end <= position) return;
-    let blocks = this.handles.get(handle);
-    if (blocks && blocks.target !== target) return;
-    if (!blocks) this.handles.set(handle, (blocks = { target, registered: new Map(), pinning: new Set() }));
+    const version = this.attach(handle, target);
+    if (!version) return;
     const { blockSize } = this.options;
     const lastBlock = Math.floor((target.size - 1) / blockSize);
     const last = Math.min(Math.floor((end - 1) / blockSize) + (sequential ? this.options.ahead : 0), lastBlock);
     for (let index = Math.floor(position / blockSize); index <= last; index++) {
-      if (blocks.registered.has(index) || blocks.pinning.has(index)) continue;
+      if (version.registered.has(index) || version.pinning.has(index)) continue;
       const id: BlockId = { bucket: this.options.bucket, key: target.key, etag: target.etag, unitSize: blockSize, index };
       if (!this.disk.has(id)) continue;
-      blocks.pinning.add(index);
-      void this.pin(handle, blocks, id);
+      version.pinning.add(index);
+      void this.pin(version, id);
     }
   }
 
@@ -74,35 +107,30 @@ export class NativeBlocks {
    * that answered reads do not look like a jump and stop the read-ahead. Else `from`.
    */
   continuedTo(handle: number, from: number, position: number): number {
-    const blocks = this.handles.get(handle);
-    if (!blocks || position <= from) return from;
+    const version = this.handles.get(handle);
+    if (!version || position <= from) return from;
     const { blockSize } = this.options;
     for (let index = Math.floor(from / blockSize); index <= Math.floor((position - 1) / blockSize); index++) {
-      if (!blocks.registered.has(index)) return from;
+      if (!version.registered.has(index)) return from;
     }
     return position;
   }
 
   /** A block of `target` read for `handle` with its file open: true when registered (the descriptor is the binding's). */
   adopt(handle: number, target: ReadTarget, index: number, pinned: PinnedBlock): boolean {
-    let blocks = this.handles.get(handle);
-    if (blocks && blocks.target !== target) return false;
-    if (!blocks) this.handles.set(handle, (blocks = { target, registered: new Map(), pinning: new Set() }));
-    if (blocks.registered.has(index)) return false;
-    return this.registered(handle, blocks, index, pinned);
+    const version = this.attach(handle, target);
+    if (!version || version.registered.has(index)) return false;
+    return this.registered(version, index, pinned);
   }
 
-  /** The handle is released: its registrations go, before its number can be given again. */
+  /** The handle is released: it is detached before its number can be given again. */
   release(handle: number): void {
-    const blocks = this.handles.get(handle);
-    if (!blocks) return;
+    const version = this.handles.get(handle);
+    if (!version) return;
     this.handles.delete(handle);
-    for (const token of blocks.registered.values()) {
-      const holders = this.byToken.get(token);
-      holders?.delete(handle);
-      if (holders?.size === 0) this.byToken.delete(token);
-    }
+    version.handles.delete(handle);
     this.sink.dropHandle(handle);
+    this.forgetIfUnused(version);
   }
 
   close(): void {
@@ -110,40 +138,75 @@ export class NativeBlocks {
     for (const handle of [...this.handles.keys()]) this.release(handle);
   }
 
-  private async pin(handle: number, blocks: HandleBlocks, id: BlockId): Promise<void> {
+  /** Blocks registered now (for tests and statistics). */
+  get registeredBlocks(): number {
+    return this.blocks;
+  }
+
+  private async pin(version: VersionBlocks, id: BlockId): Promise<void> {
     const pinned = await this.disk.pin(id).catch((error: unknown) => {
       this.log.debug({ err: error, key: id.key, index: id.index }, 'native reads: block not pinned');
       return undefined;
     });
-    blocks.pinning.delete(id.index);
-    if (!pinned) return;
-    // Released, or the block left the disk cache, while its file was being checked.
-    const current = this.handles.get(handle) === blocks && this.disk.has(id);
-    if (!current || !this.registered(handle, blocks, id.index, pinned)) this.options.closeFd(pinned.fd);
+    version.pinning.delete(id.index);
+    if (!pinned) return this.forgetIfUnused(version);
+    // The block left the disk cache while its file was being checked, or its version was let go.
+    const current = this.versions.get(versionName(version.target)) === version && this.disk.has(id) && !version.registered.has(id.index);
+    if (!current || !this.registered(version, id.index, pinned)) {
+      this.options.closeFd(pinned.fd);
+      this.forgetIfUnused(version);
+    }
   }
 
-  private registered(handle: number, blocks: HandleBlocks, index: number, pinned: PinnedBlock): boolean {
-    if (!this.sink.register(handle, this.options.blockSize, blocks.target.size, index, pinned.fd, pinned.offset, pinned.length)) return false;
-    blocks.registered.set(index, pinned.token);
-    let holders = this.byToken.get(pinned.token);
-    if (!holders) this.byToken.set(pinned.token, (holders = new Map()));
-    holders.set(handle, index);
+  /** A version with no block, no handle and no pin under way goes. */
+  private forgetIfUnused(version: VersionBlocks): void {
+    if (version.registered.size > 0 || version.handles.size > 0 || version.pinning.size > 0) return;
+    const name = versionName(version.target);
+    if (this.versions.get(name) === version) this.versions.delete(name);
+  }
+
+  private registered(version: VersionBlocks, index: number, pinned: PinnedBlock): boolean {
+    if (this.blocks >= this.options.maxBlocks) this.makeRoom(version);
+    if (this.blocks >= this.options.maxBlocks) return false;
+    if (!this.sink.register(version.id, this.options.blockSize, version.target.size, index, pinned.fd, pinned.offset, pinned.length)) return false;
+    this.blocks++;
+    version.registered.set(index, pinned.token);
+    this.byToken.set(pinned.token, { version, index });
     return true;
+  }
+
+  /** Lets go of the blocks of the least recently attached versions no handle reads now. */
+  private makeRoom(keep: VersionBlocks): void {
+    for (const [name, version] of this.versions) {
+      if (this.blocks < this.options.maxBlocks) return;
+      if (version === keep || version.handles.size > 0) continue;
+      for (const [index, token] of version.registered) {
+        this.byToken.delete(token);
+        this.sink.dropBlock(version.id, index);
+        this.blocks--;
+      }
+      version.registered.clear();
+      this.versions.delete(name);
+    }
   }
 
   /** A block's file left the disk cache (undefined: all of them): no handle reads it any more. */
   private blockLeft(token: string | undefined): void {
     const tokens = token === undefined ? [...this.byToken.keys()] : [token];
     for (const one of tokens) {
-      const holders = this.byToken.get(one);
-      if (!holders) continue;
+      const held = this.byToken.get(one);
+      if (!held) continue;
       this.byToken.delete(one);
-      for (const [handle, index] of holders) {
-        this.handles.get(handle)?.registered.delete(index);
-        this.sink.dropBlock(handle, index);
-      }
+      held.version.registered.delete(held.index);
+      this.blocks--;
+      this.sink.dropBlock(held.version.id, held.index);
+      this.forgetIfUnused(held.version);
     }
   }
+}
+
+function versionName(target: ReadTarget): string {
+  return `${target.key}\0${target.etag}`;
 }
 
 /** Whether a block tier can pin blocks for native reads. */
