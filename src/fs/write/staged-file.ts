@@ -57,6 +57,11 @@ export class StagedFile {
   rebase?: (stale: ReadTarget) => Promise<ReadTarget>;
   /** The multipart upload sent while the file is written; set by the write stage. */
   parts?: PartUploads;
+  /**
+   * The largest copy uploaded in one PUT (the write stage sets the part size): writes ending
+   * at or below it go in on the JavaScript thread, and the copy's hash is kept up to it.
+   */
+  onePutUpTo = Number.POSITIVE_INFINITY;
   /** Writes and truncates run side by side; an upload runs alone (see upload()). */
   private readonly gate = new WriteGate();
   private deleted = false;
@@ -120,7 +125,14 @@ export class StagedFile {
   async write(data: Buffer, position: number): Promise<number> {
     await this.materialize();
     return this.gate.change(async () => {
-      const bytesWritten = this.writeLocal(data, position);
+      let bytesWritten: number;
+      if (this.writesOnThread(position, data.length)) {
+        bytesWritten = this.writeLocal(data, position);
+      } else {
+        const sequential = this.isSequential(position);
+        ({ bytesWritten } = await this.file().write(data, 0, data.length, position));
+        this.wrote(data, position, bytesWritten, sequential);
+      }
       await this.touch();
       return bytesWritten;
     });
@@ -132,24 +144,42 @@ export class StagedFile {
    * and write() is the way. Each FUSE write of a stream waits for the answer to the one before.
    */
   writeNow(data: Buffer, position: number): number | undefined {
-    if (!this.materialized || !this.handle || !this.dirty || !this.gate.idle) return undefined;
+    if (!this.materialized || !this.handle || !this.dirty || !this.gate.idle || !this.writesOnThread(position, data.length)) return undefined;
     const bytesWritten = this.writeLocal(data, position);
     this.stampWrite();
     this.version++;
     return bytesWritten;
   }
 
+  /**
+   * On this thread: a write of at most 128 KiB into the page cache costs less than the trip
+   * through libuv's pool. Not past `onePutUpTo`: a big file's parts are uploaded while
+   * it is written, and a write held up by the kernel's throttling of dirty pages must not
+   * hold up the event loop that sends them.
+   */
+  private writesOnThread(position: number, length: number): boolean {
+    return position + length <= this.onePutUpTo;
+  }
+
+  private isSequential(position: number): boolean {
+    return position === this.lastWriteEnd || position === this.size;
+  }
+
   private writeLocal(data: Buffer, position: number): number {
-    const sequential = position === this.lastWriteEnd || position === this.size;
-    // On this thread: a write of at most 128 KiB into the page cache costs less than the
-    // trip through libuv's pool.
+    const sequential = this.isSequential(position);
     const bytesWritten = writeSync(this.file().fd, data, 0, data.length, position);
-    if (this.digest && position === this.size && position === this.digest.end) this.digest.append(data.subarray(0, bytesWritten));
+    this.wrote(data, position, bytesWritten, sequential);
+    return bytesWritten;
+  }
+
+  private wrote(data: Buffer, position: number, bytesWritten: number, sequential: boolean): void {
+    // Past one PUT's size the copy goes in parts, each hashed as it is sent: no hash to keep.
+    const kept = position === this.size && position === this.digest?.end && position + bytesWritten <= this.onePutUpTo;
+    if (kept) this.digest?.append(data.subarray(0, bytesWritten));
     else this.dropDigest();
     this.size = Math.max(this.size, position + bytesWritten);
     this.lastWriteEnd = position + bytesWritten;
     this.parts?.written(position, position + bytesWritten, sequential);
-    return bytesWritten;
   }
 
   async read(position: number, length: number): Promise<Buffer> {

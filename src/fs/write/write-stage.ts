@@ -113,6 +113,7 @@ export class WriteStage {
     const journal = new SidecarJournal(sidecarPath(localPath), () => ({ key: staged.key, bucket: this.options.bucket, pid: process.pid, ...staged.state() }));
     this.journals.set(staged, journal);
     staged.journal = () => journal.write();
+    staged.onePutUpTo = this.options.partSize;
     staged.parts = new PartUploads(staged, this.store, this.log, {
       partSize: this.options.partSize,
       slots: this.slots,
