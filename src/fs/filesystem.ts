@@ -400,11 +400,19 @@ export class S3Filesystem implements Filesystem {
   private followRename(moved: MovedObject, to: string): void {
     for (const file of this.handles.values()) {
       const target = file.target;
-      if (file.staged || !target || target.key !== moved.from.key || target.etag !== moved.from.etag) continue;
-      const copy: ReadTarget = { ...target, key: moved.to.key, etag: moved.to.etag };
-      if (file.served === target) file.served = copy;
-      file.target = copy;
-      file.path = to;
+      if (file.staged || !target || target.key !== moved.from.key) continue;
+      if (target.etag === moved.from.etag) {
+        const copy: ReadTarget = { ...target, key: moved.to.key, etag: moved.to.etag };
+        if (file.served === target) file.served = copy;
+        file.target = copy;
+        file.path = to;
+      } else if (!file.served && moved.to.size !== undefined) {
+        // Opened before the name was rewritten (through this mount), no byte returned yet: it
+        // reads what the name held when it was moved, as a local disk's reader of a file
+        // rewritten in place and then removed reads the rewrite.
+        file.target = { key: moved.to.key, etag: moved.to.etag, size: moved.to.size };
+        file.path = to;
+      }
     }
   }
 

@@ -189,6 +189,20 @@ test('a file renamed while open for reading (as libfuse hides one removed while 
   t.true((await readBytes(fs, unread, 0, 3 * CORE_BLOCK)).equals(bytes), 'a handle that had read nothing reads it all');
 });
 
+test('a file opened for reading, rewritten through the mount before any byte was read, then hidden (rm while open): the handle reads the rewrite', async (t) => {
+  const { store, fs } = setup();
+  store.putObject('hide/rewritten', Buffer.from('the first version'));
+  const reader = await fs.open('/hide/rewritten', constants.O_RDONLY);
+  // Another process copies a new version onto the name (cp truncates and writes the same file).
+  const writer = await fs.open('/hide/rewritten', constants.O_WRONLY | constants.O_TRUNC);
+  await fs.write(writer, Buffer.from('the second, longer version'), 0);
+  await fs.flush(writer);
+  await fs.release(writer);
+  // A third removes the name while the reader holds it open: libfuse hides it.
+  await fs.rename('/hide/rewritten', '/hide/.fuse_hidden0003');
+  t.is((await readBytes(fs, reader, 0, 100)).toString(), 'the second, longer version', 'as a local disk: the rewrite, whole, no EIO');
+});
+
 test('a read-only mount refuses every change with EROFS', async (t) => {
   const { store, calls, fs } = setup({ readOnly: true });
   store.putObject('r', Buffer.from('r'));

@@ -23,7 +23,8 @@ const PROGRESS_EVERY = 100;
 /** An object renamed by copy and delete: the version it was, and the copy holding its bytes now. */
 export interface MovedObject {
   from: { key: string; etag: string };
-  to: { key: string; etag: string };
+  /** The copy; its size when known. */
+  to: { key: string; etag: string; size?: number };
 }
 
 export class TreeChanges {
@@ -134,7 +135,7 @@ export class TreeChanges {
     this.removed(fromKey);
     // The size of a copy is known when its source's was.
     this.invalidation.changedHere(toKey, () => size !== undefined && this.namespace.edits.stored(copied));
-    return source?.type === 'file' ? { from: { key: fromKey, etag: source.etag }, to: { key: toKey, etag } } : undefined;
+    return source?.type === 'file' ? { from: { key: fromKey, etag: source.etag }, to: { key: toKey, etag, size } } : undefined;
   }
 
   /** chmod, chown, utimens: the object is copied onto itself with new metadata (s3fs-compatible). */
