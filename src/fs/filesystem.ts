@@ -17,6 +17,7 @@ import type { NativeBlocks } from './read/native-blocks.js';
 import { ObjectChangedError } from './read/object-changed.js';
 import { type BlockReader, newReadPattern, type ReadPattern } from './read/reader.js';
 import type { ScanAhead } from './read/scan-ahead.js';
+import { HiddenNames, OpenUnlinkOrder } from './removed-while-open.js';
 import type { Attr, AttrChange, AttrLifetime, DirEntry, Filesystem, StatFs } from './types.js';
 import { LATE_UPLOAD_DELAY_MS, LATE_UPLOAD_MAX_DELAY_MS, LateUploads } from './write/late-uploads.js';
 import type { StagedAttributes, StagedFile } from './write/staged-file.js';
@@ -53,8 +54,14 @@ interface OpenFile {
   target?: ReadTarget;
   staged?: StagedFile;
   pattern: ReadPattern;
-  /** The version this handle returned bytes of: it never moves to another one. */
+  /** The version this handle returned bytes of: it never moves to another one (unless rewrittenHere). */
   served?: ReadTarget;
+  /**
+   * The file was rewritten in place through this mount while this handle read it (opened for
+   * writing, truncated, its attributes changed): one file, as on a local disk, so the handle
+   * reads on in the new version rather than failing as for a replacement from outside.
+   */
+  rewrittenHere?: boolean;
   /** The size of the version the handle was opened on (the size the kernel was told). */
   openedSize?: number;
   /** Finding out which version replaced `target` (shared by the handle's reads). */
@@ -96,6 +103,11 @@ export class S3Filesystem implements Filesystem {
   private readonly local: LocalAttributes;
   private readonly attrWatchers = new Set<(change: AttrChange) => void>();
   private nextHandle = 1;
+  private readonly openUnlinkOrder = new OpenUnlinkOrder();
+  /** Files this mount hid because they were removed while open (see removed-while-open.ts). */
+  private readonly hidden = new HiddenNames();
+  /** A version a handle followed through a rename → the version it is a copy of (same bytes). */
+  private readonly copies = new WeakMap<ReadTarget, ReadTarget>();
 
   constructor(
     parts: FilesystemParts,
@@ -202,35 +214,38 @@ export class S3Filesystem implements Filesystem {
   }
 
   async open(path: string, flags: number): Promise<number> {
-    return this.guard('open', path, async () => {
-      const key = this.keyOf(path);
-      const writing = (flags & O_ACCMODE) !== fsConstants.O_RDONLY || (flags & fsConstants.O_TRUNC) !== 0;
-      if (writing) this.refuseWhenReadOnly(path);
-      const existing = this.stage.get(key);
-      if (existing && !existing.unlinked) {
-        // One staged copy per key: readers and writers of an open file see the same bytes.
-        existing.refs++;
-        if (flags & fsConstants.O_TRUNC) await existing.truncate(0);
-        return this.allocateHandle({ path, staged: existing, pattern: newReadPattern() });
-      }
-      const node = await this.namespace.resolve(path);
-      if (node.type === 'dir') throw new FsError('EISDIR', path);
-      const target: ReadTarget = { key: node.key, size: node.size, etag: node.etag };
-      if (!writing) {
-        this.noteSequentialOpen(path);
-        const file: OpenFile = { path, target, openedSize: target.size, pattern: newReadPattern(), attr: attrOf(node, this.defaults) };
-        const handle = this.allocateHandle(file);
-        const native = this.native;
-        // Blocks this handle streams from disk are registered as they are read (still only
-        // once the handle returned bytes of that version: the first read always comes here).
-        if (native)
-          file.pattern.keep = (read, index, pinned) => file.served === read && this.handles.get(handle) === file && native.adopt(handle, read, index, pinned);
-        return handle;
-      }
-      const staged = await this.stage.acquire(key, target, attributesOf(node, this.defaults), { created: false });
-      if (flags & fsConstants.O_TRUNC) await staged.truncate(0);
-      return this.allocateHandle({ path, staged, pattern: newReadPattern() });
-    });
+    const key = this.keyOf(path);
+    return this.guard('open', path, () => this.openUnlinkOrder.open(key, () => this.openNow(path, key, flags)));
+  }
+
+  private async openNow(path: string, key: string, flags: number): Promise<number> {
+    const writing = (flags & O_ACCMODE) !== fsConstants.O_RDONLY || (flags & fsConstants.O_TRUNC) !== 0;
+    if (writing) this.refuseWhenReadOnly(path);
+    const existing = this.stage.get(key);
+    if (existing && !existing.unlinked) {
+      // One staged copy per key: readers and writers of an open file see the same bytes.
+      existing.refs++;
+      if (flags & fsConstants.O_TRUNC) await existing.truncate(0);
+      return this.allocateHandle({ path, staged: existing, pattern: newReadPattern() });
+    }
+    const node = await this.namespace.resolve(path);
+    if (node.type === 'dir') throw new FsError('EISDIR', path);
+    const target: ReadTarget = { key: node.key, size: node.size, etag: node.etag };
+    if (!writing) {
+      this.noteSequentialOpen(path);
+      const file: OpenFile = { path, target, openedSize: target.size, pattern: newReadPattern(), attr: attrOf(node, this.defaults) };
+      const handle = this.allocateHandle(file);
+      const native = this.native;
+      // Blocks this handle streams from disk are registered as they are read (still only
+      // once the handle returned bytes of that version: the first read always comes here).
+      if (native)
+        file.pattern.keep = (read, index, pinned) => file.served === read && this.handles.get(handle) === file && native.adopt(handle, read, index, pinned);
+      return handle;
+    }
+    this.rewritingHere(key);
+    const staged = await this.stage.acquire(key, target, attributesOf(node, this.defaults), { created: false });
+    if (flags & fsConstants.O_TRUNC) await staged.truncate(0);
+    return this.allocateHandle({ path, staged, pattern: newReadPattern() });
   }
 
   async create(path: string, mode: number): Promise<number> {
@@ -252,6 +267,7 @@ export class S3Filesystem implements Filesystem {
         mtime: present,
         ctime: present,
       };
+      this.rewritingHere(key);
       const staged = await this.stage.acquire(key, undefined, attributes, { created: true });
       // Another process created the file meanwhile: this create truncates it, as open(O_CREAT|O_TRUNC).
       if (staged.refs > 1) await staged.truncate(0);
@@ -315,6 +331,8 @@ export class S3Filesystem implements Filesystem {
     this.handles.delete(handle);
     this.native?.release(handle);
     if (file) this.reader.close(file.pattern);
+    const hiddenKey = file?.target?.key;
+    if (hiddenKey !== undefined && this.hidden.pathOf(hiddenKey) !== undefined && !this.readersOf(hiddenKey)) await this.removeHidden(hiddenKey);
     if (file?.staged) {
       const staged = file.staged;
       await this.stage.release(staged).catch((error: unknown) => this.log.warn({ path: file.path, err: error }, 'cleanup of a staged copy failed'));
@@ -325,26 +343,43 @@ export class S3Filesystem implements Filesystem {
   }
 
   async truncate(path: string, size: number): Promise<void> {
-    return this.guard('truncate', path, async () => {
-      this.refuseWhenReadOnly(path);
-      const staged = this.stage.get(this.keyOf(path));
-      if (staged && !staged.unlinked) {
-        // An open file: the change is uploaded when its handle is flushed.
-        await staged.truncate(size);
-        return;
-      }
-      const node = await this.namespace.resolve(path);
-      if (node.type === 'dir') throw new FsError('EISDIR', path);
-      const copy = await this.stage.acquire(node.key, { key: node.key, size: node.size, etag: node.etag }, attributesOf(node, this.defaults), {
-        created: false,
-      });
-      try {
-        await copy.truncate(size);
-        await this.upload(path, copy);
-      } finally {
-        await this.stage.release(copy);
-      }
+    const key = this.keyOf(path);
+    // Ordered with unlinks as an open is: libfuse sends the truncate of open(O_TRUNC) by path.
+    return this.guard('truncate', path, () => this.openUnlinkOrder.open(key, () => this.truncateNow(path, key, size)));
+  }
+
+  private async truncateNow(path: string, key: string, size: number): Promise<void> {
+    this.refuseWhenReadOnly(path);
+    const staged = this.stage.get(key);
+    // An open file: the change is uploaded when its handle is flushed. One removed while open
+    // (libfuse may remove a hidden file while an open of it is still answering) is truncated
+    // where its handles see it, and never brought back to S3.
+    if (staged && (!staged.unlinked || (staged.refs > 0 && !(await this.exists(path))))) {
+      await staged.truncate(size);
+      return;
+    }
+    const node = await this.namespace.resolve(path);
+    if (node.type === 'dir') throw new FsError('EISDIR', path);
+    this.rewritingHere(node.key);
+    const copy = await this.stage.acquire(node.key, { key: node.key, size: node.size, etag: node.etag }, attributesOf(node, this.defaults), {
+      created: false,
     });
+    try {
+      await copy.truncate(size);
+      await this.upload(path, copy);
+    } finally {
+      await this.stage.release(copy);
+    }
+  }
+
+  private async exists(path: string): Promise<boolean> {
+    try {
+      await this.namespace.resolve(path);
+      return true;
+    } catch (error) {
+      if (error instanceof FsError && error.code === 'ENOENT') return false;
+      throw error;
+    }
   }
 
   async ftruncate(handle: number, size: number): Promise<void> {
@@ -356,10 +391,62 @@ export class S3Filesystem implements Filesystem {
 
   async unlink(path: string): Promise<void> {
     return this.change('unlink', path, async () => {
-      await this.tree.unlink(path, this.keyOf(path));
-      this.local.forget(this.keyOf(path));
+      const key = this.keyOf(path);
+      await this.openUnlinkOrder.unlink(key, async () => {
+        if (this.readersOf(key)) await this.hideRemoved(path);
+        else await this.tree.unlink(path, key);
+      });
+      this.local.forget(key);
       this.entriesChanged(path);
     });
+  }
+
+  /** `key` is being rewritten through this mount: its read handles follow (see OpenFile.rewrittenHere). */
+  private rewritingHere(key: string): void {
+    for (const [handle, file] of this.handles) {
+      if (file.staged || file.target?.key !== key) continue;
+      file.rewrittenHere = true;
+      // The binding must not answer it from the old version's blocks any more.
+      this.native?.release(handle);
+    }
+  }
+
+  /** Whether `a` and `b` are one version or copies of one another made by renames. */
+  private sameBytes(a: ReadTarget, b: ReadTarget): boolean {
+    for (let x: ReadTarget | undefined = a; x; x = this.copies.get(x)) if (x === b) return true;
+    for (let x: ReadTarget | undefined = b; x; x = this.copies.get(x)) if (x === a) return true;
+    return false;
+  }
+
+  /** Whether read handles (not of a staged copy) hold `key`. */
+  private readersOf(key: string): boolean {
+    for (const file of this.handles.values()) if (!file.staged && file.target?.key === key) return true;
+    return false;
+  }
+
+  /** Removal of a file read handles hold: hidden as libfuse would, removed at their last release. */
+  private async hideRemoved(path: string): Promise<void> {
+    const hidden = this.hidden.hide(path, (name) => this.keyOf(name));
+    this.log.debug({ path, hidden: hidden.path }, 'removed while open: hidden until its last release');
+    try {
+      await this.renameNow(path, hidden.path);
+    } catch (error) {
+      this.hidden.forget(hidden.key);
+      throw error;
+    }
+    if (!this.readersOf(hidden.key)) await this.removeHidden(hidden.key);
+  }
+
+  private async removeHidden(key: string): Promise<void> {
+    const path = this.hidden.pathOf(key);
+    if (path === undefined) return;
+    this.hidden.forget(key);
+    try {
+      await this.tree.unlink(path, key);
+      this.entriesChanged(path);
+    } catch (error) {
+      this.log.warn({ path, err: error }, 'cannot remove a hidden file');
+    }
   }
 
   async mkdir(path: string, mode: number): Promise<void> {
@@ -379,17 +466,27 @@ export class S3Filesystem implements Filesystem {
 
   async rename(from: string, to: string): Promise<void> {
     return this.change('rename', from, async () => {
-      const moved = await this.tree.rename(from, this.keyOf(from), to, this.keyOf(to));
-      if (moved) this.followRename(moved, to);
-      // What was held for the old name now describes the new one (what was held for a replaced
-      // entry goes with it); a rename changes ctime.
-      const held = this.local.get(this.keyOf(from));
-      this.local.forgetTree(this.keyOf(from));
-      this.local.forgetTree(this.keyOf(to));
-      this.local.set(this.keyOf(to), { ...held, ctime: now() });
-      this.entriesChanged(from);
-      this.entriesChanged(to);
+      const toKey = this.keyOf(to);
+      if (toKey === this.keyOf(from)) return this.renameNow(from, to);
+      // A file replaced while open is hidden first, as libfuse does when it counted the open.
+      await this.openUnlinkOrder.unlink(toKey, async () => {
+        if (this.readersOf(toKey)) await this.hideRemoved(to);
+        await this.renameNow(from, to);
+      });
     });
+  }
+
+  private async renameNow(from: string, to: string): Promise<void> {
+    const moved = await this.tree.rename(from, this.keyOf(from), to, this.keyOf(to));
+    if (moved) this.followRename(moved, to);
+    // What was held for the old name now describes the new one (what was held for a replaced
+    // entry goes with it); a rename changes ctime.
+    const held = this.local.get(this.keyOf(from));
+    this.local.forgetTree(this.keyOf(from));
+    this.local.forgetTree(this.keyOf(to));
+    this.local.set(this.keyOf(to), { ...held, ctime: now() });
+    this.entriesChanged(from);
+    this.entriesChanged(to);
   }
 
   /**
@@ -403,14 +500,17 @@ export class S3Filesystem implements Filesystem {
       if (file.staged || !target || target.key !== moved.from.key) continue;
       if (target.etag === moved.from.etag) {
         const copy: ReadTarget = { ...target, key: moved.to.key, etag: moved.to.etag };
+        this.copies.set(copy, target);
         if (file.served === target) file.served = copy;
         file.target = copy;
         file.path = to;
-      } else if (!file.served && moved.to.size !== undefined) {
-        // Opened before the name was rewritten (through this mount), no byte returned yet: it
-        // reads what the name held when it was moved, as a local disk's reader of a file
-        // rewritten in place and then removed reads the rewrite.
+      } else if ((!file.served || file.rewrittenHere) && moved.to.size !== undefined) {
+        // Opened before the name was rewritten (through this mount), no byte returned yet, or
+        // rewritten in place through this mount while it read: it reads what the name held
+        // when it was moved, as a local disk's reader of a file rewritten in place and then
+        // removed reads the rewrite.
         file.target = { key: moved.to.key, etag: moved.to.etag, size: moved.to.size };
+        file.served = undefined;
         file.path = to;
       }
     }
@@ -487,7 +587,9 @@ export class S3Filesystem implements Filesystem {
   /** Uploads every file still holding unsaved bytes (at unmount); returns what could not be saved. */
   async flushAll(): Promise<string[]> {
     this.lateUploads.clear();
-    return this.stage.flushAll();
+    const unsaved = await this.stage.flushAll();
+    for (const { key } of this.hidden.all()) await this.removeHidden(key);
+    return unsaved;
   }
 
   /** Uploads running and waiting (for statistics). */
@@ -509,7 +611,7 @@ export class S3Filesystem implements Filesystem {
   private async readObject(handle: number, file: OpenFile, position: number, length: number, into: Buffer): Promise<number> {
     for (let moves = 0; ; moves++) {
       const target = file.target as ReadTarget;
-      if (position > target.size && target.size < (file.openedSize ?? 0)) {
+      if (position > target.size && target.size < (file.openedSize ?? 0) && !file.rewrittenHere) {
         // Moved to a shorter version, the kernel still holding the old size: it sends
         // read-ahead up to that size in parallel requests and takes the first short answer it
         // handles as the new end, zero-filling up to it. Only the read that holds the new end
@@ -520,18 +622,23 @@ export class S3Filesystem implements Filesystem {
       try {
         if (this.native) file.pattern.nextOffset = this.native.continuedTo(handle, file.pattern.nextOffset, position);
         const count = await this.reader.readInto(target, file.pattern, position, length, into);
-        if (count > 0) file.served ??= target;
-        if (file.served !== undefined && file.served !== target) throw new ObjectChangedError(target);
+        // Moved during the read to a copy of these bytes (a rename it followed): that copy is
+        // what it serves from now on.
+        if (count > 0) file.served ??= file.target && this.sameBytes(file.target, target) ? file.target : target;
+        if (file.served !== undefined && !this.sameBytes(file.served, target) && !file.rewrittenHere) throw new ObjectChangedError(target);
         // The version this handle returned bytes of never changes under it.
-        if (count > 0 && this.native && this.handles.get(handle) === file) this.offerNative(handle, file.pattern, target, position, count);
+        if (count > 0 && this.native && file.served === target && this.handles.get(handle) === file)
+          this.offerNative(handle, file.pattern, target, position, count);
         return count;
       } catch (error) {
         if (!(error instanceof ObjectChangedError)) throw error;
         // Moved while this read was under way (a rename it followed: the same bytes); a move
-        // to another version after bytes were served is an error.
-        if (file.target !== target && (!file.served || file.served === file.target)) continue;
+        // to another version after bytes were served is an error, unless the file was
+        // rewritten through this mount.
+        const follows = !file.served || file.rewrittenHere === true;
+        if (file.target !== target && (follows || (file.target !== undefined && this.sameBytes(file.served as ReadTarget, file.target)))) continue;
         if (file.target === target) {
-          if (file.served || moves >= MAX_VERSION_MOVES) {
+          if (!follows || moves >= MAX_VERSION_MOVES) {
             // The reader has refreshed the key and its listing already (onStale).
             this.log.warn(
               { path: file.path, key: target.key, etag: target.etag },
@@ -541,9 +648,13 @@ export class S3Filesystem implements Filesystem {
           }
           file.refreshing ??= this.versions.current(target).finally(() => (file.refreshing = undefined));
           const current = await file.refreshing;
-          if (file.target === target) file.target = current;
+          if (file.target === target) {
+            file.target = current;
+            // Rewritten here: what it serves from now on is the new version.
+            file.served = undefined;
+          }
         }
-        if (file.served) throw error;
+        if (!follows) throw error;
       }
     }
   }
@@ -578,6 +689,7 @@ export class S3Filesystem implements Filesystem {
         return;
       }
       const held = this.local.get(key) ?? {};
+      this.rewritingHere(key);
       await this.tree.setAttributes(path, key, (current) => ({ ...held, ...change({ ...current, ...held }) }));
       this.local.forget(key);
     });

@@ -136,6 +136,94 @@ test('an object replaced under an open handle: read whole in its new version bef
   t.true((await readBytes(fs, reopened, CORE_BLOCK, 100)).equals(big('b').subarray(0, 100)));
 });
 
+test('a file rewritten in place through the mount while a handle reads it: the reader reads on in the new bytes, as on a local disk', async (t) => {
+  const { store, fs } = setup();
+  const big = (fill: string) => Buffer.alloc(3 * CORE_BLOCK, fill);
+  store.putObject('rw', big('a'));
+  const reader = await fs.open('/rw', constants.O_RDONLY);
+  t.true((await readBytes(fs, reader, 0, 100)).equals(big('a').subarray(0, 100)));
+  // cp onto it: open with O_TRUNC, write, close (one file, not a replacement).
+  const writer = await fs.open('/rw', constants.O_WRONLY | constants.O_TRUNC);
+  await fs.write(writer, big('b'), 0);
+  await fs.flush(writer);
+  await fs.release(writer);
+  t.true((await readBytes(fs, reader, 2 * CORE_BLOCK, 100)).equals(big('b').subarray(0, 100)), 'no EIO: the rewrite');
+  // chmod copies the object onto itself (a new ETag, the same bytes): the reader goes on.
+  await fs.chmod('/rw', 0o600);
+  t.true((await readBytes(fs, reader, CORE_BLOCK, 100)).equals(big('b').subarray(0, 100)), 'no EIO after chmod');
+  // A replacement from outside still fails a handle that returned bytes.
+  const other = await fs.open('/rw', constants.O_RDONLY);
+  t.is((await readBytes(fs, other, 0, 1)).toString(), 'b');
+  store.putObject('rw', big('c'));
+  t.is(await errno(readBytes(fs, other, 2 * CORE_BLOCK + 1, 100)), 'EIO');
+});
+
+test('a reader of a file also open for writing follows its hiding (rm while open) and its unlink: no EIO', async (t) => {
+  const { store, fs } = setup();
+  const big = (fill: string) => Buffer.alloc(3 * CORE_BLOCK, fill);
+  for (const name of ['hidden', 'unlinked']) {
+    store.putObject(`both/${name}`, big('a'));
+    const reader = await fs.open(`/both/${name}`, constants.O_RDONLY);
+    t.is((await readBytes(fs, reader, 0, 1)).toString(), 'a');
+    const writer = await fs.open(`/both/${name}`, constants.O_WRONLY);
+    await fs.write(writer, Buffer.from('b'), 0);
+    // What libfuse sends for `rm` when it counted the opens, and when it had not yet.
+    if (name === 'hidden') await fs.rename(`/both/${name}`, '/both/.fuse_hidden0007');
+    else await fs.unlink(`/both/${name}`);
+    t.true((await readBytes(fs, reader, 2 * CORE_BLOCK, 100)).equals(big('a').subarray(0, 100)), `${name}: the reader reads on`);
+    await fs.release(writer);
+    await fs.release(reader);
+    if (name === 'hidden') await fs.unlink('/both/.fuse_hidden0007');
+    t.deepEqual(
+      store.keys().filter((key) => key.startsWith('both/')),
+      [],
+      `${name}: nothing left`,
+    );
+  }
+});
+
+test('a file replaced by a rename while open for reading (libfuse had not counted the open) reads whole', async (t) => {
+  const { store, fs } = setup();
+  const bytes = patternBytes(3 * CORE_BLOCK);
+  store.putObject('over/target', bytes);
+  store.putObject('over/source', Buffer.from('the new file'));
+  const reader = await fs.open('/over/target', constants.O_RDONLY);
+  await fs.rename('/over/source', '/over/target');
+  t.is((await fs.getattr('/over/target')).size, 12);
+  t.true((await readBytes(fs, reader, 0, 4 * CORE_BLOCK)).equals(bytes), 'the old file, whole');
+  await fs.release(reader);
+  t.deepEqual(
+    store.keys().filter((key) => key.startsWith('over/')),
+    ['over/target'],
+  );
+  t.is(store.getObject('over/target')?.toString(), 'the new file');
+});
+
+test('a rename followed while the first read is under way: the handle reads on from the new name', async (t) => {
+  const { store, faults, fs } = setup();
+  const bytes = patternBytes(3 * CORE_BLOCK);
+  store.putObject('mv/a', bytes);
+  const reader = await fs.open('/mv/a', constants.O_RDONLY);
+  let release: () => void = () => undefined;
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let holding = false;
+  faults.afterCall = async (operation, key) => {
+    if (operation === 'getRange' && key === 'mv/a' && !holding) {
+      holding = true;
+      await held;
+    }
+  };
+  const first = readBytes(fs, reader, 0, 100);
+  while (!holding) await new Promise((resolve) => setImmediate(resolve));
+  // libfuse hides the file (rm while open) while the first read's answer is on its way.
+  await fs.rename('/mv/a', '/mv/.fuse_hidden0009');
+  release();
+  t.true((await first).equals(bytes.subarray(0, 100)));
+  t.true((await readBytes(fs, reader, 2 * CORE_BLOCK, 100)).equals(bytes.subarray(2 * CORE_BLOCK, 2 * CORE_BLOCK + 100)), 'no EIO');
+});
+
 test('a handle moved to a shorter version answers short only where the new end is, and EIO past it', async (t) => {
   const { store, fs } = setup();
   store.putObject('s', Buffer.alloc(4 * CORE_BLOCK, 'o'));
@@ -201,6 +289,55 @@ test('a file opened for reading, rewritten through the mount before any byte was
   // A third removes the name while the reader holds it open: libfuse hides it.
   await fs.rename('/hide/rewritten', '/hide/.fuse_hidden0003');
   t.is((await readBytes(fs, reader, 0, 100)).toString(), 'the second, longer version', 'as a local disk: the rewrite, whole, no EIO');
+});
+
+test('a file unlinked while open for reading (libfuse had not counted the open yet) reads whole; removed at its last release', async (t) => {
+  const { store, fs } = setup();
+  const bytes = patternBytes(3 * CORE_BLOCK + 5);
+  store.putObject('race/f', bytes);
+  store.putObject('race/other', Buffer.from('x'));
+  const reader = await fs.open('/race/f', constants.O_RDONLY);
+  // The unlink comes as a real unlink, not libfuse's rename to a hidden name.
+  await fs.unlink('/race/f');
+  t.is(await errno(fs.getattr('/race/f')), 'ENOENT', 'the name is gone at once');
+  t.true((await readBytes(fs, reader, 0, 4 * CORE_BLOCK)).equals(bytes), 'as a local disk: the open file reads whole, no EIO');
+  await fs.release(reader);
+  t.deepEqual(
+    store.keys().filter((key) => key.startsWith('race/')),
+    ['race/other'],
+    'the hidden copy is removed at the last release',
+  );
+  t.deepEqual(names(await fs.readdir('/race')), ['.', '..', 'other']);
+});
+
+test('an unlink that arrives while an open of the same name is still answering waits for it, and the new handle reads whole', async (t) => {
+  const { store, faults, fs } = setup();
+  store.putObject('race/g', Buffer.from('the bytes of g'));
+  let release: () => void = () => undefined;
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let holding = false;
+  faults.beforeCall = async (operation, key) => {
+    if (key === 'race/g' && (operation === 'head' || operation === 'list') && !holding) {
+      holding = true;
+      await held;
+    }
+  };
+  const opening = fs.open('/race/g', constants.O_RDONLY);
+  while (!holding) await new Promise((resolve) => setImmediate(resolve));
+  const unlinking = fs.unlink('/race/g');
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  t.truthy(store.getObject('race/g'), 'the unlink waits for the open under way');
+  release();
+  const handle = await opening;
+  await unlinking;
+  t.is((await readBytes(fs, handle, 0, 100)).toString(), 'the bytes of g');
+  await fs.release(handle);
+  t.deepEqual(
+    store.keys().filter((key) => key.startsWith('race/')),
+    [],
+  );
 });
 
 test('a read-only mount refuses every change with EROFS', async (t) => {

@@ -129,6 +129,21 @@ test('ftruncate on an open file is uploaded at flush', async (t) => {
   t.is(store.getObject('ft')?.toString(), 'ab');
 });
 
+test('a file removed while open for writing (libfuse had not counted the open) takes the truncate of its O_TRUNC open and never comes back to S3', async (t) => {
+  const { store, fs } = setup();
+  store.putObject('t/w', Buffer.from('old bytes'));
+  const writer = await fs.open('/t/w', constants.O_WRONLY);
+  await fs.unlink('/t/w');
+  // libfuse sends open(O_TRUNC)'s truncate by path, here after the unlink.
+  t.is(await errno(fs.truncate('/t/w', 0)), 'no error');
+  await fs.write(writer, Buffer.from('new'), 0);
+  await fs.flush(writer);
+  await fs.release(writer);
+  t.is(store.getObject('t/w'), undefined, 'nothing brought back');
+  t.is(await errno(fs.getattr('/t/w')), 'ENOENT');
+  t.is(await errno(fs.truncate('/t/w', 0)), 'ENOENT', 'once no handle holds it, the name is just gone');
+});
+
 test('unlink, mkdir, rmdir', async (t) => {
   const { store, fs } = setup();
   await writeFile(fs, '/gone', 'x');

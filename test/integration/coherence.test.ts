@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, open, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import test from 'ava';
 import { type S3Endpoint, seedClient, startS3Endpoint, testPrefix } from '../../scripts/local-s3.js';
 import { CLI, type Mount, mountBucket, run } from '../support/mount.js';
@@ -229,6 +229,13 @@ test('10 processes × 20 rounds of cat, rm -f and cp onto 5 names: no error, not
   // Once unmounted, no staged copy or sidecar is left behind.
   await mount.stop();
   t.deepEqual(await readdir(staging), []);
+  // Files removed while open were hidden (by libfuse or by the mount), and removed at release.
+  const left = await client.send(new ListObjectsV2Command({ Bucket: endpoint.bucket, Prefix: `${prefix}churn/` }));
+  t.deepEqual(
+    (left.Contents ?? []).map((object) => object.Key?.slice(`${prefix}churn/`.length)).filter((name) => !/^f\d$/.test(name ?? '')),
+    ['.keep'],
+    'no hidden file left in the bucket',
+  );
 });
 
 /** `content` is one of `versions`, or one written over the tail of a longer one. */

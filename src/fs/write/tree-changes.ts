@@ -22,7 +22,8 @@ const PROGRESS_EVERY = 100;
 
 /** An object renamed by copy and delete: the version it was, and the copy holding its bytes now. */
 export interface MovedObject {
-  from: { key: string; etag: string };
+  /** The version moved; no ETag when a staged copy was moved (its bytes were saved just before). */
+  from: { key: string; etag?: string };
   /** The copy; its size when known. */
   to: { key: string; etag: string; size?: number };
 }
@@ -135,6 +136,7 @@ export class TreeChanges {
     this.removed(fromKey);
     // The size of a copy is known when its source's was.
     this.invalidation.changedHere(toKey, () => size !== undefined && this.namespace.edits.stored(copied));
+    if (staged && !staged.unlinked) return { from: { key: fromKey }, to: { key: toKey, etag, size } };
     return source?.type === 'file' ? { from: { key: fromKey, etag: source.etag }, to: { key: toKey, etag, size } } : undefined;
   }
 
