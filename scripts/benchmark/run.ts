@@ -3,12 +3,13 @@
 // table and writes it to scripts/benchmark/last-result.md.
 
 import { execFile } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
-import { cpus, totalmem } from 'node:os';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { seedClient, startS3Endpoint } from '../local-s3.js';
-import { BIG_KEY, BIG_SIZE } from './dataset.js';
+import { BIG_KEY, BIG_SIZE, bigBytes } from './dataset.js';
 import { s3CallsOf } from './s3-calls.js';
 import { seedDataset } from './seed.js';
 import { mountSystem, SYSTEMS, type SystemName } from './systems.js';
@@ -175,12 +176,20 @@ console.error(`seeding ${endpoint.endpoint} ...`);
 await seedDataset(client, endpoint.bucket);
 
 const results: Results = { times: {}, fio: {}, rss: {}, sdk: { whole: [], ranges: [], upload: [] } };
+const localCopy = workloads.some((w) => w.localCatRow) ? join(await mkdtemp(join(tmpdir(), 'bench-local-')), BIG_KEY) : undefined;
+if (localCopy) await writeFile(localCopy, bigBytes());
 const fio = (fioJobs.length > 0 || workloads.some((w) => w.name.startsWith('fio'))) && (await hasFio());
 const sdkUploads = workloads.some((w) => w.sdkUploadRow);
 for (let round = 1; round <= ROUNDS; round++) {
   if (workloads.some((w) => w.sdkRow)) {
     results.sdk.whole.push(await timed(() => sdkWhole(client, endpoint.bucket)));
     results.sdk.ranges.push(await timed(() => sdkRanges(client, endpoint.bucket)));
+  }
+  if (localCopy) {
+    await dropPageCache();
+    const seconds = await timed(() => runFile('sh', ['-c', `cat ${localCopy} > /dev/null`]));
+    (results.localCat ??= []).push(seconds);
+    console.error(`round ${round} local    cat of the same ${BIG_SIZE / 1048576} MiB ${seconds.toFixed(3)} s`);
   }
   if (sdkUploads) {
     const seconds = await timed(() => sdkUpload());
@@ -193,6 +202,7 @@ for (let round = 1; round <= ROUNDS; round++) {
   }
 }
 await endpoint.stop();
+if (localCopy) await rm(dirname(localCopy), { recursive: true, force: true });
 
 const heading = `Benchmark of ${new Date().toISOString().slice(0, 10)} on ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB (fauxqs on loopback, medians of ${ROUNDS} rounds, seconds)`;
 const table = renderTable(results);

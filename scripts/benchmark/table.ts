@@ -11,6 +11,8 @@ export interface Results {
   rss: Partial<Record<SystemName, number>>;
   /** The raw SDK: the big object read whole and in ranges; one multipart upload of the big write's bytes. */
   sdk: { whole: number[]; ranges: number[]; upload: number[] };
+  /** `cat` of the big object's bytes from a local file on the disk the caches use, page cache dropped. */
+  localCat?: number[];
   /** S3 calls s3mount made per workload, by operation, one record per round (from its cache stats). */
   calls?: Record<string, Array<Record<string, number>>>;
   /** Peak RSS (MiB) of the serving process that ran a workload on a mount of its own, per system. */
@@ -69,6 +71,12 @@ export function renderTable(results: Results): string {
       `| ${workload.name} | ${cell(row.s3mount)} | ${leftOut('s3fs')} | ${leftOut('rclone')} | ${cell(row.floor)} | ${sdk === undefined ? '' : seconds(sdk)} | ${ratio(bestPeer / ours)} | ${ratio(ours / floor)} | ${sdk === undefined ? '' : ratio(sdk / ours)} | ${callsCell(results.calls?.[workload.name])} |`,
     );
     if (workload.systems) notes.push(`${workload.name}: n/a where ${workload.systems.why}.`);
+    if (workload.localCatRow && results.localCat?.length) {
+      const local = median(results.localCat);
+      notes.push(
+        `${workload.name}: \`cat\` of the same bytes from a local file on the same disk, page cache dropped, took ${seconds(local)}; s3mount's read ran at ${ratio(local / ours)} of its speed.`,
+      );
+    }
     const rss = results.workloadRss?.[workload.name];
     if (rss)
       notes.push(

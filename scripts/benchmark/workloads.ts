@@ -29,6 +29,8 @@ export interface Workload {
   systems?: { only: SystemName[]; why: string };
   /** Compared with one SDK multipart upload of the same bytes (WRITE_BIG_SIZE). */
   sdkUploadRow?: boolean;
+  /** Compared with `cat` of the same bytes from a local file, page cache dropped (#12's disk-tier target). */
+  localCatRow?: boolean;
   /** The serving process's peak RSS is reported for it (it runs on a mount of its own). */
   reportRss?: boolean;
   run(mountpoint: string, round: number): Promise<number | undefined>;
@@ -171,6 +173,7 @@ export const WORKLOADS: Workload[] = [
   },
   {
     name: 'sequential read 256 MiB, after remount',
+    localCatRow: true,
     afterRemount: { prepare: (m) => shell(`cat ${m}/${BIG_KEY} > /dev/null`) },
     run: (m) => shell(`cat ${m}/${BIG_KEY} > /dev/null`).then(() => undefined),
   },
