@@ -5,6 +5,12 @@ import type { TierStats } from './types.js';
 
 export interface BlockTier {
   readonly name: string;
+  /**
+   * Undefined once the tier knows what it holds of `key`; while it is still indexing what
+   * earlier mounts stored, a promise that resolves once it knows (that key's blocks are
+   * indexed first), so that a read right after a remount finds them instead of asking S3.
+   */
+  ready?(bucket: string, key: string): Promise<void> | undefined;
   /** Whether the tier holds `id` (it may still turn out unreadable, and then read says so). */
   has(id: BlockId): boolean;
   /** The same, counting a miss when the tier does not hold `id` (its hits are counted by read). */

@@ -185,7 +185,9 @@ function blockCacheOver(loads: TieredCache, below?: BlockTier): BlockCache {
       below.write(id, bytes);
       return bytes;
     });
-  const fromBelow = (id: BlockId, load: () => Promise<Buffer>): Promise<Buffer> => {
+  const fromBelow = async (id: BlockId, load: () => Promise<Buffer>): Promise<Buffer> => {
+    const ready = below.ready?.(id.bucket, id.key);
+    if (ready) await ready;
     if (!below.probe(id)) return loadAndKeep(id, load);
     return below.read(id).then((bytes) => bytes ?? loadAndKeep(id, load));
   };

@@ -119,3 +119,26 @@ test('blocks on their way when their object is dropped, and the next version wri
   }
   t.is(tier.stats().errors, 0, 'a block of a dropped version that lost its directory is no error');
 });
+
+test('right after a restart, a read of one object finds its blocks without waiting for the scan of all the others', async (t) => {
+  const directory = await mkdtemp(join(tmpdir(), 's3mount-tier-'));
+  t.teardown(() => rm(directory, { recursive: true, force: true }));
+  const before = new DiskBlockTier({ directory, maxBytes: 64 * 1024 * KIB, compression: 'none' }, silentLogger());
+  await before.scanned;
+  for (let i = 0; i < 1500; i++) before.write(block(`other/${i}`), bytesOf(i, 16));
+  before.write(block('wanted', 0), bytesOf(1));
+  before.write(block('wanted', 1), bytesOf(2));
+  await before.close();
+  const after = new DiskBlockTier({ directory, maxBytes: 64 * 1024 * KIB, compression: 'none' }, silentLogger());
+  t.teardown(() => after.close());
+  let scanned = false;
+  void after.scanned.then(() => (scanned = true));
+  await after.ready?.('b', 'wanted');
+  t.false(scanned, 'the scan of 1,500 other objects is still running');
+  t.true(after.has(block('wanted', 0)) && after.has(block('wanted', 1)), 'the object asked for is indexed');
+  t.deepEqual(await after.read(block('wanted', 1)), bytesOf(2));
+  await after.scanned;
+  t.is(after.stats().entries, 1502, 'the scan then indexes everything, the object asked for once');
+  t.is(after.ready?.('b', 'wanted'), undefined, 'once scanned, nothing to wait for');
+  t.is(after.stats().bytes, 1500 * 16 + 2 * 4 * KIB);
+});

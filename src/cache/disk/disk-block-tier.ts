@@ -83,6 +83,8 @@ export class DiskBlockTier implements BlockTier {
   private dropCount = 0;
   private backoffUntil = 0;
   private generation = 0;
+  /** Objects whose blocks were indexed ahead of the scan because a read asked (see ready). */
+  private readonly scannedFirst = new Map<string, Promise<void>>();
   /** Invalidations while the scan runs: what it finds under these is removed, not indexed. */
   private scanning = true;
   private readonly invalidatedDuringScan: string[] = [];
@@ -102,6 +104,23 @@ export class DiskBlockTier implements BlockTier {
       this.counts.errors++;
       this.log.warn({ err: error, directory: this.blocksDir }, 'disk cache: could not read what earlier mounts stored; starting from what this mount stores');
     });
+  }
+
+  ready(bucket: string, key: string): Promise<void> | undefined {
+    if (!this.scanning) return undefined;
+    const objectHash = objectHashOf(bucket, key);
+    let scan = this.scannedFirst.get(objectHash);
+    if (!scan) {
+      const generation = this.generation;
+      scan = this.scanObject(join(this.blocksDir, objectHash.slice(0, 2), objectHash), objectHash)
+        .then((found) => {
+          if (!this.scanning || generation !== this.generation) return;
+          for (const { rel, entry, indexKey } of found) if (!this.invalidatedWhileScanning(indexKey)) this.add(rel, entry, indexKey);
+        })
+        .catch(() => undefined);
+      this.scannedFirst.set(objectHash, scan);
+    }
+    return scan;
   }
 
   has(id: BlockId): boolean {
@@ -482,23 +501,28 @@ export class DiskBlockTier implements BlockTier {
     const worker = async () => {
       while (next < objectDirs.length && this.scanning && generation === this.generation) {
         const [dir, objectHash] = objectDirs[next++];
+        if (this.scannedFirst.has(objectHash)) continue;
         found.push(...(await this.scanObject(dir, objectHash)));
       }
     };
     await Promise.all(Array.from({ length: SCAN_PARALLEL }, worker));
+    // Those indexed ahead of the scan (ready) are then among `current`.
+    await Promise.all(this.scannedFirst.values());
     if (!this.scanning || generation !== this.generation) return;
     // Earlier mounts' blocks are older than anything this mount stored: they go first in the
     // recency order, oldest first.
     found.sort((a, b) => a.mtimeMs - b.mtimeMs);
-    const current = [...this.entries];
-    for (const [rel] of current) this.forget(rel);
+    // Reordered, not dropped: the blocks indexed so far stay (drop listeners are not told).
+    const current = [...this.entries].map(([rel, entry]) => ({ rel, entry, indexKey: this.objects.get(entry.objectHash)?.indexKey ?? '' }));
+    this.entries.clear();
+    this.objects.clear();
+    this.storedBytes = 0;
+    this.logicalBytes = 0;
     for (const { rel, entry, indexKey } of found) {
       if (!this.invalidatedWhileScanning(indexKey)) this.add(rel, entry, indexKey);
     }
-    for (const [rel, entry] of current) {
-      const object = this.objects.get(entry.objectHash);
-      this.add(rel, entry, object?.indexKey ?? '');
-    }
+    for (const { rel, entry, indexKey } of current) this.add(rel, entry, indexKey);
+    this.scannedFirst.clear();
     this.scanning = false;
     this.invalidatedDuringScan.length = 0;
     this.evict();

@@ -81,6 +81,8 @@ export class BlockStream {
     const end = Math.min((last + 1) * blockSize, target.size);
     const ids: BlockId[] = [];
     for (let index = first; index <= last; index++) ids.push({ bucket: this.source.bucket, key: target.key, etag: target.etag, unitSize: blockSize, index });
+    const ready = disk?.ready?.(this.source.bucket, target.key);
+    if (ready) await ready;
     if (disk && ids.every((id) => disk.probe(id))) {
       const read = await Promise.all(ids.map((id, i) => this.readBlock(disk, target, id, slab.buffer.subarray(i * blockSize, (i + 1) * blockSize))));
       if (read.every((bytes, i) => bytes?.length === Math.min(blockSize, end - (first + i) * blockSize)))
