@@ -184,7 +184,7 @@ test('a reader of a file also open for writing follows its hiding (rm while open
 
 test('a file replaced by a rename while open for reading (libfuse had not counted the open) reads whole', async (t) => {
   const { store, fs } = setup();
-  const bytes = patternBytes(3 * CORE_BLOCK);
+  const bytes = patternBytes(3 * CORE_BLOCK, 11);
   store.putObject('over/target', bytes);
   store.putObject('over/source', Buffer.from('the new file'));
   const reader = await fs.open('/over/target', constants.O_RDONLY);
@@ -201,7 +201,7 @@ test('a file replaced by a rename while open for reading (libfuse had not counte
 
 test('a rename followed while the first read is under way: the handle reads on from the new name', async (t) => {
   const { store, faults, fs } = setup();
-  const bytes = patternBytes(3 * CORE_BLOCK);
+  const bytes = patternBytes(3 * CORE_BLOCK, 12);
   store.putObject('mv/a', bytes);
   const reader = await fs.open('/mv/a', constants.O_RDONLY);
   let release: () => void = () => undefined;
@@ -293,7 +293,7 @@ test('a file opened for reading, rewritten through the mount before any byte was
 
 test('a file unlinked while open for reading (libfuse had not counted the open yet) reads whole; removed at its last release', async (t) => {
   const { store, fs } = setup();
-  const bytes = patternBytes(3 * CORE_BLOCK + 5);
+  const bytes = patternBytes(3 * CORE_BLOCK + 5, 13);
   store.putObject('race/f', bytes);
   store.putObject('race/other', Buffer.from('x'));
   const reader = await fs.open('/race/f', constants.O_RDONLY);

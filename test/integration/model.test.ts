@@ -146,6 +146,8 @@ function plan(next: () => number): Operation {
     'read',
     // Explicit times, to the nanosecond libuv passes.
     'utime',
+    // A file removed or renamed away while a descriptor reads it (libfuse's hidden name).
+    'held read',
     ...ATTRIBUTE_KINDS,
   ]);
   switch (kind) {
@@ -209,6 +211,15 @@ function plan(next: () => number): Operation {
         run: (root) => outcome(utimes(join(root, target), atime, mtime).then(() => mtimeOf(join(root, target)))),
       };
     }
+    case 'held read': {
+      const target = path();
+      const to = next() < 0.5 ? undefined : path();
+      return {
+        name: to === undefined ? `read ${target} while it is unlinked` : `read ${target} while it is renamed to ${to}`,
+        paths: to === undefined ? [target] : [target, to],
+        run: (root) => readWhileRemoved(root, target, to),
+      };
+    }
     default: {
       const target = path();
       return { name: `read ${target}`, paths: [target], run: (root) => outcome(readFile(join(root, target)).then((data) => `${data.length}:${hash(data)}`)) };
@@ -222,6 +233,44 @@ async function outcome(work: Promise<unknown>): Promise<string> {
     return typeof value === 'string' ? `ok ${value}` : 'ok';
   } catch (error) {
     return (error as NodeJS.ErrnoException).code ?? String(error);
+  }
+}
+
+/**
+ * Opens `target`, reads its first bytes, unlinks it (or renames it to `to`), reads the rest
+ * through the same descriptor and closes it: as on a local disk, the descriptor reads the
+ * file whole. On the mount, the hidden name it was kept under is then waited out.
+ */
+async function readWhileRemoved(root: string, target: string, to: string | undefined): Promise<string> {
+  let removed = 'not removed';
+  const read = await outcome(
+    (async () => {
+      const handle = await open(join(root, target), 'r');
+      try {
+        const head = Buffer.alloc(100);
+        const first = (await handle.read(head, 0, head.length, 0)).bytesRead;
+        removed = await outcome(to === undefined ? unlink(join(root, target)) : rename(join(root, target), join(root, to)));
+        const rest = await handle.readFile();
+        const whole = Buffer.concat([head.subarray(0, first), rest]);
+        return `${whole.length}:${hash(whole)}`;
+      } finally {
+        await handle.close();
+      }
+    })(),
+  );
+  if (root === mount.mountpoint && removed !== 'not removed')
+    await hiddenNamesGone(join(root, target.includes('/') ? target.slice(0, target.lastIndexOf('/')) : ''));
+  return `${read}, removal ${removed}`;
+}
+
+/** libfuse removes a hidden name when the kernel's release (sent after close() returns) arrives. */
+async function hiddenNamesGone(dir: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const hidden = (await readdir(dir).catch(() => [] as string[])).filter((name) => name.startsWith('.fuse_hidden') || name.startsWith('.s3mount_hidden'));
+    if (hidden.length === 0) return;
+    if (Date.now() > deadline) throw new Error(`hidden names left in ${dir}: ${hidden.join(', ')}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
 
