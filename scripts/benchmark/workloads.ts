@@ -129,6 +129,8 @@ const fresh = (what: string, round: number) => `${what}-${round}-${process.pid}-
 
 /** Bytes of the big write, and of the SDK multipart upload it is compared with. */
 export const WRITE_BIG_SIZE = 1024 * 1024 * 1024;
+/** The object the 1 GiB write leaves; removed after each, as the SDK's is (run.ts). */
+export const WRITE_BIG_KEY = 'written-1g.bin';
 
 export const WORKLOADS: Workload[] = [
   { name: '200 random 4 KiB preads, cold', ownMount: true, run: (m) => node(RANDOM_READ_SCRIPT, `${m}/${BIG_KEY}`, String(BIG_SIZE)) },
@@ -169,7 +171,7 @@ export const WORKLOADS: Workload[] = [
       only: ['s3mount', 'floor'],
       why: 's3fs and rclone cannot complete multipart uploads on fauxqs (it parses their completion XML loosely)',
     },
-    run: (m) => shell(`dd if=/dev/zero of=${m}/written-1g.bin bs=1M count=${WRITE_BIG_SIZE / 1048576} conv=fsync status=none`).then(() => undefined),
+    run: (m) => shell(`dd if=/dev/zero of=${m}/${WRITE_BIG_KEY} bs=1M count=${WRITE_BIG_SIZE / 1048576} conv=fsync status=none`).then(() => undefined),
   },
   {
     name: 'sequential read 256 MiB, after remount',

@@ -30,9 +30,15 @@ async function directory(t: { teardown(fn: () => Promise<void>): void }): Promis
   return dir;
 }
 
-function open_(dir: string, options: { maxBytes?: number; now?: () => number; compression?: 'zstd' | 'none' } = {}) {
+function open_(dir: string, options: { maxBytes?: number; now?: () => number; compression?: 'zstd' | 'none'; flushQuietMs?: number } = {}) {
   return new DiskMetadataTier(
-    { directory: dir, maxBytes: options.maxBytes ?? 1024 * KIB, compression: options.compression ?? 'zstd', now: options.now ?? (() => START) },
+    {
+      directory: dir,
+      maxBytes: options.maxBytes ?? 1024 * KIB,
+      compression: options.compression ?? 'zstd',
+      now: options.now ?? (() => START),
+      flushQuietMs: options.flushQuietMs,
+    },
     silentLogger(),
   );
 }
@@ -211,4 +217,50 @@ test('the tier knows at once which keys it may hold: waiting stores, rows writte
   t.is(tier.stats().storedBytes, before);
   await tier.close();
   t.false(tier.mayHold(a), 'closed: holds nothing');
+});
+
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+test('stores that keep coming are written once they pause, in slices that let the event loop turn', async (t) => {
+  const dir = await directory(t);
+  // A pause of 2 s, so that a loaded machine's late timers never make one of the 30 ms below.
+  const tier = open_(dir, { flushQuietMs: 2_000 });
+  t.teardown(() => tier.close());
+  // A burst as a cold `ls -l` makes: stores every few milliseconds for longer than the pause.
+  for (let batch = 0; batch < 10; batch++) {
+    for (let i = 0; i < 100; i++) tier.set(key('head', `d/f${batch}-${i}`), { value: head(`d/f${batch}-${i}`), expiresAt: START + 60_000 });
+    await pause(30);
+    t.is(tier.stats().entries, 0, `nothing written while stores keep coming (after batch ${batch})`);
+  }
+  t.truthy(await tier.get(key('head', 'd/f0-0')), 'a store waiting is answered');
+  // Once they pause the flush begins; seen between turns of the event loop, it is partly done.
+  const seen: number[] = [];
+  const deadline = Date.now() + 10_000;
+  while (tier.stats().entries < 1_000 && Date.now() < deadline) {
+    await turn();
+    seen.push(tier.stats().entries);
+  }
+  t.is(tier.stats().entries, 1_000, 'all written after the pause');
+  t.true(
+    seen.some((entries) => entries > 0 && entries < 1_000),
+    `written in slices: ${[...new Set(seen)].join(', ')}`,
+  );
+  t.truthy(await tier.get(key('head', 'd/f9-99')));
+});
+
+test('stores waiting past a byte bound are written while stores keep coming', async (t) => {
+  const dir = await directory(t);
+  const tier = open_(dir, { maxBytes: 256 * 1024 * KIB, compression: 'none', flushQuietMs: 2_000 });
+  t.teardown(() => tier.close());
+  const big = (name: string) => ({ ...head(name), metadata: { mode: '33188', note: 'x'.repeat(200 * KIB) } });
+  // Four entries of about 200 KiB every 30 ms: the bound of 4 MiB waiting is passed in the sixth batch.
+  const written: number[] = [];
+  for (let batch = 0; batch < 8; batch++) {
+    for (let i = 0; i < 4; i++) tier.set(key('head', `big/${batch}-${i}`), { value: big(`big/${batch}-${i}`), expiresAt: START + 60_000 });
+    await pause(30);
+    written.push(tier.stats().entries);
+  }
+  t.deepEqual(written.slice(0, 5), [0, 0, 0, 0, 0], 'under the bound, stores wait for a pause');
+  t.true(written[7] > 0, `past it, they are written before the burst ends: ${written.join(', ')}`);
 });

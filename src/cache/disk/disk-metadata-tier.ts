@@ -10,7 +10,8 @@
 // Reads and drops run at once (better-sqlite3 is synchronous: a point lookup takes
 // microseconds), so a get after a drop can never see what the drop removed. Stores wait a
 // few milliseconds in memory and are written in one transaction; a drop removes the matching
-// ones still waiting.
+// ones still waiting. Writes wait for a pause: a burst of HEADs (a cold `ls -l`, `find`) is
+// written after it, in slices, rather than on the event loop that answers it.
 import crypto from 'node:crypto';
 import { closeSync, openSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -29,13 +30,22 @@ export interface DiskMetadataTierOptions {
   compression: Compression;
   /** Wall clock in ms since the epoch (tests inject one). */
   now?: () => number;
+  /** How long stores must pause before they are written (tests lengthen it). */
+  flushQuietMs?: number;
 }
 
 export const METADATA_FILE = 'metadata.sqlite';
 // Bumped when the table or the payload changes: a database of another version is emptied.
 const SCHEMA_VERSION = 2;
-// Stores wait this long to be written together.
-const FLUSH_DELAY_MS = 20;
+// Stores and recency updates are written once no store or hit came for this long (the end of
+// a burst)...
+const FLUSH_QUIET_MS = 100;
+// ...or this long after the first of them waited, or once this many bytes wait.
+const FLUSH_MAX_DELAY_MS = 5_000;
+const FLUSH_BYTES = 4 * 1024 * 1024;
+// Rows written per transaction of a flush; the event loop turns between slices, so that a
+// request waits for one slice at most (a row takes tens of microseconds).
+const FLUSH_SLICE = 256;
 // Encoded entries waiting to be written, at most; beyond it a store is skipped.
 const MAX_PENDING_BYTES = 32 * 1024 * 1024;
 // An entry larger than this share of the bound is not kept (it would push out everything else).
@@ -92,6 +102,7 @@ export class DiskMetadataTier implements LowerTier {
   private readonly path: string;
   private readonly codec: BlockCodec;
   private readonly now: () => number;
+  private readonly flushQuietMs: number;
   private db: SqliteDatabase | undefined;
   private statements: Statements | undefined;
   private readonly pending = new Map<string, Pending>();
@@ -103,6 +114,11 @@ export class DiskMetadataTier implements LowerTier {
   private present = new Set<bigint>();
   private pendingBytes = 0;
   private timer: NodeJS.Timeout | undefined;
+  /** A flush goes on in slices (the next one is queued with setImmediate). */
+  private slicing = false;
+  /** When the first write still waiting, and the last store or hit, came (performance.now()). */
+  private firstWaitingAt = 0;
+  private lastActivityAt = 0;
   private seq = 0;
   private totals: Totals = { entries: 0, storedBytes: 0, logicalBytes: 0 };
   private maxBytes: number;
@@ -118,6 +134,7 @@ export class DiskMetadataTier implements LowerTier {
     this.path = join(options.directory, METADATA_FILE);
     this.codec = new BlockCodec(options.compression);
     this.now = options.now ?? Date.now;
+    this.flushQuietMs = options.flushQuietMs ?? FLUSH_QUIET_MS;
     this.maxBytes = options.maxBytes;
     const started = performance.now();
     this.open();
@@ -159,7 +176,9 @@ export class DiskMetadataTier implements LowerTier {
     this.unqueue(id);
     this.pending.set(id, { indexKey: indexKeyOf(key.bucket, key.key), text, expiresAt: entry.expiresAt, bytes });
     this.pendingBytes += bytes;
-    this.schedule();
+    this.lastActivityAt = performance.now();
+    if (this.pendingBytes >= FLUSH_BYTES) this.startSlices();
+    else this.schedule();
   }
 
   dropKey(bucket: string, key: string): void {
@@ -281,6 +300,7 @@ export class DiskMetadataTier implements LowerTier {
     }
     this.counts.hits++;
     this.touched.add(id);
+    this.lastActivityAt = performance.now();
     this.schedule();
     return found;
   }
@@ -307,20 +327,60 @@ export class DiskMetadataTier implements LowerTier {
   }
 
   private schedule(): void {
-    if (this.timer || this.closed) return;
-    this.timer = setTimeout(() => this.flush(), FLUSH_DELAY_MS);
+    if (this.timer || this.slicing || this.closed) return;
+    this.firstWaitingAt = performance.now();
+    this.timer = setTimeout(() => this.quietOrNot(), this.flushQuietMs);
     this.timer.unref();
   }
 
-  /** Writes the stores and recency updates that wait, in one transaction. */
-  private flush(): void {
+  /** Flushes when stores have paused (or waited long enough), else waits for the pause. */
+  private quietOrNot(): void {
+    this.timer = undefined;
+    if (this.closed) return;
+    const now = performance.now();
+    const quietFor = now - this.lastActivityAt;
+    if (quietFor < this.flushQuietMs && now - this.firstWaitingAt < FLUSH_MAX_DELAY_MS) {
+      this.timer = setTimeout(() => this.quietOrNot(), this.flushQuietMs - quietFor);
+      this.timer.unref();
+      return;
+    }
+    this.startSlices();
+  }
+
+  private startSlices(): void {
+    if (this.slicing || this.closed) return;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    const pending = [...this.pending];
-    const touched = [...this.touched];
-    this.pending.clear();
-    this.pendingBytes = 0;
-    this.touched.clear();
+    this.slicing = true;
+    setImmediate(() => this.nextSlice());
+  }
+
+  private nextSlice(): void {
+    this.slicing = false;
+    if (this.closed) return;
+    this.flush(FLUSH_SLICE);
+    if (this.pending.size > 0 || this.touched.size > 0) {
+      this.slicing = true;
+      setImmediate(() => this.nextSlice());
+    }
+  }
+
+  /**
+   * Writes the stores that wait (the oldest `limit` of them, or all), and once none is left
+   * the recency updates, in one transaction. What is not written yet stays where reads and
+   * drops find it.
+   */
+  private flush(limit = Number.POSITIVE_INFINITY): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const pending: Array<[string, Pending]> = [];
+    for (const entry of this.pending) {
+      if (pending.length >= limit) break;
+      pending.push(entry);
+    }
+    for (const [id] of pending) this.unqueue(id);
+    const touched = this.pending.size === 0 ? [...this.touched] : [];
+    if (this.pending.size === 0) this.touched.clear();
     if (pending.length === 0 && touched.length === 0) return;
     const now = this.now();
     this.write((s) => {
