@@ -145,6 +145,29 @@ test.serial('writes move mtime and ctime; a rename moves ctime only', async (t) 
   t.truthy((await head('w2.txt')).Metadata?.ctime);
 });
 
+test.serial("a directory's rename keeps the mtime of files stored without times by another writer", async (t) => {
+  await client.send(new PutObjectCommand({ Bucket: endpoint.bucket, Key: `${prefix}od/plain.txt`, Body: 'p', ContentType: 'text/x-other' }));
+  await client.send(
+    new PutObjectCommand({ Bucket: endpoint.bucket, Key: `${prefix}od/timed.txt`, Body: 't', Metadata: { mtime: '1300000000.25', mode: '33152' } }),
+  );
+  const shown = await stat(at('od/plain.txt'));
+  // A copy made a second later has another Last-Modified.
+  await new Promise((resolve) => setTimeout(resolve, 1_100));
+  t.is((await run('mv', [at('od'), at('od2')])).code, 0);
+  t.is((await stat(at('od2/plain.txt'))).mtime, shown.mtime, 'right after the rename');
+  // Past the kernel's TTL for the moved inode, the mount answers from what S3 now holds.
+  await new Promise((resolve) => setTimeout(resolve, 1_500));
+  t.is((await stat(at('od2/plain.txt'))).mtime, shown.mtime, 'after the kernel asked again');
+  const moved = await head('od2/plain.txt');
+  const [whole, fraction = ''] = (moved.Metadata?.mtime ?? '').split('.');
+  t.is(BigInt(whole || 0) * 1_000_000_000n + BigInt(fraction.padEnd(9, '0').slice(0, 9)), shown.mtime, 'the copy holds that mtime');
+  t.is(moved.ContentType, 'text/x-other', 'and its Content-Type');
+  const timed = await stat(at('od2/timed.txt'));
+  t.is(timed.mtime, 1_300_000_000_250_000_000n);
+  t.is(timed.mode & 0o777, 0o600);
+  t.is((await head('od2/timed.txt')).Metadata?.mtime, '1300000000.25', 'an object with times is copied as it was');
+});
+
 test.serial('a read moves atime the relatime way, held in memory', async (t) => {
   t.is((await sh(`echo r > ${at('r.txt')}`)).code, 0);
   // atime before mtime: the next read moves it.

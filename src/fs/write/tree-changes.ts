@@ -2,7 +2,7 @@
 // Each one ends by writing what it changed into the cache, through the one invalidation path
 // (src/fs/invalidation.ts, changedHere), which drops what cannot be written exactly.
 import type { Logger } from '../../log.js';
-import type { ObjectInfo, ObjectStore } from '../../s3/object-store.js';
+import type { CopyOptions, ObjectInfo, ObjectStore } from '../../s3/object-store.js';
 import { type AttributeDefaults, attributesOf, PERMISSION_BITS, S_IFDIR, S_IFLNK, S_IFMT } from '../attributes/attributes.js';
 import { isDevice } from '../attributes/special-files.js';
 import { formatEpochSeconds, fromDate, now } from '../attributes/times.js';
@@ -221,9 +221,14 @@ export class TreeChanges {
       await Promise.all(
         objects.slice(i, i + RENAME_PARALLEL).map(async ({ key, size }) => {
           const destination = toPrefix + key.slice(fromPrefix.length);
+          // Each copy keeps the mtime its object shows. One without mtime metadata shows its
+          // Last-Modified, which the copy would move: the file would show a new mtime once the
+          // kernel's attributes of the moved inode ran out (a rename keeps mtime).
+          const head = await this.namespace.headObject(key);
+          const kept: CopyOptions = head && head.metadata?.mtime === undefined ? { size, metadata: keptMtime(head), contentType: head.contentType } : { size };
           const sentAt = new Date();
-          const { etag } = await this.store.copy(key, destination, { size });
-          if (key === fromPrefix) marker = { key: destination, size, etag, sentAt, doneAt: new Date() };
+          const { etag } = await this.store.copy(key, destination, kept);
+          if (key === fromPrefix) marker = { key: destination, size, etag, metadata: kept.metadata, contentType: kept.contentType, sentAt, doneAt: new Date() };
           await this.store.delete(key);
           done++;
           if (done % PROGRESS_EVERY === 0) this.log.info({ from: fromPrefix, to: toPrefix, done, total: objects.length }, 'directory rename progress');
