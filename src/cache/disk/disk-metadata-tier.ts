@@ -106,6 +106,8 @@ export class DiskMetadataTier implements LowerTier {
   private db: SqliteDatabase | undefined;
   private statements: Statements | undefined;
   private readonly pending = new Map<string, Pending>();
+  /** The identities waiting under each bucket and key, so that a drop by key finds them at once. */
+  private readonly pendingByKey = new Map<string, Set<string>>();
   private readonly touched = new Set<string>();
   /**
    * The row of every entry in the database (and some dropped since): a key asked for that is
@@ -174,7 +176,11 @@ export class DiskMetadataTier implements LowerTier {
     }
     const id = idOf(key);
     this.unqueue(id);
-    this.pending.set(id, { indexKey: indexKeyOf(key.bucket, key.key), text, expiresAt: entry.expiresAt, bytes });
+    const indexKey = indexKeyOf(key.bucket, key.key);
+    this.pending.set(id, { indexKey, text, expiresAt: entry.expiresAt, bytes });
+    let ids = this.pendingByKey.get(indexKey);
+    if (!ids) this.pendingByKey.set(indexKey, (ids = new Set()));
+    ids.add(id);
     this.pendingBytes += bytes;
     this.lastActivityAt = performance.now();
     if (this.pendingBytes >= FLUSH_BYTES) this.startSlices();
@@ -183,13 +189,13 @@ export class DiskMetadataTier implements LowerTier {
 
   dropKey(bucket: string, key: string): void {
     const indexKey = indexKeyOf(bucket, key);
-    for (const [id, waiting] of this.pending) if (waiting.indexKey === indexKey) this.unqueue(id);
+    for (const id of this.pendingByKey.get(indexKey) ?? []) this.unqueue(id);
     this.drop((s) => s.dropKey.all(Buffer.from(indexKey)) as SizeRow[]);
   }
 
   dropUnder(bucket: string, prefix: string): void {
     const indexPrefix = indexKeyOf(bucket, prefix);
-    for (const [id, waiting] of this.pending) if (waiting.indexKey.startsWith(indexPrefix)) this.unqueue(id);
+    for (const [indexKey, ids] of this.pendingByKey) if (indexKey.startsWith(indexPrefix)) for (const id of ids) this.unqueue(id);
     const low = Buffer.from(indexPrefix);
     // 0xFF never occurs in UTF-8: every key starting with the prefix sorts below prefix + 0xFF.
     const high = Buffer.concat([low, Buffer.from([0xff])]);
@@ -198,6 +204,7 @@ export class DiskMetadataTier implements LowerTier {
 
   clear(): void {
     this.pending.clear();
+    this.pendingByKey.clear();
     this.pendingBytes = 0;
     this.touched.clear();
     this.drop((s) => {
@@ -324,6 +331,9 @@ export class DiskMetadataTier implements LowerTier {
     if (!waiting) return;
     this.pending.delete(id);
     this.pendingBytes -= waiting.bytes;
+    const ids = this.pendingByKey.get(waiting.indexKey);
+    ids?.delete(id);
+    if (ids?.size === 0) this.pendingByKey.delete(waiting.indexKey);
   }
 
   private schedule(): void {
