@@ -249,6 +249,26 @@ test('stores that keep coming are written once they pause, in slices that let th
   t.truthy(await tier.get(key('head', 'd/f9-99')));
 });
 
+test('a flush that stores coming again interrupt waits for their pause', async (t) => {
+  const dir = await directory(t);
+  const tier = open_(dir, { flushQuietMs: 2_000 });
+  t.teardown(() => tier.close());
+  const store = (name: string) => tier.set(key('head', name), { value: head(name), expiresAt: START + 60_000 });
+  for (let i = 0; i < 1_000; i++) store(`first/${i}`);
+  const until = async (done: () => boolean) => {
+    const deadline = Date.now() + 10_000;
+    while (!done() && Date.now() < deadline) await turn();
+  };
+  await until(() => tier.stats().entries > 0);
+  const begun = tier.stats().entries;
+  t.true(begun > 0 && begun < 1_000, `the flush began with a slice: ${begun}`);
+  for (let i = 0; i < 10; i++) store(`again/${i}`);
+  for (let i = 0; i < 10; i++) await turn();
+  t.is(tier.stats().entries, begun, 'no slice while stores come again');
+  await until(() => tier.stats().entries === 1_010);
+  t.is(tier.stats().entries, 1_010, 'all written after the next pause');
+});
+
 test('stores waiting past a byte bound are written while stores keep coming', async (t) => {
   const dir = await directory(t);
   const tier = open_(dir, { maxBytes: 256 * 1024 * KIB, compression: 'none', flushQuietMs: 2_000 });

@@ -368,6 +368,12 @@ export class DiskMetadataTier implements LowerTier {
   private nextSlice(): void {
     this.slicing = false;
     if (this.closed) return;
+    // Stores came again since the flush began (a burst resumed): back to waiting for its pause.
+    const now = performance.now();
+    if (now - this.lastActivityAt < this.flushQuietMs && this.pendingBytes < FLUSH_BYTES && now - this.firstWaitingAt < FLUSH_MAX_DELAY_MS) {
+      this.schedule();
+      return;
+    }
     this.flush(FLUSH_SLICE);
     if (this.pending.size > 0 || this.touched.size > 0) {
       this.slicing = true;
