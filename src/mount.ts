@@ -304,7 +304,10 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
       await events?.stop();
       // Unsaved bytes are uploaded before the mount goes away; what cannot be is named in the log.
       await saveStaged();
-      await session.unmount();
+      // A failed unmount is logged, and the rest still runs: the uploads and caches are saved.
+      await session
+        .unmount()
+        .catch((error: unknown) => log.error({ err: error, mountpoint: config.mountpoint }, 'unmount failed; `fusermount -uz MOUNTPOINT` detaches it'));
       await saveStaged();
       await control.close();
       closeNativeAttrs();

@@ -80,6 +80,11 @@ export class FuseSession {
     try {
       await new Promise<void>((resolve, reject) => this.fuse.unmount((error) => (error ? reject(error) : resolve())));
     } catch (error) {
+      // Unmounted from outside (fusermount -u, then a SIGTERM before the poll noticed): done.
+      if (!(await isMounted(this.options.mountpoint))) {
+        this.log.info({ mountpoint: this.options.mountpoint }, 'unmounted from outside');
+        return;
+      }
       this.log.warn({ err: error }, 'unmount failed; trying a lazy unmount');
       await run('fusermount', ['-uz', this.options.mountpoint]).catch(() => run('umount', ['-l', this.options.mountpoint]));
     }

@@ -1,12 +1,13 @@
 // Ending a mount while it is in use: `umount` of a busy mount is refused and the mount goes on;
 // SIGTERM with a file still open for writing saves what was written before it goes away.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { stat } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import test from 'ava';
 import { type S3Endpoint, seedClient, startS3Endpoint, testPrefix } from '../../scripts/local-s3.js';
-import { isMounted, mountBucket, run } from '../support/mount.js';
+import { isMounted, mountBucket, mountStats, run } from '../support/mount.js';
 import { mountThroughProxy } from '../support/proxied-mount.js';
 
 let endpoint: S3Endpoint;
@@ -125,4 +126,23 @@ test.serial('SIGTERM while an upload is in flight: the close() that started it s
   t.is(await exited, 0);
   const response = await slowClient.send(new GetObjectCommand({ Bucket: proxied.endpoint.bucket, Key: `${slowPrefix}in-flight.txt` }));
   t.is(await response.Body!.transformToString(), 'uploaded during shutdown');
+});
+
+test.serial('unmounted from outside, then SIGTERM at once: the mount ends cleanly and keeps what it cached', async (t) => {
+  for (let i = 0; i < 20; i++) await client.send(new PutObjectCommand({ Bucket: endpoint.bucket, Key: `${prefix}outside-unmount/f${i}`, Body: 'x' }));
+  const cacheDir = await mkdtemp(join(tmpdir(), 's3mount-it-shutdown-'));
+  t.teardown(() => rm(cacheDir, { recursive: true, force: true }));
+  const first = await mountBucket(endpoint, { target: target(), cacheDir });
+  t.teardown(() => first.stop());
+  t.is((await run('ls', ['-l', join(first.mountpoint, 'outside-unmount')])).code, 0);
+  const exited = new Promise<number | null>((resolve) => first.child.once('exit', (code) => resolve(code)));
+  // The mount notices an unmount from outside within a second; SIGTERM comes before that.
+  t.is((await run('fusermount', ['-u', first.mountpoint])).code, 0);
+  first.child.kill('SIGTERM');
+  t.is(await exited, 0, `the mount process ends cleanly: ${first.logs().slice(-2000)}`);
+  const second = await mountBucket(endpoint, { target: target(), cacheDir });
+  t.teardown(() => second.stop());
+  const before = (await mountStats(second.mountpoint)).s3.head.count;
+  t.is((await run('ls', ['-l', join(second.mountpoint, 'outside-unmount')])).code, 0);
+  t.is((await mountStats(second.mountpoint)).s3.head.count - before, 0, 'the HEAD answers were saved to disk before the process left');
 });
