@@ -8,10 +8,10 @@
 // entry is caught, dropped and fetched again.
 //
 // Reads and drops run at once (better-sqlite3 is synchronous: a point lookup takes
-// microseconds), so a get after a drop can never see what the drop removed. Stores wait a
-// few milliseconds in memory and are written in one transaction; a drop removes the matching
-// ones still waiting. Writes wait for a pause: a burst of HEADs (a cold `ls -l`, `find`) is
-// written after it, in slices, rather than on the event loop that answers it.
+// microseconds), so a get after a drop can never see what the drop removed. Stores wait in
+// memory, where reads find them and a drop removes the matching ones, until stores pause: a
+// burst of HEADs (a cold `ls -l`, `find`) is written after it, in slices, rather than on the
+// event loop that answers it.
 import crypto from 'node:crypto';
 import { closeSync, openSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
