@@ -28,8 +28,19 @@ export async function startInBackground(script: string, args: string[], logFile:
   });
 }
 
+/** The child's end of the IPC channel (the process itself; a fake in tests). */
+export interface ParentChannel {
+  readonly connected: boolean;
+  send?: (message: ReadyMessage, callback: (error: Error | null) => void) => boolean;
+  disconnect?: () => void;
+}
+
 /** In the background child: tell the waiting parent how the start went. */
-export function reportToParent(message: ReadyMessage): void {
-  if (process.env[BACKGROUND_CHILD_VARIABLE] !== '1' || !process.send) return;
-  process.send(message, () => process.disconnect?.());
+export function reportToParent(message: ReadyMessage, channel: ParentChannel = process, env: NodeJS.ProcessEnv = process.env): void {
+  if (env[BACKGROUND_CHILD_VARIABLE] !== '1' || !channel.send) return;
+  // The parent disconnects as soon as it has the message, which can land before this
+  // callback: disconnecting a closed channel throws and would end the serving process.
+  channel.send(message, () => {
+    if (channel.connected) channel.disconnect?.();
+  });
 }
