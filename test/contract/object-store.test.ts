@@ -621,6 +621,31 @@ test('sdk: a PUT signs the SHA-256 it is given; one the server finds wrong is se
   t.deepEqual(seen, [wrong, right], 'refused, then sent with the hash of the bytes');
 });
 
+test('sdk: a part signs the SHA-256 of its body, from a buffer or read from the staged file', async (t) => {
+  const seen: Array<{ given: string; actual: string; signed: string }> = [];
+  const server = await fakeS3((req, res, body) => {
+    const authorization = String(req.headers.authorization);
+    seen.push({
+      given: String(req.headers['x-amz-content-sha256']),
+      actual: createHash('sha256').update(body).digest('hex'),
+      signed: /SignedHeaders=([^,]+)/.exec(authorization)?.[1] ?? '',
+    });
+    res.writeHead(200, { etag: `"part-${seen.length}"` });
+    res.end();
+  });
+  const store = sdkStore({ endpoint: server.url, maxAttempts: 1, bucket: 'wire' });
+  const path = join(scratch, 'part-source');
+  await writeFile(path, randomBytes(3 * MiB));
+  t.deepEqual(await store.uploadPart('k', 'u', 1, randomBytes(1000)), { etag: '"part-1"' });
+  t.deepEqual(await store.uploadPart('k', 'u', 2, { path, start: 0, end: 2 * MiB + 7 }), { etag: '"part-2"' });
+  t.deepEqual(await store.uploadPart('k', 'u', 3, { path, start: MiB, end: 3 * MiB }), { etag: '"part-3"' });
+  t.is(seen.length, 3);
+  for (const [i, request] of seen.entries()) {
+    t.is(request.given, request.actual, `part ${i + 1}: the hash sent is the body's`);
+    t.true(request.signed.split(';').includes('x-amz-content-sha256'), `part ${i + 1}: and it is signed`);
+  }
+});
+
 test('sdk: missing credentials are AccessDenied, saying so', async (t) => {
   // An explicit profile that does not exist makes the chain skip the environment's keys.
   const previous = { config: process.env.AWS_CONFIG_FILE, credentials: process.env.AWS_SHARED_CREDENTIALS_FILE };
