@@ -29,7 +29,9 @@ const profileDir = await mkdtemp(join(tmpdir(), 's3mount-profile-'));
 const endpoint = await startS3Endpoint({ bucket: 'bench' });
 await seedDataset(seedClient(endpoint), endpoint.bucket);
 await dropPageCache();
-const mounted = await mountSystem('s3mount', endpoint, { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] });
+// PROFILE_NODE_ARGS adds node flags (--no-turbo-inlining shows inlined callees under their own names).
+const extraNodeArgs = process.env.PROFILE_NODE_ARGS ? process.env.PROFILE_NODE_ARGS.split(' ') : [];
+const mounted = await mountSystem('s3mount', endpoint, { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, ...extraNodeArgs] });
 // V8 stamps samples with the monotonic clock in µs, as process.hrtime does: only samples
 // taken while a workload ran are counted, not the mount's start or its unmount.
 const windows: Array<[number, number]> = [];

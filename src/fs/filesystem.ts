@@ -10,7 +10,7 @@ import { now, relatimeAfterRead, resolveRequestedTime, type Timespec } from './a
 import { FsError, toFsError } from './errors.js';
 import type { Invalidation } from './invalidation.js';
 import type { Namespace } from './names/namespace.js';
-import { components, dirPrefixOf, keyOf, splitPath } from './names/paths.js';
+import { components, dirPrefixOf, keyOf, newKeyTooLong, splitPath } from './names/paths.js';
 import type { FsNode, ReadTarget } from './nodes.js';
 import type { ObjectVersions } from './object-versions.js';
 import type { NativeBlocks } from './read/native-blocks.js';
@@ -251,7 +251,7 @@ export class S3Filesystem implements Filesystem {
   async create(path: string, mode: number): Promise<number> {
     return this.guard('create', path, async () => {
       this.refuseWhenReadOnly(path);
-      const key = this.keyOf(path);
+      const key = this.newKeyOf(path, false);
       const existing = this.stage.get(key);
       if (existing && !existing.unlinked) {
         existing.refs++;
@@ -451,7 +451,7 @@ export class S3Filesystem implements Filesystem {
 
   async mkdir(path: string, mode: number): Promise<void> {
     return this.change('mkdir', path, async () => {
-      await this.tree.mkdir(path, this.keyOf(path), mode);
+      await this.tree.mkdir(path, this.newKeyOf(path, true), mode);
       this.entriesChanged(path);
     });
   }
@@ -466,7 +466,8 @@ export class S3Filesystem implements Filesystem {
 
   async rename(from: string, to: string): Promise<void> {
     return this.change('rename', from, async () => {
-      const toKey = this.keyOf(to);
+      // The name's own limits here; a directory's deeper keys are checked before any is copied.
+      const toKey = this.newKeyOf(to, false);
       if (toKey === this.keyOf(from)) return this.renameNow(from, to);
       // A file replaced while open is hidden first, as libfuse does when it counted the open.
       await this.openUnlinkOrder.unlink(toKey, async () => {
@@ -535,7 +536,7 @@ export class S3Filesystem implements Filesystem {
 
   async symlink(target: string, path: string): Promise<void> {
     return this.change('symlink', path, async () => {
-      await this.tree.symlink(target, path, this.keyOf(path));
+      await this.tree.symlink(target, path, this.newKeyOf(path, false));
       this.entriesChanged(path);
     });
   }
@@ -575,7 +576,7 @@ export class S3Filesystem implements Filesystem {
       const type = specialFileType(mode);
       // Regular files come through create; anything else (or an unknown type) is not stored.
       if (type === undefined) throw new FsError('EPERM', `${path}: cannot store a node of mode ${mode.toString(8)}`);
-      await this.tree.mknod(path, this.keyOf(path), type | (mode & PERMISSION_BITS), rdev);
+      await this.tree.mknod(path, this.newKeyOf(path, false), type | (mode & PERMISSION_BITS), rdev);
       this.entriesChanged(path);
     });
   }
@@ -766,6 +767,14 @@ export class S3Filesystem implements Filesystem {
 
   private keyOf(path: string): string {
     return keyOf(this.options.prefix, path);
+  }
+
+  /** The key of a new entry at `path`; ENAMETOOLONG when S3 or Linux could not hold it. */
+  private newKeyOf(path: string, isDirectory: boolean): string {
+    const key = this.keyOf(path);
+    const reason = newKeyTooLong(key, isDirectory);
+    if (reason) throw new FsError('ENAMETOOLONG', `${path}: ${reason}`);
+    return key;
   }
 
   private handleOf(handle: number): OpenFile {

@@ -12,7 +12,7 @@ import { dirKey, type HeadAnswer, headKey, probeKey, VERSION_TTL_MS, versionKey 
 import { isWellFormedMetadata } from './metadata-shapes.js';
 import { NAME_PAGE_KEYS, readNamePage } from './name-page.js';
 import { addFolderMarker, FOLDER_SUFFIX, folderMarkerName, nodeOfHead } from './object-kinds.js';
-import { keyOf, unusableNameReason } from './paths.js';
+import { keyOf, nameTooLong, unusableNameReason } from './paths.js';
 import { SubtreeListings } from './subtree-listing.js';
 
 /**
@@ -87,8 +87,10 @@ export class Namespace {
     const { prefix } = this.options;
     const key = keyOf(prefix, path);
     if (key === prefix) return { type: 'dir', prefix };
-    const reason = unusableNameReason(key.slice(key.lastIndexOf('/') + 1));
-    if (reason) throw new FsError('ENOENT', `${reason}: ${path}`);
+    const name = key.slice(key.lastIndexOf('/') + 1);
+    const reason = unusableNameReason(name);
+    // As a local disk answers: a name too long is not "no such file", whatever S3 holds.
+    if (reason) throw new FsError(nameTooLong(name) ? 'ENAMETOOLONG' : 'ENOENT', `${reason}: ${path}`);
     let listed = this.listedEntry(key);
     // Not in memory: a tier below (a remount's disk) may still hold the parent's listing.
     if (listed === undefined && (await this.cache.recall<DirListing>(this.dirKey(parentOf(key))))) listed = this.listedEntry(key);

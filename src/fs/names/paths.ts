@@ -3,6 +3,9 @@
 /** Longest file name Linux accepts (NAME_MAX), in bytes. */
 export const NAME_MAX = 255;
 
+/** Longest object key S3 accepts, in bytes (UTF-8). */
+export const KEY_MAX = 1024;
+
 /** Normalises a mount prefix: "" or "some/prefix/". */
 export function normalizePrefix(prefix: string): string {
   const trimmed = prefix.replace(/^\/+/, '').replace(/\/+$/, '');
@@ -40,5 +43,22 @@ export function unusableNameReason(name: string): string | undefined {
   if (name === '.' || name === '..') return 'dot component';
   if (name.includes('\u0000')) return 'NUL byte';
   if (Buffer.byteLength(name) > NAME_MAX) return 'longer than 255 bytes';
+  return undefined;
+}
+
+/** Whether a name is longer than a file name may be (ENAMETOOLONG, as on a local disk). */
+export function nameTooLong(name: string): boolean {
+  return Buffer.byteLength(name) > NAME_MAX;
+}
+
+/**
+ * Why a new entry at `key` (its last component `name`) cannot be stored, or undefined when it
+ * can: a name over NAME_MAX, or a key (a directory's with its "/") over S3's KEY_MAX, which S3
+ * would refuse only once the bytes are written and closed.
+ */
+export function newKeyTooLong(key: string, isDirectory: boolean): string | undefined {
+  const name = key.slice(key.lastIndexOf('/') + 1);
+  if (nameTooLong(name)) return `name longer than ${NAME_MAX} bytes`;
+  if (Buffer.byteLength(key) + (isDirectory ? 1 : 0) > KEY_MAX) return `key longer than S3's ${KEY_MAX} bytes`;
   return undefined;
 }

@@ -10,7 +10,7 @@ import { versionStamped } from '../attributes/version-time.js';
 import { FsError } from '../errors.js';
 import type { Invalidation } from '../invalidation.js';
 import type { Namespace } from '../names/namespace.js';
-import { components } from '../names/paths.js';
+import { components, KEY_MAX } from '../names/paths.js';
 import type { FsNode, StoredObject } from '../nodes.js';
 import { contentTypeFor, DIRECTORY_CONTENT_TYPE } from './content-type.js';
 import type { StagedAttributes } from './staged-file.js';
@@ -214,6 +214,10 @@ export class TreeChanges {
       if (!staged.unlinked) await this.stage.flush(staged);
     }
     const objects = await this.allObjects(fromPrefix);
+    // Checked before any key moves, so that a refused rename leaves the directory whole.
+    const grows = Buffer.byteLength(toPrefix) - Buffer.byteLength(fromPrefix);
+    const tooLong = grows > 0 && objects.find(({ key }) => Buffer.byteLength(key) + grows > KEY_MAX);
+    if (tooLong) throw new FsError('ENAMETOOLONG', `${toPrefix}${tooLong.key.slice(fromPrefix.length)}: key longer than S3's ${KEY_MAX} bytes`);
     this.log.info({ from: fromPrefix, to: toPrefix, keys: objects.length }, 'renaming a directory key by key (not atomic)');
     let done = 0;
     let marker: StoredObject | undefined;
