@@ -262,6 +262,7 @@ export async function startMount(config: Config, log: Logger): Promise<RunningMo
       fsname: `s3mount:${config.bucket}${config.prefix ? `:${config.prefix}` : ''}`,
       allowOther: config.allowOther,
       allowRoot: config.allowRoot,
+      readOnly: config.readOnly,
       attrTimeoutSeconds: config.kernelCacheTtlSeconds,
       // Our own creates go through the kernel, which drops its negative entry itself. A lower
       // kernel TTL, asked for so that `cache invalidate` acts at once, caps this one too.

@@ -17,6 +17,8 @@ export interface SessionOptions {
   fsname: string;
   allowOther: boolean;
   allowRoot: boolean;
+  /** Mounted read-only: the mount table says `ro`, and the kernel refuses changes itself. */
+  readOnly: boolean;
   /** Seconds the kernel may keep attributes and names without asking us. */
   attrTimeoutSeconds: number;
   /** Seconds the kernel may remember that a name does not exist. */
@@ -39,7 +41,7 @@ export class FuseSession {
       // fuse-native joins options unescaped; this is how big_writes (128 KiB writes instead
       // of 4 KiB, see docs/notes/fuse-native.md) and negative_timeout, which it does not
       // expose, reach libfuse.
-      subtype: `s3mount,big_writes,negative_timeout=${options.negativeTimeoutSeconds}`,
+      subtype: `s3mount,big_writes,negative_timeout=${options.negativeTimeoutSeconds}${options.readOnly ? ',ro' : ''}`,
       allowOther: options.allowOther,
       allowRoot: options.allowRoot,
       // fuse-native drops a numeric 0 (falsy) and libfuse would keep its 1 s default: pass text.

@@ -177,4 +177,8 @@ test.serial('a read-only mount refuses changes with EROFS', async (t) => {
   t.regex(remove.stderr, /Read-only file system/);
   t.is((await objectBytes('read-only/kept.txt'))?.toString(), 'kept\n');
   t.is(await objectBytes('read-only/nope.txt'), undefined);
+  // What the mount table says, as programs that check it (findmnt, mount, backup tools) see it.
+  const options = (await run('findmnt', ['-n', '-o', 'OPTIONS', readOnly.mountpoint])).stdout.trim().split(',');
+  t.true(options.includes('ro'), options.join(','));
+  t.false(options.includes('rw'), options.join(','));
 });
