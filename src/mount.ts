@@ -11,6 +11,7 @@ import { isWellFormedMetadata } from './fs/names/metadata-shapes.js';
 import { SlabPool } from './fs/read/slab-pool.js';
 import { recoverStaged } from './fs/write/staged-recovery.js';
 import { createAttributePrimer, createFuseOperations } from './fuse/adapter.js';
+import { mountTablePath } from './fuse/mount-table.js';
 import { prepareMountpoint } from './fuse/mountpoint.js';
 import { NativeAttrCache } from './fuse/native-attr-cache.js';
 import { NativeReads } from './fuse/native-reads.js';
@@ -55,7 +56,11 @@ export interface RunningMount {
   stop(): Promise<void>;
 }
 
-export async function startMount(config: Config, log: Logger): Promise<RunningMount> {
+export async function startMount(requested: Config, log: Logger): Promise<RunningMount> {
+  // The mountpoint by the name the mount table will give it: through a symbolic link, the
+  // check for an unmount from outside would find no mount under the link's name and end
+  // the serving process, leaving a dead mount; and `cache` commands would not find it.
+  const config: Config = { ...requested, mountpoint: await mountTablePath(requested.mountpoint) };
   // An endpoint_url in the AWS profile is a custom endpoint as --endpoint-url is, and implies
   // path style as it does.
   const endpoint = config.endpointUrl ?? (await profileEndpoint(config.profile));

@@ -4,6 +4,7 @@ import { isAbsolute, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { sendControl } from '../control/client.js';
 import type { ControlRequest, ControlResponse } from '../control/protocol.js';
+import { mountTablePath } from '../fuse/mount-table.js';
 import { type CacheSettings, formatSettings, formatStats } from '../stats.js';
 import { parseArgsErrorLine, UsageError } from './options.js';
 
@@ -15,7 +16,9 @@ export async function cacheCommand(args: string[], print: Print = console.log): 
   const { values, positionals } = parseCacheArguments(args);
   const [action, mountpointArgument, ...rest] = positionals;
   if (!mountpointArgument) throw new UsageError(USAGE);
-  const mountpoint = resolve(mountpointArgument);
+  const given = resolve(mountpointArgument);
+  // The mount serves its socket under the name the mount table gives it (links resolved).
+  const mountpoint = await mountTablePath(given);
   const expected = action === 'invalidate' ? 1 : 0;
   if (rest.length !== expected) throw new UsageError(USAGE);
 
@@ -30,7 +33,7 @@ export async function cacheCommand(args: string[], print: Print = console.log): 
       print(`cleared the cache of ${mountpoint}`);
       return 0;
     case 'invalidate': {
-      const path = pathInMount(mountpoint, rest[0]);
+      const path = pathInMountOf(mountpoint, given, rest[0]);
       const { dropped } = await ask(mountpoint, { command: 'invalidate', path, recursive: values.recursive === true });
       print(`dropped ${dropped ?? 0} cached entries for ${path}${values.recursive ? ' and everything under it' : ''}`);
       // The kernel keeps what it was told for --kernel-cache-ttl and cannot be asked to
@@ -100,6 +103,16 @@ function settingsChange(values: Record<string, string | boolean | undefined>): P
   return change;
 }
 
+/** `path` inside the mount, whose mountpoint an absolute `path` may name as given or as the mount table does. */
+function pathInMountOf(mountpoint: string, given: string, path: string): string {
+  const viaGiven = isAbsolute(path) && !isOutside(relative(given, resolve(path)));
+  return pathInMount(viaGiven ? given : mountpoint, path);
+}
+
+function isOutside(relativePath: string): boolean {
+  return relativePath === '..' || relativePath.startsWith('../') || isAbsolute(relativePath);
+}
+
 /**
  * The path inside the mount ("/" is its root) of `path`: an absolute path must lie under the
  * mountpoint; a relative one is taken relative to the mountpoint. Nothing is stat'ed.
@@ -107,6 +120,6 @@ function settingsChange(values: Record<string, string | boolean | undefined>): P
 export function pathInMount(mountpoint: string, path: string): string {
   const absolute = isAbsolute(path) ? resolve(path) : resolve(mountpoint, path);
   const inside = relative(mountpoint, absolute);
-  if (inside === '..' || inside.startsWith('../') || isAbsolute(inside)) throw new UsageError(`${path} is not inside the mount at ${mountpoint}`);
+  if (isOutside(inside)) throw new UsageError(`${path} is not inside the mount at ${mountpoint}`);
   return `/${inside}`;
 }

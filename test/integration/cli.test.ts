@@ -1,6 +1,6 @@
 // The command line as a user meets it: background start, one-line failures, stale mountpoints.
 
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
@@ -45,6 +45,32 @@ test('without -f it returns once mounted and a background process serves the mou
   const stats = await run(process.execPath, [CLI, 'cache', 'stats', mountpoint]);
   t.is(stats.code, 0, stats.stderr);
   t.regex(stats.stdout, /s3 calls made \d+/);
+  t.is((await run('fusermount', ['-u', mountpoint])).code, 0);
+});
+
+// A mountpoint named through a symbolic link is mounted by the kernel at the link's target;
+// the serving process looked for its mount under the link's name, took it for unmounted from
+// outside within a second and left, leaving "Transport endpoint is not connected" behind, and
+// `cache` commands found no socket under the target's name.
+test('a mountpoint named through a symbolic link is served, and cache commands find it by either name', async (t) => {
+  const mountpoint = await freshMountpoint('link-target');
+  const link = join(scratch, 'link-to-mountpoint');
+  await symlink(mountpoint, link);
+  t.teardown(() => unmount(mountpoint));
+  const start = await run(process.execPath, [CLI, target(), link, ...endpointArgs(endpoint), '--log-file', join(scratch, 'link.log')], {
+    env: endpointEnv(endpoint),
+  });
+  t.is(start.code, 0, start.stderr);
+  t.true(await isMounted(mountpoint));
+  for (const name of [mountpoint, link]) {
+    const stats = await run(process.execPath, [CLI, 'cache', 'stats', name]);
+    t.is(stats.code, 0, stats.stderr);
+  }
+  const invalidate = await run(process.execPath, [CLI, 'cache', 'invalidate', link, join(link, 'greeting.txt')]);
+  t.is(invalidate.code, 0, invalidate.stderr);
+  // The serving process checks once a second whether it was unmounted from outside.
+  await new Promise((resolve) => setTimeout(resolve, 2500));
+  t.is((await run('cat', [join(mountpoint, 'greeting.txt')])).stdout, 'hi\n');
   t.is((await run('fusermount', ['-u', mountpoint])).code, 0);
 });
 
