@@ -44,3 +44,14 @@ export function reportToParent(message: ReadyMessage, channel: ParentChannel = p
     if (channel.connected) channel.disconnect?.();
   });
 }
+
+/**
+ * In the background child, once mounted: leave the directory the mount was started from, as
+ * daemons do. The serving process outlives the shell that started it, and its working
+ * directory would keep that directory's filesystem busy (another mount could not be
+ * unmounted). Every path on the command line was made absolute when it was read, and the
+ * credentials were loaded to check the bucket.
+ */
+export function leaveWorkingDirectory(env: NodeJS.ProcessEnv = process.env): void {
+  if (env[BACKGROUND_CHILD_VARIABLE] === '1') process.chdir('/');
+}

@@ -5,7 +5,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { createLogger } from '../log.js';
 import { StartupError, startMount } from '../mount.js';
-import { reportToParent, startInBackground } from './background.js';
+import { leaveWorkingDirectory, reportToParent, startInBackground } from './background.js';
 import { cacheCommand } from './cache-command.js';
 import { defaultLogFile } from './log-location.js';
 import { helpText, parseMountArguments, UsageError } from './options.js';
@@ -54,6 +54,7 @@ async function mountCommand(script: string, args: string[], env: NodeJS.ProcessE
   const secrets = config.sharedCache?.password ? [config.sharedCache.password] : [];
   const log = createLogger({ level: config.logLevel, format: config.logFormat, file: config.logFile, secrets }, env);
   const mount = await startMount(config, log);
+  leaveWorkingDirectory(env);
   reportToParent({ type: 'ready', notices: mount.notices });
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {

@@ -74,6 +74,25 @@ test('a mountpoint named through a symbolic link is served, and cache commands f
   t.is((await run('fusermount', ['-u', mountpoint])).code, 0);
 });
 
+// The background process kept the working directory of the shell that started it: started
+// from inside another mount (or a removable disk), it kept that one busy, and its unmount
+// failed with EBUSY for as long as this mount lived.
+test('a background mount does not keep the directory it was started from busy', async (t) => {
+  const first = await mountBucket(endpoint, { target: target() });
+  t.teardown(() => first.stop());
+  const mountpoint = await freshMountpoint('started-elsewhere');
+  t.teardown(() => unmount(mountpoint));
+  const start = await run(process.execPath, [CLI, target(), mountpoint, ...endpointArgs(endpoint), '--log-file', join(scratch, 'elsewhere.log')], {
+    env: endpointEnv(endpoint),
+    cwd: first.mountpoint,
+  });
+  t.is(start.code, 0, start.stderr);
+  const unmountFirst = await run('fusermount', ['-u', first.mountpoint]);
+  t.is(unmountFirst.code, 0, unmountFirst.stderr);
+  t.is((await run('cat', [join(mountpoint, 'greeting.txt')])).stdout, 'hi\n');
+  t.is((await run('fusermount', ['-u', mountpoint])).code, 0);
+});
+
 test('a missing bucket fails at start with one line naming it', async (t) => {
   const mountpoint = await freshMountpoint('missing-bucket');
   const result = await run(process.execPath, [CLI, 'no-such-bucket-s3mount', mountpoint, '-f', ...endpointArgs(endpoint)], { env: endpointEnv(endpoint) });

@@ -27,11 +27,12 @@ export interface CommandResult {
 export async function run(
   command: string,
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; encoding?: 'utf8' } = {},
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; encoding?: 'utf8'; cwd?: string } = {},
 ): Promise<CommandResult> {
   try {
     const { stdout, stderr } = await execFileAsync(command, args, {
       env: options.env ?? process.env,
+      ...(options.cwd !== undefined && { cwd: options.cwd }),
       timeout: options.timeoutMs ?? 60_000,
       maxBuffer: 256 * 1024 * 1024,
     });
