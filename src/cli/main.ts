@@ -56,7 +56,9 @@ async function mountCommand(script: string, args: string[], env: NodeJS.ProcessE
   const mount = await startMount(config, log);
   leaveWorkingDirectory(env);
   reportToParent({ type: 'ready', notices: mount.notices });
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  // SIGHUP too, as libfuse's own handlers do: a terminal closed under `s3mount -f` (or a stray
+  // kill -HUP) would otherwise end the process at once and leave a dead mount.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(signal, () => {
       log.info({ signal }, 'unmounting');
       void mount.stop();

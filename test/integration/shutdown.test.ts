@@ -80,18 +80,23 @@ test.serial('umount of a busy mount is refused and the mount goes on; the file i
   t.is(saved, 'kept open');
 });
 
-test.serial('SIGTERM with a file still open for writing saves its bytes, then the mount goes away', async (t) => {
-  const mount = await mountBucket(endpoint, { target: target() });
-  t.teardown(() => mount.stop());
-  const writer = await openWriter(join(mount.mountpoint, 'open-at-sigterm.txt'), 'written before SIGTERM');
-  t.teardown(() => void writer.kill('SIGKILL'));
-  t.is(await objectText('open-at-sigterm.txt'), undefined, 'nothing uploaded yet: the file was never closed');
-  const exited = new Promise<number | null>((resolve) => mount.child.once('exit', (code) => resolve(code)));
-  mount.child.kill('SIGTERM');
-  t.is(await exited, 0, `the mount process ends cleanly: ${mount.logs().slice(-2000)}`);
-  t.is(await objectText('open-at-sigterm.txt'), 'written before SIGTERM', 'the bytes were uploaded before the mount went away');
-  t.false(await isMounted(mount.mountpoint), 'unmounted (lazily: the writer still holds its descriptor)');
-});
+// SIGHUP (a terminal closed under `s3mount -f`) ended the process at once, leaving a dead
+// mount ("Transport endpoint is not connected") and the bytes only in the staging directory.
+for (const signal of ['SIGTERM', 'SIGHUP'] as const) {
+  test.serial(`${signal} with a file still open for writing saves its bytes, then the mount goes away`, async (t) => {
+    const mount = await mountBucket(endpoint, { target: target() });
+    t.teardown(() => mount.stop());
+    const name = `open-at-${signal.toLowerCase()}.txt`;
+    const writer = await openWriter(join(mount.mountpoint, name), `written before ${signal}`);
+    t.teardown(() => void writer.kill('SIGKILL'));
+    t.is(await objectText(name), undefined, 'nothing uploaded yet: the file was never closed');
+    const exited = new Promise<number | null>((resolve) => mount.child.once('exit', (code) => resolve(code)));
+    mount.child.kill(signal);
+    t.is(await exited, 0, `the mount process ends cleanly: ${mount.logs().slice(-2000)}`);
+    t.is(await objectText(name), `written before ${signal}`, 'the bytes were uploaded before the mount went away');
+    t.false(await isMounted(mount.mountpoint), 'unmounted (lazily: the writer still holds its descriptor)');
+  });
+}
 
 test.serial('SIGTERM while an upload is in flight: the close() that started it succeeds and the bytes are in S3', async (t) => {
   const proxied = await mountThroughProxy(async () => {});
