@@ -64,6 +64,8 @@ export async function startMount(requested: Config, log: Logger): Promise<Runnin
   // An endpoint_url in the AWS profile is a custom endpoint as --endpoint-url is, and implies
   // path style as it does.
   const endpoint = config.endpointUrl ?? (await profileEndpoint(config.profile));
+  // Which S3 staged copies belong to: buckets of one name at two endpoints are two buckets.
+  const endpointIdentity = endpoint === undefined ? 'aws' : endpointIdentityOf(endpoint);
   const sdkStore = createSdkStore(
     {
       bucket: config.bucket,
@@ -146,7 +148,7 @@ export async function startMount(requested: Config, log: Logger): Promise<Runnin
   }
 
   // Bytes a killed predecessor staged but never uploaded are saved before anything else.
-  const recovery = await recoverStaged(config.stagingDir, store, log);
+  const recovery = await recoverStaged(config.stagingDir, store, log, endpointIdentity);
   for (const kept of recovery.kept) process.stderr.write(`s3mount: unsaved data kept: ${kept}\n`);
 
   // Connecting starts now; the mount waits for it (briefly) once its core exists.
@@ -191,6 +193,7 @@ export async function startMount(requested: Config, log: Logger): Promise<Runnin
     readAheadBytes: READ_AHEAD_KIB * 1024,
     readOnly: config.readOnly,
     stagingDirectory: config.stagingDir,
+    endpoint: endpointIdentity,
     partSize: config.writePartSizeMiB * 1024 * 1024,
     kernelTtlMs: config.kernelCacheTtlSeconds * 1000,
   });
@@ -335,4 +338,14 @@ export async function startMount(requested: Config, log: Logger): Promise<Runnin
   };
   const finished = session.waitForExternalUnmount().then(stop);
   return { stats, notices, finished, stop };
+}
+
+/** An endpoint URL as staged copies record it: however it was written, without credentials. */
+export function endpointIdentityOf(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.protocol}//${parsed.host}${parsed.pathname.replace(/\/+$/, '')}`;
+  } catch {
+    return url;
+  }
 }

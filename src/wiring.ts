@@ -48,6 +48,8 @@ export function buildCaches(bounds: CacheBounds, log: Logger, lower: LowerTiers 
 
 export interface CoreConfig {
   bucket: string;
+  /** The endpoint the bucket is reached at, as staged copies record it (see recoverStaged). */
+  endpoint?: string;
   /** The mount's root prefix: "" or ending in "/". */
   prefix: string;
   uid: number;
@@ -110,6 +112,7 @@ export function buildCore(store: ObjectStore, caches: Caches, log: Logger, confi
   const stage = new WriteStage(store, log, {
     directory: config.stagingDirectory,
     bucket,
+    ...(config.endpoint !== undefined && { endpoint: config.endpoint }),
     partSize: config.partSize,
     maxUploads: config.maxUploads ?? UPLOADS_IN_FLIGHT,
     currentVersion: (stale) => versions.current(stale, { forKernel: false }),

@@ -53,6 +53,24 @@ test('copies of live processes and other buckets are left alone', async (t) => {
   t.is((await readdir(stagingDirectory)).length, 2);
 });
 
+// The sidecar named only the bucket: a copy staged for bucket "data" at one endpoint (MinIO)
+// was uploaded by the next mount of a bucket "data" at another (AWS), and removed.
+test('a copy staged for a bucket of the same name at another endpoint is left for a mount of that endpoint', async (t) => {
+  const { fs, stagingDirectory, store } = setupCore({ endpoint: 'http://minio.lan:9000' });
+  const handle = await fs.create('/elsewhere.txt', 0o644);
+  await fs.write(handle, Buffer.from('for minio'), 0);
+  await orphan(stagingDirectory);
+  const other = await recoverStaged(stagingDirectory, store, silentLogger(), 'aws');
+  t.deepEqual(other.uploaded, []);
+  t.is(other.kept.length, 1);
+  t.regex(other.kept[0], /^elsewhere\.txt \(staged at .*\): staged for the bucket at http:\/\/minio\.lan:9000/);
+  t.is(store.getObject('elsewhere.txt'), undefined);
+  t.is((await readdir(stagingDirectory)).length, 2, 'the copy and its sidecar stay');
+  const own = await recoverStaged(stagingDirectory, store, silentLogger(), 'http://minio.lan:9000');
+  t.deepEqual(own.uploaded, ['elsewhere.txt']);
+  t.is(store.getObject('elsewhere.txt')?.toString(), 'for minio');
+});
+
 test('a dirty copy holding only part of the file is reported and kept, never uploaded', async (t) => {
   const { store, fs, stagingDirectory } = setupCore();
   store.putObject('big.bin', Buffer.alloc(100_000, 7));

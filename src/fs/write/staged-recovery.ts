@@ -31,13 +31,29 @@ function processAlive(pid: number): boolean {
   }
 }
 
-export async function recoverStaged(directory: string, store: ObjectStore, log: Logger): Promise<RecoveryReport> {
+/**
+ * `endpoint` is the one the store reaches (as the staged copies record it): a copy staged for a
+ * bucket of the same name at another endpoint is left for a mount of that one.
+ */
+export async function recoverStaged(directory: string, store: ObjectStore, log: Logger, endpoint?: string): Promise<RecoveryReport> {
   const report: RecoveryReport = { uploaded: [], kept: [], discarded: 0 };
   const names = await readdir(directory).catch(() => [] as string[]);
   for (const name of names.filter((entry) => entry.endsWith('.json'))) {
     const sidecarFile = join(directory, name);
     const sidecar = parseSidecar(await readFile(sidecarFile, 'utf8').catch(() => ''));
     if (!sidecar || sidecar.bucket !== store.bucket || processAlive(sidecar.pid)) continue;
+    // Copies staged before endpoints were recorded go to the bucket of that name, as before.
+    if (sidecar.endpoint !== undefined && sidecar.endpoint !== endpoint) {
+      if (sidecar.dirty) {
+        const reason = `staged for the bucket at ${sidecar.endpoint}; a mount of it there uploads it`;
+        report.kept.push(`${sidecar.key} (staged at ${dataPath(sidecarFile)}): ${reason}`);
+        log.warn(
+          { key: sidecar.key, staged: dataPath(sidecarFile), endpoint: sidecar.endpoint },
+          'unsaved changes of a process that died are for another endpoint; kept in place',
+        );
+      }
+      continue;
+    }
     const data = dataPath(sidecarFile);
     const size = await stat(data).then(
       (info) => info.size,

@@ -8,6 +8,8 @@ import type { StagedState } from './staged-file.js';
 export interface Sidecar extends StagedState {
   key: string;
   bucket: string;
+  /** The endpoint the bucket is reached at (absent in sidecars written before it was recorded). */
+  endpoint?: string;
   pid: number;
 }
 
@@ -43,6 +45,7 @@ export function parseSidecar(text: string): Sidecar | undefined {
     const mtime = typeof written === 'object' && written !== null && 'sec' in written ? written : fromDate(new Date(written ?? 0));
     const attributes = { ...value.attributes, mtime, atime: value.attributes.atime ?? mtime, ctime: value.attributes.ctime ?? mtime } as Sidecar['attributes'];
     const sidecar: Sidecar = { key: value.key, bucket: value.bucket, pid: value.pid, dirty: value.dirty, complete: value.complete, attributes };
+    if (typeof value.endpoint === 'string') sidecar.endpoint = value.endpoint;
     const uploads = Array.isArray(value.uploads)
       ? value.uploads.filter((upload) => typeof upload?.key === 'string' && typeof upload?.uploadId === 'string')
       : [];

@@ -32,6 +32,8 @@ export interface WriteStageOptions {
   directory: string;
   /** Bucket the keys belong to, recorded so that recovery after a crash uploads to the right place. */
   bucket: string;
+  /** The endpoint the bucket is reached at, recorded for the same reason: two endpoints can have buckets of one name. */
+  endpoint?: string;
   /** Above this size uploads are multipart, in parts of this size. */
   partSize: number;
   /** The version S3 holds now of an object replaced before a copy of it was made. */
@@ -110,7 +112,13 @@ export class WriteStage {
     staged.rebase = this.options.currentVersion;
     // A sidecar records what a restart needs to save these bytes if this process dies
     // (src/fs/staged-recovery.ts); it is rewritten whenever the file turns dirty or clean.
-    const journal = new SidecarJournal(sidecarPath(localPath), () => ({ key: staged.key, bucket: this.options.bucket, pid: process.pid, ...staged.state() }));
+    const journal = new SidecarJournal(sidecarPath(localPath), () => ({
+      key: staged.key,
+      bucket: this.options.bucket,
+      ...(this.options.endpoint !== undefined && { endpoint: this.options.endpoint }),
+      pid: process.pid,
+      ...staged.state(),
+    }));
     this.journals.set(staged, journal);
     staged.journal = () => journal.write();
     staged.onePutUpTo = this.options.partSize;
