@@ -261,8 +261,10 @@ async function makeFifo(path: string): Promise<string> {
     [/File exists/, 'EEXIST'],
     [/No such file or directory/, 'ENOENT'],
     [/Not a directory/, 'ENOTDIR'],
+    [/Too many levels of symbolic links/, 'ELOOP'],
   ];
-  return known.find(([pattern]) => pattern.test(result.stderr))?.[1] ?? `mkfifo failed: ${result.stderr.trim()}`;
+  // Anything else, without the root it ran under (the two sides' roots differ).
+  return known.find(([pattern]) => pattern.test(result.stderr))?.[1] ?? `mkfifo failed: ${result.stderr.trim().replaceAll(path, 'PATH')}`;
 }
 
 async function outcome(work: Promise<unknown>): Promise<string> {
