@@ -28,10 +28,14 @@ export async function cacheCommand(args: string[], print: Print = console.log): 
       if (stats) print(values.json ? JSON.stringify(stats, null, 2) : formatStats(stats));
       return 0;
     }
-    case 'clear':
+    case 'clear': {
       await ask(mountpoint, { command: 'clear' });
       print(`cleared the cache of ${mountpoint}`);
+      // As after an invalidation: the kernel's copy runs out before this returns.
+      const { stats } = await ask(mountpoint, { command: 'stats' });
+      await waitOutKernelCache(stats?.settings.kernelCacheTtlSeconds ?? 0);
       return 0;
+    }
     case 'invalidate': {
       const path = pathInMountOf(mountpoint, given, rest[0]);
       const { dropped } = await ask(mountpoint, { command: 'invalidate', path, recursive: values.recursive === true });

@@ -150,6 +150,22 @@ test('cache invalidate acts at once with the default options', async (t) => {
   t.is(await must('cat', join(mount.mountpoint, 'new.txt')), 'new\n');
 });
 
+// Found trying the mount: `cache clear` returned while the kernel still held what it had been
+// told, so a stat right after it showed the old size (and a read, the new bytes cut to it).
+test('cache clear, as invalidate, returns once the kernel holds nothing older than it', async (t) => {
+  await put('cleared/a.txt', 'short\n');
+  // A kernel TTL long enough that the stat after a clear that does not wait falls inside it.
+  const mount = await mountDirectory(t, 'cleared', ['--kernel-cache-ttl', '3']);
+  const file = join(mount.mountpoint, 'a.txt');
+  t.is(await must('cat', file), 'short\n');
+  t.is((await must('stat', '-c', '%s', file)).trim(), '6');
+  await put('cleared/a.txt', '123456 and longer\n');
+  const cleared = await run(process.execPath, [CLI, 'cache', 'clear', mount.mountpoint]);
+  t.is(cleared.code, 0, cleared.stderr);
+  t.is((await must('stat', '-c', '%s', file)).trim(), '18');
+  t.is(await must('cat', file), '123456 and longer\n');
+});
+
 test('a replaced object of the same size and Last-Modified second never shows its old pages', async (t) => {
   const mount = await mountDirectory(t, 'second');
   // Both versions must fall in one second of Last-Modified (S3 gives whole seconds), so the
