@@ -478,8 +478,7 @@ export class S3Filesystem implements Filesystem {
   }
 
   private async renameNow(from: string, to: string): Promise<void> {
-    const moved = await this.tree.rename(from, this.keyOf(from), to, this.keyOf(to));
-    if (moved) this.followRename(moved, to);
+    for (const moved of await this.tree.rename(from, this.keyOf(from), to, this.keyOf(to))) this.followRename(moved);
     // What was held for the old name now describes the new one (what was held for a replaced
     // entry goes with it); a rename changes ctime.
     const held = this.local.get(this.keyOf(from));
@@ -495,7 +494,9 @@ export class S3Filesystem implements Filesystem {
    * on a local disk, a file renamed or removed while open (libfuse renames an open file to
    * `.fuse_hidden…` rather than removing it) still reads whole.
    */
-  private followRename(moved: MovedObject, to: string): void {
+  private followRename(moved: MovedObject): void {
+    const to = pathOfKey(this.options.prefix, moved.to.key);
+    if (to === undefined) return;
     for (const file of this.handles.values()) {
       const target = file.target;
       if (file.staged || !target || target.key !== moved.from.key) continue;

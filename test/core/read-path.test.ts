@@ -552,3 +552,20 @@ test('reads arriving out of order, as the kernel sends them, stay one stream: no
   await fs.release(handle);
   t.is(slabs.stats().idle, slabs.stats().slabs);
 });
+
+test('a file open for reading in a directory that is renamed reads on whole from its new name', async (t) => {
+  const { store, fs } = setup();
+  const bytes = patternBytes(3 * CORE_BLOCK + 7, 17);
+  store.putObject('tree/sub/started', bytes);
+  store.putObject('tree/sub/unread', bytes);
+  const started = await fs.open('/tree/sub/started', constants.O_RDONLY);
+  t.true((await readBytes(fs, started, 0, 100)).equals(bytes.subarray(0, 100)));
+  const unread = await fs.open('/tree/sub/unread', constants.O_RDONLY);
+  await fs.rename('/tree', '/moved');
+  t.deepEqual(
+    store.keys().filter((key) => key.startsWith('tree')),
+    [],
+  );
+  t.true((await readBytes(fs, started, CORE_BLOCK, 3 * CORE_BLOCK)).equals(bytes.subarray(CORE_BLOCK)), 'a handle that returned bytes reads the rest');
+  t.true((await readBytes(fs, unread, 0, 4 * CORE_BLOCK)).equals(bytes), 'a handle that had read nothing reads it all');
+});
