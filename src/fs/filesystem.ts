@@ -280,10 +280,22 @@ export class S3Filesystem implements Filesystem {
     const file = this.handleOf(handle);
     this.noteRead(file);
     return this.guard('read', file.path, async () => {
-      if (!file.staged) return this.readObject(handle, file, position, length, into);
-      const bytes = await file.staged.read(position, Math.min(length, into.length));
+      const staged = file.staged ?? this.unsavedRewrite(file);
+      if (!staged) return this.readObject(handle, file, position, length, into);
+      const bytes = await staged.read(position, Math.min(length, into.length));
       return bytes.copy(into);
     });
+  }
+
+  /**
+   * The staged copy a read handle's file is being rewritten in, while it holds bytes S3 does
+   * not have yet: one file, as on a local disk, so the reader reads the writer's bytes (once
+   * they are saved, the reader follows to the new version in S3).
+   */
+  private unsavedRewrite(file: OpenFile): StagedFile | undefined {
+    if (!file.rewrittenHere || !file.target) return undefined;
+    const staged = this.stage.get(file.target.key);
+    return staged && !staged.unlinked && staged.dirty ? staged : undefined;
   }
 
   write(handle: number, data: Buffer, position: number): number | Promise<number> {

@@ -569,3 +569,23 @@ test('a file open for reading in a directory that is renamed reads on whole from
   t.true((await readBytes(fs, started, CORE_BLOCK, 3 * CORE_BLOCK)).equals(bytes.subarray(CORE_BLOCK)), 'a handle that returned bytes reads the rest');
   t.true((await readBytes(fs, unread, 0, 4 * CORE_BLOCK)).equals(bytes), 'a handle that had read nothing reads it all');
 });
+
+test('a reader of a file that another handle rewrites through the mount reads the unsaved bytes, as on a local disk (tail -f)', async (t) => {
+  const { store, fs } = setup();
+  store.putObject('log', Buffer.from('start\n'));
+  const reader = await fs.open('/log', constants.O_RDONLY);
+  t.is((await readBytes(fs, reader, 0, 100)).toString(), 'start\n');
+  // `>>` from another process: written, not closed yet.
+  const writer = await fs.open('/log', constants.O_WRONLY);
+  await fs.write(writer, Buffer.from('second\n'), 6);
+  t.is((await readBytes(fs, reader, 6, 100)).toString(), 'second\n', 'an append is read before the close');
+  await fs.write(writer, Buffer.from('START'), 0);
+  t.is((await readBytes(fs, reader, 0, 100)).toString(), 'START\nsecond\n', 'an edit in place is read before the close');
+  await fs.ftruncate(writer, 3);
+  t.is((await readBytes(fs, reader, 0, 100)).toString(), 'STA');
+  await fs.flush(writer);
+  await fs.release(writer);
+  t.is((await readBytes(fs, reader, 0, 100)).toString(), 'STA', 'and the saved version after it');
+  t.is(store.getObject('log')?.toString(), 'STA');
+  await fs.release(reader);
+});
