@@ -10,6 +10,7 @@ import { now, relatimeAfterRead, resolveRequestedTime, type Timespec } from './a
 import { FsError, toFsError } from './errors.js';
 import type { Invalidation } from './invalidation.js';
 import type { Namespace } from './names/namespace.js';
+import { reservedFileName } from './names/object-kinds.js';
 import { components, dirPrefixOf, keyOf, newKeyTooLong, splitPath } from './names/paths.js';
 import type { FsNode, ReadTarget } from './nodes.js';
 import type { ObjectVersions } from './object-versions.js';
@@ -251,7 +252,7 @@ export class S3Filesystem implements Filesystem {
   async create(path: string, mode: number): Promise<number> {
     return this.guard('create', path, async () => {
       this.refuseWhenReadOnly(path);
-      const key = this.newKeyOf(path, false);
+      const key = this.newFileKeyOf(path);
       const existing = this.stage.get(key);
       if (existing && !existing.unlinked) {
         existing.refs++;
@@ -549,7 +550,7 @@ export class S3Filesystem implements Filesystem {
 
   async symlink(target: string, path: string): Promise<void> {
     return this.change('symlink', path, async () => {
-      await this.tree.symlink(target, path, this.newKeyOf(path, false));
+      await this.tree.symlink(target, path, this.newFileKeyOf(path));
       this.entriesChanged(path);
     });
   }
@@ -589,7 +590,7 @@ export class S3Filesystem implements Filesystem {
       const type = specialFileType(mode);
       // Regular files come through create; anything else (or an unknown type) is not stored.
       if (type === undefined) throw new FsError('EPERM', `${path}: cannot store a node of mode ${mode.toString(8)}`);
-      await this.tree.mknod(path, this.newKeyOf(path, false), type | (mode & PERMISSION_BITS), rdev);
+      await this.tree.mknod(path, this.newFileKeyOf(path), type | (mode & PERMISSION_BITS), rdev);
       this.entriesChanged(path);
     });
   }
@@ -787,6 +788,14 @@ export class S3Filesystem implements Filesystem {
     const key = this.keyOf(path);
     const reason = newKeyTooLong(key, isDirectory);
     if (reason) throw new FsError('ENAMETOOLONG', `${path}: ${reason}`);
+    return key;
+  }
+
+  /** The key of a new file, link or special file at `path` (not a directory: see reservedFileName). */
+  private newFileKeyOf(path: string): string {
+    const key = this.newKeyOf(path, false);
+    const reserved = reservedFileName(key);
+    if (reserved) throw new FsError('EPERM', `${path}: ${reserved}`);
     return key;
   }
 

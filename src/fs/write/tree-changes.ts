@@ -10,6 +10,7 @@ import { versionStamped } from '../attributes/version-time.js';
 import { FsError } from '../errors.js';
 import type { Invalidation } from '../invalidation.js';
 import type { Namespace } from '../names/namespace.js';
+import { reservedFileName } from '../names/object-kinds.js';
 import { components, KEY_MAX } from '../names/paths.js';
 import type { FsNode, StoredObject } from '../nodes.js';
 import { contentTypeFor, DIRECTORY_CONTENT_TYPE } from './content-type.js';
@@ -112,6 +113,8 @@ export class TreeChanges {
       return moved.files;
     }
     if (destination?.type === 'dir') throw new FsError('EISDIR', to);
+    const reserved = reservedFileName(toKey);
+    if (reserved) throw new FsError('EPERM', `${to}: ${reserved}`);
     // A file being written is saved first, so the copy carries its latest bytes.
     if (staged && !staged.unlinked) {
       await this.stage.flush(staged).catch((error: unknown) => {
