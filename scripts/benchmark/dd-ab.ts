@@ -7,9 +7,11 @@ import { readFile, rm } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { seedClient, startS3Endpoint } from '../local-s3.js';
+import { SDK_UPLOAD_KEY, sdkUpload } from './sdk-upload.js';
 import { seedDataset } from './seed.js';
-import { mountSystem } from './systems.js';
+import { mountCheckout, servingPid } from './systems.js';
 
 const run = promisify(execFile);
 const baseline = process.env.DD_AB_BASELINE;
@@ -17,20 +19,13 @@ if (!baseline) throw new Error('DD_AB_BASELINE=DIR names the other built checkou
 const rounds = Number(process.env.DD_AB_ROUNDS ?? 5);
 const mib = Number(process.env.DD_AB_MIB ?? 1024);
 const endpoint = await startS3Endpoint({ bucket: 'bench' });
+const seeder = seedClient(endpoint);
 // DD_AB_SEED=1: the benchmark's data set in the bucket (and in this process, as in run.ts).
-if (process.env.DD_AB_SEED === '1') await seedDataset(seedClient(endpoint), endpoint.bucket);
+if (process.env.DD_AB_SEED === '1') await seedDataset(seeder, endpoint.bucket);
 
 async function cpuSeconds(pid: number): Promise<number> {
   const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1].split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-async function servingPid(mountpoint: string): Promise<number> {
-  const { stdout } = await run('pgrep', ['-f', '--', mountpoint]);
-  for (const pid of stdout.split('\n').filter(Boolean).map(Number)) {
-    if ((await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).includes('cli.js')) return pid;
-  }
-  throw new Error(`no s3mount process serves ${mountpoint}`);
 }
 
 // DD_AB_GC=1: a full collection in this process (fauxqs's) after each run's object is removed.
@@ -48,47 +43,20 @@ function emulatorSeconds(before: NodeJS.CpuUsage): number {
   return (used.user + used.system) / 1e6;
 }
 
-// DD_AB_SDK=1: the benchmark's raw SDK upload (run.ts) too, each round.
-const SDK_UPLOAD = `
-const { S3Client } = require('@aws-sdk/client-s3'); const { Upload } = require('@aws-sdk/lib-storage');
-const [endpoint, bucket, size] = process.argv.slice(1);
-const client = new S3Client({ endpoint, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
-new Upload({ client, params: { Bucket: bucket, Key: 'sdk-upload.bin', Body: Buffer.alloc(Number(size)) }, partSize: 8 * 1024 * 1024, queueSize: 4 })
-  .done().then(() => client.destroy(), (error) => { console.error(error); process.exit(1); });`;
-
+// DD_AB_SDK=1: the benchmark's raw SDK upload (sdk-upload.ts) too, each round.
 async function sdkOnce(): Promise<Sample> {
   const emulatorBefore = process.cpuUsage();
   const started = performance.now();
-  await run(process.execPath, ['-e', SDK_UPLOAD, endpoint.endpoint, endpoint.bucket, String(mib * 1024 * 1024)], {
-    env: { ...process.env, AWS_ACCESS_KEY_ID: endpoint.accessKeyId, AWS_SECRET_ACCESS_KEY: endpoint.secretAccessKey, AWS_REGION: endpoint.region },
-  });
+  await sdkUpload(endpoint, mib * 1024 * 1024);
   const seconds = (performance.now() - started) / 1000;
   const emulator = emulatorSeconds(emulatorBefore);
-  await run(
-    process.execPath,
-    [
-      '-e',
-      `const { S3Client, DeleteObjectCommand } = require('@aws-sdk/client-s3'); new S3Client({ endpoint: process.argv[1], forcePathStyle: true }).send(new DeleteObjectCommand({ Bucket: process.argv[2], Key: 'sdk-upload.bin' }))`,
-      endpoint.endpoint,
-      endpoint.bucket,
-    ],
-    {
-      env: { ...process.env, AWS_ACCESS_KEY_ID: endpoint.accessKeyId, AWS_SECRET_ACCESS_KEY: endpoint.secretAccessKey, AWS_REGION: endpoint.region },
-    },
-  );
+  await seeder.send(new DeleteObjectCommand({ Bucket: endpoint.bucket, Key: SDK_UPLOAD_KEY }));
   settleEmulator();
   return { seconds, cpu: 0, emulator };
 }
 
 async function once(checkout: string | undefined): Promise<Sample> {
-  const home = process.cwd();
-  if (checkout) process.chdir(checkout);
-  let mounted: Awaited<ReturnType<typeof mountSystem>>;
-  try {
-    mounted = await mountSystem('s3mount', endpoint);
-  } finally {
-    process.chdir(home);
-  }
+  const mounted = await mountCheckout(endpoint, checkout);
   try {
     const pid = await servingPid(mounted.mountpoint);
     const cpuBefore = await cpuSeconds(pid);

@@ -11,6 +11,7 @@ import { DeleteObjectCommand, GetObjectCommand, type S3Client } from '@aws-sdk/c
 import { seedClient, startS3Endpoint } from '../local-s3.js';
 import { BIG_KEY, BIG_SIZE, bigBytes } from './dataset.js';
 import { s3CallsOf } from './s3-calls.js';
+import { SDK_UPLOAD_KEY, sdkUpload } from './sdk-upload.js';
 import { seedDataset } from './seed.js';
 import { mountSystem, SYSTEMS, type SystemName } from './systems.js';
 import { type Results, renderTable } from './table.js';
@@ -50,24 +51,6 @@ async function sdkRanges(client: S3Client, bucket: string): Promise<void> {
       }
     }),
   );
-}
-
-const SDK_UPLOAD_KEY = 'sdk-upload.bin';
-// One multipart upload of WRITE_BIG_SIZE zero bytes (as dd writes from /dev/zero), in parts of
-// 8 MiB with 4 in flight as s3mount uploads, from a process of its own as a program would
-// (Node's start included): not from this one, which serves fauxqs.
-const SDK_UPLOAD_SCRIPT = `
-const { S3Client } = require('@aws-sdk/client-s3'); const { Upload } = require('@aws-sdk/lib-storage');
-const [endpoint, bucket, size] = process.argv.slice(1);
-const client = new S3Client({ endpoint, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
-new Upload({ client, params: { Bucket: bucket, Key: '${SDK_UPLOAD_KEY}', Body: Buffer.alloc(Number(size)) }, partSize: 8 * 1024 * 1024, queueSize: 4 })
-  .done().then(() => client.destroy(), (error) => { console.error(error); process.exit(1); });`;
-
-async function sdkUpload(): Promise<void> {
-  await runFile(process.execPath, ['-e', SDK_UPLOAD_SCRIPT, endpoint.endpoint, endpoint.bucket, String(WRITE_BIG_SIZE)], {
-    env: { ...process.env, AWS_ACCESS_KEY_ID: endpoint.accessKeyId, AWS_SECRET_ACCESS_KEY: endpoint.secretAccessKey, AWS_REGION: endpoint.region },
-    timeout: 600_000,
-  });
 }
 
 /**
@@ -202,7 +185,7 @@ for (let round = 1; round <= ROUNDS; round++) {
     console.error(`round ${round} local    cat of the same ${BIG_SIZE / 1048576} MiB ${seconds.toFixed(3)} s`);
   }
   if (sdkUploads) {
-    const seconds = await timed(() => sdkUpload());
+    const seconds = await timed(() => sdkUpload(endpoint, WRITE_BIG_SIZE));
     results.sdk.upload.push(seconds);
     console.error(`round ${round} raw SDK  multipart upload of ${WRITE_BIG_SIZE / 1048576} MiB ${seconds.toFixed(3)} s`);
     await forgetBigWrite(SDK_UPLOAD_KEY);

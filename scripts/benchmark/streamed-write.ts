@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startS3Endpoint } from '../local-s3.js';
-import { mountSystem } from './systems.js';
+import { mountCheckout, servingPid } from './systems.js';
 
 const run = promisify(execFile);
 const MIB = 1024 * 1024;
@@ -77,29 +77,10 @@ async function rssMiB(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> {
   return Math.round(Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024);
 }
 
-/** The process serving `mountpoint` (its command line names it). */
-async function servingPid(mountpoint: string): Promise<number> {
-  const { stdout } = await run('pgrep', ['-f', '--', mountpoint]);
-  const pids = stdout.split('\n').filter(Boolean).map(Number);
-  for (const pid of pids) {
-    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-    if (cmdline.includes('cli.js')) return pid;
-  }
-  throw new Error(`no s3mount process serves ${mountpoint}`);
-}
-
 const BASELINE = process.env.STREAMED_WRITE_BASELINE;
 
 async function mountedRun(work: (mountpoint: string) => Promise<Partial<Sample>>, checkout?: string): Promise<Sample> {
-  // mountSystem starts bin/s3mount of the working directory's checkout.
-  const home = process.cwd();
-  if (checkout) process.chdir(checkout);
-  let mounted: Awaited<ReturnType<typeof mountSystem>>;
-  try {
-    mounted = await mountSystem('s3mount', endpoint);
-  } finally {
-    process.chdir(home);
-  }
+  const mounted = await mountCheckout(endpoint, checkout);
   try {
     const pid = await servingPid(mounted.mountpoint);
     const rssBefore = await rssMiB(pid, 'VmRSS');

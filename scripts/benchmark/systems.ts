@@ -1,9 +1,10 @@
 // The four filesystems the benchmark mounts, each in its own process on its own mountpoint.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import type { S3Endpoint } from '../local-s3.js';
 import { unmountWithRetries, waitForMount } from '../mounts.js';
 
@@ -147,4 +148,26 @@ export async function mountSystem(system: SystemName, endpoint: S3Endpoint, choi
       if (!choices.keepScratch) await rm(scratch, { recursive: true, force: true });
     },
   };
+}
+
+/** s3mount of another built checkout (its bin/s3mount), or of this one when `checkout` is undefined. */
+export async function mountCheckout(endpoint: S3Endpoint, checkout?: string): Promise<MountedSystem & { scratch: string }> {
+  // mountSystem starts bin/s3mount of the working directory's checkout.
+  const home = process.cwd();
+  if (checkout) process.chdir(checkout);
+  try {
+    return await mountSystem('s3mount', endpoint);
+  } finally {
+    process.chdir(home);
+  }
+}
+
+/** The s3mount process serving `mountpoint` (its command line names it). */
+export async function servingPid(mountpoint: string): Promise<number> {
+  const { stdout } = await promisify(execFile)('pgrep', ['-f', '--', mountpoint]);
+  for (const pid of stdout.split('\n').filter(Boolean).map(Number)) {
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline.includes('cli.js')) return pid;
+  }
+  throw new Error(`no s3mount process serves ${mountpoint}`);
 }

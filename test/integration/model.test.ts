@@ -56,8 +56,8 @@ const DIRS = ['', 'd1', 'd1/d2', 'e'];
 // 'ab' starts with 'a': the lookup of a name nothing is cached about lists every key starting
 // with it, so the LIST of 'a' also shows 'ab' (a file, or a directory's keys).
 const NAMES = ['a', 'ab', 'b', 'c', 'd1', 'd2', 'e'];
-// Operations on attributes and links, and what links point to (dangling ones included).
-const ATTRIBUTE_KINDS = ['chmod', 'symlink'];
+// Operations on attributes, links and FIFOs, and what links point to (dangling ones included).
+const ATTRIBUTE_KINDS = ['chmod', 'symlink', 'mkfifo'];
 const LINK_TARGETS = ['a', 'b', 'd1', 'missing', '../a', 'd1/a'];
 // Files written past the part size (--write-part-size 5) upload parts while they are written;
 // a few steps write such files with a rewrite and a cut on the way.
@@ -131,7 +131,7 @@ function plan(next: () => number): Operation {
     return {
       name: `stream ${target} (${plan.edit ? 'r+' : 'w'}, ${plan.total} bytes, rewrite @${plan.rewriteAt}${cut})`,
       paths: [target],
-      run: (root) => streamWrite(join(root, target), plan),
+      run: (root) => unlessFifo(join(root, target), () => streamWrite(join(root, target), plan)),
     };
   }
   const kind = pick([
@@ -170,17 +170,30 @@ function plan(next: () => number): Operation {
       const to = pick(LINK_TARGETS);
       return { name: `symlink ${target} -> ${to}`, paths: [target], run: (root) => outcome(symlink(to, join(root, target))) };
     }
+    case 'mkfifo': {
+      // A FIFO is stored as a zero-byte object whose mode metadata gives its type (as s3fs).
+      const target = path();
+      return { name: `mkfifo ${target}`, paths: [target], run: (root) => makeFifo(join(root, target)) };
+    }
     case 'create': {
       const target = path();
       const data = bytes(size());
-      return { name: `create ${target} (${data.length} bytes)`, paths: [target], run: (root) => writeWhole(join(root, target), data) };
+      return {
+        name: `create ${target} (${data.length} bytes)`,
+        paths: [target],
+        run: (root) => unlessFifo(join(root, target), () => writeWhole(join(root, target), data)),
+      };
     }
     case 'write': {
       const target = path();
       // Far offsets land in later parts of big files (and leave holes in small ones).
       const offset = pick([0, 10, 4095, 5000, 65_536, 6 * MiB + 3, 11 * MiB]);
       const data = bytes(pick([1, 100, 4096, 10_000]));
-      return { name: `write ${target} @${offset} (${data.length} bytes)`, paths: [target], run: (root) => writeAt(join(root, target), offset, data) };
+      return {
+        name: `write ${target} @${offset} (${data.length} bytes)`,
+        paths: [target],
+        run: (root) => unlessFifo(join(root, target), () => writeAt(join(root, target), offset, data)),
+      };
     }
     case 'truncate': {
       const target = path();
@@ -221,7 +234,7 @@ function plan(next: () => number): Operation {
       return {
         name: to === undefined ? `read ${target} while it is unlinked` : `read ${target} while it is renamed to ${to}`,
         paths: to === undefined ? [target] : [target, to],
-        run: (root) => readWhileRemoved(root, target, to),
+        run: (root) => unlessFifo(join(root, target), () => readWhileRemoved(root, target, to)),
       };
     }
     case 'held append': {
@@ -233,14 +246,41 @@ function plan(next: () => number): Operation {
       return {
         name: `append to ${target} (${data.length} bytes), read by another descriptor, while ${from} is renamed to ${to}`,
         paths: [from, to],
-        run: (root) => appendWhileRenamed(root, target, from, to, data),
+        run: (root) => unlessFifo(join(root, target), () => appendWhileRenamed(root, target, from, to, data)),
       };
     }
     default: {
       const target = path();
-      return { name: `read ${target}`, paths: [target], run: (root) => outcome(readFile(join(root, target)).then((data) => `${data.length}:${hash(data)}`)) };
+      return {
+        name: `read ${target}`,
+        paths: [target],
+        run: (root) => unlessFifo(join(root, target), () => outcome(readFile(join(root, target)).then((data) => `${data.length}:${hash(data)}`))),
+      };
     }
   }
+}
+
+/**
+ * Opening a FIFO waits for its other end: a step that would open one (through a link too)
+ * says so instead, on both sides, so a path that is a FIFO on one side only still differs.
+ */
+async function unlessFifo(path: string, work: () => Promise<string>): Promise<string> {
+  if ((await stat(path).catch(() => undefined))?.isFIFO()) return 'a FIFO: not opened';
+  return work();
+}
+
+/** mkfifo(1), its failure as an errno name. */
+async function makeFifo(path: string): Promise<string> {
+  const result = await run('mkfifo', [path]);
+  if (result.code === 0) return 'ok';
+  const known: Array<[RegExp, string]> = [
+    [/File exists/, 'EEXIST'],
+    [/No such file or directory/, 'ENOENT'],
+    [/Not a directory/, 'ENOTDIR'],
+    [/Too many levels of symbolic links/, 'ELOOP'],
+  ];
+  // Anything else, without the root it ran under (the two sides' roots differ).
+  return known.find(([pattern]) => pattern.test(result.stderr))?.[1] ?? `mkfifo failed: ${result.stderr.trim().replaceAll(path, 'PATH')}`;
 }
 
 async function outcome(work: Promise<unknown>): Promise<string> {
@@ -433,12 +473,12 @@ function outside(next: () => number): Operation {
   return operation;
 }
 
-type PathKind = 'file' | 'link' | 'dir' | 'missing';
+type PathKind = 'file' | 'link' | 'dir' | 'fifo' | 'missing';
 
 async function kindOf(path: string): Promise<PathKind> {
   const info = await lstat(path).catch(() => undefined);
   if (!info) return 'missing';
-  return info.isSymbolicLink() ? 'link' : info.isDirectory() ? 'dir' : 'file';
+  return info.isSymbolicLink() ? 'link' : info.isDirectory() ? 'dir' : info.isFIFO() ? 'fifo' : 'file';
 }
 
 /**
@@ -659,6 +699,8 @@ async function describe(path: string): Promise<string> {
     const info = await stat(path);
     const mode = (info.mode & 0o7777).toString(8);
     if (info.isDirectory()) return `dir ${mode} [${(await readdir(path)).sort().join(',')}]`;
+    // Not read: opening it would wait for a writer.
+    if (info.isFIFO()) return `fifo ${mode} ${info.size}`;
     const data = await readFile(path);
     return `file ${mode} ${info.size} ${data.length} ${hash(data)}`;
   } catch (error) {
@@ -688,7 +730,7 @@ async function mountEntries(dir: string): Promise<string[]> {
     const info = await lstat(join(root, name), { bigint: true });
     const perm = (info.mode & 0o7777n).toString(8);
     if (info.isDirectory()) lines.push(`${name} dir ${perm}`);
-    else lines.push(`${name} ${info.isSymbolicLink() ? 'link' : 'file'} ${perm} ${info.size} ${info.mtimeNs}`);
+    else lines.push(`${name} ${info.isSymbolicLink() ? 'link' : info.isFIFO() ? 'fifo' : 'file'} ${perm} ${info.size} ${info.mtimeNs}`);
   }
   return lines.sort();
 }
@@ -723,7 +765,7 @@ async function bucketEntries(dir: string): Promise<string[]> {
     if (dirs.has(name)) continue;
     const head = await client.send(new HeadObjectCommand({ Bucket: endpoint.bucket, Key: key }));
     const mode = Number(head.Metadata?.mode ?? 0o100644);
-    const kind = (mode & 0o170000) === 0o120000 ? 'link' : 'file';
+    const kind = (mode & 0o170000) === 0o120000 ? 'link' : (mode & 0o170000) === 0o010000 ? 'fifo' : 'file';
     // Without mtime metadata (another writer's object) the mount shows Last-Modified, stamped with its version.
     const mtime =
       head.Metadata?.mtime !== undefined
@@ -766,6 +808,7 @@ test(`random operations agree with a local directory (seed ${SEED}, ${STEPS} ste
   const next = random(SEED);
   let listingChecks = 0;
   let streamed = 0;
+  let fifosMade = 0;
   const outsideSteps = new Map<string, number>();
   for (let step = 1; step <= STEPS; step++) {
     const operation = plan(next);
@@ -775,6 +818,7 @@ test(`random operations agree with a local directory (seed ${SEED}, ${STEPS} ste
     const actual = await (operation.mount ? operation.mount() : operation.run(mount.mountpoint));
     const where = `step ${step} (${operation.name}), seed ${SEED}`;
     if (actual !== expected) return t.fail(`${where}: local says ${expected}, mount says ${actual}`);
+    if (operation.name.startsWith('mkfifo ') && expected === 'ok') fifosMade++;
     // A touched directory is compared with everything under it (a renamed or removed one
     // must leave nothing behind, as the kernel or the FUSE binding might keep it).
     for (const path of operation.paths) {
@@ -806,6 +850,10 @@ test(`random operations agree with a local directory (seed ${SEED}, ${STEPS} ste
   }
   t.log(`${listingChecks} listings compared with S3`);
   t.log(`${streamed} steps wrote files past the part size in order`);
+  t.log(`${fifosMade} FIFOs made`);
+  // About one step in twenty is a mkfifo, half of them on a free name: a run of a few hundred
+  // steps makes some (a shorter replay may not).
+  if (STEPS >= 500) t.true(fifosMade > 0, 'the run made FIFOs');
   t.log(`steps of another writer: ${[...outsideSteps].map(([kind, count]) => `${count} × ${kind}`).join(', ')}`);
   // The run went through the attribute cache in the FUSE binding (on by default).
   const native = (await mountStats(mount.mountpoint)).nativeAttrCache;
