@@ -10,6 +10,7 @@ import { now, relatimeAfterRead, resolveRequestedTime, type Timespec } from './a
 import { FsError, toFsError } from './errors.js';
 import type { Invalidation } from './invalidation.js';
 import type { Namespace } from './names/namespace.js';
+import { reservedFileName } from './names/object-kinds.js';
 import { components, dirPrefixOf, keyOf, newKeyTooLong, splitPath } from './names/paths.js';
 import type { FsNode, ReadTarget } from './nodes.js';
 import type { ObjectVersions } from './object-versions.js';
@@ -251,7 +252,7 @@ export class S3Filesystem implements Filesystem {
   async create(path: string, mode: number): Promise<number> {
     return this.guard('create', path, async () => {
       this.refuseWhenReadOnly(path);
-      const key = this.newKeyOf(path, false);
+      const key = this.newFileKeyOf(path);
       const existing = this.stage.get(key);
       if (existing && !existing.unlinked) {
         existing.refs++;
@@ -280,10 +281,22 @@ export class S3Filesystem implements Filesystem {
     const file = this.handleOf(handle);
     this.noteRead(file);
     return this.guard('read', file.path, async () => {
-      if (!file.staged) return this.readObject(handle, file, position, length, into);
-      const bytes = await file.staged.read(position, Math.min(length, into.length));
+      const staged = file.staged ?? this.unsavedRewrite(file);
+      if (!staged) return this.readObject(handle, file, position, length, into);
+      const bytes = await staged.read(position, Math.min(length, into.length));
       return bytes.copy(into);
     });
+  }
+
+  /**
+   * The staged copy a read handle's file is being rewritten in, while it holds bytes S3 does
+   * not have yet: one file, as on a local disk, so the reader reads the writer's bytes (once
+   * they are saved, the reader follows to the new version in S3).
+   */
+  private unsavedRewrite(file: OpenFile): StagedFile | undefined {
+    if (!file.rewrittenHere || !file.target) return undefined;
+    const staged = this.stage.get(file.target.key);
+    return staged && !staged.unlinked && staged.dirty ? staged : undefined;
   }
 
   write(handle: number, data: Buffer, position: number): number | Promise<number> {
@@ -478,8 +491,7 @@ export class S3Filesystem implements Filesystem {
   }
 
   private async renameNow(from: string, to: string): Promise<void> {
-    const moved = await this.tree.rename(from, this.keyOf(from), to, this.keyOf(to));
-    if (moved) this.followRename(moved, to);
+    for (const moved of await this.tree.rename(from, this.keyOf(from), to, this.keyOf(to))) this.followRename(moved);
     // What was held for the old name now describes the new one (what was held for a replaced
     // entry goes with it); a rename changes ctime.
     const held = this.local.get(this.keyOf(from));
@@ -495,7 +507,9 @@ export class S3Filesystem implements Filesystem {
    * on a local disk, a file renamed or removed while open (libfuse renames an open file to
    * `.fuse_hidden…` rather than removing it) still reads whole.
    */
-  private followRename(moved: MovedObject, to: string): void {
+  private followRename(moved: MovedObject): void {
+    const to = pathOfKey(this.options.prefix, moved.to.key);
+    if (to === undefined) return;
     for (const file of this.handles.values()) {
       const target = file.target;
       if (file.staged || !target || target.key !== moved.from.key) continue;
@@ -536,7 +550,7 @@ export class S3Filesystem implements Filesystem {
 
   async symlink(target: string, path: string): Promise<void> {
     return this.change('symlink', path, async () => {
-      await this.tree.symlink(target, path, this.newKeyOf(path, false));
+      await this.tree.symlink(target, path, this.newFileKeyOf(path));
       this.entriesChanged(path);
     });
   }
@@ -576,7 +590,7 @@ export class S3Filesystem implements Filesystem {
       const type = specialFileType(mode);
       // Regular files come through create; anything else (or an unknown type) is not stored.
       if (type === undefined) throw new FsError('EPERM', `${path}: cannot store a node of mode ${mode.toString(8)}`);
-      await this.tree.mknod(path, this.newKeyOf(path, false), type | (mode & PERMISSION_BITS), rdev);
+      await this.tree.mknod(path, this.newFileKeyOf(path), type | (mode & PERMISSION_BITS), rdev);
       this.entriesChanged(path);
     });
   }
@@ -774,6 +788,14 @@ export class S3Filesystem implements Filesystem {
     const key = this.keyOf(path);
     const reason = newKeyTooLong(key, isDirectory);
     if (reason) throw new FsError('ENAMETOOLONG', `${path}: ${reason}`);
+    return key;
+  }
+
+  /** The key of a new file, link or special file at `path` (not a directory: see reservedFileName). */
+  private newFileKeyOf(path: string): string {
+    const key = this.newKeyOf(path, false);
+    const reserved = reservedFileName(key);
+    if (reserved) throw new FsError('EPERM', `${path}: ${reserved}`);
     return key;
   }
 

@@ -75,3 +75,35 @@ test('a directory rename that would push a key under it past 1,024 bytes moves n
   await fs.rename(`/${'a'.repeat(250)}`, `/${'a'.repeat(252)}`);
   t.true(store.keys().every((key) => key.startsWith('a'.repeat(252))));
 });
+
+test("a file, link or special file named like s3fs's `name_$folder$` marker is EPERM, a directory by that name is made", async (t) => {
+  const { fs, store } = setupCore();
+  store.putObject('old.txt', 'kept');
+  await fs.mkdir('/dir', 0o755);
+  const marker = '/dir/a_$folder$';
+  // Stored, such an object reads back as the directory `a`: the entry would be nowhere to be seen.
+  t.is(await errno(fs.create(marker, 0o644)), 'EPERM');
+  t.is(await errno(fs.symlink('old.txt', marker)), 'EPERM');
+  t.is(await errno(fs.mknod(marker, 0o010644, 0)), 'EPERM');
+  t.is(await errno(fs.rename('/old.txt', marker)), 'EPERM');
+  t.is(store.getObject('old.txt')?.toString(), 'kept', 'a refused rename moves nothing');
+  t.deepEqual(
+    store.keys().filter((key) => key.startsWith('dir/')),
+    ['dir/'],
+  );
+  t.deepEqual(
+    (await fs.readdir('/dir')).map((entry) => entry.name),
+    ['.', '..'],
+  );
+  await fs.mkdir(marker, 0o755);
+  await fs.rename('/dir/a_$folder$', '/dir/b_$folder$');
+  t.deepEqual(
+    (await fs.readdir('/dir')).map((entry) => entry.name),
+    ['.', '..', 'b_$folder$'],
+  );
+  t.is((await fs.getattr('/dir/b_$folder$')).mode & 0o170000, 0o040000);
+  // The suffix alone is an ordinary name (s3fs's rule needs a name before it).
+  const handle = await fs.create('/dir/_$folder$', 0o644);
+  await fs.release(handle);
+  t.is((await fs.getattr('/dir/_$folder$')).mode & 0o170000, 0o100000);
+});

@@ -552,3 +552,40 @@ test('reads arriving out of order, as the kernel sends them, stay one stream: no
   await fs.release(handle);
   t.is(slabs.stats().idle, slabs.stats().slabs);
 });
+
+test('a file open for reading in a directory that is renamed reads on whole from its new name', async (t) => {
+  const { store, fs } = setup();
+  const bytes = patternBytes(3 * CORE_BLOCK + 7, 17);
+  store.putObject('tree/sub/started', bytes);
+  store.putObject('tree/sub/unread', bytes);
+  const started = await fs.open('/tree/sub/started', constants.O_RDONLY);
+  t.true((await readBytes(fs, started, 0, 100)).equals(bytes.subarray(0, 100)));
+  const unread = await fs.open('/tree/sub/unread', constants.O_RDONLY);
+  await fs.rename('/tree', '/moved');
+  t.deepEqual(
+    store.keys().filter((key) => key.startsWith('tree')),
+    [],
+  );
+  t.true((await readBytes(fs, started, CORE_BLOCK, 3 * CORE_BLOCK)).equals(bytes.subarray(CORE_BLOCK)), 'a handle that returned bytes reads the rest');
+  t.true((await readBytes(fs, unread, 0, 4 * CORE_BLOCK)).equals(bytes), 'a handle that had read nothing reads it all');
+});
+
+test('a reader of a file that another handle rewrites through the mount reads the unsaved bytes, as on a local disk (tail -f)', async (t) => {
+  const { store, fs } = setup();
+  store.putObject('log', Buffer.from('start\n'));
+  const reader = await fs.open('/log', constants.O_RDONLY);
+  t.is((await readBytes(fs, reader, 0, 100)).toString(), 'start\n');
+  // `>>` from another process: written, not closed yet.
+  const writer = await fs.open('/log', constants.O_WRONLY);
+  await fs.write(writer, Buffer.from('second\n'), 6);
+  t.is((await readBytes(fs, reader, 6, 100)).toString(), 'second\n', 'an append is read before the close');
+  await fs.write(writer, Buffer.from('START'), 0);
+  t.is((await readBytes(fs, reader, 0, 100)).toString(), 'START\nsecond\n', 'an edit in place is read before the close');
+  await fs.ftruncate(writer, 3);
+  t.is((await readBytes(fs, reader, 0, 100)).toString(), 'STA');
+  await fs.flush(writer);
+  await fs.release(writer);
+  t.is((await readBytes(fs, reader, 0, 100)).toString(), 'STA', 'and the saved version after it');
+  t.is(store.getObject('log')?.toString(), 'STA');
+  await fs.release(reader);
+});

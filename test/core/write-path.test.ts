@@ -338,3 +338,30 @@ test('every change of the mount goes through the one invalidation path and is he
     'clear control',
   ]);
 });
+
+test('a file opened for writing but not yet written, renamed (or its directory renamed), takes later writes on top of its bytes', async (t) => {
+  const { store, fs } = setup();
+  store.putObject('log', Buffer.from('abc'));
+  store.putObject('dir/sub/log', Buffer.from('abc'));
+  store.putObject('dir/sub/edit', Buffer.from('abcdef'));
+  // `>>` and `r+` of an existing object: nothing is fetched until the first write.
+  const appender = await fs.open('/log', O_WRONLY);
+  const inTree = await fs.open('/dir/sub/log', O_WRONLY);
+  const editor = await fs.open('/dir/sub/edit', O_RDWR);
+  await fs.rename('/log', '/log.1');
+  await fs.rename('/dir', '/moved');
+  await fs.write(appender, Buffer.from('APP'), 3);
+  await fs.write(inTree, Buffer.from('APP'), 3);
+  await fs.write(editor, Buffer.from('X'), 2);
+  for (const handle of [appender, inTree, editor]) {
+    await fs.flush(handle);
+    await fs.release(handle);
+  }
+  t.is(store.getObject('log.1')?.toString(), 'abcAPP');
+  t.is(store.getObject('moved/sub/log')?.toString(), 'abcAPP');
+  t.is(store.getObject('moved/sub/edit')?.toString(), 'abXdef');
+  t.deepEqual(
+    store.keys().filter((key) => key === 'log' || key.startsWith('dir')),
+    [],
+  );
+});

@@ -4,6 +4,8 @@
 // After every step that changed something, the directories it touched are also compared, as
 // the mount shows them from its cache (listings it edited in place with its own changes),
 // with what S3 lists and HEADs say right then, through the SDK.
+// Descriptors are held across changes: a reader while the file is unlinked or renamed, an
+// appender and a reader while the file or its directory is renamed.
 // Some files cross the part size, written sequentially (parts uploaded while they are written)
 // with a write back and a cut on the way, and written to at far offsets.
 // Another writer (the SDK, straight to S3, as another program or machine would) creates,
@@ -148,6 +150,8 @@ function plan(next: () => number): Operation {
     'utime',
     // A file removed or renamed away while a descriptor reads it (libfuse's hidden name).
     'held read',
+    // A file appended to by one descriptor and read by another while it or its directory is renamed.
+    'held append',
     ...ATTRIBUTE_KINDS,
   ]);
   switch (kind) {
@@ -233,6 +237,18 @@ function plan(next: () => number): Operation {
         run: (root) => unlessFifo(join(root, target), () => readWhileRemoved(root, target, to)),
       };
     }
+    case 'held append': {
+      const target = path();
+      const parent = target.includes('/') ? target.slice(0, target.lastIndexOf('/')) : '';
+      const from = parent !== '' && next() < 0.5 ? parent : target;
+      const to = path();
+      const data = bytes(pick([1, 100, 5000]));
+      return {
+        name: `append to ${target} (${data.length} bytes), read by another descriptor, while ${from} is renamed to ${to}`,
+        paths: [from, to],
+        run: (root) => unlessFifo(join(root, target), () => appendWhileRenamed(root, target, from, to, data)),
+      };
+    }
     default: {
       const target = path();
       return {
@@ -301,6 +317,38 @@ async function readWhileRemoved(root: string, target: string, to: string | undef
   if (root === mount.mountpoint && removed !== 'not removed')
     await hiddenNamesGone(join(root, target.includes('/') ? target.slice(0, target.lastIndexOf('/')) : ''));
   return `${read}, removal ${removed}`;
+}
+
+/**
+ * Opens `target` for appending (nothing written yet) and for reading, reads its first bytes,
+ * renames `from` (the file or its directory) to `to`, appends `data` and, before closing the
+ * appender, reads the file whole through the reader: as on a local disk, both descriptors
+ * follow the rename and the reader sees the append.
+ */
+async function appendWhileRenamed(root: string, target: string, from: string, to: string, data: Buffer): Promise<string> {
+  let renamed = 'not renamed';
+  const read = await outcome(
+    (async () => {
+      const appender = await open(join(root, target), 'a');
+      try {
+        const reader = await open(join(root, target), 'r');
+        try {
+          const head = Buffer.alloc(100);
+          await reader.read(head, 0, head.length, 0);
+          renamed = await outcome(rename(join(root, from), join(root, to)));
+          await appender.write(data);
+          // Reads at pread offsets leave the position at 0: readFile reads it all from there.
+          const whole = await reader.readFile();
+          return `${whole.length}:${hash(whole)}`;
+        } finally {
+          await reader.close();
+        }
+      } finally {
+        await appender.close();
+      }
+    })(),
+  );
+  return `${read}, rename ${renamed}`;
 }
 
 /** libfuse removes a hidden name when the kernel's release (sent after close() returns) arrives. */

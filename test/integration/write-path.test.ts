@@ -182,3 +182,31 @@ test.serial('a read-only mount refuses changes with EROFS', async (t) => {
   t.true(options.includes('ro'), options.join(','));
   t.false(options.includes('rw'), options.join(','));
 });
+
+// Each step of a program holding descriptors across another process's changes, printed as a
+// local disk answers it.
+const OPEN_HANDLES_SCRIPT = `
+import os, subprocess, sys
+os.chdir(sys.argv[1])
+with open('log', 'w') as f: f.write('start\\n')
+r = open('log', 'rb'); print(r.read())
+w = open('log', 'ab'); w.write(b'second\\n'); w.flush()
+print(r.read())
+w2 = open('log', 'r+b'); w2.write(b'START'); w2.flush(); r.seek(0); print(r.read())
+w2.truncate(3); w2.close(); w.close(); r.seek(0); print(r.read())
+os.makedirs('d1/sub')
+with open('d1/sub/f', 'w') as f: f.write('abc')
+reader = open('d1/sub/f'); appender = open('d1/sub/f', 'a')
+subprocess.run(['mv', 'd1', 'd2'], check=True)
+print(reader.read()); appender.write('APP'); appender.close(); reader.close()
+print(open('d2/sub/f').read())
+`;
+
+test.serial('descriptors read a rewrite before its close and follow a rename of their directory, as on a local disk', async (t) => {
+  await sh(`mkdir -p ${at('handles')}`);
+  const result = await run('python3', ['-c', OPEN_HANDLES_SCRIPT, at('handles')]);
+  t.is(result.code, 0, result.stderr);
+  t.deepEqual(result.stdout.trim().split('\n'), ["b'start\\n'", "b'second\\n'", "b'START\\nsecond\\n'", "b'STA'", 'abc', 'abcAPP']);
+  t.is((await objectBytes('handles/d2/sub/f'))?.toString(), 'abcAPP');
+  t.is(await objectBytes('handles/d1/sub/f'), undefined);
+});

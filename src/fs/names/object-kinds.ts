@@ -14,6 +14,16 @@ export function folderMarkerName(name: string): string | undefined {
   return name.length > FOLDER_SUFFIX.length && name.endsWith(FOLDER_SUFFIX) ? name.slice(0, -FOLDER_SUFFIX.length) : undefined;
 }
 
+/**
+ * Why a file, link or special file cannot be stored at `key`, or undefined when it can: a name
+ * ending in `_$folder$` is read back as s3fs's marker of a directory, so the entry would be
+ * nowhere to be seen. (A directory by that name is stored as `name_$folder$/` and lists.)
+ */
+export function reservedFileName(key: string): string | undefined {
+  const name = key.slice(key.lastIndexOf('/') + 1);
+  return folderMarkerName(name) === undefined ? undefined : `a file name ending in ${FOLDER_SUFFIX} is read as s3fs's directory marker`;
+}
+
 /** Whether a HEAD answer describes a directory stored as an object without a trailing slash. */
 export function isDirectoryObject(info: ObjectInfo): boolean {
   if (info.contentType?.split(';')[0].trim().toLowerCase() === 'application/x-directory') return true;

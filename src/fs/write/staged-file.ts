@@ -102,6 +102,14 @@ export class StagedFile {
     if (value) void this.parts?.cancel();
   }
 
+  /**
+   * The object was renamed to `key`, copied as `etag` (the same bytes): the copy holds the
+   * bytes not fetched yet (a file opened for writing and not written before the rename).
+   */
+  moved(key: string, etag: string): void {
+    if (this.base) this.base = { ...this.base, key, etag };
+  }
+
   /** The exclusive tasks of this copy start after those of `previous` (an earlier copy of the same key). */
   follow(previous: StagedFile): void {
     this.tail = previous.tail;

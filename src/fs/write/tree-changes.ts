@@ -10,6 +10,7 @@ import { versionStamped } from '../attributes/version-time.js';
 import { FsError } from '../errors.js';
 import type { Invalidation } from '../invalidation.js';
 import type { Namespace } from '../names/namespace.js';
+import { reservedFileName } from '../names/object-kinds.js';
 import { components, KEY_MAX } from '../names/paths.js';
 import type { FsNode, StoredObject } from '../nodes.js';
 import { contentTypeFor, DIRECTORY_CONTENT_TYPE } from './content-type.js';
@@ -92,11 +93,12 @@ export class TreeChanges {
   }
 
   /**
-   * Renames a file or directory. For an object file, returns the version it was and the copy
-   * that now holds the same bytes under the new name (open handles of that version follow it).
+   * Renames a file or directory. Returns, for each object file moved (the file, or every file
+   * under the directory), the version it was and the copy that now holds the same bytes under
+   * the new name (open handles of that version follow it).
    */
-  async rename(from: string, fromKey: string, to: string, toKey: string): Promise<MovedObject | undefined> {
-    if (fromKey === toKey) return undefined;
+  async rename(from: string, fromKey: string, to: string, toKey: string): Promise<MovedObject[]> {
+    if (fromKey === toKey) return [];
     if (toKey.startsWith(`${fromKey}/`)) throw new FsError('EINVAL', `cannot move ${from} into itself`);
     const staged = this.stage.get(fromKey);
     const source = staged && !staged.unlinked ? undefined : await this.namespace.resolve(from);
@@ -108,9 +110,11 @@ export class TreeChanges {
       this.invalidation.changedTreeHere(fromKey, () => this.namespace.edits.dirMovedAway(source.prefix));
       // A directory with no key at all (known only from a stale answer) does not appear anywhere.
       this.invalidation.changedTreeHere(toKey, () => moved.keys > 0 && this.namespace.edits.dirMovedHere(`${toKey}/`, moved.marker));
-      return undefined;
+      return moved.files;
     }
     if (destination?.type === 'dir') throw new FsError('EISDIR', to);
+    const reserved = reservedFileName(toKey);
+    if (reserved) throw new FsError('EPERM', `${to}: ${reserved}`);
     // A file being written is saved first, so the copy carries its latest bytes.
     if (staged && !staged.unlinked) {
       await this.stage.flush(staged).catch((error: unknown) => {
@@ -132,12 +136,12 @@ export class TreeChanges {
       replaced.unlinked = true;
       if (replaced.refs === 0) await this.stage.forget(replaced);
     }
-    if (staged && !staged.unlinked) await this.stage.rekey(staged, toKey);
+    if (staged && !staged.unlinked) await this.stage.rekey(staged, toKey, etag);
     this.removed(fromKey);
     // The size of a copy is known when its source's was.
     this.invalidation.changedHere(toKey, () => size !== undefined && this.namespace.edits.stored(copied));
-    if (staged && !staged.unlinked) return { from: { key: fromKey }, to: { key: toKey, etag, size } };
-    return source?.type === 'file' ? { from: { key: fromKey, etag: source.etag }, to: { key: toKey, etag, size } } : undefined;
+    if (staged && !staged.unlinked) return [{ from: { key: fromKey }, to: { key: toKey, etag, size } }];
+    return source?.type === 'file' ? [{ from: { key: fromKey, etag: source.etag }, to: { key: toKey, etag, size } }] : [];
   }
 
   /** chmod, chown, utimens: the object is copied onto itself with new metadata (s3fs-compatible). */
@@ -207,8 +211,11 @@ export class TreeChanges {
     return (await this.store.getRange(info.key, 0, info.size)).toString();
   }
 
-  /** Moves every key under `fromPrefix`; says how many, and what the copy of its marker is when it had one. */
-  private async renameDirectory(fromPrefix: string, toPrefix: string): Promise<{ keys: number; marker?: StoredObject }> {
+  /**
+   * Moves every key under `fromPrefix`; says how many, what the copy of its marker is when it
+   * had one, and the files moved (each version and its copy).
+   */
+  private async renameDirectory(fromPrefix: string, toPrefix: string): Promise<{ keys: number; marker?: StoredObject; files: MovedObject[] }> {
     // Unsaved files under the directory are saved first so that the copy carries them.
     for (const staged of this.stage.under(fromPrefix)) {
       if (!staged.unlinked) await this.stage.flush(staged);
@@ -221,9 +228,11 @@ export class TreeChanges {
     this.log.info({ from: fromPrefix, to: toPrefix, keys: objects.length }, 'renaming a directory key by key (not atomic)');
     let done = 0;
     let marker: StoredObject | undefined;
+    const files: MovedObject[] = [];
+    const copies = new Map<string, string>();
     for (let i = 0; i < objects.length; i += RENAME_PARALLEL) {
       await Promise.all(
-        objects.slice(i, i + RENAME_PARALLEL).map(async ({ key, size }) => {
+        objects.slice(i, i + RENAME_PARALLEL).map(async ({ key, size, etag: version }) => {
           const destination = toPrefix + key.slice(fromPrefix.length);
           // Each copy keeps the mtime its object shows. One without mtime metadata shows its
           // Last-Modified, which the copy would move: the file would show a new mtime once the
@@ -233,14 +242,16 @@ export class TreeChanges {
           const sentAt = new Date();
           const { etag } = await this.store.copy(key, destination, kept);
           if (key === fromPrefix) marker = { key: destination, size, etag, metadata: kept.metadata, contentType: kept.contentType, sentAt, doneAt: new Date() };
+          else if (!key.endsWith('/')) files.push({ from: { key, etag: version }, to: { key: destination, etag, size } });
+          copies.set(key, etag);
           await this.store.delete(key);
           done++;
           if (done % PROGRESS_EVERY === 0) this.log.info({ from: fromPrefix, to: toPrefix, done, total: objects.length }, 'directory rename progress');
         }),
       );
     }
-    for (const staged of this.stage.under(fromPrefix)) await this.stage.rekey(staged, toPrefix + staged.key.slice(fromPrefix.length));
-    return { keys: objects.length, marker };
+    for (const staged of this.stage.under(fromPrefix)) await this.stage.rekey(staged, toPrefix + staged.key.slice(fromPrefix.length), copies.get(staged.key));
+    return { keys: objects.length, marker, files };
   }
 
   /** A deleted key: out of its parent's listing (see names/listing-edits.ts). */

@@ -227,11 +227,16 @@ export class WriteStage {
     await file.parts?.settled();
   }
 
-  /** Moves a staged copy to a new key (rename of an open file). */
-  async rekey(file: StagedFile, key: string): Promise<void> {
+  /**
+   * Moves a staged copy to a new key (rename of an open file, or of a directory above it);
+   * `etag` is the copy's that holds its bytes there, when one was made.
+   */
+  async rekey(file: StagedFile, key: string, etag?: string): Promise<void> {
     // Parts sent since the rename's flush went to the old key: the next flush starts anew.
     await file.parts?.cancel();
     this.files.delete(file.key);
+    // Bytes not fetched yet are fetched from the copy: the old key is gone.
+    if (etag !== undefined) file.moved(key, etag);
     file.key = key;
     this.files.set(key, file);
     await file.journal?.(file.state());
