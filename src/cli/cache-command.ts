@@ -6,7 +6,7 @@ import { sendControl } from '../control/client.js';
 import type { ControlRequest, ControlResponse } from '../control/protocol.js';
 import { mountTablePath } from '../fuse/mount-table.js';
 import { type CacheSettings, formatSettings, formatStats } from '../stats.js';
-import { parseArgsErrorLine, UsageError } from './options.js';
+import { parseArgsErrorLine, parseInteger, UsageError } from './options.js';
 
 const USAGE = 'usage: s3mount cache stats|clear|invalidate|configure MOUNTPOINT ... (see s3mount --help)';
 
@@ -99,8 +99,7 @@ function settingsChange(values: Record<string, string | boolean | undefined>): P
   for (const [flag, field, min] of fields) {
     const value = values[flag];
     if (typeof value !== 'string') continue;
-    if (!/^\d+$/.test(value) || Number(value) < min) throw new UsageError(`--${flag} must be a whole number of at least ${min}, not "${value}"`);
-    change[field] = Number(value);
+    change[field] = parseInteger(flag, value, min);
   }
   if (Object.keys(change).length === 0)
     throw new UsageError('cache configure needs at least one setting: --metadata-ttl SECONDS, --max-cache-entries N or --max-cache-size MIB');

@@ -514,8 +514,10 @@ function parseSharedCache(value: string): RedisTarget {
   }
 }
 
-function parseInteger(name: string, value: string, min: number): number {
+/** A whole number option of at least `min`; past what a number holds exactly, refused too. */
+export function parseInteger(name: string, value: string, min: number): number {
   if (!/^\d+$/.test(value) || Number(value) < min) throw new UsageError(`--${name} must be a whole number of at least ${min}, not "${value}"`);
+  if (!Number.isSafeInteger(Number(value))) throw new UsageError(`--${name} must be at most ${Number.MAX_SAFE_INTEGER}, not "${value}"`);
   return Number(value);
 }
 
