@@ -70,6 +70,19 @@ function sessions(): Workload[][] {
   );
 }
 
+/**
+ * Waits until BETWEEN_WORKLOADS_MS have passed since the previous workload ended, on every system
+ * alike. Every mount here lets the kernel keep attributes and names for 1 s (s3mount's, s3fs's
+ * and rclone's default; the floor keeps them 60 s): without the pause a warm row measured the
+ * kernel's cache for whichever system started it sooner (s3mount's cache stats between
+ * workloads took longer than that, the others went on at once) and the filesystem's own for the rest.
+ */
+const BETWEEN_WORKLOADS_MS = Number(process.env.BENCH_PAUSE_MS ?? 1500);
+async function settle(lastEnded: number): Promise<void> {
+  const wait = BETWEEN_WORKLOADS_MS - (performance.now() - lastEnded);
+  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+}
+
 async function runSession(system: SystemName, all: Workload[], round: number): Promise<void> {
   const workloads = all.filter((w) => !w.systems || w.systems.only.includes(system));
   if (workloads.length === 0) return;
@@ -95,13 +108,15 @@ async function runSession(system: SystemName, all: Workload[], round: number): P
     return;
   }
   try {
+    let lastEnded = performance.now();
     for (const workload of workloads) {
       const cell = ((results.times[workload.name] ??= {})[system] ??= []);
       try {
         // s3mount says what S3 calls each workload made (its cache stats), in the table.
         const callsBefore = system === 's3mount' ? await s3CallsOf(mounted.mountpoint) : undefined;
+        await settle(lastEnded);
         const started = performance.now();
-        const own = await workload.run(mounted.mountpoint, round);
+        const own = await workload.run(mounted.mountpoint, round).finally(() => (lastEnded = performance.now()));
         const seconds = typeof own === 'number' ? own : (performance.now() - started) / 1000;
         cell.push(seconds);
         let calls = '';
