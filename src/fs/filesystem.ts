@@ -3,7 +3,20 @@
 import { constants as fsConstants } from 'node:fs';
 import type { Logger } from '../log.js';
 import { attrChangesOf, pathOfKey } from './attr-changes.js';
-import { type AttributeDefaults, attributesOf, attrOf, modeOf, PERMISSION_BITS, S_IFREG, sameAttr, stagedAttr, timesOfAttr } from './attributes/attributes.js';
+import {
+  type AttributeDefaults,
+  attributesOf,
+  attrOf,
+  modeOf,
+  PERMISSION_BITS,
+  S_IFDIR,
+  S_IFMT,
+  S_IFREG,
+  S_ISGID,
+  sameAttr,
+  stagedAttr,
+  timesOfAttr,
+} from './attributes/attributes.js';
 import { LocalAttributes } from './attributes/local-attributes.js';
 import { specialFileType } from './attributes/special-files.js';
 import { now, relatimeAfterRead, resolveRequestedTime, type Timespec } from './attributes/times.js';
@@ -128,6 +141,21 @@ export class S3Filesystem implements Filesystem {
     this.defaults = options.defaults;
     this.local = new LocalAttributes((key) => this.attributesForgotten(key), options.maxLocalAttributes);
     this.lateUploads = new LateUploads((staged) => this.uploadLate(staged));
+  }
+
+  /**
+   * The group a new entry at `path` takes from its directory when that directory is
+   * set-group-ID, as on a local disk (BSD group semantics); undefined otherwise, and when the
+   * directory cannot be resolved (the change itself then fails as it would).
+   */
+  private async setGroupOf(path: string): Promise<number | undefined> {
+    const { parent } = splitPath(path);
+    try {
+      const attr = this.local.apply(this.keyOf(parent), attrOf(await this.namespace.resolve(parent), this.defaults));
+      return (attr.mode & S_IFMT) === S_IFDIR && attr.mode & S_ISGID ? attr.gid : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   async getattr(path: string): Promise<Attr> {
@@ -263,7 +291,7 @@ export class S3Filesystem implements Filesystem {
       const attributes = {
         mode: S_IFREG | (mode & PERMISSION_BITS),
         uid: this.defaults.uid,
-        gid: this.defaults.gid,
+        gid: (await this.setGroupOf(path)) ?? this.defaults.gid,
         atime: present,
         mtime: present,
         ctime: present,
@@ -464,7 +492,9 @@ export class S3Filesystem implements Filesystem {
 
   async mkdir(path: string, mode: number): Promise<void> {
     return this.change('mkdir', path, async () => {
-      await this.tree.mkdir(path, this.newKeyOf(path, true), mode);
+      const gid = await this.setGroupOf(path);
+      // As on a local disk, a directory made in a set-group-ID directory is one too.
+      await this.tree.mkdir(path, this.newKeyOf(path, true), gid === undefined ? mode : mode | S_ISGID, gid);
       this.entriesChanged(path);
     });
   }
@@ -550,7 +580,7 @@ export class S3Filesystem implements Filesystem {
 
   async symlink(target: string, path: string): Promise<void> {
     return this.change('symlink', path, async () => {
-      await this.tree.symlink(target, path, this.newFileKeyOf(path));
+      await this.tree.symlink(target, path, this.newFileKeyOf(path), await this.setGroupOf(path));
       this.entriesChanged(path);
     });
   }
@@ -590,7 +620,7 @@ export class S3Filesystem implements Filesystem {
       const type = specialFileType(mode);
       // Regular files come through create; anything else (or an unknown type) is not stored.
       if (type === undefined) throw new FsError('EPERM', `${path}: cannot store a node of mode ${mode.toString(8)}`);
-      await this.tree.mknod(path, this.newFileKeyOf(path), type | (mode & PERMISSION_BITS), rdev);
+      await this.tree.mknod(path, this.newFileKeyOf(path), type | (mode & PERMISSION_BITS), rdev, await this.setGroupOf(path));
       this.entriesChanged(path);
     });
   }

@@ -120,3 +120,31 @@ test("a directory shows its marker's mode; one a listing shows without a marker 
   t.is((await fs.getattr('/implicit')).mode, 0o040755);
   t.is(calls.head, heads + 1, "the marker's HEAD; the implicit directory's listing showed it has none");
 });
+
+test('entries made in a set-group-ID directory take its group, and directories the bit too, as on a local disk', async (t) => {
+  const { store, fs } = setup();
+  await fs.mkdir('/sg', 0o775);
+  await fs.chown('/sg', 1000, 777);
+  await fs.chmod('/sg', 0o2775);
+  await fs.mkdir('/sg/sub', 0o755);
+  await fs.mkdir('/sg/private', 0o700);
+  const file = await fs.create('/sg/file', 0o644);
+  await fs.flush(file);
+  await fs.release(file);
+  await fs.symlink('file', '/sg/link');
+  await fs.mknod('/sg/fifo', constants.S_IFIFO | 0o644, 0);
+  await fs.mkdir('/plain', 0o755);
+  await fs.release(await fs.create('/plain/file', 0o644));
+  const seen = async (path: string) => {
+    const attr = await fs.getattr(path);
+    return [attr.mode, attr.gid];
+  };
+  t.deepEqual(await seen('/sg/sub'), [0o042755, 777]);
+  t.deepEqual(await seen('/sg/private'), [0o042700, 777]);
+  t.deepEqual(await seen('/sg/file'), [0o100644, 777]);
+  t.deepEqual(await seen('/sg/link'), [0o120777, 777]);
+  t.deepEqual(await seen('/sg/fifo'), [0o010644, 777]);
+  t.deepEqual(await seen('/plain/file'), [0o100644, 1000], 'a plain directory gives nothing');
+  t.is(store.info('sg/sub/')?.metadata?.gid, '777', 'stored, so a remount shows it too');
+  t.is(store.info('sg/file')?.metadata?.gid, '777');
+});

@@ -16,6 +16,7 @@ export const S_IFBLK = 0o060000;
 /** Types of non-directory entries s3mount stores (s3fs-style: the type bits of x-amz-meta-mode). */
 const FILE_TYPES = new Set([S_IFREG, S_IFLNK, S_IFIFO, S_IFSOCK, S_IFCHR, S_IFBLK]);
 export const PERMISSION_BITS = 0o7777;
+export const S_ISGID = 0o2000;
 
 export interface AttributeDefaults {
   uid: number;

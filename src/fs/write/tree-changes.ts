@@ -62,13 +62,13 @@ export class TreeChanges {
     this.removed(key);
   }
 
-  async mkdir(path: string, key: string, mode: number): Promise<void> {
+  async mkdir(path: string, key: string, mode: number, gid = this.defaults.gid): Promise<void> {
     if (this.stage.get(key) || (await this.resolveOrUndefined(path))) throw new FsError('EEXIST', path);
     const present = now();
     const attributes: StagedAttributes = {
       mode: S_IFDIR | (mode & PERMISSION_BITS),
       uid: this.defaults.uid,
-      gid: this.defaults.gid,
+      gid,
       atime: present,
       mtime: present,
       ctime: present,
@@ -176,13 +176,13 @@ export class TreeChanges {
     this.invalidation.changedHere(key, () => this.namespace.edits.stored(stored));
   }
 
-  async symlink(target: string, path: string, key: string): Promise<void> {
+  async symlink(target: string, path: string, key: string, gid = this.defaults.gid): Promise<void> {
     if (this.stage.get(key) || (await this.resolveOrUndefined(path))) throw new FsError('EEXIST', path);
     const present = now();
     const attributes: StagedAttributes = {
       mode: S_IFLNK | 0o777,
       uid: this.defaults.uid,
-      gid: this.defaults.gid,
+      gid,
       atime: present,
       mtime: present,
       ctime: present,
@@ -192,10 +192,10 @@ export class TreeChanges {
   }
 
   /** A FIFO, socket or device node: a zero-byte object whose metadata gives its type (s3fs-compatible). */
-  async mknod(path: string, key: string, mode: number, rdev: number): Promise<void> {
+  async mknod(path: string, key: string, mode: number, rdev: number, gid = this.defaults.gid): Promise<void> {
     if (this.stage.get(key) || (await this.resolveOrUndefined(path))) throw new FsError('EEXIST', path);
     const present = now();
-    const attributes: StagedAttributes = { mode, uid: this.defaults.uid, gid: this.defaults.gid, atime: present, mtime: present, ctime: present };
+    const attributes: StagedAttributes = { mode, uid: this.defaults.uid, gid, atime: present, mtime: present, ctime: present };
     if (isDevice(mode) && rdev) attributes.rdev = rdev;
     const stored = await this.put(key, Buffer.alloc(0), toMetadata(attributes), contentTypeFor(key));
     this.invalidation.changedHere(key, () => this.namespace.edits.stored(stored));
