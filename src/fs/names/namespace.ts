@@ -5,7 +5,7 @@ import type { MetadataCache, MetadataKey } from '../../cache/metadata-cache.js';
 import type { Logger } from '../../log.js';
 import { isStoreError, type ListPage, type ObjectInfo, type ObjectStore } from '../../s3/object-store.js';
 import { FsError } from '../errors.js';
-import { type DirListing, type FsNode, fileNode } from '../nodes.js';
+import { type DirListing, type DirNode, type FsNode, fileNode } from '../nodes.js';
 import { HeadAhead } from './head-ahead.js';
 import { ListingEdits } from './listing-edits.js';
 import { dirKey, type HeadAnswer, headKey, probeKey, VERSION_TTL_MS, versionKey } from './metadata-keys.js';
@@ -424,8 +424,12 @@ export class Namespace {
       const name = common.slice(prefix.length, -1);
       if (!this.usable(name, common)) continue;
       // A file "a" may come before the prefix "a/": the directory wins either way.
-      if (entries.get(name)?.type === 'file') this.skipped(common.slice(0, -1), 'file shadowed by a directory of the same name');
-      entries.set(name, { type: 'dir', prefix: common });
+      const node: DirNode = { type: 'dir', prefix: common };
+      if (entries.get(name)?.type === 'file') {
+        this.skipped(common.slice(0, -1), 'file shadowed by a directory of the same name');
+        node.shadowsFile = true;
+      }
+      entries.set(name, node);
     }
     for (const object of page.objects) {
       const name = object.key.slice(prefix.length);
@@ -436,8 +440,10 @@ export class Namespace {
         addFolderMarker(entries, folder, `${prefix}${folder}/`, object);
         continue;
       }
-      if (entries.get(name)?.type === 'dir') {
+      const existing = entries.get(name);
+      if (existing?.type === 'dir') {
         this.skipped(object.key, 'file shadowed by a directory of the same name');
+        existing.shadowsFile = true;
         continue;
       }
       entries.set(name, fileNode(object));
