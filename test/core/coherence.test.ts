@@ -12,3 +12,19 @@ test('a directory known from its cached probe is looked up again without a HEAD'
   for (let i = 0; i < 5; i++) t.is((await fs.getattr('/dir')).mode & 0o170000, 0o040000);
   t.is(calls.head, heads, 'the kernel looking the directory up again costs no HEAD');
 });
+
+test('a listing fetched again that shows another version than the cached HEAD answer is believed: the object is asked again', async (t) => {
+  const { store, calls, fs, invalidation } = setup();
+  store.putObject('dir/f', Buffer.from('AAAA'));
+  await fs.readdir('/dir');
+  t.is((await fs.getattr('/dir/f')).size, 4);
+  // Another writer replaces it; `s3mount cache invalidate MOUNT/dir` drops the listing only.
+  store.putObject('dir/f', Buffer.from('BBBBBB'));
+  invalidation.changedPath('/dir', false, 'control');
+  await fs.getattr('/dir');
+  const heads = calls.head;
+  await fs.readdir('/dir');
+  t.is((await fs.getattr('/dir/f')).size, 6, 'ls -l shows the version the listing shows');
+  t.is(calls.head - heads, 1, 'one HEAD of dir/f');
+  t.is((await fs.getattr('/dir/f')).size, 6);
+});
