@@ -2,6 +2,7 @@
 // Not tied to FUSE: test/core drives it directly over the in-memory store.
 import { constants as fsConstants } from 'node:fs';
 import type { Logger } from '../log.js';
+import { isStoreError } from '../s3/object-store.js';
 import { attrChangesOf, pathOfKey } from './attr-changes.js';
 import { type AttributeDefaults, attributesOf, attrOf, modeOf, PERMISSION_BITS, S_IFREG, sameAttr, stagedAttr, timesOfAttr } from './attributes/attributes.js';
 import { LocalAttributes } from './attributes/local-attributes.js';
@@ -838,6 +839,9 @@ export class S3Filesystem implements Filesystem {
     try {
       return await run();
     } catch (error) {
+      // S3 found no such key (another writer removed it behind a cached answer): what the
+      // mount holds of the name is forgotten, so that ls and stat stop showing it at once.
+      if (isStoreError(error, 'NotFound')) this.invalidation.changed(this.keyOf(path));
       throw toFsError(error, this.log, { op, path });
     }
   }
