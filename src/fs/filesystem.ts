@@ -2,6 +2,7 @@
 // Not tied to FUSE: test/core drives it directly over the in-memory store.
 import { constants as fsConstants } from 'node:fs';
 import type { Logger } from '../log.js';
+import { isStoreError } from '../s3/object-store.js';
 import { attrChangesOf, pathOfKey } from './attr-changes.js';
 import {
   type AttributeDefaults,
@@ -92,6 +93,8 @@ interface OpenFile {
 
 // A handle follows at most this many replacements of its object before its first byte.
 const MAX_VERSION_MOVES = 3;
+/** Keys whose last served version is remembered (see pagesServed). */
+const MAX_PAGES_SERVED = 100_000;
 
 // Linux's O_ACCMODE (Node's fs.constants leaves it out).
 const O_ACCMODE = 3;
@@ -110,6 +113,12 @@ export class S3Filesystem implements Filesystem {
   private readonly native?: NativeBlocks;
   private readonly defaults: AttributeDefaults;
   private readonly handles = new Map<number, OpenFile>();
+  /**
+   * Per key, the ETag of the version this mount last served bytes of: the kernel may still hold
+   * them in its pages, which libfuse's auto_cache keeps across opens while size and mtime stay,
+   * so a new handle of that version can return them without asking (bounded, oldest first out).
+   */
+  private readonly pagesServed = new Map<string, string>();
   /** Staged copies whose last upload failed (their close() said EIO). */
   private readonly failedUploads = new WeakSet<StagedFile>();
   private readonly nodeAttrs = new WeakMap<FsNode, Attr>();
@@ -263,6 +272,9 @@ export class S3Filesystem implements Filesystem {
     if (!writing) {
       this.noteSequentialOpen(path);
       const file: OpenFile = { path, target, openedSize: target.size, pattern: newReadPattern(), attr: attrOf(node, this.defaults) };
+      // The kernel may answer this handle from its pages of that version, unseen here: it has
+      // returned bytes of it, and another writer's replacement is EIO to it, not a mix of the two.
+      if (this.pagesServed.get(target.key) === target.etag) file.served = target;
       const handle = this.allocateHandle(file);
       const native = this.native;
       // Blocks this handle streams from disk are registered as they are read (still only
@@ -669,7 +681,10 @@ export class S3Filesystem implements Filesystem {
         const count = await this.reader.readInto(target, file.pattern, position, length, into);
         // Moved during the read to a copy of these bytes (a rename it followed): that copy is
         // what it serves from now on.
-        if (count > 0) file.served ??= file.target && this.sameBytes(file.target, target) ? file.target : target;
+        if (count > 0) {
+          file.served ??= file.target && this.sameBytes(file.target, target) ? file.target : target;
+          this.notePagesServed(target);
+        }
         if (file.served !== undefined && !this.sameBytes(file.served, target) && !file.rewrittenHere) throw new ObjectChangedError(target);
         // The version this handle returned bytes of never changes under it.
         if (count > 0 && this.native && file.served === target && this.handles.get(handle) === file)
@@ -702,6 +717,13 @@ export class S3Filesystem implements Filesystem {
         if (!follows) throw error;
       }
     }
+  }
+
+  private notePagesServed(target: ReadTarget): void {
+    if (this.pagesServed.get(target.key) === target.etag) return;
+    this.pagesServed.delete(target.key);
+    this.pagesServed.set(target.key, target.etag);
+    if (this.pagesServed.size > MAX_PAGES_SERVED) this.pagesServed.delete(this.pagesServed.keys().next().value as string);
   }
 
   /**
@@ -847,6 +869,9 @@ export class S3Filesystem implements Filesystem {
     try {
       return await run();
     } catch (error) {
+      // S3 found no such key (another writer removed it behind a cached answer): what the
+      // mount holds of the name is forgotten, so that ls and stat stop showing it at once.
+      if (isStoreError(error, 'NotFound')) this.invalidation.changed(this.keyOf(path));
       throw toFsError(error, this.log, { op, path });
     }
   }

@@ -23,6 +23,8 @@ export interface DirNode {
    * `dir_$folder$`); null when the listing shows there is none; undefined when not known.
    */
   marker?: ObjectInfo | null;
+  /** The listing also showed a file of the same name, hidden by this directory (see namespace). */
+  shadowsFile?: true;
 }
 
 export type FsNode = FileNode | DirNode;

@@ -243,3 +243,25 @@ test('an edit that fails leaves the change to the invalidation rule: what it may
   t.false(cache.metadata.has({ op: 'dir', bucket: 'bucket', key: '' }), "and the root's");
   t.deepEqual(events, ['key d/x local']);
 });
+
+test('a file hidden by a directory of the same name shows at once when the mount removes or moves the directory', async (t) => {
+  const { store, fs } = setupCore();
+  for (const dir of ['r', 'm']) {
+    store.putObject(`${dir}/a`, 'file a');
+    store.putObject(`${dir}/a/`, '');
+    store.putObject(`${dir}/z`, 'z');
+    t.deepEqual((await fs.readdir(`/${dir}`)).map((entry) => entry.name).sort(), ['.', '..', 'a', 'z']);
+    t.is(await errno(fs.open(`/${dir}/a`, 0)), 'EISDIR');
+  }
+  await fs.rmdir('/r/a');
+  await fs.rename('/m/a', '/m/b');
+  for (const [dir, names] of [
+    ['r', ['a', 'z']],
+    ['m', ['a', 'b', 'z']],
+  ] as const) {
+    t.deepEqual((await fs.readdir(`/${dir}`)).map((entry) => entry.name).sort(), ['.', '..', ...names], dir);
+    const attr = await fs.getattr(`/${dir}/a`);
+    t.is(attr.mode & 0o170000, 0o100000, `${dir}/a is the file`);
+    t.is(attr.size, 'file a'.length);
+  }
+});

@@ -127,13 +127,22 @@ export class ListingEdits {
    */
   private removeEntry(parent: string, name: string, matches: (node: FsNode) => boolean): boolean {
     let exact = parent === this.options.prefix || this.hasMarker(parent) === true;
+    let shadowed = false;
     this.cache.update<DirListing>(dirKey(this.options.bucket, parent), (listing) => {
       const existing = listing.entries.get(name);
-      if (existing && matches(existing)) listing.entries.delete(name);
+      if (existing && matches(existing)) {
+        listing.entries.delete(name);
+        // A file of the same name was hidden by the directory: it shows now, and the listing
+        // does not hold it (nor its size or ETag), so it is listed again.
+        if (existing.type === 'dir' && existing.shadowsFile) {
+          shadowed = true;
+          return listing;
+        }
+      }
       exact ||= listing.entries.size > 0;
       return listing;
     });
-    return exact;
+    return exact && !shadowed;
   }
 
   /** Whether the directory at `prefix` has a marker, as far as cached answers tell. */

@@ -5,7 +5,7 @@ import type { MetadataCache, MetadataKey } from '../../cache/metadata-cache.js';
 import type { Logger } from '../../log.js';
 import { isStoreError, type ListPage, type ObjectInfo, type ObjectStore } from '../../s3/object-store.js';
 import { FsError } from '../errors.js';
-import { type DirListing, type FsNode, fileNode } from '../nodes.js';
+import { type DirListing, type DirNode, type FsNode, fileNode } from '../nodes.js';
 import { HeadAhead } from './head-ahead.js';
 import { ListingEdits } from './listing-edits.js';
 import { dirKey, type HeadAnswer, headKey, probeKey, VERSION_TTL_MS, versionKey } from './metadata-keys.js';
@@ -39,6 +39,8 @@ export interface NamespaceOptions {
 
 export class Namespace {
   private readonly headNodes = new WeakMap<ObjectInfo, FsNode>();
+  /** HEADs sent past a cached answer by key (headAgain), by key: one at a time. */
+  private readonly headsAgain = new Map<string, Promise<ObjectInfo | undefined>>();
   /** Name pages on their way, so that concurrent lookups of one name share one LIST. */
   private readonly namePages = new Map<string, Promise<ListPage>>();
   private readonly posix: boolean;
@@ -59,7 +61,7 @@ export class Namespace {
       (node) => this.headWanted(node),
       async (node, key) => {
         try {
-          if (!(await this.recallNode(node))) await this.headObject(key, true);
+          if (!(await this.recallNode(node))) await this.headObject(key, true, node.type === 'file' && node.key === key ? node.etag : undefined);
         } catch (error) {
           this.log.debug({ key, err: error }, 'HEAD sent ahead failed');
           return;
@@ -199,7 +201,7 @@ export class Namespace {
       // A marker gone since the listing: the directory still stands on its keys.
       return info ? this.listedDir(node, info) : node;
     }
-    const info = await this.headObject(node.key, true);
+    const info = await this.headObject(node.key, true, node.etag);
     // Gone (or become a directory) since the listing: a lookup says what is there now.
     return info ? this.headNode(info) : this.lookup(key, path);
   }
@@ -235,7 +237,13 @@ export class Namespace {
    * so that each HEAD of a cold `ls -l` costs one entry below, not two. A lookup of a name no
    * listing holds keeps both, so that after a remount it is answered without S3.
    */
-  async headObject(key: string, listed = false): Promise<ObjectInfo | undefined> {
+  async headObject(key: string, listed = false, etag?: string): Promise<ObjectInfo | undefined> {
+    // A listing showing another version than the cached HEAD answer (another writer replaced
+    // the object, and one of the two answers is older): S3 says which is current. Without this,
+    // a listing fetched again (its TTL, `cache invalidate` of the directory) showed the new
+    // ETag while stat kept the old size until the HEAD answer expired too.
+    const cached = etag === undefined ? undefined : this.cache.peek<HeadAnswer>(this.headKey(key));
+    if (cached && !('missing' in cached) && cached.etag !== etag) return this.headAgain(key, listed);
     const answer = await this.cache.fetch<HeadAnswer>(
       this.headKey(key),
       async () => {
@@ -252,6 +260,30 @@ export class Namespace {
       { ttlFor: (value) => ('missing' in value ? this.options.negativeTtlMs : undefined), memoryOnly: listed },
     );
     return 'missing' in answer ? undefined : answer;
+  }
+
+  /** headObject past the cached answer by key, which it replaces. */
+  private headAgain(key: string, listed: boolean): Promise<ObjectInfo | undefined> {
+    let asked = this.headsAgain.get(key);
+    if (!asked) {
+      asked = this.headPastCache(key, listed).finally(() => this.headsAgain.delete(key));
+      this.headsAgain.set(key, asked);
+    }
+    return asked;
+  }
+
+  private async headPastCache(key: string, listed: boolean): Promise<ObjectInfo | undefined> {
+    try {
+      const info = await this.store.head(key);
+      this.cache.set<ObjectInfo>(this.versionKey(info), info, { ttlMs: VERSION_TTL_MS });
+      this.cache.set<HeadAnswer>(this.headKey(key), info, { memoryOnly: listed });
+      return info;
+    } catch (error) {
+      if (!isStoreError(error, 'NotFound')) throw error;
+      const ttlMs = this.options.negativeTtlMs;
+      if (ttlMs > 0) this.cache.set<HeadAnswer>(this.headKey(key), { missing: true }, { ttlMs, memoryOnly: true });
+      return undefined;
+    }
   }
 
   private headKey(key: string) {
@@ -424,8 +456,12 @@ export class Namespace {
       const name = common.slice(prefix.length, -1);
       if (!this.usable(name, common)) continue;
       // A file "a" may come before the prefix "a/": the directory wins either way.
-      if (entries.get(name)?.type === 'file') this.skipped(common.slice(0, -1), 'file shadowed by a directory of the same name');
-      entries.set(name, { type: 'dir', prefix: common });
+      const node: DirNode = { type: 'dir', prefix: common };
+      if (entries.get(name)?.type === 'file') {
+        this.skipped(common.slice(0, -1), 'file shadowed by a directory of the same name');
+        node.shadowsFile = true;
+      }
+      entries.set(name, node);
     }
     for (const object of page.objects) {
       const name = object.key.slice(prefix.length);
@@ -436,8 +472,10 @@ export class Namespace {
         addFolderMarker(entries, folder, `${prefix}${folder}/`, object);
         continue;
       }
-      if (entries.get(name)?.type === 'dir') {
+      const existing = entries.get(name);
+      if (existing?.type === 'dir') {
         this.skipped(object.key, 'file shadowed by a directory of the same name');
+        existing.shadowsFile = true;
         continue;
       }
       entries.set(name, fileNode(object));

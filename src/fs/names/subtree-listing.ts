@@ -79,7 +79,11 @@ export class SubtreeListings {
       if (node) this.dirNodes.set(node.prefix, node);
       return;
     }
-    if (entries.get(name)?.type === 'dir') return this.skipped(object.key, 'file shadowed by a directory of the same name');
+    const existing = entries.get(name);
+    if (existing?.type === 'dir') {
+      existing.shadowsFile = true;
+      return this.skipped(object.key, 'file shadowed by a directory of the same name');
+    }
     entries.set(name, fileNode(object));
   }
 
@@ -96,6 +100,7 @@ export class SubtreeListings {
     if (existing?.type === 'dir') return;
     if (existing) this.skipped(`${parent}${name}`, 'file shadowed by a directory of the same name');
     const node: DirNode = { type: 'dir', prefix };
+    if (existing) node.shadowsFile = true;
     entries.set(name, node);
     this.dirNodes.set(prefix, node);
   }
