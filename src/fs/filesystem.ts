@@ -811,6 +811,12 @@ export class S3Filesystem implements Filesystem {
       const current = !staged.unlinked && staged.key === result?.key;
       if (result) this.invalidation.changedHere(result.key, () => current && this.namespace.edits.stored(result));
     } catch (error) {
+      // Removed by another writer before its bytes were copied (staged-file.ts): gone, as after
+      // an unlink, so what the mount holds of the name goes too; nothing stays staged.
+      if (staged.unlinked && isStoreError(error, 'NotFound')) {
+        this.invalidation.changed(staged.key);
+        throw new FsError('ENOENT', `${path}: removed from S3 by another writer before it was saved`);
+      }
       // Whatever S3 said, a failed save is EIO at close()/fsync(); the bytes stay staged. A
       // staging directory without room (for the copy's state) is ENOSPC, as on a local disk.
       this.failedUploads.add(staged);

@@ -365,3 +365,37 @@ test('a file opened for writing but not yet written, renamed (or its directory r
     [],
   );
 });
+
+test('a file another writer removed before its bytes were copied is gone to the handle that edits it: ENOENT once, no copy left staged, no upload', async (t) => {
+  const { store, fs, stagingDirectory } = setup();
+  for (const name of ['touched', 'appended', 'kept']) store.putObject(`gone/${name}`, Buffer.from('old'));
+  t.is((await fs.readdir('/gone')).length, 5);
+  // Opened on the cached listing's word, then removed outside: as `touch`, `>>` or a patch would find it.
+  const touched = await fs.open('/gone/touched', O_WRONLY);
+  const appended = await fs.open('/gone/appended', O_WRONLY);
+  store.deleteObject('gone/touched');
+  store.deleteObject('gone/appended');
+  await fs.utimens('/gone/touched', { sec: 1_577_836_800, nsec: 0 }, { sec: 1_577_836_800, nsec: 0 });
+  t.is(await errno(fs.flush(touched)), 'ENOENT', 'the close of a touch says the file is gone');
+  t.is(await errno(Promise.resolve().then(() => fs.write(appended, Buffer.from('more'), 3))), 'ENOENT', 'an append says the file is gone');
+  // Nothing is retried: the next flush has nothing to upload, and S3 stays without the keys.
+  t.is(await errno(fs.flush(touched)), 'no error');
+  t.is(await errno(fs.flush(appended)), 'no error');
+  await fs.release(touched);
+  await fs.release(appended);
+  t.is(store.getObject('gone/touched'), undefined);
+  t.is(store.getObject('gone/appended'), undefined);
+  t.deepEqual((await fs.readdir('/gone')).map((entry) => entry.name).sort(), ['.', '..', 'kept']);
+  for (const name of ['touched', 'appended']) t.is(await errno(fs.getattr(`/gone/${name}`)), 'ENOENT', name);
+  t.deepEqual(
+    (await readdir(stagingDirectory)).filter((name) => !name.startsWith('.')),
+    [],
+    'no staged copy is left behind',
+  );
+  // The name is free again: a new file by it is a new object.
+  const created = await fs.create('/gone/touched', 0o644);
+  await fs.write(created, Buffer.from('new'), 0);
+  await fs.flush(created);
+  await fs.release(created);
+  t.is(store.getObject('gone/touched')?.toString(), 'new');
+});

@@ -321,6 +321,10 @@ export class StagedFile {
       try {
         await this.fetchBase(base);
       } catch (error) {
+        // Removed by another writer before its bytes were copied (and not moved by a rename of
+        // ours meanwhile): the file is gone, as if unlinked under its handles. The change fails
+        // with ENOENT once; the copy, which could never hold the whole file, is not uploaded.
+        if (isStoreError(error, 'NotFound') && this.base === base) this.unlinked = true;
         if (!this.rebase || !isStoreError(error, 'PreconditionFailed')) throw error;
         // Replaced by another writer before any byte was copied: start from the new version.
         const stale = base;

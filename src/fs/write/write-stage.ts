@@ -159,6 +159,13 @@ export class WriteStage {
           await file.saved(version);
           return { key, etag, size: body.size, metadata, contentType, sentAt, doneAt };
         } catch (error) {
+          if (file.unlinked) {
+            this.log.info(
+              { key: file.key, err: error },
+              'the object was removed by another writer before its bytes were copied: the changes to it are dropped',
+            );
+            throw error;
+          }
           file.lastUploadError = error as Error;
           this.log.error(
             { key: file.key, staged: file.localPath, err: error },
