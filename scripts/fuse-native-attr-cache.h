@@ -262,7 +262,7 @@ static void ac_configure (uint32_t max_entries) {
 // What an operation other than getattr may change, by operation.
 static void ac_changed (fuse_thread_locals_t *l) {
   uint32_t op = l->op;
-  if (op == op_write || op == op_truncate || op == op_ftruncate || op == op_chmod || op == op_chown || op == op_utimens ||
+  if (op == op_write || op == op_truncate || op == op_ftruncate || op == op_fallocate || op == op_chmod || op == op_chown || op == op_utimens ||
       op == op_open || op == op_read || op == op_flush || op == op_fsync || op == op_release ||
       op == op_setxattr || op == op_removexattr) {
     ac_drop(l->path, 0, 0);

@@ -20,6 +20,9 @@
 //    of blocks JavaScript registered for its handle is answered on the libfuse thread with
 //    pread (nr_before, called before everything else), and index.js hands its functions on as
 //    Fuse.nativeReads (null with a binding built without them).
+// 5. fallocate: fuse-native 2.2.6 has no such operation, so libfuse answered ENOSYS and the
+//    kernel EOPNOTSUPP (`rsync --preallocate` exited 23). It is operation 34, passed on as
+//    ops.fallocate(path, fd, mode, offset, length, cb) when the filesystem gives one.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -65,6 +68,23 @@ const edits = {
       'FUSE_METHOD(getattr, 1, 1, (const char *path, struct stat *stat), {\n  l->path = path;\n  l->stat = stat;\n}, {\n  napi_create_string_utf8(env, l->path, NAPI_AUTO_LENGTH, &(argv[2]));\n}, {\n  NAPI_ARGV_BUFFER_CAST(uint32_t*, ints, 2)\n  populate_stat(ints, l->stat);\n  ac_note_answer(l, ints, ints_len);\n})',
     ],
     ['  NAPI_EXPORT_FUNCTION(fuse_native_mount)\n', '  ac_export(env, exports);\n  nr_export(env, exports);\n  NAPI_EXPORT_FUNCTION(fuse_native_mount)\n'],
+    // fallocate (change 5): its opcode, one more handler slot, the method, its registration and exports.
+    ['static const uint32_t op_rmdir = 33;\n', 'static const uint32_t op_rmdir = 33;\nstatic const uint32_t op_fallocate = 34;\n'],
+    ['  napi_ref handlers[35];\n', '  napi_ref handlers[36];\n'],
+    ['  for (int i = 0; i < 35; i++) {\n', '  for (int i = 0; i < 36; i++) {\n'],
+    [
+      'FUSE_METHOD_VOID(rmdir, 1, 0, (const char *path), {\n  l->path = path;\n}, {\n  napi_create_string_utf8(env, l->path, NAPI_AUTO_LENGTH, &(argv[2]));\n})\n',
+      'FUSE_METHOD_VOID(rmdir, 1, 0, (const char *path), {\n  l->path = path;\n}, {\n  napi_create_string_utf8(env, l->path, NAPI_AUTO_LENGTH, &(argv[2]));\n})\n\nFUSE_METHOD_VOID(fallocate, 7, 0, (const char *path, int mode, off_t offset, off_t length, struct fuse_file_info *info), {\n  l->path = path;\n  l->flags = mode;\n  l->offset = offset;\n  l->size = (size_t) length;\n  l->info = info;\n}, {\n  napi_create_string_utf8(env, l->path, NAPI_AUTO_LENGTH, &(argv[2]));\n  napi_create_uint32(env, l->info != NULL ? l->info->fh : 0, &(argv[3]));\n  napi_create_int32(env, l->flags, &(argv[4]));\n  FUSE_UINT64_TO_INTS_ARGV(l->offset, 5)\n  FUSE_UINT64_TO_INTS_ARGV(l->size, 7)\n})\n',
+    ],
+    [
+      '  if (implemented[op_rmdir]) ops.rmdir = fuse_native_rmdir;\n',
+      '  if (implemented[op_rmdir]) ops.rmdir = fuse_native_rmdir;\n  if (implemented[op_fallocate]) ops.fallocate = fuse_native_fallocate;\n',
+    ],
+    [
+      '  NAPI_EXPORT_FUNCTION(fuse_native_signal_rmdir)\n',
+      '  NAPI_EXPORT_FUNCTION(fuse_native_signal_rmdir)\n  NAPI_EXPORT_FUNCTION(fuse_native_signal_fallocate)\n',
+    ],
+    ['  NAPI_EXPORT_UINT32(op_rmdir)\n', '  NAPI_EXPORT_UINT32(op_rmdir)\n  NAPI_EXPORT_UINT32(op_fallocate)\n'],
   ],
   'index.js': [
     [
@@ -107,6 +127,16 @@ const edits = {
     [
       '      stats: binding.native_reads_stats\n    }\n  : null\n',
       '      stats: binding.native_reads_stats\n    }\n  : null\nif (Fuse.nativeReads && binding.native_reads_attach) Fuse.nativeReads.attach = binding.native_reads_attach\n',
+    ],
+    // fallocate (change 5): one more slot of implemented operations, its opcode and its method.
+    ['    const implemented = new Uint32Array(35)\n', '    const implemented = new Uint32Array(36)\n'],
+    [
+      "  ['rmdir', {\n    op: binding.op_rmdir\n  }]\n])\n",
+      "  ['rmdir', {\n    op: binding.op_rmdir\n  }],\n  ['fallocate', {\n    op: binding.op_fallocate\n  }]\n])\n",
+    ],
+    [
+      '  _op_rmdir (signal, path) {\n',
+      '  _op_fallocate (signal, path, fd, mode, offsetLow, offsetHigh, lengthLow, lengthHigh) {\n    const offset = getDoubleArg(offsetLow, offsetHigh)\n    const length = getDoubleArg(lengthLow, lengthHigh)\n    this.ops.fallocate(path, fd, mode, offset, length, err => {\n      return signal(err)\n    })\n  }\n\n  _op_rmdir (signal, path) {\n',
     ],
   ],
 };

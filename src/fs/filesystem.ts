@@ -98,6 +98,8 @@ const MAX_PAGES_SERVED = 100_000;
 
 // Linux's O_ACCMODE (Node's fs.constants leaves it out).
 const O_ACCMODE = 3;
+// linux/falloc.h: keep the file's size (space is only reserved).
+const FALLOC_FL_KEEP_SIZE = 0x01;
 // Handles are 32-bit in fuse-native and must not be 0.
 const MAX_HANDLE = 0xffff_ffff;
 
@@ -440,6 +442,21 @@ export class S3Filesystem implements Filesystem {
     if (!file.staged) throw new FsError('EBADF', `${file.path} is not open for writing`);
     const staged = file.staged;
     return this.guard('ftruncate', file.path, () => staged.truncate(size));
+  }
+
+  /**
+   * S3 has no space to reserve: with FALLOC_FL_KEEP_SIZE (what `rsync --preallocate` asks)
+   * nothing changes; without it, a shorter file grows to offset + length, as ftruncate would
+   * grow it. Punching holes, zeroing, collapsing or inserting ranges: ENOTSUP, as on
+   * filesystems without them.
+   */
+  async fallocate(handle: number, mode: number, offset: number, length: number): Promise<void> {
+    const file = this.handleOf(handle);
+    if (!file.staged) throw new FsError('EBADF', `${file.path} is not open for writing`);
+    if (mode !== 0 && mode !== FALLOC_FL_KEEP_SIZE) throw new FsError('ENOTSUP', `${file.path}: fallocate mode ${mode} is not supported`);
+    if (mode === FALLOC_FL_KEEP_SIZE) return;
+    const staged = file.staged;
+    return this.guard('fallocate', file.path, () => staged.extendTo(offset + length));
   }
 
   async unlink(path: string): Promise<void> {

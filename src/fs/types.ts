@@ -101,6 +101,8 @@ export interface Filesystem {
   release(handle: number): Promise<void>;
   truncate(path: string, size: number): Promise<void>;
   ftruncate(handle: number, size: number): Promise<void>;
+  /** Linux fallocate(2) on an open handle: `mode` 0 or FALLOC_FL_KEEP_SIZE; others are ENOTSUP. */
+  fallocate(handle: number, mode: number, offset: number, length: number): Promise<void>;
   unlink(path: string): Promise<void>;
   mkdir(path: string, mode: number): Promise<void>;
   rmdir(path: string): Promise<void>;

@@ -211,6 +211,9 @@ export function createFuseOperations(fs: Filesystem, log: Logger, hooks: Adapter
     release: (path: string, handle: number, cb: Callback) => settle('release', path, cb, () => fs.release(handle), ok),
     truncate: (path: string, size: number, cb: Callback) => settle('truncate', path, cb, () => fs.truncate(path, size), ok),
     ftruncate: (path: string, handle: number, size: number, cb: Callback) => settle('ftruncate', path, cb, () => fs.ftruncate(handle, size), ok),
+    // Passed on by the patched binding (scripts/patch-fuse-native.mjs, change 5).
+    fallocate: (path: string, handle: number, mode: number, offset: number, length: number, cb: Callback) =>
+      settle('fallocate', path, cb, () => fs.fallocate(handle, mode, offset, length), ok),
     unlink: (path: string, cb: Callback) => settle('unlink', path, cb, () => fs.unlink(path), ok),
     mkdir: (path: string, mode: number, cb: Callback) => settle('mkdir', path, cb, () => fs.mkdir(path, mode), ok),
     rmdir: (path: string, cb: Callback) => settle('rmdir', path, cb, () => fs.rmdir(path), ok),

@@ -399,3 +399,23 @@ test('a file another writer removed before its bytes were copied is gone to the 
   await fs.release(created);
   t.is(store.getObject('gone/touched')?.toString(), 'new');
 });
+
+test('fallocate grows a shorter file with zeros, never shrinks one, keeps the size with FALLOC_FL_KEEP_SIZE and refuses other modes', async (t) => {
+  const { store, fs } = setup();
+  const handle = await fs.create('/alloc.bin', 0o644);
+  await fs.write(handle, Buffer.from('0123456789'), 0);
+  await fs.fallocate(handle, 0, 2, 4); // inside the file: nothing changes
+  t.is((await fs.getattr('/alloc.bin')).size, 10);
+  await fs.fallocate(handle, 0x01, 0, 1 << 20); // FALLOC_FL_KEEP_SIZE
+  t.is((await fs.getattr('/alloc.bin')).size, 10);
+  await fs.fallocate(handle, 0, 8, 8);
+  t.is((await fs.getattr('/alloc.bin')).size, 16);
+  t.is(await errno(fs.fallocate(handle, 0x01 | 0x02, 0, 4)), 'ENOTSUP', 'FALLOC_FL_PUNCH_HOLE');
+  t.is(await errno(fs.fallocate(handle, 0x10, 0, 4)), 'ENOTSUP', 'FALLOC_FL_ZERO_RANGE');
+  await fs.flush(handle);
+  await fs.release(handle);
+  t.deepEqual(store.getObject('alloc.bin'), Buffer.concat([Buffer.from('0123456789'), Buffer.alloc(6)]));
+  const reader = await fs.open('/alloc.bin', O_RDONLY);
+  t.is(await errno(fs.fallocate(reader, 0, 0, 100)), 'EBADF', 'a handle not open for writing');
+  await fs.release(reader);
+});

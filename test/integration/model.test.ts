@@ -141,6 +141,8 @@ function plan(next: () => number): Operation {
     'write',
     'write',
     'truncate',
+    // fallocate(2): mode 0 grows a shorter file with zeros; --keep-size changes nothing.
+    'fallocate',
     'rename',
     'unlink',
     'mkdir',
@@ -200,6 +202,17 @@ function plan(next: () => number): Operation {
       const target = path();
       const length = size();
       return { name: `truncate ${target} to ${length}`, paths: [target], run: (root) => outcome(truncate(join(root, target), length)) };
+    }
+    case 'fallocate': {
+      const target = path();
+      const keepSize = next() < 0.3;
+      const offset = pick([0, 100, 5000, 6 * MiB + 3]);
+      const length = pick([1, 4096, 70_000]);
+      return {
+        name: `fallocate ${keepSize ? '--keep-size ' : ''}${target} @${offset} +${length}`,
+        paths: [target],
+        run: (root) => unlessFifo(join(root, target), () => allocate(join(root, target), keepSize, offset, length)),
+      };
     }
     case 'rename': {
       const from = path();
@@ -292,6 +305,19 @@ async function makeFifo(path: string): Promise<string> {
   ];
   // Anything else, without the root it ran under (the two sides' roots differ).
   return known.find(([pattern]) => pattern.test(result.stderr))?.[1] ?? `mkfifo failed: ${result.stderr.trim().replaceAll(path, 'PATH')}`;
+}
+
+/** fallocate(2) through util-linux's fallocate (Node has no call for it). */
+async function allocate(path: string, keepSize: boolean, offset: number, length: number): Promise<string> {
+  const result = await run('fallocate', [...(keepSize ? ['--keep-size'] : []), '-o', String(offset), '-l', String(length), path]);
+  if (result.code === 0) return 'ok';
+  const known: Array<[RegExp, string]> = [
+    [/Is a directory/, 'EISDIR'],
+    [/No such file or directory/, 'ENOENT'],
+    [/Not a directory/, 'ENOTDIR'],
+    [/Too many levels of symbolic links/, 'ELOOP'],
+  ];
+  return known.find(([pattern]) => pattern.test(result.stderr))?.[1] ?? `fallocate failed: ${result.stderr.trim().replaceAll(path, 'PATH')}`;
 }
 
 async function outcome(work: Promise<unknown>): Promise<string> {

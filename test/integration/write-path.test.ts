@@ -78,6 +78,38 @@ test.serial('truncate -s shrinks and grows', async (t) => {
   t.is((await run('stat', ['-c', '%s', at('trunc.txt')])).stdout.trim(), '8');
 });
 
+test.serial('fallocate grows a file, keeps its size with --keep-size, and refuses holes (rsync --preallocate asks --keep-size)', async (t) => {
+  // A new file given 3 MiB: zeros, in the bucket once fallocate's close returns.
+  const grown = await run('fallocate', ['-l', '3M', at('alloc-new.bin')]);
+  t.is(grown.code, 0, grown.stderr);
+  t.is((await run('stat', ['-c', '%s', at('alloc-new.bin')])).stdout.trim(), String(3 * 1024 * 1024));
+  const stored = await objectBytes('alloc-new.bin');
+  t.is(stored?.length, 3 * 1024 * 1024);
+  t.true(stored?.every((byte) => byte === 0));
+  // A shorter file grows; a range inside it changes nothing.
+  await sh(`printf abc > ${at('alloc.txt')}`);
+  t.is((await run('fallocate', ['-l', '6', at('alloc.txt')])).code, 0);
+  t.is((await run('fallocate', ['-o', '1', '-l', '2', at('alloc.txt')])).code, 0);
+  t.deepEqual([...((await objectBytes('alloc.txt')) ?? [])], [97, 98, 99, 0, 0, 0]);
+  // FALLOC_FL_KEEP_SIZE reserves space: nothing to do on S3, and no error.
+  const kept = await run('fallocate', ['-n', '-l', '1M', at('alloc.txt')]);
+  t.is(kept.code, 0, kept.stderr);
+  t.is((await run('stat', ['-c', '%s', at('alloc.txt')])).stdout.trim(), '6');
+  // Holes and zeroed ranges are not supported, as on filesystems without them.
+  for (const flag of ['--punch-hole', '--zero-range']) {
+    const refused = await run('fallocate', [flag, '-o', '0', '-l', '2', at('alloc.txt')]);
+    t.not(refused.code, 0, flag);
+    t.regex(refused.stderr, /not supported|unsupported/, flag);
+  }
+  t.deepEqual([...((await objectBytes('alloc.txt')) ?? [])], [97, 98, 99, 0, 0, 0]);
+  // rsync --preallocate exited 23 when fallocate was EOPNOTSUPP.
+  const source = join(scratch, 'preallocated.bin');
+  await writeFile(source, patternBytes(300 * 1024, 5));
+  const synced = await run('rsync', ['--preallocate', source, at('preallocated.bin')]);
+  t.is(synced.code, 0, synced.stderr);
+  t.true((await objectBytes('preallocated.bin'))?.equals(patternBytes(300 * 1024, 5)));
+});
+
 test.serial('dd conv=notrunc overwrites the middle of a file', async (t) => {
   const original = patternBytes(3 * 1024 * 1024, 2);
   await writeFile(join(scratch, 'middle.bin'), original);

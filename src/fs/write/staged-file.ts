@@ -220,19 +220,29 @@ export class StagedFile {
     } else {
       await this.materialize();
     }
+    await this.gate.change(() => this.resize(size));
+  }
+
+  /** fallocate without FALLOC_FL_KEEP_SIZE: a shorter file grows to `size` (zeros); never shrinks. */
+  async extendTo(size: number): Promise<void> {
+    await this.materialize();
     await this.gate.change(async () => {
-      await this.file().truncate(size);
-      if (size === 0) {
-        this.dropDigest();
-        this.digest = new ContentDigest();
-      } else if (size !== this.digest?.end) {
-        this.dropDigest();
-      }
-      const previous = this.size;
-      this.size = size;
-      this.parts?.truncated(size, previous);
-      await this.touch();
+      if (size > this.size) await this.resize(size);
     });
+  }
+
+  private async resize(size: number): Promise<void> {
+    await this.file().truncate(size);
+    if (size === 0) {
+      this.dropDigest();
+      this.digest = new ContentDigest();
+    } else if (size !== this.digest?.end) {
+      this.dropDigest();
+    }
+    const previous = this.size;
+    this.size = size;
+    this.parts?.truncated(size, previous);
+    await this.touch();
   }
 
   async setAttributes(changes: Partial<StagedAttributes>): Promise<void> {
