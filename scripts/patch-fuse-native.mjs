@@ -23,6 +23,8 @@
 // 5. fallocate: fuse-native 2.2.6 has no such operation, so libfuse answered ENOSYS and the
 //    kernel EOPNOTSUPP (`rsync --preallocate` exited 23). It is operation 34, passed on as
 //    ops.fallocate(path, fd, mode, offset, length, cb) when the filesystem gives one.
+// 6. Times before 1970: stats carry signed milliseconds and utimens signed seconds (they were
+//    unsigned, so `touch -d 1960-06-01` was kept as 1970).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,7 +48,7 @@ const edits = {
     // utimens: whole seconds (two 32-bit halves) and nanoseconds of each time.
     [
       'FUSE_METHOD_VOID(utimens, 5, 0, (const char *path, const struct timespec tv[2]), {\n  l->path = path;\n  l->atime = timespec_to_uint64(&tv[0]);\n  l->mtime = timespec_to_uint64(&tv[1]);\n}, {\n  napi_create_string_utf8(env, l->path, NAPI_AUTO_LENGTH, &(argv[2]));\n  FUSE_UINT64_TO_INTS_ARGV(l->atime, 3)\n  FUSE_UINT64_TO_INTS_ARGV(l->mtime, 5)\n})',
-      'FUSE_METHOD_VOID(utimens, 7, 0, (const char *path, const struct timespec tv[2]), {\n  l->path = path;\n  l->atime = tv[0].tv_sec < 0 ? 0 : (uint64_t) tv[0].tv_sec;\n  l->mtime = tv[1].tv_sec < 0 ? 0 : (uint64_t) tv[1].tv_sec;\n  l->atime_nsec = (uint32_t) tv[0].tv_nsec;\n  l->mtime_nsec = (uint32_t) tv[1].tv_nsec;\n}, {\n  napi_create_string_utf8(env, l->path, NAPI_AUTO_LENGTH, &(argv[2]));\n  FUSE_UINT64_TO_INTS_ARGV(l->atime, 3)\n  FUSE_UINT64_TO_INTS_ARGV(l->mtime, 5)\n  napi_create_uint32(env, l->atime_nsec, &(argv[7]));\n  napi_create_uint32(env, l->mtime_nsec, &(argv[8]));\n})',
+      "FUSE_METHOD_VOID(utimens, 7, 0, (const char *path, const struct timespec tv[2]), {\n  l->path = path;\n  l->atime = (uint64_t) tv[0].tv_sec; // before 1970: two's complement, read back signed\n  l->mtime = (uint64_t) tv[1].tv_sec;\n  l->atime_nsec = (uint32_t) tv[0].tv_nsec;\n  l->mtime_nsec = (uint32_t) tv[1].tv_nsec;\n}, {\n  napi_create_string_utf8(env, l->path, NAPI_AUTO_LENGTH, &(argv[2]));\n  FUSE_UINT64_TO_INTS_ARGV(l->atime, 3)\n  FUSE_UINT64_TO_INTS_ARGV(l->mtime, 5)\n  napi_create_uint32(env, l->atime_nsec, &(argv[7]));\n  napi_create_uint32(env, l->mtime_nsec, &(argv[8]));\n})",
     ],
     [
       '  if (implemented[op_utimens]) ops.utimens = fuse_native_utimens;\n',
@@ -68,6 +70,12 @@ const edits = {
       'FUSE_METHOD(getattr, 1, 1, (const char *path, struct stat *stat), {\n  l->path = path;\n  l->stat = stat;\n}, {\n  napi_create_string_utf8(env, l->path, NAPI_AUTO_LENGTH, &(argv[2]));\n}, {\n  NAPI_ARGV_BUFFER_CAST(uint32_t*, ints, 2)\n  populate_stat(ints, l->stat);\n  ac_note_answer(l, ints, ints_len);\n})',
     ],
     ['  NAPI_EXPORT_FUNCTION(fuse_native_mount)\n', '  ac_export(env, exports);\n  nr_export(env, exports);\n  NAPI_EXPORT_FUNCTION(fuse_native_mount)\n'],
+    // Times before 1970 (change 6): a stat's milliseconds are signed (index.js's setDoubleInt
+    // already leaves a negative number's two's complement in its two halves).
+    [
+      'static void uint32s_to_timespec (struct timespec* ts, uint32_t** ints) {\n  uint64_t ms = uint32s_to_uint64(ints);\n  ts->tv_sec = ms / 1000;\n  ts->tv_nsec = (ms % 1000) * 1000000;\n}\n',
+      'static void uint32s_to_timespec (struct timespec* ts, uint32_t** ints) {\n  int64_t ms = (int64_t) uint32s_to_uint64(ints);\n  int64_t rem = ms % 1000;\n  if (rem < 0) rem += 1000;\n  ts->tv_sec = (ms - rem) / 1000;\n  ts->tv_nsec = rem * 1000000;\n}\n',
+    ],
     // fallocate (change 5): its opcode, one more handler slot, the method, its registration and exports.
     ['static const uint32_t op_rmdir = 33;\n', 'static const uint32_t op_rmdir = 33;\nstatic const uint32_t op_fallocate = 34;\n'],
     ['  napi_ref handlers[35];\n', '  napi_ref handlers[36];\n'],
@@ -89,7 +97,7 @@ const edits = {
   'index.js': [
     [
       '  _op_utimens (signal, path, atimeLow, atimeHigh, mtimeLow, mtimeHigh) {\n    const atime = getDoubleArg(atimeLow, atimeHigh)\n    const mtime = getDoubleArg(mtimeLow, mtimeHigh)\n',
-      '  _op_utimens (signal, path, atimeLow, atimeHigh, mtimeLow, mtimeHigh, atimeNsec, mtimeNsec) {\n    const atime = { sec: getDoubleArg(atimeLow, atimeHigh), nsec: atimeNsec }\n    const mtime = { sec: getDoubleArg(mtimeLow, mtimeHigh), nsec: mtimeNsec }\n',
+      '  _op_utimens (signal, path, atimeLow, atimeHigh, mtimeLow, mtimeHigh, atimeNsec, mtimeNsec) {\n    const atime = { sec: getSignedArg(atimeLow, atimeHigh), nsec: atimeNsec }\n    const mtime = { sec: getSignedArg(mtimeLow, mtimeHigh), nsec: mtimeNsec }\n',
     ],
     ['  const ints = new Uint32Array(18)\n', '  const ints = new Uint32Array(21)\n'],
     [
@@ -128,6 +136,11 @@ const edits = {
       '      stats: binding.native_reads_stats\n    }\n  : null\n',
       '      stats: binding.native_reads_stats\n    }\n  : null\nif (Fuse.nativeReads && binding.native_reads_attach) Fuse.nativeReads.attach = binding.native_reads_attach\n',
     ],
+    // Times before 1970 (change 6): utimens' seconds arrive as a signed 64-bit number.
+    [
+      'function getDoubleArg (a, b) {\n',
+      '// s3mount: a signed 64-bit number from its two unsigned 32-bit halves (times before 1970).\nfunction getSignedArg (low, high) {\n  return low + (high >= 0x80000000 ? high - 4294967296 : high) * 4294967296\n}\n\nfunction getDoubleArg (a, b) {\n',
+    ],
     // fallocate (change 5): one more slot of implemented operations, its opcode and its method.
     ['    const implemented = new Uint32Array(35)\n', '    const implemented = new Uint32Array(36)\n'],
     [
@@ -150,6 +163,15 @@ const EARLIER = [
     '  blk\\\n  if (ac_before(l)) return 0;\\\n  uv_async_send(&(l->async));\\\n  uv_sem_wait(&(l->sem));\\\n  ac_after(l);\\\n  return l->res;\n',
   ],
   ['nr_export(env, exports);', '  ac_export(env, exports);\n  NAPI_EXPORT_FUNCTION(fuse_native_mount)\n'],
+  // (before change 6)
+  [
+    'read back signed',
+    'FUSE_METHOD_VOID(utimens, 7, 0, (const char *path, const struct timespec tv[2]), {\n  l->path = path;\n  l->atime = tv[0].tv_sec < 0 ? 0 : (uint64_t) tv[0].tv_sec;\n  l->mtime = tv[1].tv_sec < 0 ? 0 : (uint64_t) tv[1].tv_sec;\n  l->atime_nsec = (uint32_t) tv[0].tv_nsec;\n  l->mtime_nsec = (uint32_t) tv[1].tv_nsec;\n}, {\n  napi_create_string_utf8(env, l->path, NAPI_AUTO_LENGTH, &(argv[2]));\n  FUSE_UINT64_TO_INTS_ARGV(l->atime, 3)\n  FUSE_UINT64_TO_INTS_ARGV(l->mtime, 5)\n  napi_create_uint32(env, l->atime_nsec, &(argv[7]));\n  napi_create_uint32(env, l->mtime_nsec, &(argv[8]));\n})',
+  ],
+  [
+    'getSignedArg(atimeLow',
+    '  _op_utimens (signal, path, atimeLow, atimeHigh, mtimeLow, mtimeHigh, atimeNsec, mtimeNsec) {\n    const atime = { sec: getDoubleArg(atimeLow, atimeHigh), nsec: atimeNsec }\n    const mtime = { sec: getDoubleArg(mtimeLow, mtimeHigh), nsec: mtimeNsec }\n',
+  ],
 ];
 const earlierFor = (to) => EARLIER.filter(([marker]) => to.includes(marker)).map(([, left]) => left);
 

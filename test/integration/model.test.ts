@@ -236,6 +236,15 @@ function plan(next: () => number): Operation {
       // Seconds with a fraction, as utimes takes them; both sides get the same timespec from libuv.
       const atime = pick([1_000_000_000, 1_234_567_890.5, 1_700_000_000.123456]);
       const mtime = pick([1_100_000_000, 1_300_000_000.25, 1_600_000_000.987654]);
+      // Before 1970 (Node's utimes takes a negative time as now): touch -m -d @SECONDS.
+      const before1970 = pick([undefined, undefined, undefined, '-302486400', '-1.5']);
+      if (before1970) {
+        return {
+          name: `touch -m -d @${before1970} ${target}`,
+          paths: [target],
+          run: (root) => unlessFifo(join(root, target), () => touchMtime(join(root, target), before1970)),
+        };
+      }
       return {
         name: `utime ${target} (${atime}, ${mtime})`,
         paths: [target],
@@ -305,6 +314,18 @@ async function makeFifo(path: string): Promise<string> {
   ];
   // Anything else, without the root it ran under (the two sides' roots differ).
   return known.find(([pattern]) => pattern.test(result.stderr))?.[1] ?? `mkfifo failed: ${result.stderr.trim().replaceAll(path, 'PATH')}`;
+}
+
+/** touch -m -d @SECONDS: the mtime it leaves, or why it failed. */
+async function touchMtime(path: string, seconds: string): Promise<string> {
+  const result = await run('touch', ['-m', '-d', `@${seconds}`, path]);
+  if (result.code === 0) return outcome(mtimeOf(path));
+  const known: Array<[RegExp, string]> = [
+    [/No such file or directory/, 'ENOENT'],
+    [/Not a directory/, 'ENOTDIR'],
+    [/Too many levels of symbolic links/, 'ELOOP'],
+  ];
+  return known.find(([pattern]) => pattern.test(result.stderr))?.[1] ?? `touch failed: ${result.stderr.trim().replaceAll(path, 'PATH')}`;
 }
 
 /** fallocate(2) through util-linux's fallocate (Node has no call for it). */

@@ -213,6 +213,35 @@ test.serial('times keep their nanoseconds through os.utime, S3 metadata and a re
   }
 });
 
+test.serial('times before 1970 keep their sign and nanoseconds through utime, S3 metadata, an outside writer and a remount', async (t) => {
+  t.is((await sh(`echo old > ${at('old.txt')}`)).code, 0);
+  const atime = -302_659_200_000_000_000n; // 1960-05-30
+  const mtime = -750_000_000n; // 0.75 s before the epoch: -1 s and 250,000,000 ns past it
+  await utime(at('old.txt'), atime, mtime);
+  const seen = await stat(at('old.txt'));
+  t.is(seen.atime, atime);
+  t.is(seen.mtime, mtime);
+  const stored = await head('old.txt');
+  t.is(stored.Metadata?.atime, '-302659200');
+  t.is(stored.Metadata?.mtime, '-1.250000000', 'tv_sec and tv_nsec, as s3fs writes them');
+  // touch -d, the way users set one.
+  t.is((await sh(`touch -d '1960-06-01 00:00:00 UTC' ${at('touched.txt')}`)).code, 0);
+  t.is((await sh(`stat -c %Y ${at('touched.txt')}`)).stdout.trim(), '-302486400');
+  // Another writer's negative time is read, not replaced by Last-Modified.
+  await client.send(new PutObjectCommand({ Bucket: endpoint.bucket, Key: `${prefix}outside-old.txt`, Body: 'x', Metadata: { mtime: '-86400' } }));
+
+  const again = await mountBucket(endpoint, { target: target(), args: mountArgs });
+  try {
+    const remounted = await stat(at('old.txt', again));
+    t.is(remounted.atime, atime);
+    t.is(remounted.mtime, mtime);
+    t.is((await sh(`stat -c %Y ${at('touched.txt', again)}`)).stdout.trim(), '-302486400');
+    t.is((await stat(at('outside-old.txt', again))).mtime, -86_400_000_000_000n);
+  } finally {
+    await again.stop();
+  }
+});
+
 test.serial("a directory's mtime and ctime follow creations, removals and renames in it", async (t) => {
   t.is((await run('mkdir', [at('pd')])).code, 0);
   const steps: Array<[string, string]> = [

@@ -7,7 +7,15 @@ test('epoch seconds as s3fs writes them are read, with or without a fraction', (
   t.deepEqual(parseEpochSeconds('1700000000.5'), { sec: 1_700_000_000, nsec: 500_000_000 });
   t.deepEqual(parseEpochSeconds('1700000000.123456789'), { sec: 1_700_000_000, nsec: 123_456_789 });
   t.deepEqual(parseEpochSeconds('1700000000.1234567891'), { sec: 1_700_000_000, nsec: 123_456_789 }, 'digits past the ninth are dropped');
-  for (const bad of ['', 'x', '-1', '1e9', '1700000000.', '.5', undefined]) t.is(parseEpochSeconds(bad), undefined, String(bad));
+  for (const bad of ['', 'x', '--1', '- 1', '1e9', '1700000000.', '.5', '-.5', undefined]) t.is(parseEpochSeconds(bad), undefined, String(bad));
+});
+
+test('times before 1970 are negative seconds with a fraction counting forward, as s3fs writes a timespec', (t) => {
+  t.deepEqual(parseEpochSeconds('-1'), { sec: -1, nsec: 0 });
+  t.deepEqual(parseEpochSeconds('-300000000'), { sec: -300_000_000, nsec: 0 });
+  t.deepEqual(parseEpochSeconds('-2.500000000'), { sec: -2, nsec: 500_000_000 }, '1.5 s before the epoch');
+  t.is(formatEpochSeconds({ sec: -2, nsec: 500_000_000 }), '-2.500000000');
+  t.deepEqual(parseEpochSeconds(formatEpochSeconds({ sec: -300_000_000, nsec: 7 })), { sec: -300_000_000, nsec: 7 });
 });
 
 test('times are written as whole seconds, or with nine decimals when they have a fraction', (t) => {

@@ -45,11 +45,14 @@ export function compareTimes(a: Timespec, b: Timespec): number {
 
 /**
  * Epoch seconds as s3fs writes them: "1700000000", or with a fraction ("1700000000.5",
- * "1700000000.123456789"; digits past the ninth are dropped). Anything else is undefined.
+ * "1700000000.123456789"; digits past the ninth are dropped). Before 1970 the seconds are
+ * negative and the fraction still counts forward from them, as in a timespec (s3fs writes and
+ * reads tv_sec and tv_nsec apart): "-2.500000000" is 1.5 s before the epoch. Anything else is
+ * undefined.
  */
 export function parseEpochSeconds(value: string | undefined): Timespec | undefined {
   if (value === undefined) return undefined;
-  const match = /^(\d+)(?:\.(\d+))?$/.exec(value.trim());
+  const match = /^(-?\d+)(?:\.(\d+))?$/.exec(value.trim());
   if (!match) return undefined;
   const sec = Number(match[1]);
   if (!Number.isSafeInteger(sec)) return undefined;
