@@ -305,40 +305,31 @@ async function unlessOutside(root: string, target: string, work: () => Promise<s
 /** mkfifo(1), its failure as an errno name. */
 async function makeFifo(path: string): Promise<string> {
   const result = await run('mkfifo', [path]);
-  if (result.code === 0) return 'ok';
+  return result.code === 0 ? 'ok' : failureOf('mkfifo', result.stderr, path);
+}
+
+/** A command's failure as the errno its message names; anything else without the root it ran under (the two sides' roots differ). */
+function failureOf(command: string, stderr: string, path: string): string {
   const known: Array<[RegExp, string]> = [
     [/File exists/, 'EEXIST'],
-    [/No such file or directory/, 'ENOENT'],
-    [/Not a directory/, 'ENOTDIR'],
-    [/Too many levels of symbolic links/, 'ELOOP'],
-  ];
-  // Anything else, without the root it ran under (the two sides' roots differ).
-  return known.find(([pattern]) => pattern.test(result.stderr))?.[1] ?? `mkfifo failed: ${result.stderr.trim().replaceAll(path, 'PATH')}`;
-}
-
-/** touch -m -d @SECONDS: the mtime it leaves, or why it failed. */
-async function touchMtime(path: string, seconds: string): Promise<string> {
-  const result = await run('touch', ['-m', '-d', `@${seconds}`, path]);
-  if (result.code === 0) return outcome(mtimeOf(path));
-  const known: Array<[RegExp, string]> = [
-    [/No such file or directory/, 'ENOENT'],
-    [/Not a directory/, 'ENOTDIR'],
-    [/Too many levels of symbolic links/, 'ELOOP'],
-  ];
-  return known.find(([pattern]) => pattern.test(result.stderr))?.[1] ?? `touch failed: ${result.stderr.trim().replaceAll(path, 'PATH')}`;
-}
-
-/** fallocate(2) through util-linux's fallocate (Node has no call for it). */
-async function allocate(path: string, keepSize: boolean, offset: number, length: number): Promise<string> {
-  const result = await run('fallocate', [...(keepSize ? ['--keep-size'] : []), '-o', String(offset), '-l', String(length), path]);
-  if (result.code === 0) return 'ok';
-  const known: Array<[RegExp, string]> = [
     [/Is a directory/, 'EISDIR'],
     [/No such file or directory/, 'ENOENT'],
     [/Not a directory/, 'ENOTDIR'],
     [/Too many levels of symbolic links/, 'ELOOP'],
   ];
-  return known.find(([pattern]) => pattern.test(result.stderr))?.[1] ?? `fallocate failed: ${result.stderr.trim().replaceAll(path, 'PATH')}`;
+  return known.find(([pattern]) => pattern.test(stderr))?.[1] ?? `${command} failed: ${stderr.trim().replaceAll(path, 'PATH')}`;
+}
+
+/** touch -m -d @SECONDS: the mtime it leaves, or why it failed. */
+async function touchMtime(path: string, seconds: string): Promise<string> {
+  const result = await run('touch', ['-m', '-d', `@${seconds}`, path]);
+  return result.code === 0 ? outcome(mtimeOf(path)) : failureOf('touch', result.stderr, path);
+}
+
+/** fallocate(2) through util-linux's fallocate (Node has no call for it). */
+async function allocate(path: string, keepSize: boolean, offset: number, length: number): Promise<string> {
+  const result = await run('fallocate', [...(keepSize ? ['--keep-size'] : []), '-o', String(offset), '-l', String(length), path]);
+  return result.code === 0 ? 'ok' : failureOf('fallocate', result.stderr, path);
 }
 
 async function outcome(work: Promise<unknown>): Promise<string> {
