@@ -227,6 +227,10 @@ export async function startMount(requested: Config, log: Logger): Promise<Runnin
     }
     metrics?.registerSharedCache(() => shared.stats());
   }
+  // What the recovery uploaded replaced what the dead process (or an earlier mount) cached on
+  // disk about those keys: a listing still within its TTL would show the old size and serve
+  // the old version's blocks. Forgotten as any change of this mount's (and published).
+  for (const key of recovery.uploaded) invalidation.changed(key);
   // S3 events can only make the mount forget, through the one invalidation path.
   const events = queue
     ? new EventConsumer(

@@ -84,6 +84,8 @@ export interface CoreConfig {
   maxLocalAttributes?: number;
   /** The FUSE binding's native reads: blocks on disk that handles read are registered there. */
   nativeReads?: NativeReadSink;
+  /** Wall clock (ms since the epoch) compared with S3's Last-Modified; Date.now by default (tests inject one). */
+  wallNow?: () => number;
 }
 
 export interface Core {
@@ -96,7 +98,13 @@ export function buildCore(store: ObjectStore, caches: Caches, log: Logger, confi
   const { bucket, prefix } = config;
   const defaults: AttributeDefaults = { uid: config.uid, gid: config.gid, fileMode: config.fileMode, dirMode: config.dirMode, mountTime: new Date() };
   const invalidation = new Invalidation(caches, bucket, prefix);
-  const namespace = new Namespace(store, caches.metadata, log, { bucket, prefix, negativeTtlMs: config.negativeTtlMs, posixMetadata: config.posixMetadata });
+  const namespace = new Namespace(store, caches.metadata, log, {
+    bucket,
+    prefix,
+    negativeTtlMs: config.negativeTtlMs,
+    posixMetadata: config.posixMetadata,
+    wallNow: config.wallNow,
+  });
   const reader = new BlockReader(store, caches.blocks, (key) => invalidation.changed(key), {
     bucket,
     blockSize: config.blockSize,

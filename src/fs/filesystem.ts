@@ -272,6 +272,7 @@ export class S3Filesystem implements Filesystem {
     if (node.type === 'dir') throw new FsError('EISDIR', path);
     const target: ReadTarget = { key: node.key, size: node.size, etag: node.etag };
     if (!writing) {
+      await this.pagesOfAnotherVersionDropped(target);
       this.noteSequentialOpen(path);
       const file: OpenFile = { path, target, openedSize: target.size, pattern: newReadPattern(), attr: attrOf(node, this.defaults) };
       // The kernel may answer this handle from its pages of that version, unseen here: it has
@@ -736,6 +737,21 @@ export class S3Filesystem implements Filesystem {
     }
   }
 
+  /**
+   * The kernel may hold pages of another version of this object, which this mount served before
+   * it learned of the replacement (a read that failed on it, a listing fetched again). libfuse's
+   * auto_cache keeps them for a new handle unless it sees a new size or mtime, and it asks for
+   * them at an open only once the kernel's copy of the attributes ran out: within that second,
+   * a cat read the old pages and then this version's bytes after them. The open waits for it
+   * (once per replacement), so that libfuse asks and the kernel drops the pages.
+   */
+  private async pagesOfAnotherVersionDropped(target: ReadTarget): Promise<void> {
+    const served = this.pagesServed.get(target.key);
+    if (served === undefined || served === target.etag) return;
+    await this.versions.kernelForgot();
+    if (this.pagesServed.get(target.key) === served) this.pagesServed.delete(target.key);
+  }
+
   private notePagesServed(target: ReadTarget): void {
     if (this.pagesServed.get(target.key) === target.etag) return;
     this.pagesServed.delete(target.key);
@@ -827,6 +843,9 @@ export class S3Filesystem implements Filesystem {
       // unlink or rename writes its own outcome): only then is the rule applied instead.
       const current = !staged.unlinked && staged.key === result?.key;
       if (result) this.invalidation.changedHere(result.key, () => current && this.namespace.edits.stored(result));
+      // The kernel's pages of the file hold what was written through it, not an older version:
+      // an open of the new one need not wait for them to be dropped (pagesOfAnotherVersionDropped).
+      if (result && current) this.pagesServed.delete(result.key);
     } catch (error) {
       // Removed by another writer before its bytes were copied (staged-file.ts): gone, as after
       // an unlink, so what the mount holds of the name goes too; nothing stays staged.

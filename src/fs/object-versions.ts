@@ -32,6 +32,14 @@ export class ObjectVersions {
     if (options.forKernel && info.size > stale.size && this.kernelTtlMs > 0) await kernelForgot;
     return { key: info.key, size: info.size, etag: info.etag };
   }
+
+  /**
+   * Resolves once the kernel's copy of attributes it holds now ran out (at once with none), so
+   * that libfuse, opening a file after it, asks for them again instead of trusting its own.
+   */
+  kernelForgot(): Promise<void> {
+    return this.kernelTtlMs > 0 ? delay(this.kernelTtlMs + KERNEL_TTL_MARGIN_MS) : Promise.resolve();
+  }
 }
 
 // The kernel counts its timeouts in jiffies from when it got an answer: a little past the TTL.

@@ -42,3 +42,38 @@ test('a change that finds its object removed by another writer (ENOENT) forgets 
   t.deepEqual((await fs.readdir('/gone')).map((entry) => entry.name).sort(), ['.', '..', 'keep']);
   for (const name of ['chmod', 'rename']) t.is(await errno(fs.getattr(`/gone/${name}`)), 'ENOENT', name);
 });
+
+test('a metadata change in the second of the upload shows once the TTL ran out, though ETag and Last-Modified stay', async (t) => {
+  const TTL = 60_000;
+  const cacheClock = { ms: 1_000_000 };
+  // S3's clock and the mount's wall clock, the same here.
+  let wall = 1_700_000_000_100;
+  // "No such key" kept long: the directory's own lookup (is `dir` a file too?) asks nothing again.
+  const options = { wallNow: () => wall, negativeTtlMs: 100 * TTL };
+  const { store, calls, fs } = setup(options, { ttlMs: TTL, now: () => cacheClock.ms }, { now: () => new Date(wall) });
+  store.putObject('dir/f', Buffer.from('abc'), { mode: String(0o100644) });
+  await fs.readdir('/dir');
+  wall += 100;
+  t.is((await fs.getattr('/dir/f')).mode & 0o7777, 0o644);
+  // Another writer's chmod (a copy onto itself, as s3fs makes right after an upload) in the
+  // same second: the listing shows the same ETag and Last-Modified (to the second) as before.
+  wall += 100;
+  await store.copy('dir/f', 'dir/f', { metadata: { mode: String(0o100600) } });
+  cacheClock.ms += TTL + 1;
+  wall += TTL + 1;
+  // As `ls -l` asks: the listing, then a stat of each entry.
+  await fs.readdir('/dir');
+  t.is((await fs.getattr('/dir/f')).mode & 0o7777, 0o600, 'the new mode, after the TTL');
+  // A HEAD sent once that second was over (and a second more, for clocks apart) is kept for a
+  // day: the object is not asked again when its listing expires.
+  cacheClock.ms += TTL + 1;
+  wall += TTL + 1;
+  await fs.readdir('/dir');
+  await fs.getattr('/dir/f');
+  const heads = calls.head;
+  cacheClock.ms += TTL + 1;
+  wall += TTL + 1;
+  await fs.readdir('/dir');
+  t.is((await fs.getattr('/dir/f')).mode & 0o7777, 0o600);
+  t.is(calls.head, heads, 'no HEAD of the unchanged version');
+});

@@ -317,3 +317,24 @@ for (const mode of ['munmap', 'msync', 'writeback'] as const) {
     t.is(inBucket, 'MAPPEDal content\n');
   });
 }
+
+test('after a read failed because the object was replaced under it, the next cat reads the new object, not old pages mixed with it', async (t) => {
+  const size = 10 * 1024 * 1024;
+  const before = patternBytes(size, 1);
+  const after = patternBytes(size, 2);
+  await put('mixed/data.bin', before);
+  const mount = await mountDirectory(t, 'mixed');
+  const file = join(mount.mountpoint, 'data.bin');
+  // The kernel keeps pages of the first MiB (and what it read ahead) of the old version.
+  t.is((await run('head', ['-c', String(1024 * 1024), file])).code, 0);
+  await put('mixed/data.bin', after);
+  // A cat finds the rest of the old version gone: it read the old pages, so it fails (EIO)
+  // and the mount learns the new version.
+  const first = await run('cat', [file]);
+  t.not(first.code, 0, 'the handle that returned old bytes fails');
+  const digest = (bytes: Buffer | string) => createHash('sha256').update(bytes).digest('hex');
+  // Read right away, as a user retrying does: the kernel's copy of the attributes is still the old one.
+  const again = await run('sh', ['-c', `sha256sum < '${file}'`]);
+  t.is(again.code, 0, again.stderr);
+  t.is(again.stdout.split(' ')[0], digest(after), 'the new object, whole');
+});

@@ -11,7 +11,7 @@ import { listingCodec } from '../../src/fs/names/listing-codec.js';
 import type { Filesystem } from '../../src/fs/types.js';
 import { silentLogger } from '../../src/log.js';
 import { type InstrumentedStore, instrumentStore } from '../../src/s3/counting-store.js';
-import { MemoryStore } from '../../src/s3/memory-store.js';
+import { MemoryStore, type MemoryStoreOptions } from '../../src/s3/memory-store.js';
 import { STORE_OPERATIONS, type StoreOperation } from '../../src/s3/object-store.js';
 import { buildCore, type CoreConfig } from '../../src/wiring.js';
 import { FaultyStore } from './faulty-store.js';
@@ -50,9 +50,9 @@ export async function settled(counted: InstrumentedStore, timeoutMs = 10_000): P
   }
 }
 
-export function setupCore(options: Partial<CoreConfig> = {}, cacheOptions: Partial<CacheConfig> = {}) {
+export function setupCore(options: Partial<CoreConfig> = {}, cacheOptions: Partial<CacheConfig> = {}, storeOptions: MemoryStoreOptions = {}) {
   /** Seeding and inspection of the bucket, outside the filesystem's view. */
-  const store = new MemoryStore('bucket');
+  const store = new MemoryStore('bucket', storeOptions);
   /** Failures, latency and a hook before every call the filesystem makes. */
   const faults = new FaultyStore(store);
   const counted = instrumentStore(faults, silentLogger());

@@ -155,6 +155,17 @@ export class DiskMetadataTier implements LowerTier {
 
   set(key: CacheKey, entry: StoredEntry): void {
     if (!this.db || this.closed) return;
+    // The row this store replaces goes now, not at the flush (nor never, when the store is
+    // skipped below): a crash before the flush must not leave it to answer after a restart,
+    // as a listing from before this mount's own change would (a removed file listed, a new
+    // one missing). A row is there only for a key fetched again or edited: a cold `ls -l`
+    // pays nothing.
+    const rowId = rowIdOf(idOf(key));
+    if (this.present.has(rowId)) {
+      this.drop((s) => s.remove.all(rowId) as SizeRow[]);
+      // Not in the database any more: the next store of the key asks nothing.
+      this.present.delete(rowId);
+    }
     const now = this.now();
     if (entry.expiresAt <= now) return;
     if (now < this.backoffUntil) {

@@ -8,7 +8,7 @@ import { FsError } from '../errors.js';
 import { type DirListing, type DirNode, type FsNode, fileNode } from '../nodes.js';
 import { HeadAhead } from './head-ahead.js';
 import { ListingEdits } from './listing-edits.js';
-import { dirKey, type HeadAnswer, headKey, probeKey, VERSION_TTL_MS, versionKey } from './metadata-keys.js';
+import { dirKey, type HeadAnswer, headKey, probeKey, versionKey, versionTtlMs } from './metadata-keys.js';
 import { isWellFormedMetadata } from './metadata-shapes.js';
 import { NAME_PAGE_KEYS, readNamePage } from './name-page.js';
 import { addFolderMarker, FOLDER_SUFFIX, folderMarkerName, nodeOfHead } from './object-kinds.js';
@@ -35,6 +35,8 @@ export interface NamespaceOptions {
    * stored in metadata, symbolic links and s3fs's directory objects are not seen. Default true.
    */
   posixMetadata?: boolean;
+  /** This machine's wall clock (ms since the epoch), against S3's Last-Modified; tests inject one. */
+  wallNow?: () => number;
 }
 
 export class Namespace {
@@ -248,9 +250,10 @@ export class Namespace {
       this.headKey(key),
       async () => {
         try {
+          const sentAt = this.wallNow();
           const info = await this.store.head(key);
           // True of this version for as long as it lasts, whatever happens to the TTL'd answer.
-          this.cache.set<ObjectInfo>(this.versionKey(info), info, { ttlMs: VERSION_TTL_MS });
+          this.rememberVersion(info, sentAt);
           return info;
         } catch (error) {
           if (isStoreError(error, 'NotFound')) return { missing: true };
@@ -274,8 +277,9 @@ export class Namespace {
 
   private async headPastCache(key: string, listed: boolean): Promise<ObjectInfo | undefined> {
     try {
+      const sentAt = this.wallNow();
       const info = await this.store.head(key);
-      this.cache.set<ObjectInfo>(this.versionKey(info), info, { ttlMs: VERSION_TTL_MS });
+      this.rememberVersion(info, sentAt);
       this.cache.set<HeadAnswer>(this.headKey(key), info, { memoryOnly: listed });
       return info;
     } catch (error) {
@@ -284,6 +288,15 @@ export class Namespace {
       if (ttlMs > 0) this.cache.set<HeadAnswer>(this.headKey(key), { missing: true }, { ttlMs, memoryOnly: true });
       return undefined;
     }
+  }
+
+  /** What a HEAD sent at `sentAt` said about this version (see versionTtlMs for how long). */
+  private rememberVersion(info: ObjectInfo, sentAt: number): void {
+    this.cache.set<ObjectInfo>(this.versionKey(info), info, { ttlMs: versionTtlMs(info.lastModified, sentAt) });
+  }
+
+  private wallNow(): number {
+    return this.options.wallNow?.() ?? Date.now();
   }
 
   private headKey(key: string) {
