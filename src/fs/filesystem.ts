@@ -568,6 +568,7 @@ export class S3Filesystem implements Filesystem {
    * `.fuse_hidden…` rather than removing it) still reads whole.
    */
   private followRename(moved: MovedObject): void {
+    this.movePagesServed(moved);
     const to = pathOfKey(this.options.prefix, moved.to.key);
     if (to === undefined) return;
     for (const file of this.handles.values()) {
@@ -752,7 +753,21 @@ export class S3Filesystem implements Filesystem {
     if (this.pagesServed.get(target.key) === served) this.pagesServed.delete(target.key);
   }
 
-  private notePagesServed(target: ReadTarget): void {
+  /**
+   * After a rename through the mount the kernel's pages under the new name are the moved file's
+   * (its inode moved with it): nothing served of the object it replaced is left there to mix
+   * with, so an open of the new name need not wait (`mv tmp target`, `sed -i`, an editor's
+   * save and git's lock files all replace a file so). Pages served of the moved version count
+   * under its new key.
+   */
+  private movePagesServed(moved: MovedObject): void {
+    const served = this.pagesServed.get(moved.from.key) === moved.from.etag;
+    this.pagesServed.delete(moved.from.key);
+    this.pagesServed.delete(moved.to.key);
+    if (served) this.notePagesServed(moved.to);
+  }
+
+  private notePagesServed(target: Pick<ReadTarget, 'key' | 'etag'>): void {
     if (this.pagesServed.get(target.key) === target.etag) return;
     this.pagesServed.delete(target.key);
     this.pagesServed.set(target.key, target.etag);

@@ -153,6 +153,26 @@ test('a handle opened on a version the mount served before may get its bytes fro
   t.is((await readBytes(fs, third, 0, 100)).toString(), 'ABCDEFGHIJKLMNOPQRSTUVWXYZ');
 });
 
+test('a file replaced by a rename through the mount opens at once: the kernel has no pages of the old version under that name', async (t) => {
+  // A kernel TTL of an hour: an open that waited for the kernel to forget would not end here.
+  const { store, fs } = setup({ kernelTtlMs: 3_600_000 });
+  store.putObject('target', Buffer.from('old bytes'));
+  const reader = await fs.open('/target', constants.O_RDONLY);
+  t.is((await readBytes(fs, reader, 0, 100)).toString(), 'old bytes');
+  await fs.release(reader);
+  // mv tmp target, as sed -i, editors and git's lock files replace a file.
+  const writer = await fs.create('/tmp.txt', 0o644);
+  await fs.write(writer, Buffer.from('new'), 0);
+  await fs.flush(writer);
+  await fs.release(writer);
+  await fs.rename('/tmp.txt', '/target');
+  const waited = new Promise<'waited'>((resolve) => setTimeout(() => resolve('waited'), 10_000).unref());
+  const opened = await Promise.race([fs.open('/target', constants.O_RDONLY), waited]);
+  if (opened === 'waited') return t.fail('the open waited for the kernel to forget pages it cannot hold');
+  t.is((await readBytes(fs, opened, 0, 100)).toString(), 'new');
+  await fs.release(opened);
+});
+
 test('a file rewritten in place through the mount while a handle reads it: the reader reads on in the new bytes, as on a local disk', async (t) => {
   const { store, fs } = setup();
   const big = (fill: string) => Buffer.alloc(3 * CORE_BLOCK, fill);
