@@ -25,6 +25,9 @@
 //    ops.fallocate(path, fd, mode, offset, length, cb) when the filesystem gives one.
 // 6. Times before 1970: stats carry signed milliseconds and utimens signed seconds (they were
 //    unsigned, so `touch -d 1960-06-01` was kept as 1970).
+// 7. Dropping a file's pages: `s3mount cache invalidate` of a file replaced by one of the same
+//    size and mtime has the kernel drop its pages of the old bytes (posix_fadvise DONTNEED),
+//    which libfuse 2's auto_cache would otherwise keep: Fuse.dropPageCache(fd).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -76,6 +79,12 @@ const edits = {
       'static void uint32s_to_timespec (struct timespec* ts, uint32_t** ints) {\n  uint64_t ms = uint32s_to_uint64(ints);\n  ts->tv_sec = ms / 1000;\n  ts->tv_nsec = (ms % 1000) * 1000000;\n}\n',
       'static void uint32s_to_timespec (struct timespec* ts, uint32_t** ints) {\n  int64_t ms = (int64_t) uint32s_to_uint64(ints);\n  int64_t rem = ms % 1000;\n  if (rem < 0) rem += 1000;\n  ts->tv_sec = (ms - rem) / 1000;\n  ts->tv_nsec = rem * 1000000;\n}\n',
     ],
+    // Dropping a file's pages (change 7): posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), exported.
+    [
+      'NAPI_INIT() {\n',
+      '// s3mount: drops the kernel\'s clean pages of an open file (0, or the errno).\nNAPI_METHOD(s3mount_drop_page_cache) {\n  NAPI_ARGV(1)\n  NAPI_ARGV_INT32(fd, 0)\n  int err = posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);\n  NAPI_RETURN_INT32(err)\n}\n\nNAPI_INIT() {\n  NAPI_EXPORT_FUNCTION(s3mount_drop_page_cache)\n',
+    ],
+    ['#include <fuse_common.h>\n', '#include <fuse_common.h>\n#include <fcntl.h>\n'],
     // fallocate (change 5): its opcode, one more handler slot, the method, its registration and exports.
     ['static const uint32_t op_rmdir = 33;\n', 'static const uint32_t op_rmdir = 33;\nstatic const uint32_t op_fallocate = 34;\n'],
     ['  napi_ref handlers[35];\n', '  napi_ref handlers[36];\n'],
@@ -140,6 +149,11 @@ const edits = {
     [
       'function getDoubleArg (a, b) {\n',
       '// s3mount: a signed 64-bit number from its two unsigned 32-bit halves (times before 1970).\nfunction getSignedArg (low, high) {\n  return low + (high >= 0x80000000 ? high - 4294967296 : high) * 4294967296\n}\n\nfunction getDoubleArg (a, b) {\n',
+    ],
+    // Dropping a file's pages (change 7), apart from the edits above (whose texts must stay as they are).
+    [
+      'if (Fuse.nativeReads && binding.native_reads_attach) Fuse.nativeReads.attach = binding.native_reads_attach\n',
+      "if (Fuse.nativeReads && binding.native_reads_attach) Fuse.nativeReads.attach = binding.native_reads_attach\n// s3mount: drops the kernel's clean pages of an open file descriptor (0 or an errno), else null.\nFuse.dropPageCache = binding.s3mount_drop_page_cache || null\n",
     ],
     // fallocate (change 5): one more slot of implemented operations, its opcode and its method.
     ['    const implemented = new Uint32Array(35)\n', '    const implemented = new Uint32Array(36)\n'],

@@ -1,9 +1,10 @@
 // `s3mount cache stats|clear|invalidate|configure MOUNTPOINT ...`: requests to a running mount
 // over its control socket.
-import { isAbsolute, relative, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { sendControl } from '../control/client.js';
 import type { ControlRequest, ControlResponse } from '../control/protocol.js';
+import { dropKernelPages } from '../fuse/kernel-pages.js';
 import { mountTablePath } from '../fuse/mount-table.js';
 import { type CacheSettings, formatSettings, formatStats } from '../stats.js';
 import { parseArgsErrorLine, parseInteger, UsageError } from './options.js';
@@ -45,6 +46,8 @@ export async function cacheCommand(args: string[], print: Print = console.log): 
       // s3mount, whose cache now holds nothing about the path.
       const { stats } = await ask(mountpoint, { command: 'stats' });
       await waitOutKernelCache(stats?.settings.kernelCacheTtlSeconds ?? 0);
+      // Its pages too, which libfuse would keep for a replacement of the same size and mtime.
+      await dropKernelPages(join(mountpoint, path));
       return 0;
     }
     case 'configure': {

@@ -114,6 +114,8 @@ declare module 'fuse-native' {
     static readonly ENAMETOOLONG: number;
     static readonly ENOTEMPTY: number;
     static readonly ENOTSUP: number;
+    /** s3mount's patched binding: drops the kernel's clean pages of an open file (0 or an errno); null with another binding. */
+    static readonly dropPageCache: ((fd: number) => number) | null;
     static readonly ENOSYS: number;
   }
   export default Fuse;
