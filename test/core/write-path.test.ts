@@ -399,3 +399,45 @@ test('a file another writer removed before its bytes were copied is gone to the 
   await fs.release(created);
   t.is(store.getObject('gone/touched')?.toString(), 'new');
 });
+
+test('a write or truncate after a rename moves ctime: what the rename held in memory does not hide it', async (t) => {
+  const { fs } = setup();
+  const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
+  const later = (a: Date, b: Date) => t.true(a.getTime() > b.getTime(), `${a.toISOString()} after ${b.toISOString()}`);
+  await writeFile(fs, '/f', 'a');
+  await tick();
+  await fs.rename('/f', '/g');
+  const renamed = await fs.getattr('/g');
+  await tick();
+  const handle = await fs.open('/g', O_WRONLY);
+  await fs.write(handle, Buffer.from('b'), 1);
+  const written = await fs.getattr('/g');
+  later(written.mtime, renamed.ctime);
+  t.is(written.ctime.getTime(), written.mtime.getTime(), 'a write sets mtime and ctime alike');
+  await fs.flush(handle);
+  await fs.release(handle);
+  t.deepEqual((await fs.getattr('/g')).ctime, written.ctime, 'the same after the close');
+  await fs.rename('/g', '/h');
+  await tick();
+  await fs.truncate('/h', 0);
+  const cut = await fs.getattr('/h');
+  t.is(cut.ctime.getTime(), cut.mtime.getTime(), 'a truncate by path sets both too');
+});
+
+test('a write through a handle open across a rename moves ctime', async (t) => {
+  const { fs } = setup();
+  const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
+  await writeFile(fs, '/log', 'a');
+  const handle = await fs.open('/log', O_WRONLY);
+  await fs.write(handle, Buffer.from('b'), 1);
+  await fs.rename('/log', '/log.1');
+  const renamed = await fs.getattr('/log.1');
+  await tick();
+  await fs.write(handle, Buffer.from('c'), 2);
+  const written = await fs.getattr('/log.1');
+  t.true(written.ctime.getTime() > renamed.ctime.getTime(), 'the write moved ctime');
+  t.is(written.ctime.getTime(), written.mtime.getTime());
+  await fs.flush(handle);
+  await fs.release(handle);
+  t.is((await fs.getattr('/log.1')).ctime.getTime(), written.ctime.getTime());
+});
