@@ -441,3 +441,19 @@ test('a write through a handle open across a rename moves ctime', async (t) => {
   await fs.release(handle);
   t.is((await fs.getattr('/log.1')).ctime.getTime(), written.ctime.getTime());
 });
+
+test('a write or truncate past the largest file S3 takes (10,000 parts) is EFBIG at once, not EIO at close', async (t) => {
+  const { fs, store } = setup({ partSize: 5 << 20 });
+  const largest = 10_000 * (5 << 20);
+  await writeFile(fs, '/f', 'a');
+  t.is(await errno(fs.truncate('/f', largest + 1)), 'EFBIG');
+  const handle = await fs.open('/f', O_RDWR);
+  t.is(await errno(fs.ftruncate(handle, largest + 1)), 'EFBIG');
+  t.is(await errno(Promise.resolve().then(() => fs.write(handle, Buffer.from('x'), largest))), 'EFBIG');
+  t.is(await fs.write(handle, Buffer.from('12345'), largest - 2), 2, 'a write across the limit is short, as write(2) makes it');
+  t.is((await fs.getattr('/f')).size, largest);
+  await fs.ftruncate(handle, 1);
+  await fs.flush(handle);
+  await fs.release(handle);
+  t.is(store.getObject('f')?.toString(), 'a', 'the file is saved as it was cut');
+});
