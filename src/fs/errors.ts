@@ -18,6 +18,7 @@ export type FsErrorCode =
   | 'ENOTSUP'
   | 'EXDEV'
   | 'ENOSPC'
+  | 'EFBIG'
   | 'EBUSY';
 
 export class FsError extends Error {

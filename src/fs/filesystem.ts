@@ -287,7 +287,7 @@ export class S3Filesystem implements Filesystem {
       return handle;
     }
     this.rewritingHere(key);
-    const staged = await this.stage.acquire(key, target, attributesOf(node, this.defaults), { created: false });
+    const staged = await this.stage.acquire(key, target, this.rewriteAttributes(key, node), { created: false });
     if (flags & fsConstants.O_TRUNC) await staged.truncate(0);
     return this.allocateHandle({ path, staged, pattern: newReadPattern() });
   }
@@ -417,7 +417,7 @@ export class S3Filesystem implements Filesystem {
     const node = await this.namespace.resolve(path);
     if (node.type === 'dir') throw new FsError('EISDIR', path);
     this.rewritingHere(node.key);
-    const copy = await this.stage.acquire(node.key, { key: node.key, size: node.size, etag: node.etag }, attributesOf(node, this.defaults), {
+    const copy = await this.stage.acquire(node.key, { key: node.key, size: node.size, etag: node.etag }, this.rewriteAttributes(node.key, node), {
       created: false,
     });
     try {
@@ -557,7 +557,11 @@ export class S3Filesystem implements Filesystem {
     const held = this.local.get(this.keyOf(from));
     this.local.forgetTree(this.keyOf(from));
     this.local.forgetTree(this.keyOf(to));
-    this.local.set(this.keyOf(to), { ...held, ctime: now() });
+    const open = this.stage.get(this.keyOf(to));
+    // A file open across its rename carries the new ctime in its copy (its object has it
+    // already): held here, it would hide the ctime of the writes that follow.
+    if (open && !open.unlinked) open.attributes = { ...open.attributes, ...held, ctime: now() };
+    else this.local.set(this.keyOf(to), { ...held, ctime: now() });
     this.entriesChanged(from);
     this.entriesChanged(to);
   }
@@ -808,6 +812,22 @@ export class S3Filesystem implements Filesystem {
       await this.tree.setAttributes(path, key, (current) => ({ ...held, ...change({ ...current, ...held }) }));
       this.local.forget(key);
     });
+  }
+
+  /**
+   * What a new staged copy of `node` starts from: its object's attributes with what this mount
+   * held in memory for it (a rename's ctime, a read's atime). The copy carries them from now
+   * on, and its upload writes them: held on, they would be laid over the copy's own times and
+   * hide every later write's ctime (`mv f g; echo x >> g` kept the rename's ctime).
+   */
+  private rewriteAttributes(key: string, node: FsNode): StagedAttributes {
+    const attributes = attributesOf(node, this.defaults);
+    const current = this.stage.get(key);
+    if (current && !current.unlinked) return attributes; // the copy already open is used, with its own
+    const held = this.local.get(key);
+    if (!held) return attributes;
+    this.local.forget(key);
+    return { ...attributes, ...held };
   }
 
   /** A change held in memory was pushed out by the bound: `key` shows S3's attributes again. */

@@ -419,3 +419,62 @@ test('fallocate grows a shorter file with zeros, never shrinks one, keeps the si
   t.is(await errno(fs.fallocate(reader, 0, 0, 100)), 'EBADF', 'a handle not open for writing');
   await fs.release(reader);
 });
+
+test('a write or truncate after a rename moves ctime: what the rename held in memory does not hide it', async (t) => {
+  const { fs } = setup();
+  const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
+  const later = (a: Date, b: Date) => t.true(a.getTime() > b.getTime(), `${a.toISOString()} after ${b.toISOString()}`);
+  await writeFile(fs, '/f', 'a');
+  await tick();
+  await fs.rename('/f', '/g');
+  const renamed = await fs.getattr('/g');
+  await tick();
+  const handle = await fs.open('/g', O_WRONLY);
+  await fs.write(handle, Buffer.from('b'), 1);
+  const written = await fs.getattr('/g');
+  later(written.mtime, renamed.ctime);
+  t.is(written.ctime.getTime(), written.mtime.getTime(), 'a write sets mtime and ctime alike');
+  await fs.flush(handle);
+  await fs.release(handle);
+  t.deepEqual((await fs.getattr('/g')).ctime, written.ctime, 'the same after the close');
+  await fs.rename('/g', '/h');
+  await tick();
+  await fs.truncate('/h', 0);
+  const cut = await fs.getattr('/h');
+  t.is(cut.ctime.getTime(), cut.mtime.getTime(), 'a truncate by path sets both too');
+});
+
+test('a write through a handle open across a rename moves ctime', async (t) => {
+  const { fs } = setup();
+  const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
+  await writeFile(fs, '/log', 'a');
+  const handle = await fs.open('/log', O_WRONLY);
+  await fs.write(handle, Buffer.from('b'), 1);
+  await fs.rename('/log', '/log.1');
+  const renamed = await fs.getattr('/log.1');
+  await tick();
+  await fs.write(handle, Buffer.from('c'), 2);
+  const written = await fs.getattr('/log.1');
+  t.true(written.ctime.getTime() > renamed.ctime.getTime(), 'the write moved ctime');
+  t.is(written.ctime.getTime(), written.mtime.getTime());
+  await fs.flush(handle);
+  await fs.release(handle);
+  t.is((await fs.getattr('/log.1')).ctime.getTime(), written.ctime.getTime());
+});
+
+test('a write or truncate past the largest file S3 takes (10,000 parts) is EFBIG at once, not EIO at close', async (t) => {
+  const { fs, store } = setup({ partSize: 5 << 20 });
+  const largest = 10_000 * (5 << 20);
+  await writeFile(fs, '/f', 'a');
+  t.is(await errno(fs.truncate('/f', largest + 1)), 'EFBIG');
+  const handle = await fs.open('/f', O_RDWR);
+  t.is(await errno(fs.ftruncate(handle, largest + 1)), 'EFBIG');
+  t.is(await errno(fs.fallocate(handle, 0, largest, 1)), 'EFBIG');
+  t.is(await errno(Promise.resolve().then(() => fs.write(handle, Buffer.from('x'), largest))), 'EFBIG');
+  t.is(await fs.write(handle, Buffer.from('12345'), largest - 2), 2, 'a write across the limit is short, as write(2) makes it');
+  t.is((await fs.getattr('/f')).size, largest);
+  await fs.ftruncate(handle, 1);
+  await fs.flush(handle);
+  await fs.release(handle);
+  t.is(store.getObject('f')?.toString(), 'a', 'the file is saved as it was cut');
+});

@@ -143,6 +143,18 @@ test.serial('writes move mtime and ctime; a rename moves ctime only', async (t) 
   t.is(renamed.mtime, OLD_M, 'a rename leaves mtime');
   t.true(renamed.ctime >= beforeRename, 'a rename moves ctime');
   t.truthy((await head('w2.txt')).Metadata?.ctime);
+
+  // Writes after the rename move ctime again (the rename's was held in memory over them).
+  const beforeWrite = nowNs();
+  t.is((await sh(`echo again >> ${at('w2.txt')}`)).code, 0);
+  const rewritten = await stat(at('w2.txt'));
+  t.true(rewritten.ctime >= beforeWrite, `a write after a rename moves ctime (${rewritten.ctime} >= ${beforeWrite})`);
+  t.is(rewritten.ctime, rewritten.mtime);
+  // And so do writes through a descriptor open across the rename (a log rotated by mv).
+  const rotated = await sh(`exec 3>>${at('w2.txt')} && mv ${at('w2.txt')} ${at('w3.txt')} && sleep 0.05 && echo on >&3 && exec 3>&-`);
+  t.is(rotated.code, 0, rotated.stderr);
+  const appended = await stat(at('w3.txt'));
+  t.is(appended.ctime, appended.mtime, 'the write after the rename set both');
 });
 
 test.serial("a directory's rename keeps the mtime of files stored without times by another writer", async (t) => {

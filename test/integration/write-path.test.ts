@@ -242,3 +242,20 @@ test.serial('descriptors read a rewrite before its close and follow a rename of 
   t.is((await objectBytes('handles/d2/sub/f'))?.toString(), 'abcAPP');
   t.is(await objectBytes('handles/d1/sub/f'), undefined);
 });
+
+test.serial('a truncate or write past the largest file S3 takes is "File too large" at once; the file is left as it was', async (t) => {
+  // 100 GiB needs 12,800 parts of 8 MiB: S3 takes at most 10,000 (with the mount's part size).
+  await sh(`echo hi > ${at('huge.txt')}`);
+  const cut = await run('truncate', ['-s', '100G', at('huge.txt')]);
+  t.not(cut.code, 0);
+  t.regex(cut.stderr, /File too large/, 'EFBIG, not EIO at the close of a copy no upload can save');
+  const write = await run('python3', [
+    '-c',
+    "import os,sys; fd=os.open(sys.argv[1], os.O_WRONLY)\ntry: os.pwrite(fd, b'x', 100 << 30)\nexcept OSError as e: print(e.strerror)\nos.close(fd)",
+    at('huge.txt'),
+  ]);
+  t.is(write.code, 0, write.stderr);
+  t.is(write.stdout.trim(), 'File too large');
+  t.is((await run('cat', [at('huge.txt')])).stdout, 'hi\n');
+  t.is((await objectBytes('huge.txt'))?.toString(), 'hi\n');
+});

@@ -15,6 +15,13 @@ import type { PartSlots } from './part-slots.js';
 
 /** S3's most parts in one upload. */
 const MAX_PARTS = 10_000;
+/** S3's largest object: 5 TiB. */
+const MAX_OBJECT_BYTES = 5 * 1024 ** 4;
+
+/** The largest file S3 takes from uploads in parts of `partSize` bytes. */
+export function largestUpload(partSize: number): number {
+  return Math.min(MAX_PARTS * partSize, MAX_OBJECT_BYTES);
+}
 
 /** The staged copy the parts are read from. */
 export interface PartSource {

@@ -5,6 +5,7 @@ import { writeSync } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { isStoreError, type ObjectStore } from '../../s3/object-store.js';
 import { type FileTimes, now } from '../attributes/times.js';
+import { FsError } from '../errors.js';
 import type { ReadTarget } from '../nodes.js';
 import { ContentDigest } from './content-digest.js';
 import type { OpenUpload, PartUploads } from './part-uploads.js';
@@ -62,6 +63,12 @@ export class StagedFile {
    * at or below it go in on the JavaScript thread, and the copy's hash is kept up to it.
    */
   onePutUpTo = Number.POSITIVE_INFINITY;
+  /**
+   * The largest file S3 can take (10,000 parts of the part size, at most 5 TiB; the write stage
+   * sets it): a write or truncate past it is EFBIG at once, as on a disk at its largest file,
+   * rather than EIO at close() with a copy staged that no upload can save.
+   */
+  maxSize = Number.POSITIVE_INFINITY;
   /** Writes and truncates run side by side; an upload runs alone (see upload()). */
   private readonly gate = new WriteGate();
   private deleted = false;
@@ -131,6 +138,10 @@ export class StagedFile {
   }
 
   async write(data: Buffer, position: number): Promise<number> {
+    if (position + data.length > this.maxSize) {
+      this.refusePastMaxSize(position + 1);
+      data = data.subarray(0, this.maxSize - position); // a short write up to the limit, as write(2) does
+    }
     await this.materialize();
     return this.gate.change(async () => {
       let bytesWritten: number;
@@ -207,6 +218,7 @@ export class StagedFile {
   }
 
   async truncate(size: number): Promise<void> {
+    this.refusePastMaxSize(size);
     if (size === 0) {
       // Truncating to zero needs none of the old bytes: skip fetching them, and let a copy
       // already under way (for a reader) end without caring whether it worked.
@@ -225,10 +237,15 @@ export class StagedFile {
 
   /** fallocate without FALLOC_FL_KEEP_SIZE: a shorter file grows to `size` (zeros); never shrinks. */
   async extendTo(size: number): Promise<void> {
+    this.refusePastMaxSize(size);
     await this.materialize();
     await this.gate.change(async () => {
       if (size > this.size) await this.resize(size);
     });
+  }
+
+  private refusePastMaxSize(size: number): void {
+    if (size > this.maxSize) throw new FsError('EFBIG', `${this.key}: S3 takes no file larger than ${this.maxSize} bytes`);
   }
 
   private async resize(size: number): Promise<void> {

@@ -12,7 +12,7 @@ import { formatEpochSeconds } from '../attributes/times.js';
 import type { ReadTarget, StoredObject } from '../nodes.js';
 import { contentTypeFor } from './content-type.js';
 import { PartSlots } from './part-slots.js';
-import { PartUploads } from './part-uploads.js';
+import { largestUpload, PartUploads } from './part-uploads.js';
 import { SidecarJournal } from './sidecar-journal.js';
 import { type StagedAttributes, StagedFile } from './staged-file.js';
 import { sidecarPath } from './staged-sidecar.js';
@@ -122,6 +122,7 @@ export class WriteStage {
     this.journals.set(staged, journal);
     staged.journal = () => journal.write();
     staged.onePutUpTo = this.options.partSize;
+    staged.maxSize = largestUpload(this.options.partSize);
     staged.parts = new PartUploads(staged, this.store, this.log, {
       partSize: this.options.partSize,
       slots: this.slots,
