@@ -44,6 +44,10 @@ export class FuseSession {
       subtype: `s3mount,big_writes,negative_timeout=${options.negativeTimeoutSeconds}${options.readOnly ? ',ro' : ''}`,
       allowOther: options.allowOther,
       allowRoot: options.allowRoot,
+      // Other users in: the kernel checks modes and owners, as on a local disk (and as
+      // mountpoint-s3 always does). Without it nothing did: another user read a 0600 file,
+      // wrote to others' files and removed them from a sticky directory.
+      defaultPermissions: options.allowOther || options.allowRoot,
       // fuse-native drops a numeric 0 (falsy) and libfuse would keep its 1 s default: pass text.
       attrTimeout: String(options.attrTimeoutSeconds),
       entryTimeout: String(options.attrTimeoutSeconds),

@@ -54,4 +54,25 @@ test.serial('--allow-other opens the mount to other users, with the configured m
   t.is(listing.code, 0, listing.stderr);
   // --file-mode is for objects without a mode of their own: mine.txt was created 0644.
   t.regex(listing.stdout, /^-rw-r--r-- .* mine\.txt$/m, 'the mode the file was created with, never --file-mode guessed from a listing');
+  // Modes and owners hold for other users, as on a local disk (found by helper D: nothing did).
+  const at = (name: string) => join(mount.mountpoint, name);
+  const made = await run('sh', [
+    '-c',
+    `umask 077 && echo secret > ${at('private.txt')} && mkdir -m 0755 ${at('closed')} && mkdir -m 1777 ${at('shared')} && echo root > ${at('shared/roots.txt')}`,
+  ]);
+  t.is(made.code, 0, made.stderr);
+  t.is((await asNobody(['cat', at('mine.txt')])).code, 0, 'a 0644 file reads');
+  for (const [what, command] of [
+    ['a 0600 file reads', ['cat', at('private.txt')]],
+    ["another user's 0644 file takes an append", ['sh', '-c', `echo x >> ${at('mine.txt')}`]],
+    ['a 0755 directory of another user takes a new file', ['touch', at('closed/new.txt')]],
+    ["another user's file goes from a sticky directory", ['rm', '-f', at('shared/roots.txt')]],
+    ["another user's file takes a chmod", ['chmod', '0666', at('mine.txt')]],
+  ] as const) {
+    const refused = await asNobody([...command]);
+    t.not(refused.code, 0, `nobody: ${what}`);
+    t.regex(refused.stderr, /Permission denied|Operation not permitted/, what);
+  }
+  t.is((await run('cat', [at('shared/roots.txt')])).stdout, 'root\n');
+  t.is((await run('stat', ['-c', '%a', at('mine.txt')])).stdout.trim(), '644');
 });
