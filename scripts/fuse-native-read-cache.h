@@ -23,6 +23,7 @@
 
 #include <unistd.h>
 #include <errno.h>
+#include "s3mount-names.h"
 #include <sys/uio.h>
 #include <sys/syscall.h>
 
@@ -242,6 +243,10 @@ static int nr_serve (fuse_thread_locals_t *l) {
 
 // Called by every operation before it goes to JavaScript: 1 when answered here.
 static int nr_before (fuse_thread_locals_t *l) {
+  if (names_refused(l)) {
+    l->res = -EILSEQ;
+    return 1;
+  }
   if (l->op != op_read) return 0;
   return nr_serve(l);
 }

@@ -28,6 +28,9 @@
 // 7. Dropping a file's pages: `s3mount cache invalidate` of a file replaced by one of the same
 //    size and mtime has the kernel drop its pages of the old bytes (posix_fadvise DONTNEED),
 //    which libfuse 2's auto_cache would otherwise keep: Fuse.dropPageCache(fd).
+// 8. Names that are not UTF-8 are refused with EILSEQ (scripts/fuse-native-names.h, copied and
+//    included by the read cache's header, asked first by nr_before): the binding made every
+//    invalid byte U+FFFD, so two such names were one file.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -82,7 +85,7 @@ const edits = {
     // Dropping a file's pages (change 7): posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), exported.
     [
       'NAPI_INIT() {\n',
-      '// s3mount: drops the kernel\'s clean pages of an open file (0, or the errno).\nNAPI_METHOD(s3mount_drop_page_cache) {\n  NAPI_ARGV(1)\n  NAPI_ARGV_INT32(fd, 0)\n  int err = posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);\n  NAPI_RETURN_INT32(err)\n}\n\nNAPI_INIT() {\n  NAPI_EXPORT_FUNCTION(s3mount_drop_page_cache)\n',
+      "// s3mount: drops the kernel's clean pages of an open file (0, or the errno).\nNAPI_METHOD(s3mount_drop_page_cache) {\n  NAPI_ARGV(1)\n  NAPI_ARGV_INT32(fd, 0)\n  int err = posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);\n  NAPI_RETURN_INT32(err)\n}\n\nNAPI_INIT() {\n  NAPI_EXPORT_FUNCTION(s3mount_drop_page_cache)\n",
     ],
     ['#include <fuse_common.h>\n', '#include <fuse_common.h>\n#include <fcntl.h>\n'],
     // fallocate (change 5): its opcode, one more handler slot, the method, its registration and exports.
@@ -191,7 +194,11 @@ const earlierFor = (to) => EARLIER.filter(([marker]) => to.includes(marker)).map
 
 // Files copied into the package as they are (the binding includes them).
 const here = dirname(fileURLToPath(import.meta.url));
-const copies = { 's3mount-attr-cache.h': join(here, 'fuse-native-attr-cache.h'), 's3mount-read-cache.h': join(here, 'fuse-native-read-cache.h') };
+const copies = {
+  's3mount-attr-cache.h': join(here, 'fuse-native-attr-cache.h'),
+  's3mount-read-cache.h': join(here, 'fuse-native-read-cache.h'),
+  's3mount-names.h': join(here, 'fuse-native-names.h'),
+};
 
 let changed = false;
 for (const [file, source] of Object.entries(copies)) {

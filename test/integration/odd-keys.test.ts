@@ -126,6 +126,27 @@ test.serial('names and keys too long to hold are refused where they would be mad
   );
 });
 
+// Found by helper D: `\xff` and `\xfe` were one file (the binding made each invalid byte U+FFFD).
+test.serial('names that are not UTF-8 are refused (EILSEQ) where they would be made, and nothing is stored', async (t) => {
+  const dir = join(mount.mountpoint, 'bytes');
+  t.is((await run('mkdir', [dir])).code, 0);
+  // U+FFFD itself (EF BF BD) is a name like any other.
+  t.is((await run('bash', ['-c', `echo ok > '${dir}/'$'\\xef\\xbf\\xbd'`])).code, 0);
+  // bash's $'…' makes the bytes: lone bytes, a cut sequence, a surrogate, an overlong form.
+  const refused = [
+    ...["$'\\xff'", "$'\\xfe'", "$'a\\xc3'", "$'\\xed\\xa0\\x80'", "$'\\xc0\\xaf'"].map((name) => `echo x > '${dir}/'${name}`),
+    `ln -s $'target\\xff' '${dir}/link'`,
+    `mv '${dir}/'$'\\xef\\xbf\\xbd' '${dir}/'$'\\xff'`,
+  ];
+  for (const command of refused) {
+    const result = await run('bash', ['-c', command]);
+    t.not(result.code, 0, command);
+    t.regex(result.stderr, /Invalid or incomplete multibyte or wide character/, command);
+  }
+  t.deepEqual(await keysUnder('bytes/'), ['bytes/', 'bytes/\ufffd']);
+  t.is((await run('ls', [dir])).stdout, '\ufffd\n');
+});
+
 /** Every key under `under` (below the test prefix, which is left out), straight from S3. */
 async function keysUnder(under: string): Promise<string[]> {
   const keys: string[] = [];
