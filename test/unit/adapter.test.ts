@@ -58,6 +58,7 @@ const calls: Record<string, unknown[]> = {
   release: ['/p', 7],
   truncate: ['/p', 0],
   ftruncate: ['/p', 7, 0],
+  fallocate: ['/p', 7, 0, 0, 1],
   unlink: ['/p'],
   mkdir: ['/p', 0o755],
   rmdir: ['/p'],

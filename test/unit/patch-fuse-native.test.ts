@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import test from 'ava';
 
 const installed = dirname(createRequire(import.meta.url).resolve('fuse-native'));
-const FILES = ['index.js', 'fuse-native.c', 's3mount-attr-cache.h', 's3mount-read-cache.h'];
+const FILES = ['index.js', 'fuse-native.c', 's3mount-attr-cache.h', 's3mount-read-cache.h', 's3mount-names.h'];
 
 test('patching an already patched binding changes nothing, and index.js defines the attribute cache (with prime) and native reads (with attach) once', (t) => {
   const copy = mkdtempSync(join(tmpdir(), 's3mount-patch-'));
@@ -27,4 +27,7 @@ test('patching an already patched binding changes nothing, and index.js defines 
   t.is(index.split('Fuse.attrCache.prime = ').length - 1, 1, 'prime set once');
   t.is(index.split('Fuse.nativeReads = ').length - 1, 1, 'native reads defined once');
   t.is(index.split('Fuse.nativeReads.attach = ').length - 1, 1, 'attach set once');
+  t.is(index.split('Fuse.dropPageCache = ').length - 1, 1, 'dropPageCache set once');
+  t.is(index.split("['fallocate', {").length - 1, 1, 'fallocate registered once');
+  t.is(before[1].split('FUSE_METHOD_VOID(fallocate,').length - 1, 1, 'one fallocate method');
 });
