@@ -66,9 +66,9 @@ closeSync(fd)`;
 
 // Eight files of 8 MiB, each written, fsynced and closed.
 const WRITE_SCRIPT = `
-const { openSync, writeSync, fsyncSync, closeSync } = require('node:fs'); const [dir, round] = process.argv.slice(1);
+const { openSync, writeSync, fsyncSync, closeSync } = require('node:fs'); const [dir, name, round] = process.argv.slice(1);
 const data = Buffer.alloc(8 * 1024 * 1024, round);
-for (let i = 0; i < 8; i++) { const fd = openSync(dir + '/written-' + round + '-' + i + '.bin', 'w'); writeSync(fd, data, 0, data.length, 0); fsyncSync(fd); closeSync(fd); }`;
+for (let i = 0; i < 8; i++) { const fd = openSync(dir + '/' + name + '-' + i + '.bin', 'w'); writeSync(fd, data, 0, data.length, 0); fsyncSync(fd); closeSync(fd); }`;
 
 // A tree of small files to write: WRITE_TREE_DIRS directories of 100 files, 100 bytes to 4 KiB,
 // made once per run on local disk, with a tar archive of it.
@@ -143,7 +143,7 @@ export const WORKLOADS: Workload[] = [
   { name: 'cat 1,000 files of 4 KiB, cold', run: (m) => shell(`cat ${m}/small/* > /dev/null`).then(() => undefined) },
   { name: 'cat 1,000 files of 4 KiB, again', run: (m) => shell(`cat ${m}/small/* > /dev/null`).then(() => undefined) },
   { name: '5,000 stat calls, warm', run: (m) => node(STAT_SCRIPT, `${m}/wide`, String(WIDE_COUNT)) },
-  { name: 'write 8 × 8 MiB with fsync', run: (m, round) => node(WRITE_SCRIPT, m, String(round)) },
+  { name: 'write 8 × 8 MiB with fsync', run: (m, round) => node(WRITE_SCRIPT, m, fresh('written', round), String(round)) },
   {
     name: 'tar x 2,000 small files',
     run: async (m, round) => {
