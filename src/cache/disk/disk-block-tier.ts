@@ -147,7 +147,9 @@ export class DiskBlockTier implements BlockTier {
     try {
       checked = await this.readEntry(this.pathOf(entry), identity, into);
     } catch (error) {
-      this.dropBlock(rel, 'unreadable', error);
+      // A block evicted or invalidated meanwhile is gone, not broken (as in pin and readPinned).
+      if (this.entries.get(rel) === entry) this.dropBlock(rel, 'unreadable', error);
+      else this.counts.misses++;
       return undefined;
     }
     const bytes = typeof checked === 'string' ? undefined : this.codec.decode(checked);
