@@ -478,3 +478,21 @@ test('a write or truncate past the largest file S3 takes (10,000 parts) is EFBIG
   await fs.release(handle);
   t.is(store.getObject('f')?.toString(), 'a', 'the file is saved as it was cut');
 });
+
+test('a read racing a truncate of the file it reads answers what the file holds, never the old length in zeros', async (t) => {
+  const { fs } = setup();
+  const writer = await fs.create('/log', 0o644);
+  const reader = await fs.open('/log', O_RDONLY);
+  for (let round = 0; round < 200; round++) {
+    await fs.write(writer, Buffer.from('CCCCCCC'), 0);
+    // `echo > log` in another process while `cat log` reads: the truncate and the read overlap,
+    // the read starting at a different moment of the truncate each round.
+    const truncated = fs.ftruncate(writer, 0);
+    for (let tick = 0; tick < round % 10; tick++) await new Promise((resolve) => setImmediate(resolve));
+    const [, read] = await Promise.all([truncated, readBytes(fs, reader, 0, 4096)]);
+    t.false(read.length > 0 && read.every((byte) => byte === 0), `round ${round}: read ${read.length} zero bytes`);
+  }
+  await fs.release(reader);
+  await fs.flush(writer);
+  await fs.release(writer);
+});

@@ -212,9 +212,12 @@ export class StagedFile {
       if (bytesRead === 0) break;
       filled += bytesRead;
     }
-    // Bytes past the local end of a grown file read as zeros, as on any filesystem.
-    buffer.fill(0, filled);
-    return buffer;
+    // The local file ends before `end` only while a truncate that shrinks it is under way (the
+    // size is set once the file is cut; a grown file reads its zeros from the file itself):
+    // the read ends where the file now ends, as on a local disk. Zeros in their place were
+    // read as the file's bytes: `cat` of a file another process rewrote with `echo > f`
+    // printed the old length in NULs.
+    return buffer.subarray(0, filled);
   }
 
   async truncate(size: number): Promise<void> {
