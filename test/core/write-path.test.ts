@@ -1,7 +1,7 @@
 // The write path of the core over the in-memory store: staging, uploads, namespace changes,
 // exact invalidation and no data loss.
 
-import { constants } from 'node:fs';
+import { constants, readdirSync, readlinkSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import test from 'ava';
 import type { DirListing } from '../../src/fs/nodes.js';
@@ -495,4 +495,29 @@ test('a read racing a truncate of the file it reads answers what the file holds,
   await fs.release(reader);
   await fs.flush(writer);
   await fs.release(writer);
+});
+
+test('a truncate to zero and a read starting at once open the staged copy once', async (t) => {
+  const { store, fs, stagingDirectory } = setup();
+  // Descriptors of this test's staging directory (other tests run in the same process).
+  const openFds = () =>
+    readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`).startsWith(stagingDirectory);
+      } catch {
+        return false;
+      }
+    }).length;
+  for (let round = 0; round < 10; round++) {
+    store.putObject(`o${round}`, Buffer.from('old bytes'));
+    const before = openFds();
+    const editor = await fs.open(`/o${round}`, O_RDWR);
+    // `: > f` while another descriptor reads f: neither has copied the object into staging yet.
+    const [truncating] = await Promise.all([fs.open(`/o${round}`, O_WRONLY | O_TRUNC), readBytes(fs, editor, 0, 100)]);
+    for (const handle of [truncating, editor]) {
+      await fs.flush(handle);
+      await fs.release(handle);
+    }
+    t.is(openFds(), before, `round ${round}: a descriptor of the staged copy was left open (for the garbage collector to close)`);
+  }
 });

@@ -79,6 +79,8 @@ export class StagedFile {
   private digest?: ContentDigest;
   private handle?: FileHandle;
   private materializing?: Promise<void>;
+  /** The local file being opened (see openLocal). */
+  private opening?: Promise<void>;
   /** The local file holds every byte (materializing has ended well). */
   private materialized = false;
   private tail: Promise<unknown> = Promise.resolve();
@@ -339,7 +341,18 @@ export class StagedFile {
   }
 
   private async openLocal(): Promise<void> {
-    this.handle ??= await open(this.localPath, 'w+', 0o600);
+    if (this.handle) return;
+    // One open at a time: a truncate to zero and a reader's materialize() arriving together
+    // each opened it ('w+'), and the handle overwritten was left for the garbage collector
+    // to close (Node's "Closing file descriptor N on garbage collection").
+    this.opening ??= open(this.localPath, 'w+', 0o600)
+      .then((handle) => {
+        this.handle = handle;
+      })
+      .finally(() => {
+        this.opening = undefined;
+      });
+    await this.opening;
   }
 
   /** Copies the base object into the local file once, on first need. */
