@@ -1,7 +1,7 @@
 // The write path of the core over the in-memory store: staging, uploads, namespace changes,
 // exact invalidation and no data loss.
 
-import { constants } from 'node:fs';
+import { constants, readdirSync, readlinkSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import test from 'ava';
 import type { DirListing } from '../../src/fs/nodes.js';
@@ -477,4 +477,47 @@ test('a write or truncate past the largest file S3 takes (10,000 parts) is EFBIG
   await fs.flush(handle);
   await fs.release(handle);
   t.is(store.getObject('f')?.toString(), 'a', 'the file is saved as it was cut');
+});
+
+test('a read racing a truncate of the file it reads answers what the file holds, never the old length in zeros', async (t) => {
+  const { fs } = setup();
+  const writer = await fs.create('/log', 0o644);
+  const reader = await fs.open('/log', O_RDONLY);
+  for (let round = 0; round < 200; round++) {
+    await fs.write(writer, Buffer.from('CCCCCCC'), 0);
+    // `echo > log` in another process while `cat log` reads: the truncate and the read overlap,
+    // the read starting at a different moment of the truncate each round.
+    const truncated = fs.ftruncate(writer, 0);
+    for (let tick = 0; tick < round % 10; tick++) await new Promise((resolve) => setImmediate(resolve));
+    const [, read] = await Promise.all([truncated, readBytes(fs, reader, 0, 4096)]);
+    t.false(read.length > 0 && read.every((byte) => byte === 0), `round ${round}: read ${read.length} zero bytes`);
+  }
+  await fs.release(reader);
+  await fs.flush(writer);
+  await fs.release(writer);
+});
+
+test('a truncate to zero and a read starting at once open the staged copy once', async (t) => {
+  const { store, fs, stagingDirectory } = setup();
+  // Descriptors of this test's staging directory (other tests run in the same process).
+  const openFds = () =>
+    readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`).startsWith(stagingDirectory);
+      } catch {
+        return false;
+      }
+    }).length;
+  for (let round = 0; round < 10; round++) {
+    store.putObject(`o${round}`, Buffer.from('old bytes'));
+    const before = openFds();
+    const editor = await fs.open(`/o${round}`, O_RDWR);
+    // `: > f` while another descriptor reads f: neither has copied the object into staging yet.
+    const [truncating] = await Promise.all([fs.open(`/o${round}`, O_WRONLY | O_TRUNC), readBytes(fs, editor, 0, 100)]);
+    for (const handle of [truncating, editor]) {
+      await fs.flush(handle);
+      await fs.release(handle);
+    }
+    t.is(openFds(), before, `round ${round}: a descriptor of the staged copy was left open (for the garbage collector to close)`);
+  }
 });

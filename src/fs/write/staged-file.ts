@@ -79,6 +79,8 @@ export class StagedFile {
   private digest?: ContentDigest;
   private handle?: FileHandle;
   private materializing?: Promise<void>;
+  /** The local file being opened (see openLocal). */
+  private opening?: Promise<void>;
   /** The local file holds every byte (materializing has ended well). */
   private materialized = false;
   private tail: Promise<unknown> = Promise.resolve();
@@ -212,9 +214,12 @@ export class StagedFile {
       if (bytesRead === 0) break;
       filled += bytesRead;
     }
-    // Bytes past the local end of a grown file read as zeros, as on any filesystem.
-    buffer.fill(0, filled);
-    return buffer;
+    // The local file ends before `end` only while a truncate that shrinks it is under way (the
+    // size is set once the file is cut; a grown file reads its zeros from the file itself):
+    // the read ends where the file now ends, as on a local disk. Zeros in their place were
+    // read as the file's bytes: `cat` of a file another process rewrote with `echo > f`
+    // printed the old length in NULs.
+    return buffer.subarray(0, filled);
   }
 
   async truncate(size: number): Promise<void> {
@@ -336,7 +341,18 @@ export class StagedFile {
   }
 
   private async openLocal(): Promise<void> {
-    this.handle ??= await open(this.localPath, 'w+', 0o600);
+    if (this.handle) return;
+    // One open at a time: a truncate to zero and a reader's materialize() arriving together
+    // each opened it ('w+'), and the handle overwritten was left for the garbage collector
+    // to close (Node's "Closing file descriptor N on garbage collection").
+    this.opening ??= open(this.localPath, 'w+', 0o600)
+      .then((handle) => {
+        this.handle = handle;
+      })
+      .finally(() => {
+        this.opening = undefined;
+      });
+    await this.opening;
   }
 
   /** Copies the base object into the local file once, on first need. */
